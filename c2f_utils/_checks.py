@@ -1,0 +1,48 @@
+"""Argument validation shared by the public functions.
+
+Every check raises with a message naming the argument and the offending value,
+in the style of torchmetrics: ``Expected `alpha` in [0, 1], got 1.5``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from typing import Any
+
+
+def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
+    """Return ``value`` if it is an integer >= ``minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"Expected `{name}` to be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a float if it is finite and inside the given interval, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"Expected `{name}` to be a finite number, got {value!r}")
+    too_low = low is not None and (value < low if low_inclusive else value <= low)
+    too_high = high is not None and (value > high if high_inclusive else value >= high)
+    if too_low or too_high:
+        left = "[" if low_inclusive else "("
+        right = "]" if high_inclusive else ")"
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        raise ValueError(f"Expected `{name}` in {left}{lo}, {hi}{right}, got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise."""
+    if value not in choices:
+        raise ValueError(f"Expected `{name}` to be one of {sorted(map(str, choices))}, got {value!r}")
+    return value

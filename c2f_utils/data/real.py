@@ -1,0 +1,507 @@
+"""Real datasets, read from the data folder (``$C2F_DATA_DIR``).
+
+Expected layout inside the data folder (any one of the alternatives):
+
+=============  =========================================================================
+dataset        files
+=============  =========================================================================
+cifar10        ``cifar-10-batches-py/`` (torchvision, downloaded when online), or an
+               image-folder copy ``cifar10-jpeg/{train,test}/<class>/*.jpg``
+mnist          ``mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`` (the test
+               split alone is enough for ``split="test"``), downloaded when online
+cifar10h       ``cifar10h/cifar10h-counts.npy``, downloaded when online
+samson         ``hyperspectral/Samson.mat`` (``Y``, ``GT``, ``S_GT``)
+jasper_ridge   ``hyperspectral/jasperRidge2_R198.mat`` + ``hyperspectral/end4.mat``
+urban          ``hyperspectral/Urban_R162.mat`` + ``hyperspectral/end4_groundTruth.mat``
+utkface        ``utkface/crop_part1/`` or ``utkface/UTKFace/``: ``<age>_<gender>_<race>_*.jpg``
+=============  =========================================================================
+
+Decoded tensors are cached under ``$C2F_CACHE_DIR/data``: the images are read once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._checks import check_choice, check_number, check_positive_int
+from .core import LabeledData, mapping_coarsening, register, stratified_split, threshold_coarsening
+from .files import cached_tensors, fetch, missing_error
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "cifar10",
+    "cifar10h",
+    "jasper_ridge",
+    "mnist",
+    "read_idx",
+    "read_unmixing_mat",
+    "samson",
+    "urban",
+    "utkface",
+]
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_VEHICLES = {0, 1, 8, 9}
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+
+
+def _images_to_tensor(images: np.ndarray) -> torch.Tensor:
+    """``(N, H, W[, C])`` uint8 -> float32 ``(N, C, H, W)`` in [0, 1]."""
+    t = torch.as_tensor(images)
+    if t.ndim == 3:
+        t = t.unsqueeze(-1)
+    return t.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
+
+
+def _decode_folder(files: list[Path], size: int | None = None) -> np.ndarray:
+    """Decode image files to one ``(N, H, W, 3)`` uint8 array (optionally resized)."""
+    from PIL import Image
+
+    out = []
+    for f in files:
+        with Image.open(f) as img:
+            img = img.convert("RGB")
+            if size is not None and img.size != (size, size):
+                img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+            out.append(np.asarray(img, dtype=np.uint8))
+    return np.stack(out)
+
+
+# --------------------------------------------------------------------------- CIFAR-10
+
+
+@register(
+    "cifar10",
+    kind="real",
+    splits=("train", "test"),
+    description="CIFAR-10 (Krizhevsky 2009): torchvision format or an image-folder copy; coarsening vehicle",
+)
+def cifar10(split: str, *, data_dir: Path, download: bool, source: str = "auto") -> LabeledData:
+    """CIFAR-10 as ``(N, 3, 32, 32)`` images in [0, 1].
+
+    Parameters
+    ----------
+    source : {"auto", "torchvision", "folder"}
+        ``"torchvision"``: the original batches in ``cifar-10-batches-py/``
+        (downloaded when missing and ``download``). ``"folder"``: an image-folder copy
+        in ``cifar10-jpeg/`` or ``cifar10/`` with ``train|test/<class>/`` sub-folders.
+        ``"auto"``: the original batches if present, else the folder copy if present,
+        else a download.
+
+    Coarsening ``"vehicle"``: 1 for airplane, automobile, ship, truck; 0 for animals.
+    """
+    check_choice("source", source, ("auto", "torchvision", "folder"))
+    batches = data_dir / "cifar-10-batches-py"
+    folders = [d for d in (data_dir / "cifar10-jpeg", data_dir / "cifar10") if (d / split).is_dir()]
+    use_folder = source == "folder" or (source == "auto" and not batches.is_dir() and folders)
+    if use_folder:
+        if not folders:
+            raise missing_error(
+                "cifar10",
+                data_dir / "cifar10-jpeg" / split,
+                "Expected an image-folder copy with one sub-folder per class (airplane, automobile, ...).",
+            )
+        root = folders[0] / split
+        files, labels = [], []
+        for c, name in enumerate(CIFAR10_CLASSES):
+            class_dir = root / name
+            if not class_dir.is_dir():
+                raise missing_error("cifar10", class_dir, "The image-folder copy lacks this class folder.")
+            found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+            files += found
+            labels += [c] * len(found)
+
+        def decode() -> dict[str, Any]:
+            return {"images": torch.as_tensor(_decode_folder(files)), "labels": torch.as_tensor(labels)}
+
+        payload = cached_tensors(f"cifar10-folder-{split}", [root, *[root / n for n in CIFAR10_CLASSES]], decode)
+        origin = str(root)
+    else:
+        from torchvision.datasets import CIFAR10
+
+        if not batches.is_dir() and not download:
+            raise missing_error(
+                "cifar10",
+                batches,
+                "Call with download=True to fetch it with torchvision "
+                "(https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), or provide an image-folder copy.",
+            )
+        try:
+            ds = CIFAR10(str(data_dir), train=split == "train", download=download and not batches.is_dir())
+        except Exception as exc:
+            raise missing_error(
+                "cifar10", batches, f"torchvision could not read or download it ({type(exc).__name__}: {exc})."
+            ) from exc
+        payload = {"images": torch.as_tensor(ds.data), "labels": torch.as_tensor(ds.targets)}
+        origin = str(batches)
+    fine = payload["labels"].to(torch.int64)
+    return LabeledData(
+        "cifar10",
+        split,
+        _images_to_tensor(payload["images"].numpy()),
+        fine,
+        {"vehicle": mapping_coarsening(fine, {c: int(c in _VEHICLES) for c in range(10)})},
+        CIFAR10_CLASSES,
+        {"vehicle": ("animal", "vehicle")},
+        {"source": origin},
+    )
+
+
+# --------------------------------------------------------------------------- MNIST
+
+_MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+_MNIST_FILES = {
+    ("train", "images"): ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+    ("train", "labels"): ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+    ("test", "images"): ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+    ("test", "labels"): ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (LeCun's MNIST format), gzipped or not, into a numpy array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4]!r})")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
+    data = np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ValueError(f"{path}: header announces shape {dims.tolist()} but holds {data.size} values")
+    return data.reshape(dims.tolist())
+
+
+def _digit_labels(fine: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str, ...]]]:
+    from .embedded import _digit_coarsenings
+
+    return _digit_coarsenings(fine)
+
+
+@register(
+    "mnist",
+    kind="real",
+    splits=("train", "test"),
+    description="MNIST (LeCun et al. 1998) idx files; coarsenings lt5 and parity",
+)
+def mnist(split: str, *, data_dir: Path, download: bool) -> LabeledData:
+    """MNIST as ``(N, 1, 28, 28)`` images in [0, 1], read from ``mnist/`` idx files.
+
+    Each split needs only its own two files, so ``split="test"`` loads from the
+    test files alone. Missing files are downloaded when ``download`` (MD5 checked).
+    """
+    folder = data_dir / "mnist"
+    how = f"Get it from {_MNIST_URL} (the original LeCun distribution files)."
+    paths = []
+    for part in ("images", "labels"):
+        name, md5 = _MNIST_FILES[(split, part)]
+        plain = folder / name.removesuffix(".gz")
+        paths.append(
+            plain
+            if plain.is_file()
+            else fetch("mnist", _MNIST_URL + name, folder / name, md5, download=download, how=how)
+        )
+
+    def decode() -> dict[str, Any]:
+        return {
+            "images": torch.as_tensor(read_idx(paths[0]).copy()),
+            "labels": torch.as_tensor(read_idx(paths[1]).copy()),
+        }
+
+    payload = cached_tensors(f"mnist-{split}", paths, decode)
+    fine = payload["labels"].to(torch.int64)
+    if len(fine) != len(payload["images"]):
+        raise ValueError(f"MNIST {split}: {len(payload['images'])} images but {len(fine)} labels")
+    coarse, names = _digit_labels(fine)
+    return LabeledData(
+        "mnist",
+        split,
+        _images_to_tensor(payload["images"].numpy()),
+        fine,
+        coarse,
+        tuple(str(d) for d in range(10)),
+        names,
+        {"source": str(folder)},
+    )
+
+
+# --------------------------------------------------------------------------- CIFAR-10H
+
+_CIFAR10H_URL = "https://raw.githubusercontent.com/jcpeterson/cifar-10h/master/data/cifar10h-counts.npy"
+_CIFAR10H_MD5 = "f1284b6fba48a67d3db69bbafb5685ad"
+
+
+@register(
+    "cifar10h",
+    kind="real",
+    splits=("test",),
+    description="CIFAR-10H (Peterson et al. 2019): human label counts for the CIFAR-10 test set",
+)
+def cifar10h(split: str, *, data_dir: Path, download: bool) -> LabeledData:
+    """CIFAR-10H human label distributions for the 10,000 CIFAR-10 test images.
+
+    ``x`` holds the CIFAR-10 test-set index of each row (int64), so the rows line up
+    with ``load("cifar10", "test", source="torchvision")`` (not with image-folder
+    copies, whose order differs). ``fine`` is the distribution of the annotators'
+    labels, float32 ``(10000, 10)``; ``meta["counts"]`` the raw counts. Coarsening
+    ``"majority"``: the most frequent human label.
+    """
+    path = fetch(
+        "cifar10h",
+        _CIFAR10H_URL,
+        data_dir / "cifar10h" / "cifar10h-counts.npy",
+        _CIFAR10H_MD5,
+        download=download,
+        how="It is data/cifar10h-counts.npy of the public jcpeterson/cifar-10h repository.",
+    )
+    counts = torch.as_tensor(np.load(path, allow_pickle=False)).to(torch.int64)
+    if counts.ndim != 2 or counts.shape[1] != 10 or (counts < 0).any() or (counts.sum(1) == 0).any():
+        raise ValueError(
+            f"{path}: expected non-negative counts of shape (N, 10) with no empty row, got shape {tuple(counts.shape)}"
+        )
+    probs = counts.float() / counts.sum(1, keepdim=True)
+    return LabeledData(
+        "cifar10h",
+        split,
+        torch.arange(len(counts)),
+        probs,
+        {"majority": counts.argmax(1)},
+        CIFAR10_CLASSES,
+        {"majority": CIFAR10_CLASSES},
+        {"source": str(path), "counts": counts},
+    )
+
+
+# --------------------------------------------------------------------------- hyperspectral unmixing
+
+_DATA_KEYS = ("Y", "X", "data")
+_ENDMEMBER_KEYS = ("GT", "M", "E")
+_ABUNDANCE_KEYS = ("S_GT", "A", "abundances")
+
+
+def _first_key(mats: list[dict[str, Any]], keys: tuple[str, ...], path: str) -> np.ndarray:
+    for mat in mats:
+        for k in keys:
+            if k in mat:
+                return np.asarray(mat[k])
+    found = sorted({k for m in mats for k in m if not k.startswith("__")})
+    raise KeyError(f"{path}: none of the keys {list(keys)} found (keys present: {found})")
+
+
+def read_unmixing_mat(paths: list[Path], n_rows: int | None = None) -> dict[str, np.ndarray]:
+    """Read a hyperspectral unmixing benchmark from MATLAB ``.mat`` files.
+
+    Accepts the common layouts: data ``Y`` (bands x pixels, pixels x bands, or a
+    rows x cols x bands cube), endmembers ``GT``/``M`` (materials x bands or bands x
+    materials), abundances ``S_GT`` (rows x cols x materials, in MATLAB column-major
+    pixel order) or ``A`` (materials x pixels). Integer reflectances are divided by
+    ``maxValue`` when present, else by their maximum.
+
+    Returns
+    -------
+    dict
+        ``pixels`` (P, bands) float32, ``abundances`` (P, materials) float32 and
+        ``endmembers`` (materials, bands) float32, with pixel ``p`` of ``pixels``
+        lined up with row ``p`` of ``abundances``.
+    """
+    from scipy.io import loadmat
+
+    label = " + ".join(str(p) for p in paths)
+    mats = [loadmat(p) for p in paths]
+    y = _first_key(mats, _DATA_KEYS, label).astype(np.float64)
+    e = _first_key(mats, _ENDMEMBER_KEYS, label).astype(np.float64)
+    a = _first_key(mats, _ABUNDANCE_KEYS, label).astype(np.float64)
+    max_value = next((float(np.asarray(m["maxValue"]).ravel()[0]) for m in mats if "maxValue" in m), None)
+    if a.ndim == 3:  # rows x cols x materials image, column-major pixel order as in MATLAB
+        n_mat = a.shape[2]
+        a = a.reshape(-1, n_mat, order="F")
+    elif a.ndim == 2:
+        n_mat = min(a.shape)
+        a = a.T if a.shape[0] == n_mat else a
+    else:
+        raise ValueError(f"{label}: abundances of unexpected shape {a.shape}")
+    n_pix = a.shape[0]
+    if y.ndim == 3:
+        y = y.reshape(-1, y.shape[2], order="F")
+    elif y.shape[0] != n_pix and y.shape[1] == n_pix:
+        y = y.T
+    if y.shape[0] != n_pix:
+        raise ValueError(f"{label}: {y.shape} data do not match {n_pix} abundance rows")
+    e = e.T if e.shape[0] != n_mat else e
+    if e.shape != (n_mat, y.shape[1]):
+        raise ValueError(f"{label}: endmembers of shape {e.shape}, expected ({n_mat}, {y.shape[1]})")
+    if max_value is not None:
+        y = y / max_value
+    elif y.max() > 1.5:
+        y = y / y.max()
+    return {
+        "pixels": y.astype(np.float32),
+        "abundances": a.astype(np.float32),
+        "endmembers": e.astype(np.float32),
+    }
+
+
+def _unmixing(
+    name: str,
+    split: str,
+    data_dir: Path,
+    files: tuple[str, ...],
+    materials: tuple[str, ...] | None,
+    test_fraction: float,
+    split_seed: int,
+) -> LabeledData:
+    check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    check_positive_int("split_seed", split_seed, minimum=0)
+    paths = [data_dir / "hyperspectral" / f for f in files]
+    for p in paths:
+        if not p.is_file():
+            raise missing_error(
+                name,
+                p,
+                "Hyperspectral unmixing benchmarks have no stable download URL; copy the .mat files "
+                "distributed with unmixing toolboxes (e.g. the Zhu et al. benchmark page) into "
+                "<data dir>/hyperspectral/.",
+            )
+    payload = cached_tensors(
+        f"unmixing-{name}", paths, lambda: {k: torch.as_tensor(v) for k, v in read_unmixing_mat(paths).items()}
+    )
+    abund = payload["abundances"]
+    n_mat = abund.shape[1]
+    names = materials if materials and len(materials) == n_mat else tuple(f"material{i}" for i in range(n_mat))
+    data = LabeledData(
+        name,
+        "all",
+        payload["pixels"],
+        abund,
+        {"argmax": abund.argmax(1)},
+        names,
+        {"argmax": names},
+        {"source": [str(p) for p in paths], "endmembers": payload["endmembers"]},
+    )
+    if split == "all":
+        return data
+    train, test = stratified_split(data.coarse["argmax"], test_fraction, split_seed)
+    out = data.subset(train if split == "train" else test)
+    out.split = split
+    return out
+
+
+_UNMIXING_DOC = """{title} hyperspectral unmixing scene: pixels ``(P, bands)`` and abundances.
+
+    Fine target: the abundance vector of each pixel (float32, rows sum to 1).
+    Coarsening ``"argmax"``: the dominant material. ``split="all"`` gives every pixel;
+    ``"train"``/``"test"`` a seeded pixel split stratified on the dominant material.
+    ``meta["endmembers"]`` holds the reference spectra. Files: ``{files}`` in
+    ``<data dir>/hyperspectral/`` (override with ``files=``).
+    """
+
+
+def _register_unmixing(name: str, title: str, default_files: tuple[str, ...], materials: tuple[str, ...] | None):
+    def loader(
+        split: str,
+        *,
+        data_dir: Path,
+        download: bool,
+        files: tuple[str, ...] = default_files,
+        test_fraction: float = 0.2,
+        split_seed: int = 0,
+    ) -> LabeledData:
+        return _unmixing(name, split, data_dir, tuple(files), materials, test_fraction, split_seed)
+
+    loader.__name__ = name
+    loader.__doc__ = _UNMIXING_DOC.format(title=title, files=", ".join(default_files))
+    return register(name, kind="real", splits=("all", "train", "test"), description=f"{title} unmixing scene")(loader)
+
+
+samson = _register_unmixing("samson", "Samson", ("Samson.mat",), ("soil", "tree", "water"))
+jasper_ridge = _register_unmixing("jasper_ridge", "Jasper Ridge", ("jasperRidge2_R198.mat", "end4.mat"), None)
+urban = _register_unmixing("urban", "Urban", ("Urban_R162.mat", "end4_groundTruth.mat"), None)
+
+
+# --------------------------------------------------------------------------- UTKFace
+
+_UTK_NAME = re.compile(r"^(\d+)_([01])_(\d)_")
+
+
+@register(
+    "utkface",
+    kind="real",
+    splits=("train", "test"),
+    description="UTKFace (Zhang et al. 2017) aligned faces, age from the file name; coarsening median",
+)
+def utkface(
+    split: str,
+    *,
+    data_dir: Path,
+    download: bool,
+    size: int = 64,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+) -> LabeledData:
+    """UTKFace faces resized to ``size x size``, fine target = age in years.
+
+    Files named ``<age>_<gender>_<race>_<date>*.jpg`` are read from
+    ``utkface/crop_part1/``, ``utkface/UTKFace/`` or ``UTKFace/``; files whose names
+    do not follow that pattern are skipped (their count is in ``meta["skipped"]``).
+    The train/test split is seeded. Coarsening ``"median"``: age above the median age
+    of the training split (the threshold is in ``meta["median_age"]``), as in FIERCE.
+    """
+    check_positive_int("size", size, minimum=8)
+    check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    check_positive_int("split_seed", split_seed, minimum=0)
+    candidates = [data_dir / "utkface" / "crop_part1", data_dir / "utkface" / "UTKFace", data_dir / "UTKFace"]
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is None:
+        raise missing_error(
+            "utkface",
+            candidates[0],
+            "UTKFace has no stable download URL: get the aligned & cropped faces from the UTKFace "
+            "project page (non-commercial research use) and unpack them there.",
+        )
+    files, ages, genders, races = [], [], [], []
+    skipped = 0
+    for p in sorted(folder.iterdir()):
+        m = _UTK_NAME.match(p.name)
+        if m is None or not p.name.lower().endswith(tuple(_IMAGE_SUFFIXES)):
+            skipped += 1
+            continue
+        files.append(p)
+        ages.append(int(m.group(1)))
+        genders.append(int(m.group(2)))
+        races.append(int(m.group(3)))
+    if not files:
+        raise missing_error("utkface", folder / "<age>_<gender>_<race>_<date>.jpg", "The folder holds no such file.")
+
+    def decode() -> dict[str, Any]:
+        return {"images": torch.as_tensor(_decode_folder(files, size))}
+
+    payload = cached_tensors("utkface", [folder], decode, {"size": size, "n": len(files)})
+    age = torch.as_tensor(ages, dtype=torch.float32)
+    train, test = stratified_split(age, test_fraction, split_seed)
+    idx = train if split == "train" else test
+    median = float(age[train].median())
+    x = _images_to_tensor(payload["images"][idx].numpy())
+    return LabeledData(
+        "utkface",
+        split,
+        x,
+        age[idx],
+        {"median": threshold_coarsening(age[idx], median)},
+        ("age",),
+        {"median": (f"age <= {median:g}", f"age > {median:g}")},
+        {
+            "source": str(folder),
+            "median_age": median,
+            "skipped": skipped,
+            "gender": torch.as_tensor(genders)[idx],
+            "race": torch.as_tensor(races)[idx],
+        },
+    )

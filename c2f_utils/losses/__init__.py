@@ -1,0 +1,8 @@
+"""The book's training criteria, one module per family (``nn.Module`` losses).
+
+Chapters add ``fierce``, ``smoothing``, ``distill`` and ``transport`` here. A loss
+that needs the features sets the class attribute ``needs_features = True`` and is
+called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
+"""
+
+__all__: list[str] = []

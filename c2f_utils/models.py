@@ -1,0 +1,336 @@
+"""Networks that return ``(logits, features)``.
+
+Every model in the book returns a :class:`ModelOutput` whose ``features`` field is the
+penultimate representation, the "feature space" of the papers, and whose ``logits``
+are a linear map of it. Losses that act on features (FIERCE, optimal transport) and
+the probes all read the features the same way.
+
+Architectures
+-------------
+- :class:`MLP`: fully connected, configurable hidden sizes and feature dimension.
+- :class:`LeNet5`: LeCun et al. (1998), for 28x28 or 32x32 grey or colour images.
+- :func:`cifar_resnet`: the CIFAR ResNets of He et al. (2016, §4.2), depth 6n+2
+  (ResNet-20, ResNet-56, ...), option-A (parameter-free) shortcuts, with a width
+  multiplier for "slim" students.
+- :func:`resnet18`: ResNet-18 (He et al. 2016, Table 1) with a base width, a width
+  multiplier, a CIFAR or ImageNet stem and any feature dimension, including 1 as in
+  FIERCE's age experiment, where the last feature maps are averaged to one number
+  and rescaled by a learnable affine map.
+
+References
+----------
+.. [1] K. He, X. Zhang, S. Ren, J. Sun. Deep Residual Learning for Image Recognition.
+   CVPR 2016.
+.. [2] Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to
+   document recognition. Proc. IEEE 1998.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ._checks import check_choice, check_number, check_positive_int
+
+__all__ = [
+    "MLP",
+    "LeNet5",
+    "ModelOutput",
+    "ResNet",
+    "cifar_resnet",
+    "count_parameters",
+    "resnet18",
+]
+
+
+class ModelOutput(NamedTuple):
+    """What every model returns: class scores and the penultimate representation."""
+
+    logits: Tensor
+    """Unnormalised class scores, shape ``(batch, n_classes)``."""
+    features: Tensor
+    """Penultimate representation, shape ``(batch, feature_dim)``."""
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters of ``model``."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron: ``in_dim -> hidden... -> feature_dim -> n_classes``.
+
+    The features are the activations of the last hidden layer (after the
+    non-linearity), of size ``feature_dim``; the logits are a linear map of them.
+    Inputs of any shape ``(batch, ...)`` are flattened.
+
+    Parameters
+    ----------
+    in_dim : int
+        Number of input values per sample.
+    n_classes : int
+        Number of output classes.
+    hidden : sequence of int
+        Sizes of the hidden layers before the feature layer (may be empty).
+    feature_dim : int
+        Size of the feature layer.
+    activation : {"relu", "tanh", "gelu"}
+        Non-linearity after every hidden layer, the feature layer included.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        n_classes: int,
+        hidden: Sequence[int] = (128,),
+        feature_dim: int = 64,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        check_positive_int("in_dim", in_dim)
+        check_positive_int("n_classes", n_classes)
+        check_positive_int("feature_dim", feature_dim)
+        for size in hidden:
+            check_positive_int("hidden", size)
+        act = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}[
+            check_choice("activation", activation, ("relu", "tanh", "gelu"))
+        ]
+        sizes = [in_dim, *hidden, feature_dim]
+        layers: list[nn.Module] = []
+        for a, b in pairwise(sizes):
+            layers += [nn.Linear(a, b), act()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(feature_dim, n_classes)
+        self.in_dim = in_dim
+        self.feature_dim = feature_dim
+
+    def forward(self, x: Tensor) -> ModelOutput:
+        x = x.flatten(1)
+        if x.shape[1] != self.in_dim:
+            raise ValueError(f"Expected inputs with {self.in_dim} values per sample, got shape {tuple(x.shape)}")
+        features = self.body(x)
+        return ModelOutput(self.head(features), features)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, features = the 84-unit layer.
+
+    Accepts 28x28 inputs (padded by 2, as in the original) and 32x32 inputs.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output classes.
+    in_channels : int
+        1 for grey images, 3 for colour.
+    feature_dim : int
+        Size of the penultimate layer (84 in the original).
+    """
+
+    def __init__(self, n_classes: int = 10, in_channels: int = 1, feature_dim: int = 84) -> None:
+        super().__init__()
+        check_positive_int("n_classes", n_classes)
+        check_positive_int("in_channels", in_channels)
+        check_positive_int("feature_dim", feature_dim)
+        self.conv1 = nn.Conv2d(in_channels, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, feature_dim)
+        self.head = nn.Linear(feature_dim, n_classes)
+        self.feature_dim = feature_dim
+
+    def forward(self, x: Tensor) -> ModelOutput:
+        if x.ndim != 4 or x.shape[-2:] not in ((28, 28), (32, 32)):
+            raise ValueError(f"Expected inputs of shape (batch, C, 28|32, 28|32), got {tuple(x.shape)}")
+        if x.shape[-1] == 28:
+            x = F.pad(x, (2, 2, 2, 2))
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = F.relu(self.fc1(x.flatten(1)))
+        features = F.relu(self.fc2(x))
+        return ModelOutput(self.head(features), features)
+
+
+class _BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and a residual connection."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int, shortcut: str) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.pad = 0
+        self.stride = stride
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or in_planes != planes:
+            if shortcut == "A":
+                # He et al. (2016) option A for CIFAR: subsample and zero-pad the channels.
+                self.pad = planes - in_planes
+            else:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
+                )
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.pad or (self.stride != 1 and isinstance(self.shortcut, nn.Identity)):
+            sc = x[:, :, :: self.stride, :: self.stride]
+            sc = F.pad(sc, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        else:
+            sc = self.shortcut(x)
+        return F.relu(out + sc)
+
+
+class ResNet(nn.Module):
+    """Residual network of basic blocks returning ``(logits, features)``.
+
+    Use :func:`cifar_resnet` or :func:`resnet18` to build one.
+
+    The features are the globally average-pooled last feature maps (``C`` values). With
+    ``feature_dim=1`` they are the mean of those ``C`` values passed through a learnable
+    affine map ``a * m + b`` (the official FIERCE age model); with any other
+    ``feature_dim != C`` a linear projection ``C -> feature_dim`` follows the pooling.
+    """
+
+    def __init__(
+        self,
+        stage_widths: Sequence[int],
+        blocks_per_stage: Sequence[int],
+        n_classes: int,
+        in_channels: int = 3,
+        stem: str = "cifar",
+        shortcut: str = "B",
+        feature_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        check_positive_int("n_classes", n_classes)
+        check_positive_int("in_channels", in_channels)
+        check_choice("stem", stem, ("cifar", "imagenet"))
+        check_choice("shortcut", shortcut, ("A", "B"))
+        if len(stage_widths) != len(blocks_per_stage) or not stage_widths:
+            raise ValueError(
+                f"Expected `stage_widths` and `blocks_per_stage` of equal non-zero length, "
+                f"got {list(stage_widths)} and {list(blocks_per_stage)}"
+            )
+        width0 = stage_widths[0]
+        if stem == "cifar":
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, width0, 3, 1, 1, bias=False), nn.BatchNorm2d(width0), nn.ReLU()
+            )
+        else:
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, width0, 7, 2, 3, bias=False),
+                nn.BatchNorm2d(width0),
+                nn.ReLU(),
+                nn.MaxPool2d(3, 2, 1),
+            )
+        stages: list[nn.Module] = []
+        in_planes = width0
+        for i, (width, n_blocks) in enumerate(zip(stage_widths, blocks_per_stage, strict=True)):
+            blocks = []
+            for j in range(n_blocks):
+                stride = 2 if (i > 0 and j == 0) else 1
+                blocks.append(_BasicBlock(in_planes, width, stride, shortcut))
+                in_planes = width
+            stages.append(nn.Sequential(*blocks))
+        self.stages = nn.Sequential(*stages)
+        pooled = in_planes
+        if feature_dim is None:
+            feature_dim = pooled
+        check_positive_int("feature_dim", feature_dim)
+        self.feature_dim = feature_dim
+        self.project: nn.Module | None = None
+        if feature_dim == 1:
+            self.scale = nn.Parameter(torch.ones(1))
+            self.shift = nn.Parameter(torch.zeros(1))
+        elif feature_dim != pooled:
+            self.project = nn.Linear(pooled, feature_dim)
+        self.head = nn.Linear(feature_dim, n_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: Tensor) -> ModelOutput:
+        if x.ndim != 4:
+            raise ValueError(f"Expected images of shape (batch, C, H, W), got {tuple(x.shape)}")
+        maps = self.stages(self.stem(x))
+        pooled = maps.mean(dim=(2, 3))
+        if self.feature_dim == 1:
+            features = self.scale * pooled.mean(dim=1, keepdim=True) + self.shift
+        elif self.project is not None:
+            features = self.project(pooled)
+        else:
+            features = pooled
+        return ModelOutput(self.head(features), features)
+
+
+def cifar_resnet(
+    depth: int = 20,
+    n_classes: int = 10,
+    width: float = 1.0,
+    in_channels: int = 3,
+    feature_dim: int | None = None,
+) -> ResNet:
+    """CIFAR ResNet of He et al. (2016, §4.2): depth ``6n + 2``, widths 16/32/64.
+
+    Parameters
+    ----------
+    depth : int
+        20, 32, 44, 56, 110, ...: any ``6n + 2``.
+    n_classes : int
+        Number of output classes.
+    width : float
+        Width multiplier applied to the stage widths 16/32/64 (``0.5`` gives a slim
+        student with a quarter of the parameters).
+    in_channels : int
+        Image channels.
+    feature_dim : int, optional
+        Feature size; defaults to the last stage width (64 x ``width``).
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"Expected `depth` of the form 6n + 2 with n >= 1, got {depth!r}")
+    check_number("width", width, low=0, low_inclusive=False)
+    n = (depth - 2) // 6
+    widths = [max(1, round(w * width)) for w in (16, 32, 64)]
+    return ResNet(widths, [n, n, n], n_classes, in_channels, stem="cifar", shortcut="A", feature_dim=feature_dim)
+
+
+def resnet18(
+    n_classes: int = 10,
+    base_width: int = 64,
+    width: float = 1.0,
+    in_channels: int = 3,
+    feature_dim: int | None = None,
+    stem: str = "cifar",
+) -> ResNet:
+    """ResNet-18 (He et al. 2016, Table 1): four stages of two basic blocks.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of output classes.
+    base_width : int
+        Width of the first stage (64 in the original; 16 in FIERCE's age model).
+        Stages have ``base_width x (1, 2, 4, 8)`` channels.
+    width : float
+        Width multiplier applied on top of ``base_width`` (slim students).
+    in_channels : int
+        Image channels.
+    feature_dim : int, optional
+        Feature size; defaults to ``8 x base_width x width``. ``1`` averages the last
+        feature maps to one number followed by a learnable affine map.
+    stem : {"cifar", "imagenet"}
+        ``"cifar"``: one 3x3 convolution (small images); ``"imagenet"``: 7x7 stride-2
+        convolution and max pooling.
+    """
+    check_positive_int("base_width", base_width)
+    check_number("width", width, low=0, low_inclusive=False)
+    widths = [max(1, round(base_width * width * m)) for m in (1, 2, 4, 8)]
+    return ResNet(widths, [2, 2, 2, 2], n_classes, in_channels, stem=stem, shortcut="B", feature_dim=feature_dim)

@@ -1,0 +1,80 @@
+"""The book's seaborn theme and the plots more than one chapter uses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__all__ = ["PALETTE", "plot_over_epochs", "set_theme"]
+
+PALETTE = "colorblind"
+
+
+def set_theme(context: str = "notebook") -> None:
+    """Apply the book's theme: seaborn ``whitegrid``, colour-blind palette, compact figures."""
+    sns.set_theme(
+        context=context,
+        style="whitegrid",
+        palette=PALETTE,
+        rc={"figure.figsize": (6.4, 3.6), "figure.dpi": 110, "axes.titleweight": "bold", "savefig.bbox": "tight"},
+    )
+
+
+def plot_over_epochs(
+    history: pd.DataFrame,
+    metrics: Sequence[str],
+    *,
+    hue: str | None = None,
+    titles: Sequence[str] | None = None,
+    ylabels: Sequence[str] | None = None,
+    chance: Sequence[float | None] | None = None,
+    errorbar: tuple[str, float] | None = ("ci", 95),
+) -> tuple[Figure, list[Axes]]:
+    """One panel per metric against ``epoch``, mean and 95% CI over the rows of each epoch.
+
+    Parameters
+    ----------
+    history : DataFrame
+        Long format: an ``epoch`` column, the ``metrics`` columns, and one row per
+        epoch and seed (and per ``hue`` value).
+    metrics : sequence of str
+        Columns to plot, one panel each.
+    hue : str, optional
+        Column whose values get one line each (e.g. the training criterion).
+    titles, ylabels : sequence of str, optional
+        Panel titles and y-axis labels (default: the column names).
+    chance : sequence of float or None, optional
+        A dashed horizontal reference line per panel (chance level), None for none.
+    errorbar : tuple, optional
+        Passed to :func:`seaborn.lineplot`; bootstrap 95% CI of the mean by default.
+    """
+    missing = [c for c in ["epoch", *metrics, *([hue] if hue else [])] if c not in history.columns]
+    if missing:
+        raise KeyError(f"Columns {missing} not in `history`; it has {list(history.columns)}")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    axes_list = list(axes[0])
+    for i, (ax, metric) in enumerate(zip(axes_list, metrics, strict=True)):
+        sns.lineplot(
+            data=history,
+            x="epoch",
+            y=metric,
+            hue=hue,
+            ax=ax,
+            errorbar=errorbar,
+            marker="o",
+            markersize=3,
+            legend=i == len(metrics) - 1 and hue is not None,
+        )
+        if chance is not None and chance[i] is not None:
+            ax.axhline(chance[i], ls="--", color="grey", lw=1, label="chance")
+        ax.set_title(titles[i] if titles else metric)
+        ax.set_ylabel(ylabels[i] if ylabels else metric)
+    if hue is not None:
+        axes_list[-1].legend(title=hue, fontsize="small")
+    fig.tight_layout()
+    return fig, axes_list

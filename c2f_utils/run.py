@@ -1,0 +1,180 @@
+"""Run one chapter with papermill: ``python -m c2f_utils.run CHAPTER [-p NAME VALUE ...]``.
+
+The chapter's MyST Markdown source is converted to a notebook with jupytext and
+executed with papermill, its ``parameters`` cell overridden by the given values. The
+executed notebook and a results JSON (the chapter's reported results, its parameters
+and provenance) are written to ``--out``. Parameter names and value types are checked
+against the chapter's :class:`~c2f_utils.chapters.ChapterSpec` before anything runs.
+
+Examples
+--------
+::
+
+    python -m c2f_utils.run setting
+    python -m c2f_utils.run setting --profile paper -p seeds 0,1,2 -p device cuda
+    python -m c2f_utils.run setting -p epochs 5 --out /tmp/setting-run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import chapters
+from .runs import RESULTS_ENV, provenance
+
+__all__ = ["main", "run_chapter"]
+
+
+def run_chapter(
+    name: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    profile: str = "quick",
+    out: str | os.PathLike[str] | None = None,
+    book_dir: str | os.PathLike[str] | None = None,
+    kernel_name: str = "python3",
+    log_output: bool = False,
+) -> Path:
+    """Execute chapter ``name`` and return the path of its results JSON.
+
+    Parameters
+    ----------
+    name : str
+        A registered chapter (``python -m c2f_utils.run --list``).
+    parameters : dict, optional
+        Values for the chapter's parameters; validated before execution.
+    profile : {"quick", "paper"}
+        Profile that fills the parameters not given.
+    out : path, optional
+        Output folder (default ``c2f_runs/<chapter>-<profile>``).
+    book_dir : path, optional
+        Folder holding the chapter sources (default: the ``book/`` of this source tree).
+    kernel_name : str
+        Jupyter kernel to execute with.
+    log_output : bool
+        Stream the notebook's output to this process's log.
+    """
+    import jupytext
+    import papermill
+
+    spec = chapters.get(name)
+    parameters = dict(parameters or {})
+    spec.check_names(parameters)
+    checked = spec.resolve(profile, **parameters)  # raises on a wrong type before any work
+    given = {"profile": profile, **{k: checked[k] for k in parameters}}
+    source = spec.source_path(Path(book_dir) if book_dir else None)
+    if not source.is_file():
+        raise FileNotFoundError(f"Chapter source {source} not found (use --book-dir to point at book/)")
+    out_dir = Path(out) if out else Path("c2f_runs") / f"{name}-{profile}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notebook = jupytext.read(source)
+    if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in notebook.cells):
+        raise ValueError(f"Chapter {name!r} ({source}) has no cell tagged 'parameters'")
+    executed = out_dir / f"{name}.ipynb"
+    results_path = out_dir / f"{name}.results.json"
+    with tempfile.TemporaryDirectory() as tmp:
+        input_nb = Path(tmp) / f"{name}.input.ipynb"
+        jupytext.write(notebook, input_nb)
+        reported = Path(tmp) / "reported.json"
+        previous = os.environ.get(RESULTS_ENV)
+        os.environ[RESULTS_ENV] = str(reported)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(input_nb),
+                str(executed),
+                parameters=given,
+                kernel_name=kernel_name,
+                cwd=str(source.parent),
+                progress_bar=False,
+                log_output=log_output,
+            )
+        finally:
+            if previous is None:
+                os.environ.pop(RESULTS_ENV, None)
+            else:
+                os.environ[RESULTS_ENV] = previous
+        wall = time.perf_counter() - start
+        results = json.loads(reported.read_text()) if reported.is_file() else {}
+    payload = {
+        "chapter": name,
+        "profile": profile,
+        "given_parameters": given,
+        "results": results,
+        "executed_notebook": str(executed),
+        "provenance": {**provenance(), "wall_time_s": round(wall, 2)},
+    }
+    tmp_results = results_path.with_suffix(".json.tmp")
+    tmp_results.write_text(json.dumps(payload, indent=1, default=str))
+    os.replace(tmp_results, results_path)
+    return results_path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m c2f_utils.run", description="Execute a chapter of the book with papermill."
+    )
+    parser.add_argument("chapter", nargs="?", help="chapter name, e.g. 'setting'")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a parameter (repeatable); lists as 0,1,2",
+    )
+    parser.add_argument("--profile", choices=chapters.PROFILES, default="quick")
+    parser.add_argument("--out", help="output folder (default c2f_runs/CHAPTER-PROFILE)")
+    parser.add_argument("--book-dir", help="folder holding the chapter sources")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    parser.add_argument("--list", action="store_true", help="list chapters and their parameters, then exit")
+    parser.add_argument("--log-output", action="store_true", help="stream the notebook's output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        chapters.get("setting")  # import the registered chapters
+        for spec in chapters.CHAPTERS.values():
+            print(f"{spec.name}: {spec.title} (book/{spec.source})")
+            for pname, p in spec.params.items():
+                print(f"  {pname} ({p.type}; quick={p.quick!r}, paper={p.paper!r}): {p.help}")
+        return 0
+    if not args.chapter:
+        parser.error("a chapter name is required (see --list)")
+    try:
+        spec = chapters.get(args.chapter)
+        values: dict[str, Any] = {}
+        for pname, text in args.parameter:
+            spec.check_names([pname])
+            values[pname] = spec.params[pname].parse(pname, text)
+        spec.resolve(args.profile, **values)
+    except (KeyError, TypeError, ValueError) as exc:
+        parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
+    path = run_chapter(
+        args.chapter,
+        values,
+        profile=args.profile,
+        out=args.out,
+        book_dir=args.book_dir,
+        kernel_name=args.kernel,
+        log_output=args.log_output,
+    )
+    print(f"results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""Runs: parameter sets -> results cached on disk, with provenance.
+
+A *run* is a function of its parameters. :func:`cached_run` stores each finished run
+under ``$C2F_CACHE_DIR/runs/<name>/<key>/``, where ``key`` hashes the run's name, its
+parameters, the package version and the package's source code. Rebuilding the book or rerunning a sweep reads
+finished runs back instead of recomputing them; :func:`sweep` runs a grid one run at a
+time, so an interrupted sweep resumes at the first unfinished run.
+
+An entry is written to a temporary folder and moved into place with one atomic
+rename, after every file in it is complete; ``record.json`` lists the SHA-256 of the
+other files. An entry that cannot be read back or whose checksums do not match is
+reported (a :class:`CorruptCacheWarning`) and recomputed, never silently used.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import __version__
+from .paths import cache_dir as resolve_cache_dir
+
+__all__ = [
+    "CorruptCacheWarning",
+    "RunOutput",
+    "RunResult",
+    "cached_run",
+    "format_mean_ci",
+    "mean_ci",
+    "provenance",
+    "publish_results",
+    "results_frame",
+    "run_key",
+    "summarize",
+    "sweep",
+]
+
+RESULTS_ENV = "C2F_RESULTS_JSON"
+"""Environment variable naming the file where :func:`publish_results` writes (set by the runner)."""
+
+_RECORD = "record.json"
+_HISTORY = "history.csv"
+_ARRAYS = "arrays.npz"
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cache entry was unreadable or failed its checksum and is being recomputed."""
+
+
+@dataclass
+class RunOutput:
+    """What a run function returns: scalar metrics, an optional history, optional arrays."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: pd.DataFrame | None = None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """A finished run: its parameters, outputs and provenance.
+
+    ``cached`` is True when the result was read from disk rather than computed.
+    """
+
+    name: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    history: pd.DataFrame | None
+    arrays: dict[str, np.ndarray]
+    provenance: dict[str, Any]
+    path: Path
+    cached: bool
+
+
+def _canonical(value: Any, where: str, nonfinite_as_none: bool = False) -> Any:
+    """JSON-ready copy of ``value`` (tuples become lists); raises on anything else.
+
+    Non-finite floats raise, or become None with ``nonfinite_as_none``.
+    """
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        if not np.isfinite(f):
+            if nonfinite_as_none:
+                return None
+            raise ValueError(f"Expected finite numbers in run parameters, got {where}={value!r}")
+        return f
+    if isinstance(value, list | tuple):
+        return [_canonical(v, f"{where}[{i}]", nonfinite_as_none) for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v, f"{where}.{k}", nonfinite_as_none) for k, v in value.items()}
+    raise TypeError(
+        f"Expected run parameters made of None, bool, int, float, str, lists and dicts, "
+        f"got {where}={value!r} of type {type(value).__name__}"
+    )
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """SHA-256 prefix of every ``.py`` file of the package.
+
+    Part of every run key, so a change to the code that produced a cached result
+    makes the result be recomputed instead of silently reused.
+    """
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_key(name: str, params: Mapping[str, Any]) -> str:
+    """Hex key of a run: SHA-256 of its name, canonical parameters, the package version
+    and :func:`code_fingerprint`."""
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ValueError(f"Expected `name` made of letters, digits, '-', '_' or '.', got {name!r}")
+    blob = json.dumps(
+        {
+            "name": name,
+            "params": _canonical(dict(params), "params"),
+            "version": __version__,
+            "code": code_fingerprint(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+@lru_cache(maxsize=1)
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def provenance() -> dict[str, Any]:
+    """Where and with what a result was computed: versions, commit, device, time."""
+    import torch
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.machine()})"
+    return {
+        "package_version": __version__,
+        "code_fingerprint": code_fingerprint(),
+        "git_commit": _git_commit(),
+        "device": device,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_entry(final: Path, record: dict[str, Any], out: RunOutput) -> None:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        files: dict[str, str] = {}
+        if out.history is not None:
+            out.history.to_csv(tmp / _HISTORY, index=False)
+            files[_HISTORY] = _sha256(tmp / _HISTORY)
+        if out.arrays:
+            buffer = io.BytesIO()
+            np.savez(buffer, **{k: np.asarray(v) for k, v in out.arrays.items()})
+            (tmp / _ARRAYS).write_bytes(buffer.getvalue())
+            files[_ARRAYS] = _sha256(tmp / _ARRAYS)
+        record = {**record, "files": files}
+        (tmp / _RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
+        for f in tmp.iterdir():
+            with open(f, "rb") as handle:
+                os.fsync(handle.fileno())
+        if final.exists():  # a corrupt entry being replaced: move it aside first
+            trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
+            os.replace(final, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_entry(path: Path, name: str) -> RunResult:
+    record = json.loads((path / _RECORD).read_text())
+    for fname, digest in record["files"].items():
+        if _sha256(path / fname) != digest:
+            raise ValueError(f"checksum mismatch for {fname}")
+    history = pd.read_csv(path / _HISTORY) if _HISTORY in record["files"] else None
+    arrays: dict[str, np.ndarray] = {}
+    if _ARRAYS in record["files"]:
+        with np.load(path / _ARRAYS, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    return RunResult(
+        name, record["params"], record["metrics"], history, arrays, record["provenance"], path, cached=True
+    )
+
+
+def cached_run(
+    name: str,
+    fn: Callable[..., RunOutput | Mapping[str, float]],
+    params: Mapping[str, Any],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Return the result of ``fn(**params)``, from the cache when it is there.
+
+    Parameters
+    ----------
+    name : str
+        Name of the experiment (a folder under ``runs/``), e.g. ``"setting.train"``.
+    fn : callable
+        Called as ``fn(**params)``; returns a :class:`RunOutput` or a dict of metrics.
+    params : mapping
+        JSON-like parameters (None, bool, int, float, str, lists, dicts).
+    cache_dir : path, optional
+        Overrides ``$C2F_CACHE_DIR``.
+    force : bool
+        Recompute and overwrite even if a valid entry exists.
+    """
+    params = _canonical(dict(params), "params")
+    key = run_key(name, params)
+    entry = resolve_cache_dir(cache_dir) / "runs" / name / key
+    if entry.exists() and not force:
+        try:
+            result = _read_entry(entry, name)
+            if result.params == params:
+                return result
+            raise ValueError("stored parameters differ from the requested ones")
+        except Exception as exc:  # noqa: BLE001 - any unreadable entry is recomputed, loudly
+            warnings.warn(
+                f"Cache entry {entry} is corrupt or partial ({type(exc).__name__}: {exc}); recomputing it.",
+                CorruptCacheWarning,
+                stacklevel=2,
+            )
+    start = time.perf_counter()
+    out = fn(**params)
+    wall = time.perf_counter() - start
+    if isinstance(out, Mapping):
+        out = RunOutput(metrics=dict(out))
+    if not isinstance(out, RunOutput):
+        raise TypeError(f"Expected `fn` to return a RunOutput or a dict of metrics, got {type(out).__name__}")
+    metrics = {k: _canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
+    prov = {**provenance(), "wall_time_s": round(wall, 3)}
+    _write_entry(entry, {"name": name, "params": params, "metrics": metrics, "provenance": prov}, out)
+    return RunResult(name, params, metrics, out.history, dict(out.arrays), prov, entry, cached=False)
+
+
+def sweep(
+    name: str,
+    fn: Callable[..., RunOutput | Mapping[str, float]],
+    grid: Iterable[Mapping[str, Any]],
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool | None = None,
+) -> list[RunResult]:
+    """Run ``fn`` on every parameter set of ``grid`` through :func:`cached_run`.
+
+    Finished runs are read back, so a sweep interrupted by an error or a kill resumes
+    at the first run that had not finished.
+    """
+    grid = list(grid)
+    show = progress if progress is not None else False
+    return [
+        cached_run(name, fn, params, cache_dir=cache_dir)
+        for params in tqdm(grid, desc=name, disable=not show, leave=False)
+    ]
+
+
+def results_frame(results: Iterable[RunResult]) -> pd.DataFrame:
+    """One row per run: its parameters and its metrics as columns."""
+    rows = []
+    for r in results:
+        flat = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.params.items()}
+        rows.append({**flat, **r.metrics})
+    return pd.DataFrame(rows)
+
+
+def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the Student-t confidence interval of the mean.
+
+    :math:`\\bar x \\pm t_{(1+c)/2,\\,n-1}\\, s / \\sqrt n` with ``s`` the sample
+    standard deviation; the half-width is NaN for a single value.
+    """
+    from scipy import stats
+
+    x = np.asarray(list(values), dtype=np.float64)
+    if x.size == 0:
+        raise ValueError("Expected at least one value, got none")
+    if not 0 < confidence < 1:
+        raise ValueError(f"Expected `confidence` in (0, 1), got {confidence!r}")
+    if x.size == 1:
+        return float(x[0]), float("nan")
+    half = stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return float(x.mean()), float(half)
+
+
+def summarize(frame: pd.DataFrame, by: str | list[str], metrics: list[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Mean, CI half-width and count of each metric per group (one row per seed in ``frame``)."""
+    by = [by] if isinstance(by, str) else by
+    missing = [c for c in [*by, *metrics] if c not in frame.columns]
+    if missing:
+        raise KeyError(f"Columns {missing} not in the frame; it has {list(frame.columns)}")
+    rows = []
+    for key, group in frame.groupby(by, sort=False):
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        for m in metrics:
+            mean, half = mean_ci(group[m], confidence)
+            row[m] = mean
+            row[f"{m}_ci"] = half
+        row["n"] = len(group)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_mean_ci(mean: float, half: float, digits: int = 3) -> str:
+    """``"0.912 ± 0.010"``; just the mean when the interval is undefined (one seed)."""
+    if not np.isfinite(half):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def publish_results(results: Mapping[str, Any]) -> Path | None:
+    """Hand a chapter's headline results to the runner.
+
+    When the notebook runs under ``python -m c2f_utils.run``, ``$C2F_RESULTS_JSON``
+    names a file and the results (JSON-like: numbers, strings, lists, dicts) are
+    written there; otherwise (the book build, an interactive session) nothing is
+    written. Returns the path written, if any.
+    """
+    clean = _canonical(dict(results), "results", nonfinite_as_none=True)
+    target = os.environ.get(RESULTS_ENV)
+    if not target:
+        return None
+    path = Path(target)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(clean, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,410 @@
+"""The one training loop of the book.
+
+:func:`fit` trains any model that returns :class:`~c2f_utils.models.ModelOutput` with
+any criterion of the book's losses, seeded, on CPU or CUDA, and returns the per-epoch
+history as a :class:`pandas.DataFrame`. Chapters track probes over training with
+per-epoch callbacks whose returned numbers become history columns.
+
+Criterion calling convention: ``criterion(logits, target)`` by default (like
+:class:`torch.nn.CrossEntropyLoss`); a criterion with a true attribute
+``needs_features`` is called as ``criterion(logits, features, target)`` (FIERCE). An
+optional ``regularizer(inputs, output)`` adds a term that needs the batch itself
+(e.g. the features of a frozen reference network for optimal-transport transfer).
+Parameters of the criterion (a learnable label-smoothing matrix) are optimised too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from tqdm.auto import tqdm
+
+from ._checks import check_choice, check_number, check_positive_int
+from .models import ModelOutput
+
+__all__ = [
+    "EpochState",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "extract_features",
+    "fit",
+    "lr_factor",
+    "resolve_device",
+    "seed_everything",
+]
+
+Callback = Callable[["EpochState"], dict[str, float] | None]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) random generators."""
+    check_positive_int("seed", seed, minimum=0)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - libraries still draw from the legacy global generator
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"Expected `device` to be available, got {device!r} but CUDA is not available")
+    return dev
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of :func:`fit`.
+
+    Attributes
+    ----------
+    epochs : int
+        Number of passes over the training set.
+    batch_size : int
+        Mini-batch size.
+    optimizer : {"sgd", "adam", "adamw"}
+        SGD uses ``momentum`` and ``nesterov``; Adam/AdamW ignore them.
+    lr, momentum, weight_decay : float
+        Learning rate, SGD momentum and L2 weight decay.
+    nesterov : bool
+        Nesterov momentum for SGD.
+    schedule : {"constant", "step", "multistep", "cosine"}
+        Learning-rate schedule, applied per epoch after the warm-up:
+        ``step`` multiplies by ``gamma`` every ``step_size`` epochs; ``multistep`` at
+        each epoch in ``milestones``; ``cosine`` anneals to 0 at the last epoch.
+    step_size : int
+        Period of the ``step`` schedule.
+    milestones : sequence of int
+        Epochs of the ``multistep`` schedule.
+    gamma : float
+        Decay factor of ``step`` and ``multistep``.
+    warmup_epochs : int
+        Linear warm-up from ``lr / (warmup_epochs + 1)`` to ``lr`` over this many epochs.
+    criterion_lr : float, optional
+        Learning rate for the criterion's own parameters (defaults to ``lr``).
+    seed : int
+        Seeds initialisation-independent randomness: shuffling, dropout, augmentation.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    amp : bool
+        Mixed precision (bfloat16 autocast, or float16 with gradient scaling) on CUDA;
+        ignored on CPU, where training stays in float32 and is deterministic.
+    progress : bool, optional
+        Show a tqdm bar; by default only when standard error is a terminal.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    schedule: str = "constant"
+    step_size: int = 30
+    milestones: Sequence[int] = ()
+    gamma: float = 0.1
+    warmup_epochs: int = 0
+    criterion_lr: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    progress: bool | None = None
+
+    def __post_init__(self) -> None:
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_choice("optimizer", self.optimizer, ("sgd", "adam", "adamw"))
+        check_number("lr", self.lr, low=0, low_inclusive=False)
+        check_number("momentum", self.momentum, low=0, high=1, high_inclusive=False)
+        check_number("weight_decay", self.weight_decay, low=0)
+        check_choice("schedule", self.schedule, ("constant", "step", "multistep", "cosine"))
+        check_positive_int("step_size", self.step_size)
+        for m in self.milestones:
+            check_positive_int("milestones", m)
+        if list(self.milestones) != sorted(self.milestones):
+            raise ValueError(f"Expected `milestones` in increasing order, got {list(self.milestones)}")
+        check_number("gamma", self.gamma, low=0, high=1, low_inclusive=False)
+        check_positive_int("warmup_epochs", self.warmup_epochs, minimum=0)
+        if self.warmup_epochs >= self.epochs:
+            raise ValueError(f"Expected `warmup_epochs` < epochs={self.epochs}, got {self.warmup_epochs}")
+        if self.criterion_lr is not None:
+            check_number("criterion_lr", self.criterion_lr, low=0, low_inclusive=False)
+        check_positive_int("seed", self.seed, minimum=0)
+
+
+def lr_factor(epoch: int, cfg: TrainConfig) -> float:
+    """Multiplier of the base learning rate during epoch ``epoch`` (0-based).
+
+    Linear warm-up over the first ``warmup_epochs`` epochs, ``(e + 1) / (w + 1)``,
+    then the schedule on the remaining epochs, counted from the end of the warm-up.
+    The ``step``/``multistep``/``cosine`` values equal those of PyTorch's
+    ``StepLR``/``MultiStepLR``/``CosineAnnealingLR(T_max=epochs - warmup, eta_min=0)``.
+    """
+    w = cfg.warmup_epochs
+    if epoch < w:
+        return (epoch + 1) / (w + 1)
+    e = epoch - w
+    if cfg.schedule == "step":
+        return cfg.gamma ** (e // cfg.step_size)
+    if cfg.schedule == "multistep":
+        return cfg.gamma ** sum(e >= m for m in cfg.milestones)
+    if cfg.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * e / (cfg.epochs - w)))
+    return 1.0
+
+
+@dataclass
+class EpochState:
+    """What a per-epoch callback sees. ``epoch`` 0 is the state before training."""
+
+    epoch: int
+    model: nn.Module
+    criterion: Any
+    device: torch.device
+    history: list[dict[str, float]]
+
+
+@dataclass
+class TrainResult:
+    """The trained model (in eval mode, on its device) and its per-epoch history."""
+
+    model: nn.Module
+    history: pd.DataFrame
+
+
+def _as_dataset(data: Dataset | tuple[Tensor, Tensor]) -> Dataset:
+    if isinstance(data, tuple):
+        if len(data) != 2 or data[0].shape[0] != data[1].shape[0]:
+            raise ValueError("Expected data as a Dataset or a pair (inputs, targets) of equal length")
+        return TensorDataset(*data)
+    return data
+
+
+def _loss(criterion: Any, out: ModelOutput, y: Tensor) -> Tensor:
+    if getattr(criterion, "needs_features", False):
+        return criterion(out.logits, out.features, y)
+    return criterion(out.logits, y)
+
+
+def _autocast(device: torch.device, amp: bool) -> tuple[Any, torch.amp.GradScaler | None]:
+    if device.type != "cuda" or not amp:
+        return torch.autocast(device.type, enabled=False), None
+    if torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.bfloat16), None
+    return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+
+def _show_progress(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: Dataset | tuple[Tensor, Tensor],
+    criterion: Any = None,
+    batch_size: int = 512,
+    device: str | torch.device = "auto",
+) -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` on ``data`` (accuracy only for class labels)."""
+    dev = resolve_device(device)
+    criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
+    was_training = model.training
+    model.eval()
+    total, loss_sum, correct, is_class = 0, 0.0, 0, True
+    for x, y in DataLoader(_as_dataset(data), batch_size=batch_size):
+        x, y = x.to(dev), y.to(dev)
+        out = model(x)
+        loss_sum += float(_loss(criterion, out, y)) * len(x)
+        is_class = not y.is_floating_point() and y.ndim == 1
+        if is_class:
+            correct += int((out.logits.argmax(1) == y).sum())
+        total += len(x)
+    model.train(was_training)
+    if total == 0:
+        raise ValueError("Expected `data` with at least one sample, got an empty dataset")
+    result = {"loss": loss_sum / total}
+    if is_class:
+        result["acc"] = correct / total
+    return result
+
+
+@torch.no_grad()
+def extract_features(
+    model: nn.Module, x: Tensor, batch_size: int = 512, device: str | torch.device = "auto"
+) -> ModelOutput:
+    """Logits and features of ``model`` on the inputs ``x``, on the CPU, in eval mode."""
+    dev = resolve_device(device)
+    was_training = model.training
+    model.eval()
+    logits, feats = [], []
+    for i in range(0, len(x), batch_size):
+        out = model(x[i : i + batch_size].to(dev))
+        logits.append(out.logits.float().cpu())
+        feats.append(out.features.float().cpu())
+    model.train(was_training)
+    return ModelOutput(torch.cat(logits), torch.cat(feats))
+
+
+def fit(
+    model: nn.Module,
+    train_data: Dataset | tuple[Tensor, Tensor],
+    criterion: Any = None,
+    config: TrainConfig | None = None,
+    *,
+    val_data: Dataset | tuple[Tensor, Tensor] | None = None,
+    regularizer: Callable[[Tensor, ModelOutput], Tensor] | None = None,
+    callbacks: Sequence[Callback] = (),
+    transform: Callable[[Tensor], Tensor] | None = None,
+    **overrides: Any,
+) -> TrainResult:
+    """Train ``model`` and return it with its per-epoch history.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Returns :class:`~c2f_utils.models.ModelOutput`. Initialise it after
+        :func:`seed_everything` for reproducible weights.
+    train_data : Dataset or (inputs, targets)
+        Training samples ``(x, y)``.
+    criterion : callable, optional
+        Loss, :class:`torch.nn.CrossEntropyLoss` by default (see the module docstring
+        for the calling convention).
+    config : TrainConfig, optional
+        Hyper-parameters; keyword ``overrides`` replace individual fields
+        (``fit(model, data, epochs=5, lr=0.01)``).
+    val_data : Dataset or (inputs, targets), optional
+        Evaluated after every epoch: ``val_loss`` and ``val_acc`` columns.
+    regularizer : callable, optional
+        ``regularizer(inputs, output) -> scalar`` added to the loss.
+    callbacks : sequence of callable
+        Called with an :class:`EpochState` before training (epoch 0) and after each
+        epoch; the returned ``{name: number}`` dict is added to that epoch's row.
+    transform : callable, optional
+        Applied to each input batch on the device during training (augmentation).
+
+    Returns
+    -------
+    TrainResult
+        ``model`` and ``history``: one row per epoch (0 = before training) with
+        ``epoch``, ``lr``, ``train_loss``, ``train_acc`` (class labels only),
+        ``val_*``, ``time_s`` and the callbacks' columns.
+    """
+    if config is None:
+        config = TrainConfig(**overrides)
+    elif overrides:
+        config = TrainConfig(**{**config.__dict__, **overrides})
+    device = resolve_device(config.device)
+    criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
+    dataset = _as_dataset(train_data)
+    if len(dataset) == 0:  # type: ignore[arg-type]
+        raise ValueError("Expected `train_data` with at least one sample, got an empty dataset")
+
+    model.to(device).train()
+    if isinstance(criterion, nn.Module):
+        criterion.to(device)
+    groups: list[dict[str, Any]] = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    crit_params = [p for p in criterion.parameters() if p.requires_grad] if isinstance(criterion, nn.Module) else []
+    if crit_params:
+        groups.append({"params": crit_params, "lr": config.criterion_lr or config.lr, "weight_decay": 0.0})
+    if config.optimizer == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            groups,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov and config.momentum > 0,
+        )
+    elif config.optimizer == "adam":
+        opt = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    autocast, scaler = _autocast(device, config.amp)
+    generator = torch.Generator().manual_seed(config.seed)
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator)
+    torch.manual_seed(config.seed)
+
+    history: list[dict[str, float]] = []
+
+    def run_callbacks(row: dict[str, float], epoch: int) -> None:
+        state = EpochState(epoch, model, criterion, device, history)
+        for cb in callbacks:
+            extra = cb(state)
+            if extra:
+                row.update({k: float(v) for k, v in extra.items()})
+        model.train()
+
+    if callbacks:
+        row0: dict[str, float] = {"epoch": 0}
+        run_callbacks(row0, 0)
+        history.append(row0)
+
+    show = _show_progress(config.progress)
+    bar = tqdm(total=config.epochs, desc=type(model).__name__, unit="epoch", disable=not show, leave=False)
+    for epoch in range(config.epochs):
+        factor = lr_factor(epoch, config)
+        for group, base in zip(opt.param_groups, base_lrs, strict=True):
+            group["lr"] = base * factor
+        start = time.perf_counter()
+        loss_sum, correct, seen = 0.0, 0, 0
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            if transform is not None:
+                x = transform(x)
+            with autocast:
+                out = model(x)
+                loss = _loss(criterion, out, y)
+                if regularizer is not None:
+                    loss = loss + regularizer(x, out)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"Non-finite training loss {float(loss.detach())} at epoch {epoch + 1}")
+            opt.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+            loss_sum += float(loss.detach()) * len(x)
+            if not y.is_floating_point() and y.ndim == 1:
+                correct += int((out.logits.detach().argmax(1) == y).sum())
+            seen += len(x)
+        row: dict[str, float] = {
+            "epoch": epoch + 1,
+            "lr": base_lrs[0] * factor,
+            "train_loss": loss_sum / seen,
+        }
+        if not y.is_floating_point() and y.ndim == 1:
+            row["train_acc"] = correct / seen
+        if val_data is not None:
+            row.update({f"val_{k}": v for k, v in evaluate(model, val_data, criterion, device=device).items()})
+            model.train()
+        row["time_s"] = time.perf_counter() - start
+        if callbacks:
+            run_callbacks(row, epoch + 1)
+        history.append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}")
+        bar.update()
+    bar.close()
+    model.eval()
+    return TrainResult(model, pd.DataFrame(history))

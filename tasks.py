@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Project tasks that need nothing but Python >= 3.11 and the package index.
+
+    python3 tasks.py test [PYTEST ARGS...]   run the test suite
+    python3 tasks.py book                    build the book into _build/html (executes every chapter)
+    python3 tasks.py lint                    ruff check
+    python3 tasks.py env                     only create/update the virtual environment
+
+Each task creates the virtual environment ``.venv`` next to this file if it is missing
+and installs the package with the dependency versions pinned in ``pyproject.toml``
+(reinstalling when that file changes), then runs inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("C2F_VENV", ROOT / ".venv"))
+STAMP = VENV / ".c2f-install-stamp"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _say(msg: str) -> None:
+    print(f"[tasks] {msg}", flush=True)
+
+
+def _run(cmd: list[str], **kwargs) -> int:
+    _say(" ".join(str(c) for c in cmd))
+    return subprocess.call([str(c) for c in cmd], cwd=ROOT, **kwargs)
+
+
+def ensure_env() -> None:
+    """Create ``.venv`` and install the pinned dependencies when needed."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script must run, and explain, on older Pythons
+        sys.exit(f"Python >= 3.11 is required, this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    start = time.perf_counter()
+    if not PYTHON.exists():
+        _say(f"creating virtual environment {VENV}")
+        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
+    subprocess.check_call([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    _say("installing c2f-utils with its pinned dependencies (first time: a few minutes, ~5 GB for PyTorch)")
+    code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev]"])
+    if code:
+        sys.exit(f"pip install failed with exit status {code}")
+    STAMP.write_text(wanted)
+    _say(f"environment ready in {time.perf_counter() - start:.0f} s")
+
+
+def task_test(args: list[str]) -> int:
+    ensure_env()
+    workers = ["-n", "2"] if not any(a.startswith("-n") for a in args) else []
+    return _run([PYTHON, "-m", "pytest", *workers, *args])
+
+
+def task_lint(args: list[str]) -> int:
+    ensure_env()
+    return _run([BIN / "ruff", "check", ".", *args])
+
+
+def task_book(args: list[str]) -> int:
+    ensure_env()
+    reports = ROOT / "_build" / "html" / "reports"
+    if reports.exists():
+        shutil.rmtree(reports)
+    code = _run([BIN / "jupyter-book", "build", ".", "--keep-going", *args])
+    failed = sorted(reports.glob("**/*.err.log")) if reports.exists() else []
+    if failed:
+        for log in failed:
+            _say(f"notebook execution failed: {log}")
+            print(log.read_text()[-4000:])
+        return 1
+    if code == 0:
+        _say(f"book built: {ROOT / '_build' / 'html' / 'index.html'}")
+    return code
+
+
+def main(argv: list[str]) -> int:
+    tasks = {"test": task_test, "book": task_book, "lint": task_lint, "env": lambda _: ensure_env() or 0}
+    if not argv or argv[0] not in tasks:
+        print(__doc__)
+        return 2
+    return tasks[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

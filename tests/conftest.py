@@ -1,0 +1,37 @@
+"""Shared fixtures: isolated cache folders and the optional real-data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own C2F_CACHE_DIR so that no test reads another's results."""
+    cache = tmp_path_factory.mktemp("c2f-cache")
+    monkeypatch.setenv("C2F_CACHE_DIR", str(cache))
+    return cache
+
+
+def _shared_data() -> Path | None:
+    env = os.environ.get("C2F_DATA_DIR")
+    for candidate in (Path(env) if env else None, REPO.parent / "shared" / "data"):
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return None
+
+
+SHARED_DATA = _shared_data()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real-data folder ($C2F_DATA_DIR or ../shared/data); skips when absent."""
+    if SHARED_DATA is None:
+        pytest.skip("no real-data folder: set C2F_DATA_DIR or place the shared data beside the checkout")
+    return SHARED_DATA

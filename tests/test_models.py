@@ -1,0 +1,111 @@
+"""Models: output contract, shapes, feature dimensions, parameter counts."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from c2f_utils.models import MLP, LeNet5, ModelOutput, cifar_resnet, count_parameters, resnet18
+
+
+def _check(model: torch.nn.Module, x: torch.Tensor, n_classes: int, feature_dim: int) -> ModelOutput:
+    out = model(x)
+    assert isinstance(out, ModelOutput)
+    assert out.logits.shape == (len(x), n_classes)
+    assert out.features.shape == (len(x), feature_dim)
+    # The logits are the linear head applied to the features.
+    torch.testing.assert_close(out.logits, model.head(out.features))
+    return out
+
+
+def test_mlp_shapes_and_flattening() -> None:
+    model = MLP(64, 10, hidden=(32, 16), feature_dim=8)
+    _check(model, torch.randn(5, 1, 8, 8), 10, 8)
+    _check(MLP(64, 3, hidden=(), feature_dim=4), torch.randn(2, 64), 3, 4)
+
+
+def test_mlp_rejects_wrong_input_width() -> None:
+    with pytest.raises(ValueError, match="64 values per sample"):
+        MLP(64, 10)(torch.randn(2, 63))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"in_dim": 0, "n_classes": 2}, "in_dim"),
+        ({"in_dim": 4, "n_classes": 2, "feature_dim": -1}, "feature_dim"),
+        ({"in_dim": 4, "n_classes": 2, "activation": "swish"}, "activation"),
+        ({"in_dim": 4, "n_classes": 2, "hidden": (3, 0)}, "hidden"),
+    ],
+)
+def test_mlp_validates_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        MLP(**kwargs)
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_lenet5_accepts_28_and_32(size: int) -> None:
+    _check(LeNet5(10, in_channels=1), torch.randn(3, 1, size, size), 10, 84)
+
+
+def test_lenet5_parameter_count_matches_the_original_layout() -> None:
+    # conv1 6*(25+1), conv2 16*(6*25+1), fc 400*120+120, 120*84+84, head 84*10+10
+    expected = 6 * 26 + 16 * 151 + 400 * 120 + 120 + 120 * 84 + 84 + 84 * 10 + 10
+    assert count_parameters(LeNet5(10)) == expected
+
+
+@pytest.mark.parametrize(("depth", "params"), [(20, 0.27e6), (56, 0.85e6)])
+def test_cifar_resnet_parameter_counts_match_he_et_al(depth: int, params: float) -> None:
+    # He et al. (2016), Table 6: ResNet-20 0.27M, ResNet-56 0.85M parameters.
+    model = cifar_resnet(depth, n_classes=10)
+    assert abs(count_parameters(model) - params) / params < 0.02
+    _check(model, torch.randn(2, 3, 32, 32), 10, 64)
+
+
+def test_cifar_resnet_slim_width() -> None:
+    slim = cifar_resnet(20, width=0.5)
+    _check(slim, torch.randn(2, 3, 32, 32), 10, 32)
+    assert count_parameters(slim) < count_parameters(cifar_resnet(20)) / 3
+
+
+def test_cifar_resnet_rejects_bad_depth() -> None:
+    with pytest.raises(ValueError, match="depth"):
+        cifar_resnet(21)
+
+
+def test_resnet18_parameter_count_matches_torchvision() -> None:
+    from torchvision.models import resnet18 as tv_resnet18
+
+    ours = resnet18(n_classes=1000, stem="imagenet")
+    assert count_parameters(ours) == count_parameters(tv_resnet18(num_classes=1000))
+    _check(ours, torch.randn(1, 3, 64, 64), 1000, 512)
+
+
+@pytest.mark.parametrize(("feature_dim", "expected"), [(None, 128), (1, 1), (10, 10)])
+def test_resnet18_feature_dims(feature_dim: int | None, expected: int) -> None:
+    model = resnet18(n_classes=2, base_width=16, feature_dim=feature_dim)
+    _check(model, torch.randn(2, 3, 64, 64), 2, expected)
+
+
+def test_resnet18_one_dimensional_feature_is_affine_map_of_channel_mean() -> None:
+    torch.manual_seed(0)
+    model = resnet18(n_classes=2, base_width=8, feature_dim=1).eval()
+    with torch.no_grad():
+        model.scale.fill_(2.0)
+        model.shift.fill_(-1.0)
+        x = torch.randn(3, 3, 32, 32)
+        maps = model.stages(model.stem(x))
+        expected = 2.0 * maps.mean(dim=(1, 2, 3)).unsqueeze(1) - 1.0
+        torch.testing.assert_close(model(x).features, expected)
+
+
+def test_resnet18_width_multiplier() -> None:
+    model = resnet18(n_classes=10, width=0.25)
+    _check(model, torch.randn(2, 3, 32, 32), 10, 128)
+
+
+def test_models_backpropagate_to_features() -> None:
+    model = resnet18(n_classes=3, base_width=8, feature_dim=1)
+    out = model(torch.randn(4, 3, 32, 32))
+    out.features.sum().backward()
+    assert model.stem[0].weight.grad is not None and torch.isfinite(model.stem[0].weight.grad).all()

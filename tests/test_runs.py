@@ -1,0 +1,157 @@
+"""Cached runs: reuse, resume after an interruption, atomic writes, corrupt entries, provenance."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from c2f_utils import runs
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, a: int, b: float = 0.5) -> runs.RunOutput:
+        self.calls.append({"a": a, "b": b})
+        return runs.RunOutput(
+            metrics={"score": a * b},
+            history=pd.DataFrame({"epoch": [1, 2], "loss": [1.0 / (a + 1), 0.1 + 1e-17]}),
+            arrays={"w": np.arange(a + 1, dtype=np.float32)},
+        )
+
+
+def test_finished_run_is_reused(tmp_path: Path) -> None:
+    fn = Counter()
+    first = runs.cached_run("exp", fn, {"a": 2, "b": 0.25}, cache_dir=tmp_path)
+    second = runs.cached_run("exp", fn, {"b": 0.25, "a": 2}, cache_dir=tmp_path)
+    assert len(fn.calls) == 1 and not first.cached and second.cached
+    assert second.metrics == {"score": 0.5}
+    pd.testing.assert_frame_equal(first.history, second.history)
+    np.testing.assert_array_equal(second.arrays["w"], np.arange(3, dtype=np.float32))
+    runs.cached_run("exp", fn, {"a": 3, "b": 0.25}, cache_dir=tmp_path)
+    assert len(fn.calls) == 2
+
+
+def test_provenance_is_recorded(tmp_path: Path) -> None:
+    res = runs.cached_run("exp", Counter(), {"a": 1}, cache_dir=tmp_path)
+    record = json.loads((res.path / "record.json").read_text())
+    prov = record["provenance"]
+    assert record["params"] == {"a": 1}
+    for key in ("package_version", "git_commit", "device", "torch", "wall_time_s", "finished_at", "code_fingerprint"):
+        assert key in prov
+    assert prov["wall_time_s"] >= 0
+
+
+def test_interrupted_sweep_resumes(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def make(fail_at: int | None):
+        def fn(a: int) -> dict:
+            calls.append(a)
+            if a == fail_at:
+                raise KeyboardInterrupt  # the sweep is killed during run 3
+            return {"a": float(a)}
+
+        return fn
+
+    grid = [{"a": a} for a in range(5)]
+    with pytest.raises(KeyboardInterrupt):
+        runs.sweep("sw", make(fail_at=3), grid, cache_dir=tmp_path)
+    assert calls == [0, 1, 2, 3]
+    calls.clear()
+    results = runs.sweep("sw", make(fail_at=None), grid, cache_dir=tmp_path)
+    assert calls == [3, 4]  # runs 0-2 were read back
+    assert [r.metrics["a"] for r in results] == [0, 1, 2, 3, 4]
+    assert [r.cached for r in results] == [True, True, True, False, False]
+
+
+def test_interrupted_write_leaves_no_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fn = Counter()
+    real_replace = os.replace
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        runs.cached_run("exp", fn, {"a": 1}, cache_dir=tmp_path)
+    monkeypatch.setattr(os, "replace", real_replace)
+    leftovers = list((tmp_path / "runs" / "exp").iterdir())
+    assert leftovers == []  # the temporary folder was removed, no partial entry is visible
+    res = runs.cached_run("exp", fn, {"a": 1}, cache_dir=tmp_path)
+    assert not res.cached and len(fn.calls) == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate_history", "garble_record", "delete_arrays", "edit_metrics"])
+def test_corrupt_entry_is_recomputed(tmp_path: Path, damage: str) -> None:
+    fn = Counter()
+    entry = runs.cached_run("exp", fn, {"a": 4}, cache_dir=tmp_path).path
+    if damage == "truncate_history":
+        (entry / "history.csv").write_text("epoch,loss\n1,")
+    elif damage == "garble_record":
+        (entry / "record.json").write_text("{not json")
+    elif damage == "delete_arrays":
+        (entry / "arrays.npz").unlink()
+    else:
+        record = json.loads((entry / "record.json").read_text())
+        record["params"]["a"] = 5  # an entry whose content does not match its key
+        (entry / "record.json").write_text(json.dumps(record))
+    with pytest.warns(runs.CorruptCacheWarning, match="recomputing"):
+        res = runs.cached_run("exp", fn, {"a": 4}, cache_dir=tmp_path)
+    assert not res.cached and len(fn.calls) == 2 and res.metrics == {"score": 2.0}
+    assert runs.cached_run("exp", fn, {"a": 4}, cache_dir=tmp_path).cached
+
+
+def test_env_variable_selects_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path / "elsewhere"))
+    res = runs.cached_run("exp", Counter(), {"a": 1})
+    assert res.path.is_relative_to(tmp_path / "elsewhere")
+
+
+def test_key_depends_on_params_and_code() -> None:
+    assert runs.run_key("x", {"a": 1}) == runs.run_key("x", {"a": 1})
+    assert runs.run_key("x", {"a": 1}) != runs.run_key("x", {"a": 2})
+    assert runs.run_key("x", {"a": (1, 2)}) == runs.run_key("x", {"a": [1, 2]})
+    assert len(runs.code_fingerprint()) == 16
+
+
+@pytest.mark.parametrize(("params", "error"), [({"a": object()}, TypeError), ({"a": float("nan")}, ValueError)])
+def test_invalid_params_are_rejected(tmp_path: Path, params: dict, error: type) -> None:
+    with pytest.raises(error, match=r"params\.a"):
+        runs.cached_run("exp", Counter(), params, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="name"):
+        runs.run_key("bad name/", {})
+
+
+def test_mean_ci_matches_scipy() -> None:
+    x = np.random.default_rng(0).normal(size=7)
+    mean, half = runs.mean_ci(x)
+    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert mean == pytest.approx(x.mean()) and half == pytest.approx((hi - lo) / 2)
+    assert np.isnan(runs.mean_ci([1.0])[1])
+    with pytest.raises(ValueError, match="confidence"):
+        runs.mean_ci(x, confidence=1.5)
+
+
+def test_summarize_and_results_frame(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"method": ["a", "a", "b", "b"], "acc": [0.5, 0.7, 0.9, 0.9]})
+    summary = runs.summarize(frame, "method", ["acc"]).set_index("method")
+    assert summary.loc["a", "acc"] == pytest.approx(0.6) and summary.loc["b", "acc_ci"] == 0.0
+    assert runs.format_mean_ci(0.6, 0.05) == "0.600 ± 0.050"
+    results = runs.sweep("sw", Counter(), [{"a": 1}, {"a": 2}], cache_dir=tmp_path)
+    assert runs.results_frame(results).score.tolist() == [0.5, 1.0]
+
+
+def test_publish_results_only_under_the_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(runs.RESULTS_ENV, raising=False)
+    assert runs.publish_results({"x": 1}) is None
+    monkeypatch.setenv(runs.RESULTS_ENV, str(tmp_path / "r.json"))
+    runs.publish_results({"x": 1, "ci": float("nan")})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"x": 1, "ci": None}

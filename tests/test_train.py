@@ -1,0 +1,181 @@
+"""The training loop: determinism, learning, schedules, callbacks, validation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from c2f_utils import data
+from c2f_utils.models import MLP
+from c2f_utils.train import TrainConfig, evaluate, extract_features, fit, lr_factor, resolve_device, seed_everything
+
+
+def _digits() -> tuple[data.LabeledData, data.LabeledData]:
+    return data.load("digits", "train"), data.load("digits", "test")
+
+
+def _train(seed: int, epochs: int = 3, **kw) -> tuple[nn.Module, pd.DataFrame]:
+    train, _ = _digits()
+    seed_everything(seed)
+    model = MLP(64, 10, hidden=(32,), feature_dim=16)
+    res = fit(model, (train.x, train.fine), epochs=epochs, lr=0.05, batch_size=64, seed=seed, device="cpu", **kw)
+    return res.model, res.history
+
+
+def test_same_seed_same_numbers_on_cpu() -> None:
+    m1, h1 = _train(3)
+    m2, h2 = _train(3)
+    pd.testing.assert_frame_equal(h1.drop(columns="time_s"), h2.drop(columns="time_s"))
+    for p1, p2 in zip(m1.parameters(), m2.parameters(), strict=True):
+        assert torch.equal(p1, p2)
+    _, h3 = _train(4)
+    assert not h1.train_loss.equals(h3.train_loss)
+
+
+def test_tiny_run_learns_digits() -> None:
+    _, test = _digits()
+    model, history = _train(0, epochs=15)
+    assert history.train_loss.iloc[-1] < history.train_loss.iloc[0] / 3
+    assert evaluate(model, (test.x, test.fine), device="cpu")["acc"] > 0.9
+
+
+def test_history_columns_and_validation() -> None:
+    train, test = _digits()
+    seed_everything(0)
+    res = fit(
+        MLP(64, 2),
+        (train.x, train.labels("lt5")),
+        val_data=(test.x, test.labels("lt5")),
+        epochs=2,
+        device="cpu",
+        lr=0.05,
+    )
+    assert list(res.history.epoch) == [1, 2]
+    assert {"lr", "train_loss", "train_acc", "val_loss", "val_acc", "time_s"} <= set(res.history.columns)
+    assert not res.model.training
+
+
+def test_callbacks_run_before_training_and_each_epoch() -> None:
+    train, _ = _digits()
+    seen: list[tuple[int, bool]] = []
+
+    def cb(state):
+        seen.append((state.epoch, state.model.training))
+        state.model.eval()  # a probe may switch to eval mode; fit must switch back
+        return {"epoch_squared": state.epoch**2}
+
+    seed_everything(0)
+    res = fit(MLP(64, 10), (train.x, train.fine), epochs=3, device="cpu", callbacks=[cb])
+    assert seen == [(0, True), (1, True), (2, True), (3, True)]
+    assert res.history.epoch_squared.tolist() == [0, 1, 4, 9]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "kwargs", "reference"),
+    [
+        ("step", {"step_size": 3, "gamma": 0.5}, lambda opt: torch.optim.lr_scheduler.StepLR(opt, 3, 0.5)),
+        (
+            "multistep",
+            {"milestones": (2, 5), "gamma": 0.1},
+            lambda opt: torch.optim.lr_scheduler.MultiStepLR(opt, [2, 5], 0.1),
+        ),
+        ("cosine", {}, lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, 8)),
+    ],
+)
+def test_schedules_match_torch_schedulers(schedule: str, kwargs: dict, reference) -> None:
+    cfg = TrainConfig(epochs=8, lr=1.0, schedule=schedule, **kwargs)
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = reference(opt)
+    for epoch in range(8):
+        assert lr_factor(epoch, cfg) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-12)
+        opt.step()
+        sched.step()
+
+
+def test_linear_warmup_then_schedule() -> None:
+    cfg = TrainConfig(epochs=6, lr=1.0, schedule="cosine", warmup_epochs=2)
+    factors = [lr_factor(e, cfg) for e in range(6)]
+    assert factors[:2] == pytest.approx([1 / 3, 2 / 3])
+    assert factors[2] == 1.0 and factors[-1] < factors[2]
+    # The cosine after warm-up equals torch's over the remaining 4 epochs.
+    assert factors[4] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("epochs", 0),
+        ("lr", -1.0),
+        ("optimizer", "rmsprop"),
+        ("schedule", "poly"),
+        ("milestones", (5, 2)),
+        ("momentum", 1.0),
+        ("warmup_epochs", 10),
+        ("gamma", 0.0),
+    ],
+)
+def test_config_validation_names_the_field(field: str, value) -> None:
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+def test_criterion_with_features_and_learnable_parameters_and_regularizer() -> None:
+    train, _ = _digits()
+
+    class FeatureLoss(nn.Module):
+        needs_features = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.tensor(1.0))
+            self.calls = 0
+
+        def forward(self, logits, features, target):
+            self.calls += 1
+            assert features.shape[1] == 16
+            return self.weight * nn.functional.cross_entropy(logits, target) + 0.0 * features.sum()
+
+    crit = FeatureLoss()
+    reg_calls = []
+
+    def reg(x, out):
+        reg_calls.append(len(x))
+        return out.features.pow(2).mean() * 1e-3
+
+    seed_everything(0)
+    fit(MLP(64, 10, feature_dim=16), (train.x, train.fine), crit, epochs=1, device="cpu", regularizer=reg)
+    assert crit.calls > 0 and len(reg_calls) == crit.calls
+    assert crit.weight.item() != 1.0  # the criterion's parameter was optimised
+
+
+def test_non_finite_loss_is_reported() -> None:
+    train, _ = _digits()
+    with pytest.raises(FloatingPointError, match="epoch 1"):
+        fit(MLP(64, 10), (train.x, train.fine), lambda logits, y: logits.sum() * float("nan"), epochs=1, device="cpu")
+
+
+def test_empty_data_and_unavailable_device_are_errors() -> None:
+    with pytest.raises(ValueError, match="train_data"):
+        fit(MLP(4, 2), (torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)), epochs=1, device="cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device"):
+            resolve_device("cuda")
+
+
+def test_extract_features_matches_forward_in_eval_mode() -> None:
+    train, _ = _digits()
+    model = MLP(64, 10).train()
+    out = extract_features(model, train.x[:100], batch_size=7, device="cpu")
+    ref = model.eval()(train.x[:100])
+    torch.testing.assert_close(out.features, ref.features)
+    assert extract_features(model.train(), train.x[:3], device="cpu").logits.shape == (3, 10) and model.training
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_cuda_mixed_precision_run_learns() -> None:
+    train, test = _digits()
+    seed_everything(0)
+    res = fit(MLP(64, 10), (train.x, train.fine), epochs=10, lr=0.05, device="cuda", amp=True)
+    assert evaluate(res.model, (test.x, test.fine), device="cuda")["acc"] > 0.85
