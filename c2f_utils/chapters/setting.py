@@ -21,7 +21,15 @@ from ..runs import RunOutput, cached_run, format_mean_ci, summarize
 from ..train import EpochState, TrainConfig, extract_features, fit, seed_everything
 from . import ChapterSpec, Param, register
 
-__all__ = ["SPEC", "histories", "raw_input_probe", "scorecard", "summary_table", "train_and_probe"]
+__all__ = [
+    "SPEC",
+    "histories",
+    "plot_histories",
+    "raw_input_probe",
+    "scorecard",
+    "summary_table",
+    "train_and_probe",
+]
 
 SPEC = register(
     ChapterSpec(
@@ -225,3 +233,25 @@ def scorecard(history: pd.DataFrame, raw: dict[str, float]) -> pd.DataFrame:
         },
     ]
     return pd.DataFrame(rows).set_index("claim")
+
+
+def plot_histories(history: pd.DataFrame, raw: dict[str, float], title: str = ""):
+    """The chapter's figure: own-task accuracy, fine probe and fine-given-coarse accuracy over epochs.
+
+    Dotted black lines mark the same probes on the raw pixels.
+    """
+    from ..plots import plot_over_epochs
+
+    fig, axes = plot_over_epochs(
+        history.dropna(subset=["fine_probe_acc"]),
+        ["test_acc", "fine_probe_acc", "within_coarse_acc"],
+        hue="trained_on",
+        titles=["network on its own labels", "linear probe: fine label", "fine label given coarse"],
+        ylabels=["test accuracy", "probe test accuracy", "probe test accuracy"],
+    )
+    for ax, key in zip(axes[1:], ("fine_probe_acc", "within_coarse_acc"), strict=True):
+        ax.axhline(raw[key], color="k", lw=1, ls=":", label="raw pixels")
+    axes[-1].legend(fontsize="small")
+    if title:
+        fig.suptitle(title, y=1.03)
+    return fig

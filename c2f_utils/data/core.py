@@ -245,3 +245,13 @@ def mapping_coarsening(fine: Tensor, mapping: Mapping[int, int]) -> Tensor:
         missing = sorted(set(fine[coarse < 0].tolist()))
         raise ValueError(f"Fine labels {missing} have no coarse class in the mapping")
     return coarse
+
+
+def take_split(data: LabeledData, split: str, test_fraction: float, seed: int, labels: Tensor) -> LabeledData:
+    """The ``"train"`` or ``"test"`` part of ``data`` (seeded, stratified on ``labels``), or all of it."""
+    if split == "all":
+        return data
+    train, test = stratified_split(labels, test_fraction, seed)
+    out = data.subset(train if split == "train" else test)
+    out.split = split
+    return out

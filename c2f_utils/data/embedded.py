@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._checks import check_number, check_positive_int
-from .core import LabeledData, mapping_coarsening, register, stratified_split
+from .core import LabeledData, mapping_coarsening, register, take_split
 
 __all__ = ["digits", "hierarchical_blobs"]
 
@@ -49,12 +49,7 @@ def digits(split: str = "train", test_fraction: float = 0.3, split_seed: int = 0
     fine = torch.as_tensor(bunch.target, dtype=torch.int64)
     coarse, coarse_names = _digit_coarsenings(fine)
     data = LabeledData("digits", "all", x, fine, coarse, _DIGIT_NAMES, coarse_names, {"source": "sklearn"})
-    if split == "all":
-        return data
-    train, test = stratified_split(fine, test_fraction, split_seed)
-    out = data.subset(train if split == "train" else test)
-    out.split = split
-    return out
+    return take_split(data, split, test_fraction, split_seed, fine)
 
 
 @register(

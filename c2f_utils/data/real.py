@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_number, check_positive_int
-from .core import LabeledData, mapping_coarsening, register, stratified_split, threshold_coarsening
+from .core import LabeledData, mapping_coarsening, register, stratified_split, take_split, threshold_coarsening
 from .files import cached_tensors, fetch, missing_error
 
 __all__ = [
@@ -386,12 +386,7 @@ def _unmixing(
         {"argmax": names},
         {"source": [str(p) for p in paths], "endmembers": payload["endmembers"]},
     )
-    if split == "all":
-        return data
-    train, test = stratified_split(data.coarse["argmax"], test_fraction, split_seed)
-    out = data.subset(train if split == "train" else test)
-    out.split = split
-    return out
+    return take_split(data, split, test_fraction, split_seed, data.coarse["argmax"])
 
 
 _UNMIXING_DOC = """{title} hyperspectral unmixing scene: pixels ``(P, bands)`` and abundances.
