@@ -9,6 +9,7 @@ pixels gives the information available before any training.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -185,15 +186,18 @@ def scorecard(history: pd.DataFrame, raw: dict[str, float]) -> pd.DataFrame:
 
     def stat(frame: pd.DataFrame, labeling: str, metric: str) -> tuple[float, float]:
         s = summarize(frame[frame.trained_on == labeling], "trained_on", [metric]).iloc[0]
-        half = s[f"{metric}_ci"]
-        return float(s[metric]), float(half) if half == half else 0.0
+        return float(s[metric]), float(s[f"{metric}_ci"])
 
     def verdict(lower: tuple[float, float], upper: tuple[float, float]) -> str:
-        if lower[0] + lower[1] < upper[0] - upper[1]:
-            return "reproduced"
-        if lower[0] < upper[0]:
-            return "partly (intervals overlap)"
-        return "not reproduced"
+        single = any(math.isnan(h) for _, h in (lower, upper))
+        lo_half, up_half = (0.0 if math.isnan(h) else h for _, h in (lower, upper))
+        if lower[0] + lo_half < upper[0] - up_half:
+            text = "reproduced"
+        elif lower[0] < upper[0]:
+            text = "partly (intervals overlap)"
+        else:
+            text = "not reproduced"
+        return text + (" (one seed: no interval)" if single else "")
 
     coarse_last = stat(last, "coarse", "fine_probe_acc")
     fine_last = stat(last, "fine", "fine_probe_acc")
