@@ -146,8 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.list:
-        chapters.get("setting")  # import the registered chapters
-        for spec in chapters.CHAPTERS.values():
+        for spec in chapters.load_all().values():
             print(f"{spec.name}: {spec.title} (book/{spec.source})")
             for pname, p in spec.params.items():
                 print(f"  {pname} ({p.type}; quick={p.quick!r}, paper={p.paper!r}): {p.help}")

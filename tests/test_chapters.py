@@ -76,11 +76,18 @@ def test_registry_and_sources_exist() -> None:
         Param("complex", 0, 0, "")
 
 
-def test_notebook_parameters_cell_declares_exactly_the_spec() -> None:
+@pytest.mark.parametrize("name", sorted(chapters.load_all()))
+def test_every_chapter_is_in_the_toc_and_declares_exactly_its_spec(name: str) -> None:
     import jupytext
+    import yaml
 
-    nb = jupytext.read(setting.SPEC.source_path())
+    spec = chapters.get(name)
+    toc = yaml.safe_load((spec.source_path().parent.parent / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert f"book/{spec.source.removesuffix('.md')}" in files
+    nb = jupytext.read(spec.source_path())
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1
     names = {line.split("=")[0].strip() for line in cells[0].source.splitlines() if "=" in line}
-    assert names == {"profile", *setting.SPEC.params}
+    assert names == {"profile", *spec.params}
+    assert 'profile = "quick"' in cells[0].source

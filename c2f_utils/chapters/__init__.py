@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHAPTERS", "PROFILES", "ChapterSpec", "Param", "get", "register"]
+__all__ = ["CHAPTERS", "PROFILES", "ChapterSpec", "Param", "get", "load_all", "register"]
 
 PROFILES = ("quick", "paper")
 _TYPES = ("int", "float", "str", "bool", "list[int]", "list[float]", "list[str]")
@@ -146,10 +146,19 @@ def register(spec: ChapterSpec) -> ChapterSpec:
     return spec
 
 
+def load_all() -> dict[str, ChapterSpec]:
+    """Import every chapter module of this package (each registers its spec) and return the registry."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return CHAPTERS
+
+
 def get(name: str) -> ChapterSpec:
     """The registered chapter ``name``."""
-    from . import setting  # noqa: F401 - registers the chapter
-
+    load_all()
     if name not in CHAPTERS:
         raise KeyError(f"Unknown chapter {name!r}; chapters: {sorted(CHAPTERS)}")
     return CHAPTERS[name]
