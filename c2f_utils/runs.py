@@ -300,11 +300,9 @@ def sweep(
     Finished runs are read back, so a sweep interrupted by an error or a kill resumes
     at the first run that had not finished.
     """
-    grid = list(grid)
-    show = progress if progress is not None else False
     return [
         cached_run(name, fn, params, cache_dir=cache_dir)
-        for params in tqdm(grid, desc=name, disable=not show, leave=False)
+        for params in tqdm(list(grid), desc=name, disable=not progress, leave=False)
     ]
 
 

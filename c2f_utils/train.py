@@ -20,7 +20,8 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -216,6 +217,22 @@ def _show_progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+def _is_class_labels(y: Tensor) -> bool:
+    """True for a 1-D integer label batch (accuracy is defined), False for targets."""
+    return not y.is_floating_point() and y.ndim == 1
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put ``model`` in eval mode for the block, then restore its previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -227,18 +244,16 @@ def evaluate(
     """Mean loss and accuracy of ``model`` on ``data`` (accuracy only for class labels)."""
     dev = resolve_device(device)
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    was_training = model.training
-    model.eval()
     total, loss_sum, correct, is_class = 0, 0.0, 0, True
-    for x, y in DataLoader(_as_dataset(data), batch_size=batch_size):
-        x, y = x.to(dev), y.to(dev)
-        out = model(x)
-        loss_sum += float(_loss(criterion, out, y)) * len(x)
-        is_class = not y.is_floating_point() and y.ndim == 1
-        if is_class:
-            correct += int((out.logits.argmax(1) == y).sum())
-        total += len(x)
-    model.train(was_training)
+    with _eval_mode(model):
+        for x, y in DataLoader(_as_dataset(data), batch_size=batch_size):
+            x, y = x.to(dev), y.to(dev)
+            out = model(x)
+            loss_sum += float(_loss(criterion, out, y)) * len(x)
+            is_class = _is_class_labels(y)
+            if is_class:
+                correct += int((out.logits.argmax(1) == y).sum())
+            total += len(x)
     if total == 0:
         raise ValueError("Expected `data` with at least one sample, got an empty dataset")
     result = {"loss": loss_sum / total}
@@ -253,14 +268,12 @@ def extract_features(
 ) -> ModelOutput:
     """Logits and features of ``model`` on the inputs ``x``, on the CPU, in eval mode."""
     dev = resolve_device(device)
-    was_training = model.training
-    model.eval()
     logits, feats = [], []
-    for i in range(0, len(x), batch_size):
-        out = model(x[i : i + batch_size].to(dev))
-        logits.append(out.logits.float().cpu())
-        feats.append(out.features.float().cpu())
-    model.train(was_training)
+    with _eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            out = model(x[i : i + batch_size].to(dev))
+            logits.append(out.logits.float().cpu())
+            feats.append(out.features.float().cpu())
     return ModelOutput(torch.cat(logits), torch.cat(feats))
 
 
@@ -386,7 +399,7 @@ def fit(
                 loss.backward()
                 opt.step()
             loss_sum += float(loss.detach()) * len(x)
-            if not y.is_floating_point() and y.ndim == 1:
+            if _is_class_labels(y):
                 correct += int((out.logits.detach().argmax(1) == y).sum())
             seen += len(x)
         row: dict[str, float] = {
@@ -394,7 +407,7 @@ def fit(
             "lr": base_lrs[0] * factor,
             "train_loss": loss_sum / seen,
         }
-        if not y.is_floating_point() and y.ndim == 1:
+        if _is_class_labels(y):
             row["train_acc"] = correct / seen
         if val_data is not None:
             row.update({f"val_{k}": v for k, v in evaluate(model, val_data, criterion, device=device).items()})

@@ -39,9 +39,14 @@ class Param:
         if self.type not in _TYPES:
             raise ValueError(f"Expected `type` in {list(_TYPES)}, got {self.type!r}")
 
+    def _element_type(self) -> tuple[str, bool]:
+        """``("int", True)`` for ``"list[int]"``, ``("int", False)`` for ``"int"``."""
+        is_list = self.type.startswith("list[")
+        return (self.type[5:-1] if is_list else self.type), is_list
+
     def check(self, name: str, value: Any) -> Any:
         """Return ``value`` (ints accepted as floats) if it has this parameter's type, else raise."""
-        base, is_list = (self.type[5:-1], True) if self.type.startswith("list[") else (self.type, False)
+        base, is_list = self._element_type()
         items = value if is_list else [value]
         if is_list and not isinstance(value, list | tuple):
             raise TypeError(f"Expected parameter `{name}` to be a list of {base}, got {value!r}")
@@ -62,7 +67,7 @@ class Param:
 
     def parse(self, name: str, text: str) -> Any:
         """Parse a command-line string: ``"3"``, ``"0.1"``, ``"true"``, ``"0,1,2"`` or ``"[0, 1, 2]"``."""
-        base, is_list = (self.type[5:-1], True) if self.type.startswith("list[") else (self.type, False)
+        base, is_list = self._element_type()
         if is_list:
             text = text.strip()
             parts = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]

@@ -132,22 +132,11 @@ def raw_input_probe(dataset: str, coarsening: str, probe_max_train: int = 0) -> 
 
 def histories(params: dict[str, Any]) -> pd.DataFrame:
     """Run (or read from the cache) every seed for coarse and fine training; long-format history."""
+    shared = {k: v for k, v in params.items() if k not in ("profile", "seeds")}
     frames = []
     for labeling in ("coarse", "fine"):
         for seed in params["seeds"]:
-            run_params = {
-                "dataset": params["dataset"],
-                "labeling": labeling,
-                "coarsening": params["coarsening"],
-                "seed": seed,
-                "epochs": params["epochs"],
-                "lr": params["lr"],
-                "batch_size": params["batch_size"],
-                "feature_dim": params["feature_dim"],
-                "probe_every": params["probe_every"],
-                "probe_max_train": params["probe_max_train"],
-                "device": params["device"],
-            }
+            run_params = {**shared, "labeling": labeling, "seed": seed}
             res = cached_run("setting.train_and_probe", train_and_probe, run_params)
             frames.append(res.history.assign(trained_on=labeling, seed=seed))
     return pd.concat(frames, ignore_index=True)

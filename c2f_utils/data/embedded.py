@@ -18,7 +18,8 @@ __all__ = ["digits", "hierarchical_blobs"]
 _DIGIT_NAMES = tuple(str(d) for d in range(10))
 
 
-def _digit_coarsenings(fine: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str, ...]]]:
+def digit_coarsenings(fine: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str, ...]]]:
+    """Coarsenings of digit labels (digits, MNIST): ``"lt5"`` (digit >= 5) and ``"parity"`` (odd)."""
     coarse = {
         "lt5": mapping_coarsening(fine, {d: int(d >= 5) for d in range(10)}),
         "parity": mapping_coarsening(fine, {d: d % 2 for d in range(10)}),
@@ -47,7 +48,7 @@ def digits(split: str = "train", test_fraction: float = 0.3, split_seed: int = 0
     bunch = load_digits()
     x = torch.as_tensor(bunch.images / 16.0, dtype=torch.float32).unsqueeze(1)
     fine = torch.as_tensor(bunch.target, dtype=torch.int64)
-    coarse, coarse_names = _digit_coarsenings(fine)
+    coarse, coarse_names = digit_coarsenings(fine)
     data = LabeledData("digits", "all", x, fine, coarse, _DIGIT_NAMES, coarse_names, {"source": "sklearn"})
     return take_split(data, split, test_fraction, split_seed, fine)
 

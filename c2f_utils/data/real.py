@@ -31,6 +31,7 @@ import torch
 
 from .._checks import check_choice, check_number, check_positive_int
 from .core import LabeledData, mapping_coarsening, register, stratified_split, take_split, threshold_coarsening
+from .embedded import digit_coarsenings
 from .files import cached_tensors, fetch, missing_error
 
 __all__ = [
@@ -180,12 +181,6 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims.tolist())
 
 
-def _digit_labels(fine: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, tuple[str, ...]]]:
-    from .embedded import _digit_coarsenings
-
-    return _digit_coarsenings(fine)
-
-
 @register(
     "mnist",
     kind="real",
@@ -220,7 +215,7 @@ def mnist(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     fine = payload["labels"].to(torch.int64)
     if len(fine) != len(payload["images"]):
         raise ValueError(f"MNIST {split}: {len(payload['images'])} images but {len(fine)} labels")
-    coarse, names = _digit_labels(fine)
+    coarse, names = digit_coarsenings(fine)
     return LabeledData(
         "mnist",
         split,
