@@ -14,6 +14,7 @@ samson         ``hyperspectral/Samson.mat`` (``Y``, ``GT``, ``S_GT``)
 jasper_ridge   ``hyperspectral/jasperRidge2_R198.mat`` + ``hyperspectral/end4.mat``
 urban          ``hyperspectral/Urban_R162.mat`` + ``hyperspectral/end4_groundTruth.mat``
 utkface        ``utkface/crop_part1/`` or ``utkface/UTKFace/``: ``<age>_<gender>_<race>_*.jpg``
+cifar_fs       ``splits/cifar-fs/{train,val,test}.json`` + ``cifar-100-python/`` (torchvision)
 =============  =========================================================================
 
 Decoded tensors are cached under ``$C2F_CACHE_DIR/data``: the images are read once.
@@ -38,6 +39,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "cifar10",
     "cifar10h",
+    "cifar_fs",
     "jasper_ridge",
     "mnist",
     "read_idx",
@@ -494,4 +496,79 @@ def utkface(
             "gender": torch.as_tensor(genders)[idx],
             "race": torch.as_tensor(races)[idx],
         },
+    )
+
+
+# --------------------------------------------------------------------------- CIFAR-FS
+
+_CIFAR_FS_URL = "https://raw.githubusercontent.com/tristandeleu/pytorch-meta/master/torchmeta/datasets/assets/cifar100/cifar-fs/"
+_CIFAR_FS_MD5 = {
+    "train": "aa6ebf5d578b10e8867ea2421c3aeee5",
+    "val": "c6b45a88282371b18abc1b9b12eaf451",
+    "test": "7e0f0cae4d694501fce2c2d45ac5241d",
+}
+
+
+@register(
+    "cifar_fs",
+    kind="real",
+    splits=("train", "val", "test"),
+    description="CIFAR-FS (Bertinetto et al. 2019): CIFAR-100 split into 64 base / 16 val / 20 novel classes",
+)
+def cifar_fs(split: str, *, data_dir: Path, download: bool) -> LabeledData:
+    """CIFAR-FS: the 600 images (CIFAR-100 train + test) of each class of one class split.
+
+    ``split`` selects the classes: ``"train"`` the 64 base classes, ``"val"`` 16,
+    ``"test"`` the 20 novel classes; fine labels are re-indexed 0..n-1 in the split's
+    order (``fine_names``). The class lists are read from
+    ``splits/cifar-fs/<split>.json`` (torchmeta's assets, downloaded with an md5 check
+    when online) and the images from CIFAR-100 via torchvision (``cifar-100-python/``,
+    downloaded when online). Coarsening ``"superclass"``: the CIFAR-100 superclass.
+    """
+    import json
+
+    from torchvision.datasets import CIFAR100
+
+    name = f"{split}.json"
+    split_file = fetch(
+        "cifar_fs",
+        _CIFAR_FS_URL + name,
+        data_dir / "splits" / "cifar-fs" / name,
+        _CIFAR_FS_MD5[split],
+        download=download,
+        how="The class split lists come from torchmeta's assets (MIT).",
+    )
+    pairs = json.loads(split_file.read_text())
+    root = data_dir / "cifar-100-python"
+    if not root.is_dir() and not download:
+        raise missing_error(
+            "cifar_fs",
+            root,
+            "Call with download=True to fetch CIFAR-100 with torchvision "
+            "(https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz).",
+        )
+    try:
+        parts = [CIFAR100(str(data_dir), train=t, download=download and not root.is_dir()) for t in (True, False)]
+    except Exception as exc:
+        raise missing_error(
+            "cifar_fs", root, f"torchvision could not read or download CIFAR-100 ({type(exc).__name__}: {exc})."
+        ) from exc
+    classes = parts[0].classes
+    images = np.concatenate([p.data for p in parts])
+    labels = np.concatenate([np.asarray(p.targets) for p in parts])
+    wanted = [classes.index(fine) for _, fine in pairs]
+    keep = np.isin(labels, wanted)
+    remap = {c: i for i, c in enumerate(wanted)}
+    fine = torch.as_tensor([remap[c] for c in labels[keep]], dtype=torch.int64)
+    supers = sorted({s for s, _ in pairs})
+    super_of = {i: supers.index(s) for i, (s, _) in enumerate(pairs)}
+    return LabeledData(
+        "cifar_fs",
+        split,
+        _images_to_tensor(images[keep]),
+        fine,
+        {"superclass": mapping_coarsening(fine, super_of)},
+        tuple(f for _, f in pairs),
+        {"superclass": tuple(supers)},
+        {"source": str(root), "split_file": str(split_file)},
     )

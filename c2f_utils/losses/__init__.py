@@ -1,8 +1,11 @@
 """The book's training criteria, one module per family (``nn.Module`` losses).
 
-Chapters add ``fierce``, ``smoothing``, ``distill`` and ``transport`` here. A loss
-that needs the features sets the class attribute ``needs_features = True`` and is
+- :mod:`.fierce`: FIERCE, cross-entropy minus a feature-entropy estimate (Baena et al. 2022).
+
+A loss that needs the features sets the class attribute ``needs_features = True`` and is
 called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
 """
 
-__all__: list[str] = []
+from .fierce import FIERCELoss
+
+__all__ = ["FIERCELoss"]
