@@ -898,3 +898,30 @@ def plot_sweeps(sweeps: pd.DataFrame):
     axes[0].legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def benchmark_table(folder: str | None = None) -> pd.DataFrame:
+    """Committed results of ``benchmarks/fierce_step.py``: step times of CE and FIERCE, per device.
+
+    Reads ``benchmarks/results/fierce_step_*.json`` next to the package (or in ``folder``).
+    """
+    import json
+    from pathlib import Path
+
+    root = Path(folder) if folder else Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    rows = []
+    for path in sorted(root.glob("fierce_step_*.json")):
+        res = json.loads(path.read_text())
+        prov = res.get("provenance", {})
+        rows.append(
+            {
+                "device": prov.get("device", path.stem.rsplit("_", 1)[-1]),
+                "CE step [ms]": round(1e3 * res["median_step_s"]["ce"], 1),
+                "FIERCE step [ms]": round(1e3 * res["median_step_s"]["fierce"], 1),
+                "FIERCE / CE": round(res["overhead_ratio"], 3),
+                "batch": "x".join(map(str, res["batch"])),
+                "steps": res["steps"],
+                "commit": (prov.get("commit") or "")[:8],
+            }
+        )
+    return pd.DataFrame(rows)
