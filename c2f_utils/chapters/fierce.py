@@ -931,7 +931,8 @@ def benchmark_table(folder: str | None = None) -> pd.DataFrame:
                 "FIERCE / CE": round(res["overhead_ratio"], 3),
                 "batch": "x".join(map(str, res["batch"])),
                 "steps": res["steps"],
-                "commit": (prov.get("commit") or "")[:8],
+                "commit": (prov.get("git_commit") or "")[:8],
+                "measured": prov.get("finished_at", ""),
             }
         )
     return pd.DataFrame(rows)
