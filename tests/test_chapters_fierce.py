@@ -117,3 +117,19 @@ def test_scorecard_reads_the_runs():
     assert verdict["Table 2: FIERCE 1-shot accuracy > LS"] == "not reproduced"
     assert verdict["App. A.4: the anchor estimate follows the feature entropy (CE training)"].startswith("reproduced")
     assert card["data"].str.contains("quick profile, 3 seeds").all()
+
+
+def test_benchmark_table_reads_result_files(tmp_path):
+    import json
+
+    record = {
+        "median_step_s": {"ce": 0.1, "fierce": 0.105},
+        "overhead_ratio": 1.05,
+        "batch": [64, 3, 32, 32],
+        "steps": 5,
+        "provenance": {"device": "cpu (test)", "git_commit": "0123456789ab", "finished_at": "now"},
+    }
+    (tmp_path / "fierce_step_cpu.json").write_text(json.dumps(record))
+    table = fierce.benchmark_table(str(tmp_path))
+    assert table.loc[0, "FIERCE / CE"] == 1.05 and table.loc[0, "commit"] == "01234567"
+    assert fierce.benchmark_table(str(tmp_path / "none")).empty
