@@ -3,6 +3,10 @@
 Chapters add ``fierce``, ``smoothing``, ``distill`` and ``transport`` here. A loss
 that needs the features sets the class attribute ``needs_features = True`` and is
 called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
+
+- :mod:`.confidence`: the confidence penalty (Pereyra et al. 2017).
 """
 
-__all__: list[str] = []
+from .confidence import ConfidencePenalty
+
+__all__: list[str] = ["ConfidencePenalty"]
