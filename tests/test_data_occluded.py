@@ -43,7 +43,7 @@ def test_occluded_digits_layout_determinism_and_independent_nuisance() -> None:
     a = data.load("occluded_digits", "train")
     b = data.load("occluded_digits", "train")
     assert torch.equal(a.x, b.x) and torch.equal(a.meta["nuisance"], b.meta["nuisance"])
-    assert a.x.shape[1:] == (3, 32, 32) and float(a.x.min()) >= 0 and float(a.x.max()) <= 1
+    assert a.x.shape[1:] == (3, 16, 16) and float(a.x.min()) >= 0 and float(a.x.max()) <= 1
     assert len(a) == 2 * len(data.load("digits", "train"))
     other = data.load("occluded_digits", "train", seed=1)
     assert not torch.equal(a.x, other.x)
@@ -52,7 +52,7 @@ def test_occluded_digits_layout_determinism_and_independent_nuisance() -> None:
     np.add.at(table, (a.fine.numpy(), a.meta["nuisance"].numpy()), 1)
     assert table.max(1).sum() / table.sum() < 0.2
     with pytest.raises(ValueError, match="occluder_size"):
-        data.load("occluded_digits", "train", occluder_size=40)
+        data.load("occluded_digits", "train", occluder_size=20)
 
 
 def test_cluttered_digits_boxes_hold_the_digit() -> None:

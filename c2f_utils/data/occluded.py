@@ -53,8 +53,13 @@ def _resize(images: Tensor, size: int) -> Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False).clamp_(0, 1)
 
 
-def occlude(images: Tensor, occluders: Tensor, rng: np.random.Generator) -> tuple[Tensor, Tensor]:
-    """Paint one occluder over each image at a uniformly random position.
+def occlude(
+    images: Tensor, occluders: Tensor, rng: np.random.Generator, jitter: int | None = None
+) -> tuple[Tensor, Tensor]:
+    """Paint one occluder over each image at a random position.
+
+    The position is uniform over the image (``jitter=None``) or within ``jitter``
+    pixels of the centred position.
 
     The occluder's intensity ``m`` in [0, 1] is its opacity: the pixel becomes
     ``(1 - m) x + m`` in every channel (white strokes, as MNIST digits on CIFAR).
@@ -64,6 +69,8 @@ def occlude(images: Tensor, occluders: Tensor, rng: np.random.Generator) -> tupl
     images : Tensor ``(N, C, H, W)`` in [0, 1]
     occluders : Tensor ``(N, 1, s, s)`` in [0, 1], ``s <= min(H, W)``
     rng : numpy Generator
+    jitter : int, optional
+        Largest offset from the centred position; None for anywhere in the image.
 
     Returns
     -------
@@ -75,8 +82,14 @@ def occlude(images: Tensor, occluders: Tensor, rng: np.random.Generator) -> tupl
     if occluders.shape != (n, 1, s, s) or s > min(h, w):
         raise ValueError(f"Expected `occluders` of shape ({n}, 1, s, s) with s <= {min(h, w)}, got {occluders.shape}")
     out = images.clone()
-    tops = rng.integers(0, h - s + 1, n)
-    lefts = rng.integers(0, w - s + 1, n)
+    if jitter is None:
+        tops = rng.integers(0, h - s + 1, n)
+        lefts = rng.integers(0, w - s + 1, n)
+    else:
+        check_positive_int("jitter", jitter, minimum=0)
+        cy, cx = (h - s) // 2, (w - s) // 2
+        tops = np.clip(cy + rng.integers(-jitter, jitter + 1, n), 0, h - s)
+        lefts = np.clip(cx + rng.integers(-jitter, jitter + 1, n), 0, w - s)
     for i in range(n):
         t, left = int(tops[i]), int(lefts[i])
         m = occluders[i]
@@ -138,13 +151,14 @@ def _repeat(x: Tensor, y: Tensor, copies: int) -> tuple[Tensor, Tensor]:
     "occluded_digits",
     kind="embedded",
     splits=("train", "test"),
-    description="coloured scikit-learn digits (3x32x32) occluded by a white 16x16 digit (nuisance label in meta)",
+    description="coloured scikit-learn digits (3x16x16) occluded by a white 8x8 digit (nuisance label in meta)",
 )
 def occluded_digits(
     split: str = "train",
     copies: int = 2,
-    size: int = 32,
-    occluder_size: int = 16,
+    size: int = 16,
+    occluder_size: int = 8,
+    jitter: int = 2,
     seed: int = 0,
     test_fraction: float = 0.3,
     split_seed: int = 0,
@@ -156,7 +170,10 @@ def occluded_digits(
     random background colour in :math:`[0, 0.4]^3` and stroke colour in
     :math:`[0.4, 0.8]^3`. It appears ``copies`` times, each time occluded
     (:func:`occlude`) by a white digit drawn uniformly from the same split, resized to
-    ``occluder_size``, at a random position. ``fine`` is the coloured digit;
+    ``occluder_size``, within ``jitter`` pixels of the centre (so that, at this small
+    scale, the occluder's digit can be read linearly from the pixels, as the MNIST
+    digit can be from an Occluded CIFAR image by a deep network; see
+    :func:`occlude`). ``fine`` is the coloured digit;
     ``meta["nuisance"]`` the occluder's digit, drawn independently of it;
     ``meta["box"]`` the occluder's box.
     """
@@ -173,7 +190,7 @@ def occluded_digits(
     foreground = torch.as_tensor(rng.uniform(0.4, 0.8, (len(y), 3, 1, 1)), dtype=torch.float32)
     coloured = background * (1 - strokes) + foreground * strokes
     pick = torch.as_tensor(rng.integers(0, len(base), len(y)))
-    images, boxes = occlude(coloured, _resize(base.x, occluder_size)[pick], rng)
+    images, boxes = occlude(coloured, _resize(base.x, occluder_size)[pick], rng, jitter)
     return LabeledData(
         "occluded_digits",
         split,
