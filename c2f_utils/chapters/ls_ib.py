@@ -93,7 +93,7 @@ SPEC = register(
             "device": Param("str", "cpu", "auto", "'cpu', 'cuda' or 'auto'"),
             "alphas": Param("list[float]", _TENTHS, _TENTHS, "label-smoothing strengths of Figure 3"),
             "cp_betas": Param("list[float]", [0.5, 2.0], [0.5, 1.0, 2.0], "confidence-penalty weights (Fig. 3)"),
-            "nuisance_alphas": Param("list[float]", [0.0, 0.4, 0.8], _TENTHS, "label-smoothing strengths of Figure 6"),
+            "nuisance_alphas": Param("list[float]", [0.0, 0.8], _TENTHS, "label-smoothing strengths of Figure 6"),
             "saliency_alpha": Param("float", 0.1, 0.1, "label smoothing compared with CE in Figures 7-8"),
             "run_saliency": Param(
                 "bool", False, True, "run Figures 7-8 (LeNet-5 on cluttered digits needs more than the quick budget)"
@@ -104,7 +104,7 @@ SPEC = register(
                 [round(0.1 * i, 1) for i in range(11)],
                 "IB betas",
             ),
-            "ib_steps": Param("int", 150, 3000, "Adam steps per beta of the IB-Lagrangian solver"),
+            "ib_steps": Param("int", 100, 3000, "Adam steps per beta of the IB-Lagrangian solver"),
             "epochs": Param("int", 30, 160, "training epochs (Figures 3, 6, 7)"),
             "optimizer": Param("str", "adam", "sgd", "'sgd' (momentum 0.9) or 'adam'", ("sgd", "adam")),
             "lr": Param("float", 0.005, 0.1, "initial learning rate"),
