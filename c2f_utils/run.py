@@ -32,6 +32,8 @@ from .runs import RESULTS_ENV, provenance
 
 __all__ = ["main", "run_chapter"]
 
+_PATH_ENVS = ("C2F_DATA_DIR", "C2F_CACHE_DIR")
+
 
 def run_chapter(
     name: str,
@@ -86,6 +88,9 @@ def run_chapter(
         reported = Path(tmp) / "reported.json"
         previous = os.environ.get(RESULTS_ENV)
         os.environ[RESULTS_ENV] = str(reported)
+        # The kernel runs in the chapter's folder: relative data/cache folders must not move with it.
+        relative = {k: os.environ[k] for k in _PATH_ENVS if os.environ.get(k) and not Path(os.environ[k]).is_absolute()}
+        os.environ.update({k: str(Path(v).expanduser().resolve()) for k, v in relative.items()})
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -98,6 +103,7 @@ def run_chapter(
                 log_output=log_output,
             )
         finally:
+            os.environ.update(relative)
             if previous is None:
                 os.environ.pop(RESULTS_ENV, None)
             else:

@@ -20,7 +20,11 @@ Use ``available()`` to list the registered names.
 
 from __future__ import annotations
 
-from . import embedded, real
+from . import (
+    embedded,
+    occluded,  # noqa: F401 - registers the occluded/cluttered/annotator-count datasets
+    real,
+)
 from .core import DatasetNotFoundError, DatasetSpec, LabeledData, available, describe, load, register
 
 __all__ = [

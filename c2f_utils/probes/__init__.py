@@ -5,25 +5,48 @@
 - :mod:`.regression`: 1-D optimal-transport regression of a fine target.
 - :mod:`.fewshot`: nearest-class-mean few-shot episodes.
 - :mod:`.calibration`: ECE, MCE, reliability diagrams, output mutual information.
+- :mod:`.information`: exact empirical information planes of a discrete output, the
+  label-smoothing optimum's point, the IB-Lagrangian solver.
+- :mod:`.saliency`: Grad-CAM maps (grad-cam package) and their mass inside a box.
 """
 
 from .calibration import CalibrationResult, calibration, output_mutual_information, reliability_diagram
 from .entropy import anchor_entropy, histogram_entropy, knn_entropy
 from .fewshot import FewShotResult, few_shot_eval
+from .information import (
+    IBSolution,
+    InfoPlanePoint,
+    empirical_joint,
+    ib_lagrangian,
+    info_plane,
+    label_information,
+    ls_info_plane,
+)
 from .linear import ProbeResult, linear_probe, ridge_probe, within_group_accuracy
 from .regression import OTRegressionResult, ot_regression_1d, transport_1d
+from .saliency import box_area_fraction, box_mass, gradcam_maps
 
 __all__ = [
     "CalibrationResult",
     "FewShotResult",
+    "IBSolution",
+    "InfoPlanePoint",
     "OTRegressionResult",
     "ProbeResult",
     "anchor_entropy",
+    "box_area_fraction",
+    "box_mass",
     "calibration",
+    "empirical_joint",
     "few_shot_eval",
+    "gradcam_maps",
     "histogram_entropy",
+    "ib_lagrangian",
+    "info_plane",
     "knn_entropy",
+    "label_information",
     "linear_probe",
+    "ls_info_plane",
     "ot_regression_1d",
     "output_mutual_information",
     "reliability_diagram",
