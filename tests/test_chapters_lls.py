@@ -37,9 +37,8 @@ def test_crop_flip_keeps_shape_and_moves_content_within_the_padding() -> None:
     for i in range(4):
         inner = out[i][:, 4:-4, 4:-4]
         candidates = [x[i], x[i].flip(2)]
-        found = any(
-            torch.equal(inner, c[:, dy : dy + 24, dx : dx + 24]) for c in candidates for dy in range(9) for dx in range(9)
-        )
+        shifts = [(dy, dx) for dy in range(9) for dx in range(9)]
+        found = any(torch.equal(inner, c[:, dy : dy + 24, dx : dx + 24]) for c in candidates for dy, dx in shifts)
         assert found
     assert lls._augmentation("digits") is None
 
@@ -79,7 +78,8 @@ def test_paired_difference_and_verdicts() -> None:
 
 
 def test_model_outputs_features_for_every_name() -> None:
-    for name, shape in [("mlp", (1, 8, 8)), ("mlp_small", (1, 8, 8)), ("lenet", (3, 32, 32)), ("resnet20", (3, 32, 32))]:
+    grey, colour = (1, 8, 8), (3, 32, 32)
+    for name, shape in [("mlp", grey), ("mlp_small", grey), ("lenet", colour), ("resnet20", colour)]:
         net = lls.make_model(name, 10, shape)
         out = net(torch.rand(2, *shape))
         assert out.logits.shape == (2, 10) and isinstance(net, nn.Module)
