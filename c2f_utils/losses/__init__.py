@@ -2,12 +2,38 @@
 
 - :mod:`.fierce`: FIERCE, cross-entropy minus a feature-entropy estimate (Baena et al. 2022).
 - :mod:`.confidence`: the confidence penalty (Pereyra et al. 2017).
+- :mod:`.smoothing`: learnable label smoothing (LLS), online label smoothing, TF-KD_reg.
+- :mod:`.distill`: knowledge distillation and LLS's substitute teacher.
 
 A loss that needs the features sets the class attribute ``needs_features = True`` and is
 called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
 """
 
 from .confidence import ConfidencePenalty
+from .distill import KDLoss, SubstituteTeacherLoss, kd_loss, teacher_objective
 from .fierce import FIERCELoss
+from .smoothing import (
+    LLS_ABLATIONS,
+    LLS_TERMS,
+    LLSLoss,
+    OnlineLabelSmoothing,
+    TFKDReg,
+    label_smoothing_targets,
+    soft_cross_entropy,
+)
 
-__all__ = ["ConfidencePenalty", "FIERCELoss"]
+__all__ = [
+    "LLS_ABLATIONS",
+    "LLS_TERMS",
+    "ConfidencePenalty",
+    "FIERCELoss",
+    "KDLoss",
+    "LLSLoss",
+    "OnlineLabelSmoothing",
+    "SubstituteTeacherLoss",
+    "TFKDReg",
+    "kd_loss",
+    "label_smoothing_targets",
+    "soft_cross_entropy",
+    "teacher_objective",
+]

@@ -8,11 +8,23 @@
 - :mod:`.information`: exact empirical information planes of a discrete output, the
   label-smoothing optimum's point, the IB-Lagrangian solver.
 - :mod:`.saliency`: Grad-CAM maps (grad-cam package) and their mass inside a box.
+- :mod:`.geometry`: confusion matrices, class-relation agreement, class-centre distances, t-SNE.
 """
 
 from .calibration import CalibrationResult, calibration, output_mutual_information, reliability_diagram
 from .entropy import anchor_entropy, histogram_entropy, knn_entropy
 from .fewshot import FewShotResult, few_shot_eval
+from .geometry import (
+    Agreement,
+    class_centres,
+    confusion,
+    equidistance,
+    matrix_agreement,
+    normalized_cosine_distances,
+    off_diagonal,
+    silhouette,
+    tsne,
+)
 from .information import (
     IBSolution,
     InfoPlanePoint,
@@ -27,6 +39,7 @@ from .regression import OTRegressionResult, ot_regression_1d, transport_1d
 from .saliency import box_area_fraction, box_mass, gradcam_maps
 
 __all__ = [
+    "Agreement",
     "CalibrationResult",
     "FewShotResult",
     "IBSolution",
@@ -37,7 +50,10 @@ __all__ = [
     "box_area_fraction",
     "box_mass",
     "calibration",
+    "class_centres",
+    "confusion",
     "empirical_joint",
+    "equidistance",
     "few_shot_eval",
     "gradcam_maps",
     "histogram_entropy",
@@ -47,10 +63,15 @@ __all__ = [
     "label_information",
     "linear_probe",
     "ls_info_plane",
+    "matrix_agreement",
+    "normalized_cosine_distances",
+    "off_diagonal",
     "ot_regression_1d",
     "output_mutual_information",
     "reliability_diagram",
     "ridge_probe",
+    "silhouette",
     "transport_1d",
+    "tsne",
     "within_group_accuracy",
 ]
