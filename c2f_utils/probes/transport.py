@@ -76,7 +76,9 @@ def ot_plan_trace(a: Tensor | np.ndarray, b: Tensor | np.ndarray, solver: str = 
     """
     a_t, b_t = _as_tensor("a", a), _as_tensor("b", b)
     if a_t.ndim == 2 and b_t.ndim == 2 and a_t.shape[1] != b_t.shape[1]:
-        raise ValueError(f"Expected representations with the same number of neurons, got {a_t.shape[1]} and {b_t.shape[1]}")
+        raise ValueError(
+            f"Expected representations with the same number of neurons, got {a_t.shape[1]} and {b_t.shape[1]}"
+        )
     return float(cast(float, ot_plan_analysis(a_t, b_t, solver).trace))
 
 
