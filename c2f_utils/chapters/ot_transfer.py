@@ -96,10 +96,10 @@ SPEC = register(
             ),
             "l2sp_beta": Param("float", 0.01, 0.01, "L2-SP strength on the new head"),
             "compress_alphas": Param(
-                "list[float]", [0.1, 1.0], [1e-3, 1e-2, 1e-1, 1.0, 10.0], "regularization grid, compression"
+                "list[float]", [1.0], [1e-3, 1e-2, 1e-1, 1.0, 10.0], "regularization grid, compression"
             ),
             "temperatures": Param("list[float]", [4.0], [4.0, 5.0, 10.0], "KD temperatures"),
-            "compress_epochs": Param("int", 10, 0, "student training epochs"),
+            "compress_epochs": Param("int", 6, 0, "student training epochs"),
             "cost_dims": Param("list[int]", [64, 256, 1024, 2048], [64, 128, 256, 512, 1024, 2048], "neurons d"),
             "cost_prox_max_dim": Param("int", 256, 2048, "largest d timed with the proximal solver"),
             "cost_repeats": Param("int", 5, 20, "timed repetitions per measurement (median)"),
