@@ -4,6 +4,9 @@
 - :mod:`.confidence`: the confidence penalty (Pereyra et al. 2017).
 - :mod:`.smoothing`: learnable label smoothing (LLS), online label smoothing, TF-KD_reg.
 - :mod:`.distill`: knowledge distillation and LLS's substitute teacher.
+- :mod:`.transport`: optimal transport between neurons (:class:`OTRegularizer`),
+  L2-SP and L2 parameter regularizers.
+- :mod:`.kd_transfer`: knowledge distillation with a temperature (:class:`TemperatureKD`).
 
 A loss that needs the features sets the class attribute ``needs_features = True`` and is
 called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
@@ -12,6 +15,7 @@ called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
 from .confidence import ConfidencePenalty
 from .distill import KDLoss, SubstituteTeacherLoss, kd_loss, teacher_objective
 from .fierce import FIERCELoss
+from .kd_transfer import TemperatureKD
 from .smoothing import (
     LLS_ABLATIONS,
     LLS_TERMS,
@@ -21,19 +25,27 @@ from .smoothing import (
     label_smoothing_targets,
     soft_cross_entropy,
 )
+from .transport import L2SP, L2Penalty, OTRegularizer, neuron_cost, proximal_plan, transport_plan
 
 __all__ = [
+    "L2SP",
     "LLS_ABLATIONS",
     "LLS_TERMS",
     "ConfidencePenalty",
     "FIERCELoss",
     "KDLoss",
+    "L2Penalty",
     "LLSLoss",
+    "OTRegularizer",
     "OnlineLabelSmoothing",
     "SubstituteTeacherLoss",
     "TFKDReg",
+    "TemperatureKD",
     "kd_loss",
     "label_smoothing_targets",
+    "neuron_cost",
+    "proximal_plan",
     "soft_cross_entropy",
     "teacher_objective",
+    "transport_plan",
 ]

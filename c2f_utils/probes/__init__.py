@@ -9,6 +9,7 @@
   label-smoothing optimum's point, the IB-Lagrangian solver.
 - :mod:`.saliency`: Grad-CAM maps (grad-cam package) and their mass inside a box.
 - :mod:`.geometry`: confusion matrices, class-relation agreement, class-centre distances, t-SNE.
+- :mod:`.transport`: optimal transport plans between the neurons of two representations.
 """
 
 from .calibration import CalibrationResult, calibration, output_mutual_information, reliability_diagram
@@ -37,6 +38,7 @@ from .information import (
 from .linear import ProbeResult, linear_probe, ridge_probe, within_group_accuracy
 from .regression import OTRegressionResult, ot_regression_1d, transport_1d
 from .saliency import box_area_fraction, box_mass, gradcam_maps
+from .transport import PlanAnalysis, layer_representations, ot_plan_analysis, ot_plan_trace
 
 __all__ = [
     "Agreement",
@@ -45,6 +47,7 @@ __all__ = [
     "IBSolution",
     "InfoPlanePoint",
     "OTRegressionResult",
+    "PlanAnalysis",
     "ProbeResult",
     "anchor_entropy",
     "box_area_fraction",
@@ -61,11 +64,14 @@ __all__ = [
     "info_plane",
     "knn_entropy",
     "label_information",
+    "layer_representations",
     "linear_probe",
     "ls_info_plane",
     "matrix_agreement",
     "normalized_cosine_distances",
     "off_diagonal",
+    "ot_plan_analysis",
+    "ot_plan_trace",
     "ot_regression_1d",
     "output_mutual_information",
     "reliability_diagram",

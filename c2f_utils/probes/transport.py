@@ -1,0 +1,125 @@
+"""Transport between the neurons of two representations, as an analysis tool (§5 of
+Li et al., *Representation Transfer by Optimal Transport*).
+
+:func:`ot_plan_trace` answers "how many neurons kept their role?": the optimal plan
+between two representations of the same inputs (uniform marginals, costs of Eq. 3)
+puts mass ``1/d`` on the diagonal for every neuron whose best match is itself.
+:func:`layer_representations` reads the activations of named layers with forward
+hooks, one neuron per channel for convolutional maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..losses.transport import neuron_cost, transport_plan
+
+__all__ = ["PlanAnalysis", "layer_representations", "ot_plan_analysis", "ot_plan_trace"]
+
+
+@dataclass(frozen=True)
+class PlanAnalysis:
+    """The optimal plan between two representations and what it says."""
+
+    plan: np.ndarray
+    """``(d, d')`` plan with uniform marginals, summing to 1."""
+    cost: float
+    """:math:`\\langle P, M \\rangle`, the transport cost (:math:`\\Omega_P`)."""
+    trace: float | None
+    """:math:`\\operatorname{tr} P` in [0, 1] (``d = d'`` only)."""
+    match: np.ndarray
+    """For each neuron of the first representation, the neuron of the second that gets most of its mass."""
+
+
+def _as_tensor(name: str, value: Tensor | np.ndarray) -> Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.as_tensor(value)
+    if not isinstance(value, Tensor):
+        raise TypeError(f"Expected `{name}` as a tensor or array, got {type(value).__name__}")
+    return value.detach().to(torch.float64)
+
+
+def ot_plan_analysis(a: Tensor | np.ndarray, b: Tensor | np.ndarray, solver: str = "exact") -> PlanAnalysis:
+    """Optimal plan between representations ``a`` (``n x d``) and ``b`` (``n x d'``) of the same inputs.
+
+    Raises ValueError for different numbers of inputs or non-finite activations.
+    """
+    a_t, b_t = _as_tensor("a", a), _as_tensor("b", b)
+    cost = neuron_cost(a_t, b_t)
+    plan = transport_plan(cost, solver)
+    square = plan.shape[0] == plan.shape[1]
+    return PlanAnalysis(
+        plan=plan.cpu().numpy(),
+        cost=float((plan * cost).sum()),
+        trace=float(torch.diagonal(plan).sum()) if square else None,
+        match=plan.argmax(dim=1).cpu().numpy(),
+    )
+
+
+def ot_plan_trace(a: Tensor | np.ndarray, b: Tensor | np.ndarray, solver: str = "exact") -> float:
+    """Trace of the optimal plan between two representations of the same inputs.
+
+    .. math::
+        \\operatorname{tr} \\mathbf P^\\star, \\quad
+        \\mathbf P^\\star \\in \\mathop{\\arg\\min}_{\\mathbf P \\in \\Pi(\\mathbf 1_d/d,\\, \\mathbf 1_d/d)}
+        \\langle \\mathbf P, \\mathbf M \\rangle, \\quad M_{ij} = \\lVert \\mathbf a_i - \\mathbf b_j \\rVert_2,
+
+    in [0, 1]: the share of neurons matched to themselves (1 for identical
+    representations, about 0 when the neurons are shuffled). Both must have the same
+    number ``d`` of neurons.
+    """
+    a_t, b_t = _as_tensor("a", a), _as_tensor("b", b)
+    if a_t.ndim == 2 and b_t.ndim == 2 and a_t.shape[1] != b_t.shape[1]:
+        raise ValueError(
+            f"Expected representations with the same number of neurons, got {a_t.shape[1]} and {b_t.shape[1]}"
+        )
+    return float(cast(float, ot_plan_analysis(a_t, b_t, solver).trace))
+
+
+@torch.no_grad()
+def layer_representations(
+    model: nn.Module, x: Tensor, layers: Sequence[str], batch_size: int = 512
+) -> dict[str, Tensor]:
+    """Activations of the named submodules of ``model`` on ``x``, one column per neuron.
+
+    A fully connected output ``(N, d)`` is returned as is; a convolutional map
+    ``(N, C, H, W)`` becomes ``(N * H * W, C)``: a channel is one neuron, observed at
+    every position of every input. The model runs in eval mode on ``x``'s device;
+    results are on the CPU.
+    """
+    if isinstance(layers, str) or not layers:
+        raise ValueError(f"Expected `layers` as a non-empty sequence of module names, got {layers!r}")
+    modules = dict(model.named_modules())
+    missing = [name for name in layers if name not in modules]
+    if missing:
+        raise ValueError(f"Expected `layers` among the model's modules, got unknown {missing}")
+    store: dict[str, list[Tensor]] = {name: [] for name in layers}
+
+    def hook(name: str):
+        def save(_module: nn.Module, _inputs: object, output: Tensor) -> None:
+            out = output.detach().float()
+            if out.ndim == 4:
+                out = out.permute(0, 2, 3, 1).reshape(-1, out.shape[1])
+            elif out.ndim != 2:
+                raise ValueError(f"Expected layer {name!r} to output (N, d) or (N, C, H, W), got {tuple(out.shape)}")
+            store[name].append(out.cpu())
+
+        return save
+
+    handles = [modules[name].register_forward_hook(hook(name)) for name in layers]
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, len(x), batch_size):
+            model(x[i : i + batch_size])
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return {name: torch.cat(parts) for name, parts in store.items()}
