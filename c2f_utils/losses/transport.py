@@ -70,8 +70,10 @@ def neuron_cost(features: Tensor, ref_features: Tensor) -> Tensor:
     :math:`\\mathbf A_i` of neuron ``i`` on the ``n`` examples and column ``j`` of
     ``ref_features`` (``n x d'``) those of reference neuron ``j``.
 
-    Computed in float64 so that identical neurons get a cost of about zero despite
-    the cancellation in :math:`\\lVert a\\rVert^2 + \\lVert t\\rVert^2 - 2 a^\\top t`;
+    Computed in float64; squared distances below :math:`10^{-12}` times
+    :math:`\\lVert a\\rVert^2 + \\lVert t\\rVert^2` are the rounding residue of the
+    cancellation in :math:`\\lVert a\\rVert^2 + \\lVert t\\rVert^2 - 2 a^\\top t` and count as 0
+    (identical neurons cost exactly 0);
     the gradient at :math:`M_{ij} = 0` is taken as 0 (a subgradient of the norm), so
     it stays finite. Differentiable with respect to both arguments.
 
@@ -82,8 +84,11 @@ def neuron_cost(features: Tensor, ref_features: Tensor) -> Tensor:
     _check_representations(features, ref_features)
     a = features.to(torch.float64).T
     t = ref_features.to(torch.float64).T
-    sq = (a * a).sum(1, keepdim=True) + (t * t).sum(1)[None, :] - 2.0 * (a @ t.T)
-    positive = sq > 0
+    scale = (a * a).sum(1, keepdim=True) + (t * t).sum(1)[None, :]
+    sq = scale - 2.0 * (a @ t.T)
+    # Rounding leaves a residual of order 1e-16 * scale where the neurons are identical: a squared
+    # distance below 1e-12 * scale is cancellation noise and counts as 0.
+    positive = sq > 1e-12 * scale
     # sqrt'(0) is infinite: evaluate it only where the cost is positive (double-where trick).
     return torch.where(positive, torch.sqrt(torch.where(positive, sq, torch.ones_like(sq))), torch.zeros_like(sq))
 
