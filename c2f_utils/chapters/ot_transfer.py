@@ -90,7 +90,7 @@ SPEC = register(
             "batch_size": Param("int", 25, 64, "mini-batch size (the n examples that describe a neuron)"),
             "alphas": Param(
                 "list[float]",
-                [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                [1e-3, 1e-2, 1e-1],
                 [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
                 "regularization grid, transfer",
             ),
