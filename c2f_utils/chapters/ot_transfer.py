@@ -102,7 +102,7 @@ SPEC = register(
             "compress_epochs": Param("int", 4, 0, "student training epochs"),
             "cost_dims": Param("list[int]", [64, 256, 1024], [64, 128, 256, 512, 1024, 2048], "neurons d"),
             "cost_prox_max_dim": Param("int", 64, 2048, "largest d timed with the proximal solver"),
-            "cost_repeats": Param("int", 3, 20, "timed repetitions per measurement (median)"),
+            "cost_repeats": Param("int", 5, 20, "timed repetitions per measurement (median)"),
         },
     )
 )
