@@ -85,12 +85,12 @@ SPEC = register(
             "device": Param("str", "cpu", "auto", "'cpu', 'cuda' or 'auto'"),
             "shots": Param("int", 10, 0, "labelled target images per class for training (and as many for validation)"),
             "pretrain_epochs": Param("int", 20, 0, "epochs of the source (pre-)training"),
-            "epochs": Param("int", 30, 0, "fine-tuning epochs"),
+            "epochs": Param("int", 20, 0, "fine-tuning epochs"),
             "lr": Param("float", 0.02, 0.01, "fine-tuning SGD learning rate (momentum 0.9)"),
             "batch_size": Param("int", 25, 64, "mini-batch size (the n examples that describe a neuron)"),
             "alphas": Param(
                 "list[float]",
-                [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                [1e-3, 1e-2, 1e-1],
                 [1e-4, 1e-3, 1e-2, 1e-1, 1.0],
                 "regularization grid, transfer",
             ),
@@ -99,9 +99,9 @@ SPEC = register(
                 "list[float]", [1.0], [1e-3, 1e-2, 1e-1, 1.0, 10.0], "regularization grid, compression"
             ),
             "temperatures": Param("list[float]", [4.0], [4.0, 5.0, 10.0], "KD temperatures"),
-            "compress_epochs": Param("int", 6, 0, "student training epochs"),
-            "cost_dims": Param("list[int]", [64, 256, 1024, 2048], [64, 128, 256, 512, 1024, 2048], "neurons d"),
-            "cost_prox_max_dim": Param("int", 256, 2048, "largest d timed with the proximal solver"),
+            "compress_epochs": Param("int", 4, 0, "student training epochs"),
+            "cost_dims": Param("list[int]", [64, 256, 1024], [64, 128, 256, 512, 1024, 2048], "neurons d"),
+            "cost_prox_max_dim": Param("int", 64, 2048, "largest d timed with the proximal solver"),
             "cost_repeats": Param("int", 5, 20, "timed repetitions per measurement (median)"),
         },
     )
