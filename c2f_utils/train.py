@@ -39,6 +39,7 @@ __all__ = [
     "EpochState",
     "TrainConfig",
     "TrainResult",
+    "crop_flip",
     "evaluate",
     "extract_features",
     "fit",
@@ -421,3 +422,29 @@ def fit(
     bar.close()
     model.eval()
     return TrainResult(model, pd.DataFrame(history))
+
+
+def crop_flip(pad: int = 4, flip: bool = True) -> Callable[[Tensor], Tensor]:
+    """Batch augmentation for ``fit(transform=...)``: zero-pad by ``pad``, random crop back
+    to size, and (if ``flip``) a random horizontal flip, drawn per image on the batch's device."""
+    check_positive_int("pad", pad, minimum=0)
+
+    def transform(x: Tensor) -> Tensor:
+        n, _, h, w = x.shape
+        padded = nn.functional.pad(x, (pad, pad, pad, pad))
+        dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+        dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        out = padded[
+            torch.arange(n, device=x.device)[:, None, None, None],
+            torch.arange(x.shape[1], device=x.device)[None, :, None, None],
+            rows,
+            cols,
+        ]
+        if flip:
+            mask = torch.rand(n, device=x.device) < 0.5
+            out = torch.where(mask[:, None, None, None], out.flip(3), out)
+        return out
+
+    return transform

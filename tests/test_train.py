@@ -179,3 +179,33 @@ def test_cuda_mixed_precision_run_learns() -> None:
     seed_everything(0)
     res = fit(MLP(64, 10), (train.x, train.fine), epochs=10, lr=0.05, device="cuda", amp=True)
     assert evaluate(res.model, (test.x, test.fine), device="cuda")["acc"] > 0.85
+
+
+def test_crop_flip_is_a_shifted_crop_or_its_mirror():
+    from c2f_utils.train import crop_flip
+
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).reshape(2, 3, 8, 8) + 1
+    assert torch.equal(crop_flip(0, False)(x), x)
+    torch.manual_seed(0)
+    out = crop_flip(2, True)(x)
+    assert out.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):
+        windows = [padded[i, :, r : r + 8, c : c + 8] for r in range(5) for c in range(5)]
+        assert any(torch.equal(out[i], w) or torch.equal(out[i], w.flip(2)) for w in windows)
+
+
+def test_crop_flip_keeps_shape_and_moves_content_within_the_padding() -> None:
+    from c2f_utils.train import crop_flip
+
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 32, 32)
+    out = crop_flip(4, True)(x)
+    assert out.shape == x.shape
+    # Each output image is a (possibly flipped) shifted copy: its non-zero content is a sub-block of the input.
+    for i in range(4):
+        inner = out[i][:, 4:-4, 4:-4]
+        candidates = [x[i], x[i].flip(2)]
+        shifts = [(dy, dx) for dy in range(9) for dx in range(9)]
+        found = any(torch.equal(inner, c[:, dy : dy + 24, dx : dx + 24]) for c in candidates for dy, dx in shifts)
+        assert found

@@ -44,7 +44,7 @@ from ..probes import (
     tsne,
 )
 from ..runs import RunOutput, RunResult, cached_run, format_mean_ci, mean_ci
-from ..train import TrainConfig, evaluate, extract_features, fit, resolve_device, seed_everything
+from ..train import TrainConfig, crop_flip, evaluate, extract_features, fit, resolve_device, seed_everything
 from . import ChapterSpec, Param, register
 
 __all__ = [
@@ -164,32 +164,8 @@ def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: floa
     raise ValueError(f"Expected `method` in {list(METHODS) + list(LLS_ABLATIONS)}, got {method!r}")
 
 
-def _crop_flip(pad: int, flip: bool) -> Callable[[Tensor], Tensor]:
-    """Batch augmentation of appendix I: zero-pad, random crop back to size, random horizontal flip."""
-
-    def transform(x: Tensor) -> Tensor:
-        n, _, h, w = x.shape
-        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-        dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-        dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-        out = padded[
-            torch.arange(n, device=x.device)[:, None, None, None],
-            torch.arange(x.shape[1], device=x.device)[None, :, None, None],
-            rows,
-            cols,
-        ]
-        if flip:
-            mask = torch.rand(n, device=x.device) < 0.5
-            out = torch.where(mask[:, None, None, None], out.flip(3), out)
-        return out
-
-    return transform
-
-
 def _augmentation(dataset: str) -> Callable[[Tensor], Tensor] | None:
-    return _crop_flip(4, True) if dataset == "cifar10" else None
+    return crop_flip(4, True) if dataset == "cifar10" else None
 
 
 def _config(p: dict[str, Any], seed: int, epochs: int | None = None) -> TrainConfig:

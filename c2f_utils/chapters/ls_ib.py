@@ -40,7 +40,7 @@ from ..probes import (
     ls_info_plane,
 )
 from ..runs import RunOutput, cached_run, format_mean_ci, mean_ci
-from ..train import TrainConfig, extract_features, fit, seed_everything
+from ..train import TrainConfig, crop_flip, extract_features, fit, seed_everything
 from . import ChapterSpec, Param, register
 
 __all__ = [
@@ -149,25 +149,6 @@ def _criterion(loss: str, strength: float) -> nn.Module:
     raise ValueError(f"Expected `loss` in ['ls', 'cp'], got {loss!r}")
 
 
-def _crop_flip(x: Tensor) -> Tensor:
-    """Standard CIFAR augmentation: 4-pixel zero-padded random crop and horizontal flip."""
-    n, _, h, w = x.shape
-    padded = nn.functional.pad(x, (4, 4, 4, 4))
-    dy = torch.randint(0, 9, (n,), device=x.device)
-    dx = torch.randint(0, 9, (n,), device=x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    out = padded[
-        torch.arange(n, device=x.device)[:, None, None, None],
-        torch.arange(x.shape[1], device=x.device)[None, :, None, None],
-        rows,
-        cols,
-    ]
-    flip = torch.rand(n, device=x.device) < 0.5
-    out[flip] = out[flip].flip(-1)
-    return out
-
-
 def _train(
     dataset: str,
     train: c2f_data.LabeledData,
@@ -195,7 +176,7 @@ def _train(
         device=device,
     )
     colour = train.x.shape[1] == 3
-    fit(model, (train.x, train.fine), criterion, config, transform=_crop_flip if augment and colour else None)
+    fit(model, (train.x, train.fine), criterion, config, transform=crop_flip() if augment and colour else None)
     return model, layer
 
 
