@@ -3,13 +3,16 @@
 The chapter's MyST Markdown source is converted to a notebook with jupytext and
 executed with papermill, its ``parameters`` cell overridden by the given values. The
 executed notebook and a results JSON (the chapter's reported results, its parameters
-and provenance) are written to ``--out``. Parameter names and value types are checked
-against the chapter's :class:`~c2f_utils.chapters.ChapterSpec` before anything runs.
+and provenance) are written to ``--out``. Every value is validated against the
+chapter's :class:`~c2f_utils.experiments.Chapter` (names, types, bounds, choices, the
+profiles it implements) before a kernel starts.
 
 Examples
 --------
 ::
 
+    python -m c2f_utils.run --list setting                 # parameters, bounds, both profiles' values
+    python -m c2f_utils.run setting --plan -p seeds 0,1    # the runs, their keys, cached or not
     python -m c2f_utils.run setting
     python -m c2f_utils.run setting --profile paper -p seeds 0,1,2 -p device cuda
     python -m c2f_utils.run setting -p epochs 5 --out /tmp/setting-run
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import chapters
+from .experiments import PROFILES, Config
 from .runs import RESULTS_ENV, provenance
 
 __all__ = ["main", "run_chapter"]
@@ -53,12 +57,12 @@ def run_chapter(
         A registered chapter (``python -m c2f_utils.run --list``).
     parameters : dict, optional
         Values for the chapter's parameters; validated before execution.
-    profile : {"quick", "paper"}
-        Profile that fills the parameters not given.
+    profile : {"quick", "real", "paper"}
+        Profile that fills the parameters not given (one the chapter implements).
     out : path, optional
         Output folder (default ``c2f_runs/<chapter>-<profile>``).
     book_dir : path, optional
-        Folder holding the chapter sources (default: the ``book/`` of this source tree).
+        Folder holding the chapter sources (default: ``book`` in the working directory).
     kernel_name : str
         Jupyter kernel to execute with.
     log_output : bool
@@ -67,12 +71,11 @@ def run_chapter(
     import jupytext
     import papermill
 
-    spec = chapters.get(name)
+    chapter = chapters.get(name)
     parameters = dict(parameters or {})
-    spec.check_names(parameters)
-    checked = spec.resolve(profile, **parameters)  # raises on a wrong type before any work
-    given = {"profile": profile, **{k: checked[k] for k in parameters}}
-    source = spec.source_path(Path(book_dir) if book_dir else None)
+    config = configure(name, profile, parameters)  # raises on any wrong value before any work
+    given = {"profile": profile, **{k: config.values[k] for k in parameters}}
+    source = chapter.source_path(Path(book_dir) if book_dir else Path("book"))
     if not source.is_file():
         raise FileNotFoundError(f"Chapter source {source} not found (use --book-dir to point at book/)")
     out_dir = Path(out) if out else Path("c2f_runs") / f"{name}-{profile}"
@@ -124,6 +127,17 @@ def run_chapter(
     return results_path
 
 
+def configure(name: str, profile: str = "quick", parameters: dict[str, Any] | None = None) -> Config:
+    """Chapter ``name`` configured for ``profile`` and ``parameters``, every value validated.
+
+    ``parameters`` may hold ``profile`` too (as papermill's ``-p profile paper`` does).
+    """
+    chapter = chapters.get(name)
+    parameters = dict(parameters or {})
+    profile = parameters.pop("profile", profile)
+    return chapter.configure(profile, **parameters)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m c2f_utils.run", description="Execute a chapter of the book with papermill."
@@ -138,11 +152,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="override a parameter (repeatable); lists as 0,1,2",
     )
-    parser.add_argument("--profile", choices=chapters.PROFILES, default="quick")
+    parser.add_argument("--profile", default="quick", help=f"one of {list(PROFILES)} that the chapter implements")
     parser.add_argument("--out", help="output folder (default c2f_runs/CHAPTER-PROFILE)")
-    parser.add_argument("--book-dir", help="folder holding the chapter sources")
+    parser.add_argument("--book-dir", help="folder holding the chapter sources (default: ./book)")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name")
-    parser.add_argument("--list", action="store_true", help="list chapters and their parameters, then exit")
+    parser.add_argument("--list", action="store_true", help="list the chapters (or CHAPTER's parameters), then exit")
+    parser.add_argument(
+        "--plan", action="store_true", help="print every run the chapter would execute (JSON lines), then exit"
+    )
     parser.add_argument("--log-output", action="store_true", help="stream the notebook's output")
     return parser
 
@@ -152,22 +169,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.list:
-        for spec in chapters.load_all().values():
-            print(f"{spec.name}: {spec.title} (book/{spec.source})")
-            for pname, p in spec.params.items():
-                print(f"  {pname} ({p.type}; quick={p.quick!r}, paper={p.paper!r}): {p.help}")
+        names = [args.chapter] if args.chapter else sorted(chapters.load_all())
+        try:
+            for name in names:
+                print("\n".join(chapters.get(name).describe()))
+        except KeyError as exc:
+            parser.error(str(exc.args[0]))
         return 0
     if not args.chapter:
         parser.error("a chapter name is required (see --list)")
     try:
-        spec = chapters.get(args.chapter)
+        chapter = chapters.get(args.chapter)
         values: dict[str, Any] = {}
         for pname, text in args.parameter:
-            spec.check_names([pname])
-            values[pname] = spec.params[pname].parse(pname, text)
-        spec.resolve(args.profile, **values)
+            if pname == "profile":
+                args.profile = text
+                continue
+            chapter.check_names([pname])
+            values[pname] = chapter.parameters[pname].parse(text)
+        config = configure(args.chapter, args.profile, values)
     except (KeyError, TypeError, ValueError) as exc:
         parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
+    if args.plan:
+        for record in config.plan_records():
+            print(json.dumps(record, sort_keys=True))
+        return 0
     path = run_chapter(
         args.chapter,
         values,

@@ -2,9 +2,13 @@
 
 A *run* is a function of its parameters. :func:`cached_run` stores each finished run
 under ``$C2F_CACHE_DIR/runs/<name>/<key>/``, where ``key`` hashes the run's name, its
-parameters, the package version and the package's source code. Rebuilding the book or rerunning a sweep reads
-finished runs back instead of recomputing them; :func:`sweep` runs a grid one run at a
-time, so an interrupted sweep resumes at the first unfinished run.
+parameters and the fingerprint of the code it executes
+(:func:`c2f_utils.experiments.code_fingerprint`: the experiment, the library modules it
+reaches, the numerical libraries' versions), and nothing else. Rebuilding the book or
+rerunning a sweep reads finished runs back instead of recomputing them; a sweep run one
+run at a time resumes at the first unfinished run. Experiments
+(:class:`c2f_utils.experiments.Experiment`) call :func:`cached_run` through
+:meth:`~c2f_utils.experiments.Experiment.cached`.
 
 An entry is written to a temporary folder and moved into place with one atomic
 rename, after every file in it is complete; ``record.json`` lists the SHA-256 of the
@@ -33,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from . import __version__
 from .paths import cache_dir as resolve_cache_dir
@@ -43,14 +46,11 @@ __all__ = [
     "RunOutput",
     "RunResult",
     "cached_run",
-    "format_mean_ci",
-    "mean_ci",
+    "entry_path",
     "provenance",
     "publish_results",
     "results_frame",
     "run_key",
-    "summarize",
-    "sweep",
 ]
 
 RESULTS_ENV = "C2F_RESULTS_JSON"
@@ -117,42 +117,30 @@ def _canonical(value: Any, where: str, nonfinite_as_none: bool = False) -> Any:
     )
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 prefix of every ``.py`` file of the package.
-
-    Part of every run key, so a change to the code that produced a cached result
-    makes the result be recomputed instead of silently reused.
-    """
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def run_key(name: str, params: Mapping[str, Any]) -> str:
-    """Hex key of a run: SHA-256 of its name, canonical parameters, the package version
-    and :func:`code_fingerprint`."""
+def run_key(name: str, params: Mapping[str, Any], code: str) -> str:
+    """Hex key of a run: SHA-256 of its name, canonical parameters and ``code``
+    (the fingerprint of the code it executes)."""
     if not name or not all(c.isalnum() or c in "-_." for c in name):
         raise ValueError(f"Expected `name` made of letters, digits, '-', '_' or '.', got {name!r}")
+    if not isinstance(code, str) or not code:
+        raise ValueError(f"Expected `code` to be a non-empty fingerprint string, got {code!r}")
     blob = json.dumps(
-        {
-            "name": name,
-            "params": _canonical(dict(params), "params"),
-            "version": __version__,
-            "code": code_fingerprint(),
-        },
+        {"name": name, "params": _canonical(dict(params), "params"), "code": code},
         sort_keys=True,
         separators=(",", ":"),
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def entry_path(name: str, key: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Folder of the cache entry of run ``name`` with ``key``."""
+    return resolve_cache_dir(cache_dir) / "runs" / name / key
+
+
 @lru_cache(maxsize=1)
 def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
+    """Commit of the git checkout the package is imported from, if it is one."""
+    root = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
@@ -175,12 +163,13 @@ def provenance() -> dict[str, Any]:
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.machine()})"
+    from .experiments import library_versions
+
     return {
         "package_version": __version__,
-        "code_fingerprint": code_fingerprint(),
         "git_commit": _git_commit(),
         "device": device,
-        "torch": torch.__version__,
+        **library_versions(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
@@ -243,6 +232,7 @@ def cached_run(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
+    code: str | None = None,
 ) -> RunResult:
     """Return the result of ``fn(**params)``, from the cache when it is there.
 
@@ -258,10 +248,16 @@ def cached_run(
         Overrides ``$C2F_CACHE_DIR``.
     force : bool
         Recompute and overwrite even if a valid entry exists.
+    code : str, optional
+        Fingerprint of the code the run executes; by default
+        :func:`~c2f_utils.experiments.code_fingerprint` of ``fn``.
     """
+    from .experiments import code_fingerprint
+
     params = _canonical(dict(params), "params")
-    key = run_key(name, params)
-    entry = resolve_cache_dir(cache_dir) / "runs" / name / key
+    code = code if code is not None else code_fingerprint(fn)
+    key = run_key(name, params, code)
+    entry = entry_path(name, key, cache_dir)
     if entry.exists() and not force:
         try:
             result = _read_entry(entry, name)
@@ -282,28 +278,9 @@ def cached_run(
     if not isinstance(out, RunOutput):
         raise TypeError(f"Expected `fn` to return a RunOutput or a dict of metrics, got {type(out).__name__}")
     metrics = {k: _canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
-    prov = {**provenance(), "wall_time_s": round(wall, 3)}
+    prov = {**provenance(), "code_fingerprint": code, "wall_time_s": round(wall, 3)}
     _write_entry(entry, {"name": name, "params": params, "metrics": metrics, "provenance": prov}, out)
     return RunResult(name, params, metrics, out.history, dict(out.arrays), prov, entry, cached=False)
-
-
-def sweep(
-    name: str,
-    fn: Callable[..., RunOutput | Mapping[str, float]],
-    grid: Iterable[Mapping[str, Any]],
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    progress: bool | None = None,
-) -> list[RunResult]:
-    """Run ``fn`` on every parameter set of ``grid`` through :func:`cached_run`.
-
-    Finished runs are read back, so a sweep interrupted by an error or a kill resumes
-    at the first run that had not finished.
-    """
-    return [
-        cached_run(name, fn, params, cache_dir=cache_dir)
-        for params in tqdm(list(grid), desc=name, disable=not progress, leave=False)
-    ]
 
 
 def results_frame(results: Iterable[RunResult]) -> pd.DataFrame:
@@ -313,50 +290,6 @@ def results_frame(results: Iterable[RunResult]) -> pd.DataFrame:
         flat = {k: (json.dumps(v) if isinstance(v, list | dict) else v) for k, v in r.params.items()}
         rows.append({**flat, **r.metrics})
     return pd.DataFrame(rows)
-
-
-def mean_ci(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Mean and half-width of the Student-t confidence interval of the mean.
-
-    :math:`\\bar x \\pm t_{(1+c)/2,\\,n-1}\\, s / \\sqrt n` with ``s`` the sample
-    standard deviation; the half-width is NaN for a single value.
-    """
-    from scipy import stats
-
-    x = np.asarray(list(values), dtype=np.float64)
-    if x.size == 0:
-        raise ValueError("Expected at least one value, got none")
-    if not 0 < confidence < 1:
-        raise ValueError(f"Expected `confidence` in (0, 1), got {confidence!r}")
-    if x.size == 1:
-        return float(x[0]), float("nan")
-    half = stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
-    return float(x.mean()), float(half)
-
-
-def summarize(frame: pd.DataFrame, by: str | list[str], metrics: list[str], confidence: float = 0.95) -> pd.DataFrame:
-    """Mean, CI half-width and count of each metric per group (one row per seed in ``frame``)."""
-    by = [by] if isinstance(by, str) else by
-    missing = [c for c in [*by, *metrics] if c not in frame.columns]
-    if missing:
-        raise KeyError(f"Columns {missing} not in the frame; it has {list(frame.columns)}")
-    rows = []
-    for key, group in frame.groupby(by, sort=False):
-        row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
-        for m in metrics:
-            mean, half = mean_ci(group[m], confidence)
-            row[m] = mean
-            row[f"{m}_ci"] = half
-        row["n"] = len(group)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def format_mean_ci(mean: float, half: float, digits: int = 3) -> str:
-    """``"0.912 ± 0.010"``; just the mean when the interval is undefined (one seed)."""
-    if not np.isfinite(half):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"
 
 
 def publish_results(results: Mapping[str, Any]) -> Path | None:

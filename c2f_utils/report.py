@@ -1,0 +1,440 @@
+"""The report layer: estimates, tables, claims, and the book's one verdict policy.
+
+Every scorecard of the book is built here, so "reproduced" means the same thing on
+every page (``book/verdicts.md`` explains the policy to readers):
+
+1. **Independent replicates.** A claim is judged on ``n`` independent replicates
+   (training seeds; never repeated evaluations of one run, never the points of one
+   curve). With fewer than :data:`MIN_SEEDS` the verdict is ``"not tested"``.
+2. **One interval per claim.** The claim is turned into an *effect* and a *region*
+   the effect must lie in: ``A > B`` is ``A - B > m`` (``m`` a minimum effect, 0 unless
+   declared), ``A ≈ B`` is ``|A - B| <= margin``, ``A > c`` is ``A - c > m``, a positive
+   correlation is ``r > 0``. Runs paired by seed give the paired difference
+   :math:`d_i = a_i - b_i` and its Student-t interval; unpaired runs give Welch's
+   interval of :math:`\\bar a - \\bar b`; correlations Fisher's z interval.
+3. **The verdict.** ``"reproduced"`` when the whole 95% interval of the effect lies in
+   the region; ``"partly"`` when only the estimate does; ``"not reproduced"`` when the
+   estimate does not. Equivalence ("no difference") claims use the 90% interval,
+   which is the two one-sided tests (TOST) at level 0.05 (Schuirmann 1987).
+4. **The paper's number.** Where a paper gives a number and our scale matches
+   (:func:`paper_check`), the claim is reproduced when the number lies in our 95%
+   interval widened by the declared tolerance; at another scale it is
+   ``"not tested at this scale"``.
+
+Verdicts are computed by these functions, never typed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "CONFIDENCE",
+    "MIN_SEEDS",
+    "POLICY_PAGE",
+    "VERDICTS",
+    "Claim",
+    "Estimate",
+    "Finding",
+    "correlated",
+    "equivalent",
+    "estimate",
+    "format_mean_ci",
+    "greater",
+    "less",
+    "mean_ci",
+    "mean_ci_table",
+    "paired_columns",
+    "paper_check",
+    "scorecard",
+    "summarize",
+    "where",
+]
+
+CONFIDENCE = 0.95
+"""Confidence of every interval in the book (equivalence tests: ``1 - 2 (1 - CONFIDENCE) / 2``, i.e. 0.90)."""
+MIN_SEEDS = 3
+"""Fewest independent replicates a verdict other than "not tested" needs."""
+VERDICTS = ("reproduced", "partly", "not reproduced", "not tested", "not tested at this scale")
+POLICY_PAGE = "verdicts.md"
+"""The book page that explains the policy; every scorecard links to it."""
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def _values(name: str, values: Iterable[float]) -> np.ndarray:
+    x = np.asarray(list(values), dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"Expected `{name}` to be a non-empty 1-D sequence of numbers, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"Expected finite values in `{name}`, got {x.tolist()}")
+    return x
+
+
+def _check_confidence(confidence: float) -> None:
+    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 < confidence < 1:
+        raise ValueError(f"Expected `confidence` in (0, 1), got {confidence!r}")
+
+
+def mean_ci(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Mean and half-width of the Student-t confidence interval of the mean.
+
+    :math:`\\bar x \\pm t_{(1+c)/2,\\,n-1}\\, s / \\sqrt n` with ``s`` the sample
+    standard deviation; the half-width is NaN for a single value.
+    """
+    from scipy import stats
+
+    _check_confidence(confidence)
+    x = _values("values", values)
+    if x.size == 1:
+        return float(x[0]), float("nan")
+    half = stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size)
+    return float(x.mean()), float(half)
+
+
+def format_mean_ci(mean: float, half: float, digits: int = 3) -> str:
+    """``"0.912 ± 0.010"``; just the mean when the interval is undefined (one seed)."""
+    if not math.isfinite(half):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its confidence interval ``[low, high]`` over ``n`` replicates."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+
+    def format(self, digits: int = 3) -> str:
+        """``"0.912 ± 0.010 (n=3)"``."""
+        half = (self.high - self.low) / 2
+        return f"{format_mean_ci(self.mean, half, digits)} (n={self.n})"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def estimate(values: Iterable[float], confidence: float = CONFIDENCE) -> Estimate:
+    """:class:`Estimate` of the mean of ``values`` (Student-t interval; NaN bounds for one value)."""
+    x = _values("values", values)
+    mean, half = mean_ci(x, confidence)
+    return Estimate(mean, mean - half, mean + half, int(x.size))
+
+
+def summarize(
+    frame: pd.DataFrame, by: str | list[str], metrics: list[str], confidence: float = CONFIDENCE
+) -> pd.DataFrame:
+    """Mean, CI half-width (``<metric>_ci``) and count ``n`` of each metric per group (one row per seed)."""
+    by = [by] if isinstance(by, str) else list(by)
+    missing = [c for c in [*by, *metrics] if c not in frame.columns]
+    if missing:
+        raise KeyError(f"Columns {missing} not in the frame; it has {list(frame.columns)}")
+    rows = []
+    for key, group in frame.groupby(by, sort=False):
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        for m in metrics:
+            mean, half = mean_ci(group[m].dropna(), confidence)
+            row[m], row[f"{m}_ci"] = mean, half
+        row["n"] = len(group)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mean_ci_table(
+    frame: pd.DataFrame,
+    by: str | list[str],
+    columns: Mapping[str, str],
+    *,
+    digits: int = 3,
+    scale: float = 1.0,
+    order: Sequence[Any] | None = None,
+) -> pd.DataFrame:
+    """A display table: ``mean ± 95% CI`` of each metric per group, with the number of seeds.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per run (seed).
+    by : str or list of str
+        Grouping column(s): the table's index.
+    columns : mapping
+        Metric column -> its label in the table.
+    digits, scale : int, float
+        Decimal places, and a factor applied first (100 for percentages).
+    order : sequence, optional
+        Order of the groups (single ``by`` column).
+    """
+    if scale <= 0 or not math.isfinite(scale):
+        raise ValueError(f"Expected `scale` > 0, got {scale!r}")
+    scaled = frame.assign(**{c: frame[c] * scale for c in columns if c in frame})
+    summary = summarize(scaled, by, list(columns))
+    table = pd.DataFrame(
+        {
+            label: [format_mean_ci(r[c], r[f"{c}_ci"], digits) for _, r in summary.iterrows()]
+            for c, label in columns.items()
+        }
+    )
+    keys = [by] if isinstance(by, str) else list(by)
+    table.index = pd.MultiIndex.from_frame(summary[keys]) if len(keys) > 1 else pd.Index(summary[keys[0]])
+    table["seeds"] = summary["n"].to_numpy()
+    if order is not None:
+        table = table.loc[[o for o in order if o in table.index]]
+    return table
+
+
+def paired_columns(
+    frame: pd.DataFrame, column: str, by: str, a: Any, b: Any, on: str = "seed"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Values of ``column`` for ``by == a`` and ``by == b``, aligned on ``on`` (the seeds both have)."""
+    for c in (column, by, on):
+        if c not in frame.columns:
+            raise KeyError(f"Column {c!r} not in the frame; it has {list(frame.columns)}")
+    left = frame[frame[by] == a].set_index(on)[column]
+    right = frame[frame[by] == b].set_index(on)[column]
+    if left.index.has_duplicates or right.index.has_duplicates:
+        raise ValueError(f"Expected one row per {on!r} for {by}={a!r} and {by}={b!r}; group the frame first")
+    common = left.index.intersection(right.index)
+    if common.empty:
+        raise ValueError(f"No {on!r} shared by {by}={a!r} and {by}={b!r}")
+    return left.loc[common].to_numpy(float), right.loc[common].to_numpy(float)
+
+
+# --------------------------------------------------------------------------- the verdict policy
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one test: effect estimate, interval, verdict, and how it was tested."""
+
+    verdict: str
+    effect: Estimate | None
+    test: str
+    ours: str
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"Expected `verdict` in {list(VERDICTS)}, got {self.verdict!r}")
+
+
+def _region_verdict(effect: Estimate, inside: Any) -> str:
+    """The policy's step 3 for a region given as a predicate on numbers."""
+    if effect.n < MIN_SEEDS:
+        return "not tested"
+    if inside(effect.low) and inside(effect.high) and inside(effect.mean):
+        return "reproduced"
+    return "partly" if inside(effect.mean) else "not reproduced"
+
+
+def _difference(a: np.ndarray, b: np.ndarray | None, value: float | None, paired: bool, confidence: float) -> Estimate:
+    """Interval of ``mean(a) - mean(b)`` (paired or Welch), or of ``mean(a) - value``."""
+    from scipy import stats
+
+    if b is None:
+        return estimate(a - value, confidence)
+    if paired:
+        if a.size != b.size:
+            raise ValueError(f"Expected paired samples of equal size, got {a.size} and {b.size}")
+        return estimate(a - b, confidence)
+    n = min(a.size, b.size)
+    mean = float(a.mean() - b.mean())
+    if n < 2:
+        return Estimate(mean, math.nan, math.nan, n)
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Estimate(mean, mean, mean, n)
+    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = float(stats.t.ppf((1 + confidence) / 2, dof) * se)
+    return Estimate(mean, mean - half, mean + half, n)
+
+
+def _operands(
+    a: Iterable[float], b: Iterable[float] | None, value: float | None
+) -> tuple[np.ndarray, np.ndarray | None, float | None]:
+    x = _values("a", a)
+    if (b is None) == (value is None):
+        raise ValueError("Expected exactly one of `b` (a second sample) and `value` (a constant)")
+    if value is not None and (isinstance(value, bool) or not math.isfinite(float(value))):
+        raise ValueError(f"Expected `value` to be a finite number, got {value!r}")
+    return x, (None if b is None else _values("b", b)), (None if value is None else float(value))
+
+
+def greater(
+    a: Iterable[float],
+    b: Iterable[float] | None = None,
+    *,
+    value: float | None = None,
+    paired: bool,
+    min_effect: float = 0.0,
+    digits: int = 3,
+) -> Finding:
+    """Claim "A > B" (or "A > value"): the effect ``mean(A) - mean(B)`` must exceed ``min_effect``.
+
+    ``paired`` says whether the i-th values of ``a`` and ``b`` come from the same seed
+    (ignored against a constant ``value``).
+    """
+    return _directional(a, b, value, paired, min_effect, digits, sign=1)
+
+
+def less(
+    a: Iterable[float],
+    b: Iterable[float] | None = None,
+    *,
+    value: float | None = None,
+    paired: bool,
+    min_effect: float = 0.0,
+    digits: int = 3,
+) -> Finding:
+    """Claim "A < B" (or "A < value"): the effect ``mean(A) - mean(B)`` must be below ``-min_effect``."""
+    return _directional(a, b, value, paired, min_effect, digits, sign=-1)
+
+
+def _directional(a, b, value, paired: bool, min_effect: float, digits: int, sign: int) -> Finding:
+    x, y, c = _operands(a, b, value)
+    if isinstance(min_effect, bool) or not math.isfinite(min_effect) or min_effect < 0:
+        raise ValueError(f"Expected `min_effect` >= 0, got {min_effect!r}")
+    if not isinstance(paired, bool):
+        raise TypeError(f"Expected `paired` to be True or False, got {paired!r}")
+    effect = _difference(x, y, c, paired, CONFIDENCE)
+    kind = "constant" if y is None else ("paired" if paired else "Welch")
+    test = f"{kind} difference {'>' if sign > 0 else '<'} {sign * min_effect:g}, 95% t interval"
+    verdict = _region_verdict(effect, lambda v: sign * v > min_effect)
+    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits))
+
+
+def equivalent(
+    a: Iterable[float],
+    b: Iterable[float] | None = None,
+    *,
+    value: float | None = None,
+    margin: float,
+    paired: bool,
+    digits: int = 3,
+) -> Finding:
+    """Claim "no difference between A and B" (or A and ``value``) within ``±margin``.
+
+    Two one-sided tests at level 0.05: the 90% interval of the difference must lie in
+    ``[-margin, margin]``. The margin is declared with the claim, before looking.
+    """
+    x, y, c = _operands(a, b, value)
+    if not math.isfinite(margin) or margin <= 0:
+        raise ValueError(f"Expected `margin` > 0, got {margin!r}")
+    effect = _difference(x, y, c, paired, 1 - 2 * (1 - CONFIDENCE))
+    kind = "constant" if y is None else ("paired" if paired else "Welch")
+    test = f"{kind} difference within ±{margin:g} (TOST, 90% t interval)"
+    return Finding(_region_verdict(effect, lambda v: abs(v) <= margin), effect, test, _ours(x, y, c, effect, digits))
+
+
+def correlated(x: Iterable[float], y: Iterable[float], *, sign: int = 1, digits: int = 2) -> Finding:
+    """Claim "x and y are positively (``sign=1``) or negatively (``-1``) correlated".
+
+    Pearson's r over independent points (one per seed or per independent run, never
+    the probe points of one training curve) with Fisher's z interval; ``n`` must reach
+    :data:`MIN_SEEDS` and at least 4 for an interval.
+    """
+    from scipy import stats
+
+    u, v = _values("x", x), _values("y", y)
+    if u.size != v.size:
+        raise ValueError(f"Expected `x` and `y` of equal length, got {u.size} and {v.size}")
+    if sign not in (1, -1):
+        raise ValueError(f"Expected `sign` in [1, -1], got {sign!r}")
+    if u.size < 4 or np.ptp(u) == 0 or np.ptp(v) == 0:
+        r = math.nan if u.size < 2 or np.ptp(u) == 0 or np.ptp(v) == 0 else float(np.corrcoef(u, v)[0, 1])
+        effect = Estimate(r, math.nan, math.nan, int(u.size))
+        return Finding("not tested", effect, "Pearson r, Fisher z 95% interval", f"r = {r:.{digits}f} (n={u.size})")
+    res = stats.pearsonr(u, v)
+    ci = res.confidence_interval(CONFIDENCE)
+    effect = Estimate(float(res.statistic), float(ci.low), float(ci.high), int(u.size))
+    ours = f"r = {effect.mean:.{digits}f} [{effect.low:.{digits}f}, {effect.high:.{digits}f}] (n={u.size})"
+    return Finding(_region_verdict(effect, lambda r: sign * r > 0), effect, "Pearson r, Fisher z 95% interval", ours)
+
+
+def paper_check(
+    values: Iterable[float], paper: float, *, tolerance: float, scale_matches: bool, digits: int = 3
+) -> Finding:
+    """Claim "we obtain the paper's number": ``paper`` in our 95% interval widened by ``tolerance``.
+
+    ``scale_matches`` says whether our data, architecture and schedule are the paper's;
+    when they are not, the verdict is ``"not tested at this scale"``.
+    """
+    x = _values("values", values)
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"Expected `tolerance` >= 0, got {tolerance!r}")
+    est = estimate(x)
+    test = f"paper's number within our 95% interval ± {tolerance:g}"
+    if not scale_matches:
+        return Finding("not tested at this scale", est, test, est.format(digits))
+    if est.n < MIN_SEEDS:
+        return Finding("not tested", est, test, est.format(digits))
+    inside = est.low - tolerance <= paper <= est.high + tolerance
+    return Finding("reproduced" if inside else "not reproduced", est, test, est.format(digits))
+
+
+def _ours(x: np.ndarray, y: np.ndarray | None, c: float | None, effect: Estimate, digits: int) -> str:
+    first = estimate(x).format(digits)
+    second = f"{c:.{digits}g}" if y is None else estimate(y).format(digits)
+    low, high = effect.low, effect.high
+    interval = "" if not math.isfinite(low) else f" [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{first} vs {second}; difference {effect.mean:+.{digits}f}{interval}"
+
+
+# --------------------------------------------------------------------------- scorecards
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One scorecard row: a claim, the paper's number (a labelled reference), and our finding.
+
+    ``where`` names the profile, data and seeds the finding comes from.
+    """
+
+    claim: str
+    finding: Finding
+    where: str
+    paper: str = "—"
+
+    def __post_init__(self) -> None:
+        for name in ("claim", "where", "paper"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"Expected `{name}` to be a non-empty string, got {getattr(self, name)!r}")
+        if not isinstance(self.finding, Finding):
+            raise TypeError(f"Expected `finding` to be a Finding, got {self.finding!r}")
+
+
+def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
+    """The scorecard table: claim, paper (reference), ours, where, test, verdict; one row per claim."""
+    if not claims:
+        raise ValueError("Expected at least one claim, got none")
+    rows = [
+        {
+            "claim": c.claim,
+            "paper (reference)": c.paper,
+            "ours": c.finding.ours,
+            "profile, data, seeds": c.where,
+            "test": c.finding.test,
+            "verdict": c.finding.verdict,
+        }
+        for c in claims
+    ]
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def where(profile: str, data: str, seeds: Sequence[int]) -> str:
+    """``"quick; digits; seeds 0-2"`` for a :class:`Claim`."""
+    seeds = list(seeds)
+    if seeds and seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
+        text = f"{seeds[0]}-{seeds[-1]}"
+    else:
+        text = ",".join(map(str, seeds))
+    return f"{profile}; {data}; seeds {text}"
