@@ -29,11 +29,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from ._checks import check_choice, check_number, check_positive_int
 
@@ -44,7 +47,11 @@ __all__ = [
     "ResNet",
     "cifar_resnet",
     "count_parameters",
+    "freeze",
+    "load_state_arrays",
+    "reference_outputs",
     "resnet18",
+    "state_arrays",
 ]
 
 
@@ -60,6 +67,55 @@ class ModelOutput(NamedTuple):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+_STATE_PREFIX = "state/"
+
+
+def state_arrays(model: nn.Module, prefix: str = _STATE_PREFIX) -> dict[str, np.ndarray]:
+    """The model's ``state_dict`` as numpy arrays named ``prefix + key`` (for a cached run's arrays)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}")
+    return {f"{prefix}{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+
+def load_state_arrays(model: nn.Module, arrays: dict[str, np.ndarray], prefix: str = _STATE_PREFIX) -> nn.Module:
+    """Load the arrays written by :func:`state_arrays` into ``model`` (strictly: every key must match)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}")
+    state = {k.removeprefix(prefix): torch.as_tensor(v) for k, v in arrays.items() if k.startswith(prefix)}
+    if not state:
+        raise ValueError(f"Expected arrays named {prefix!r}<key> in `arrays`, got {sorted(arrays)[:5]}")
+    model.load_state_dict(state)
+    return model
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Put ``model`` in eval mode with every parameter's ``requires_grad`` off; returns it.
+
+    A frozen reference (a teacher, a pretrained source network) is used this way by
+    the distillation and transfer regularisers.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def reference_outputs(model: nn.Module, x: Tensor) -> ModelOutput:
+    """Outputs of a frozen reference network on a batch: no graph is built, eval mode is kept.
+
+    The one place where a teacher or a source network is run on the student's batch.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"Expected `x` to be a tensor, got {type(x).__name__}")
+    if model.training:
+        raise ValueError("Expected `model` in eval mode (a frozen reference); call c2f_utils.models.freeze(model)")
+    with torch.no_grad():
+        out = model(x)
+    return ModelOutput(*out)
 
 
 class MLP(nn.Module):

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_number
-from ..models import ModelOutput
+from ..models import ModelOutput, freeze, reference_outputs
 from .smoothing import LLSLoss, check_logits_target, soft_cross_entropy
 
 __all__ = ["KDLoss", "SubstituteTeacherLoss", "kd_loss", "teacher_objective"]
@@ -119,13 +119,10 @@ def teacher_objective(
         raise TypeError(f"Expected `teacher` to be an nn.Module, got {type(teacher).__name__}")
     check_number("temperature", temperature, low=0, low_inclusive=False)
     check_number("beta", beta, low=0, high=1)
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    freeze(teacher)
 
     def regularizer(inputs: Tensor, output: ModelOutput) -> Tensor:
-        with torch.no_grad():
-            teacher_logits = teacher(inputs).logits
+        teacher_logits = reference_outputs(teacher, inputs).logits
         return kd_loss(output.logits, teacher_logits, temperature=temperature, beta=0.0) * (1 - beta)
 
     return _ScaledCrossEntropy(beta), regularizer
