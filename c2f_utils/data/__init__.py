@@ -26,14 +26,18 @@ from . import (
     real,
 )
 from .core import DatasetNotFoundError, DatasetSpec, LabeledData, available, describe, load, register
+from .splits import class_subset, few_shot_split, holdout_split
 
 __all__ = [
     "DatasetNotFoundError",
     "DatasetSpec",
     "LabeledData",
     "available",
+    "class_subset",
     "describe",
     "embedded",
+    "few_shot_split",
+    "holdout_split",
     "load",
     "real",
     "register",
