@@ -20,6 +20,9 @@ every page (``book/verdicts.md`` explains the policy to readers):
    (:func:`paper_check`), the claim is reproduced when the number lies in our 95%
    interval widened by the declared tolerance; at another scale it is
    ``"not tested at this scale"``.
+5. **Deterministic quantities** (a closed form, a solver with no randomness) have no
+   seed variation: runs that give identical results count once, and the quantity is
+   checked exactly against declared bounds (:func:`deterministic`).
 
 Verdicts are computed by these functions, never typed.
 """
@@ -43,6 +46,7 @@ __all__ = [
     "Estimate",
     "Finding",
     "correlated",
+    "deterministic",
     "equivalent",
     "estimate",
     "format_mean_ci",
@@ -358,6 +362,32 @@ def correlated(x: Iterable[float], y: Iterable[float], *, sign: int = 1, digits:
     effect = Estimate(float(res.statistic), float(ci.low), float(ci.high), int(u.size))
     ours = f"r = {effect.mean:.{digits}f} [{effect.low:.{digits}f}, {effect.high:.{digits}f}] (n={u.size})"
     return Finding(_region_verdict(effect, lambda r: sign * r > 0), effect, "Pearson r, Fisher z 95% interval", ours)
+
+
+def deterministic(
+    value: float, *, at_least: float | None = None, at_most: float | None = None, digits: int = 3
+) -> Finding:
+    """Claim about a quantity with no seed variation (a closed form, a deterministic solver).
+
+    Seeds that give identical results are one replicate, not several: such a claim is
+    checked once, exactly, against ``[at_least, at_most]`` (numerical tolerance goes
+    into the bounds, declared with the claim): ``"reproduced"`` inside, else
+    ``"not reproduced"``.
+    """
+    if isinstance(value, bool) or not math.isfinite(float(value)):
+        raise ValueError(f"Expected `value` to be a finite number, got {value!r}")
+    if at_least is None and at_most is None:
+        raise ValueError("Expected at least one of `at_least` and `at_most`")
+    low = -math.inf if at_least is None else float(at_least)
+    high = math.inf if at_most is None else float(at_most)
+    if low > high:
+        raise ValueError(f"Expected `at_least` <= `at_most`, got {at_least!r} > {at_most!r}")
+    value = float(value)
+    verdict = "reproduced" if low <= value <= high else "not reproduced"
+    bounds = " and ".join(
+        t for t in (f">= {low:g}" * (at_least is not None), f"<= {high:g}" * (at_most is not None)) if t
+    )
+    return Finding(verdict, Estimate(value, value, value, 1), f"deterministic, {bounds}", f"{value:.{digits}g}")
 
 
 def paper_check(
