@@ -38,6 +38,7 @@ import json
 import math
 import re
 import sys
+import textwrap
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -370,18 +371,13 @@ def _library_closure(modules: set[str]) -> list[str]:
     return sorted(seen)
 
 
-def code_dependencies(cls: type) -> tuple[list[str], list[str]]:
-    """What an experiment's run executes: ``(objects, library_modules)``.
-
-    ``objects`` are the qualified names of the experiment class and of every function
-    or class of a chapter module it reaches through global names (hashed by source);
-    ``library_modules`` are the package modules it reaches (hashed whole), closed
-    under their imports. Presentation and storage modules (``plots``, ``report``,
-    ``runs``, ``experiments``) are never part of it.
-    """
+def _walk(root: Any) -> tuple[dict[str, Any], set[str]]:
+    """Objects (by qualified name) and library modules reached from ``root`` (see :func:`code_dependencies`)."""
+    if not (inspect.isfunction(root) or inspect.isclass(root)):
+        root = type(root)  # a callable instance: its class's code
     objects: dict[str, Any] = {}
     modules: set[str] = set()
-    stack: list[Any] = [cls]
+    stack: list[Any] = [root]
     while stack:
         obj = stack.pop()
         qual = f"{obj.__module__}.{obj.__qualname__}"
@@ -398,44 +394,75 @@ def code_dependencies(cls: type) -> tuple[list[str], list[str]]:
                     modules.add(value.__name__)
                 continue
             module = getattr(value, "__module__", None)
-            if not isinstance(module, str) or not module.startswith(_PACKAGE + "."):
-                continue
-            if module in _NOT_COMPUTATION:
+            if not isinstance(module, str) or not module.startswith(_PACKAGE + ".") or module in _NOT_COMPUTATION:
                 continue
             if _is_library(module):
                 modules.add(module)
             elif inspect.isfunction(value) or inspect.isclass(value):
                 stack.append(value)
+    return objects, modules
+
+
+def code_dependencies(cls: Any) -> tuple[list[str], list[str]]:
+    """What an experiment's run executes: ``(objects, library_modules)``.
+
+    ``objects`` are the qualified names of the experiment class and of every function
+    or class of a chapter module (or of the caller's own module) it reaches through
+    global names, hashed by source; ``library_modules`` are the package modules it
+    reaches, hashed whole and closed under their imports. Presentation and storage
+    modules (``plots``, ``report``, ``runs``, ``experiments``) are never part of it.
+    """
+    objects, modules = _walk(cls)
     return sorted(objects), _library_closure(modules)
 
 
-@cache
-def _source(qual: str) -> str:
-    """Source of the module-level object ``qual`` (``package.module.Name``)."""
-    module, _, name = qual.rpartition(".")
-    return inspect.getsource(getattr(sys.modules[module], name))
+def _normalized(source: str) -> bytes:
+    """The syntax tree of ``source`` without docstrings, comments or layout: what the code does."""
+    tree = ast.parse(textwrap.dedent(source))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False).encode()
+
+
+def _object_source(obj: Any) -> bytes:
+    """Normalised source of a function or class; its compiled code where the source is unavailable."""
+    try:
+        return _normalized(inspect.getsource(obj))
+    except (OSError, TypeError, SyntaxError):
+        code = getattr(obj, "__code__", None)
+        return code.co_code + repr(code.co_consts).encode() if code is not None else repr(obj).encode()
 
 
 @cache
 def _module_digest(module: str) -> str:
     spec = importlib.util.find_spec(module)
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+    return hashlib.sha256(_normalized(Path(spec.origin).read_text())).hexdigest()
 
 
 @cache
-def code_fingerprint(cls: type) -> str:
+def code_fingerprint(cls: Any) -> str:
     """SHA-256 prefix of the code an experiment's run executes (:func:`code_dependencies`)
     and of :func:`library_versions`.
 
-    Editing a plot, a table, a scorecard or a notebook changes no fingerprint; editing
-    a loss changes the fingerprints of the experiments that reach it, and only those.
+    Code is hashed as its syntax tree without docstrings and comments, so editing a
+    docstring, a comment, a plot, a table, a scorecard or a notebook changes no
+    fingerprint; editing a loss changes the fingerprints of the experiments that reach
+    it, and only those.
     """
-    objects, modules = code_dependencies(cls)
+    objects, reached = _walk(cls)
     digest = hashlib.sha256()
-    for qual in objects:
+    for qual in sorted(objects):
         digest.update(qual.encode())
-        digest.update(_source(qual).encode())
-    for module in modules:
+        digest.update(_object_source(objects[qual]))
+    for module in _library_closure(reached):
         digest.update(module.encode())
         digest.update(_module_digest(module).encode())
     digest.update(json.dumps(library_versions(), sort_keys=True).encode())

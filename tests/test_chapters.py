@@ -1,93 +1,66 @@
-"""Chapter parameter specs: profiles, overrides, types, command-line parsing."""
+"""Every registered chapter: its notebook, its declared parameters, its plan."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import jupytext
 import pytest
+import yaml
 
 from c2f_utils import chapters
-from c2f_utils.chapters import Param, setting
+from c2f_utils.experiments import PROFILES
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = sorted(chapters.load_all())
 
 
-def test_profile_fills_defaults_and_explicit_values_override() -> None:
-    quick = setting.SPEC.resolve("quick")
-    paper = setting.SPEC.resolve("paper")
-    assert quick["dataset"] == "digits" and paper["dataset"] == "mnist"
-    assert quick["profile"] == "quick"
-    got = setting.SPEC.resolve("paper", epochs=3, seeds=[7], dataset=None)
-    assert got["epochs"] == 3 and got["seeds"] == [7] and got["dataset"] == "mnist"
+def _parameters_cell(name: str) -> str:
+    nb = jupytext.read(chapters.get(name).source_path(ROOT / "book"))
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{name}: expected one cell tagged 'parameters'"
+    return cells[0].source
 
 
-def test_unknown_parameter_and_profile_are_errors() -> None:
-    with pytest.raises(KeyError, match="epoch"):
-        setting.SPEC.resolve("quick", epoch=3)
-    with pytest.raises(ValueError, match="profile"):
-        setting.SPEC.resolve("fast")
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "error"),
-    [
-        ("epochs", "3", TypeError),
-        ("epochs", 2.5, TypeError),
-        ("epochs", True, TypeError),
-        ("seeds", 3, TypeError),
-        ("seeds", [0, "1"], TypeError),
-        ("dataset", "imagenet", ValueError),
-    ],
-)
-def test_wrong_types_are_errors(name: str, value, error: type) -> None:
-    with pytest.raises(error, match=name):
-        setting.SPEC.resolve("quick", **{name: value})
-
-
-def test_ints_are_accepted_as_floats() -> None:
-    assert setting.SPEC.resolve("quick", lr=1)["lr"] == 1.0
-
-
-@pytest.mark.parametrize(
-    ("ptype", "text", "expected"),
-    [
-        ("int", "3", 3),
-        ("float", "0.5", 0.5),
-        ("bool", "true", True),
-        ("bool", "0", False),
-        ("str", "x", "x"),
-        ("list[int]", "0,1,2", [0, 1, 2]),
-        ("list[int]", "[3, 4]", [3, 4]),
-        ("list[float]", "0.1, 1", [0.1, 1.0]),
-    ],
-)
-def test_command_line_parsing(ptype: str, text: str, expected) -> None:
-    assert Param(ptype, None, None, "").parse("p", text) == expected
-
-
-@pytest.mark.parametrize(("ptype", "text"), [("int", "three"), ("float", "x"), ("bool", "maybe"), ("list[int]", "1,a")])
-def test_command_line_parsing_errors_name_the_parameter(ptype: str, text: str) -> None:
-    with pytest.raises(TypeError, match="`p`"):
-        Param(ptype, None, None, "").parse("p", text)
-
-
-def test_registry_and_sources_exist() -> None:
-    spec = chapters.get("setting")
-    assert spec is setting.SPEC and spec.source_path().is_file()
+def test_registry() -> None:
+    assert "setting" in NAMES
     with pytest.raises(KeyError, match="nope"):
         chapters.get("nope")
-    with pytest.raises(ValueError, match="type"):
-        Param("complex", 0, 0, "")
 
 
-@pytest.mark.parametrize("name", sorted(chapters.load_all()))
-def test_every_chapter_is_in_the_toc_and_declares_exactly_its_spec(name: str) -> None:
-    import jupytext
-    import yaml
-
-    spec = chapters.get(name)
-    toc = yaml.safe_load((spec.source_path().parent.parent / "_toc.yml").read_text())
+@pytest.mark.parametrize("name", NAMES)
+def test_chapter_is_in_the_toc_and_its_parameters_cell_declares_exactly_its_parameters(name: str) -> None:
+    chapter = chapters.get(name)
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    assert f"book/{spec.source.removesuffix('.md')}" in files
-    nb = jupytext.read(spec.source_path())
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    assert len(cells) == 1
-    names = {line.split("=")[0].strip() for line in cells[0].source.splitlines() if "=" in line}
-    assert names == {"profile", *spec.params}
-    assert 'profile = "quick"' in cells[0].source
+    assert f"book/{chapter.source.removesuffix('.md')}" in files
+    source = _parameters_cell(name)
+    assigned = {
+        line.split("=")[0].strip(): line.split("=", 1)[1].strip() for line in source.splitlines() if "=" in line
+    }
+    assert set(assigned) == {"profile", *chapter.parameters}
+    assert assigned.pop("profile") == '"quick"'
+    assert set(assigned.values()) == {"None"}  # every value comes from the profile unless given
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_configures_from_its_namespace_and_calls_no_private_function(name: str) -> None:
+    chapter = chapters.get(name)
+    nb = jupytext.read(chapter.source_path(ROOT / "book"))
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert f"{name}.CHAPTER.from_namespace(globals())" in code
+    private = [w for w in code.replace("(", " ").replace(")", " ").split() if "._" in w and not w.startswith("#")]
+    assert private == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_plans_and_validates(name: str, profile: str, tmp_path: Path) -> None:
+    chapter = chapters.get(name)
+    if profile not in chapter.profiles:
+        with pytest.raises(ValueError, match=profile):
+            chapter.configure(profile)
+        return
+    records = chapter.configure(profile).plan_records(cache_dir=str(tmp_path))
+    assert records and all(not r["cached"] for r in records)
+    assert len({(r["experiment"], r["key"]) for r in records}) == len(records)

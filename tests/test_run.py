@@ -32,10 +32,52 @@ def test_wrong_type_is_rejected_before_any_work(tmp_path: Path, capsys: pytest.C
     assert not any(tmp_path.iterdir())
 
 
-def test_list_prints_parameters(capsys: pytest.CaptureFixture) -> None:
+def test_list_prints_parameters_with_bounds_choices_and_profiles(capsys: pytest.CaptureFixture) -> None:
     assert run.main(["--list"]) == 0
+    assert "setting: The coarse-to-fine setting" in capsys.readouterr().out
+    assert run.main(["--list", "setting"]) == 0
     out = capsys.readouterr().out
-    assert "setting" in out and "probe_every" in out
+    assert "epochs (int; in [1, inf); quick=30, paper=20)" in out
+    assert "dataset (str; one of ['digits', 'mnist']; quick='digits', paper='mnist')" in out
+    assert "seeds (list[int]" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "epochs", "0"], "`epochs` in [1"),
+        (["-p", "lr", "-1"], "`lr` in (0"),
+        (["-p", "device", "gpu"], "`device`"),
+        (["-p", "seeds", "0,-2"], "`seeds[1]`"),
+        (["-p", "profile", "real"], "'real'"),
+        (["--profile", "fast"], "'fast'"),
+        (["-p", "coarsening", "thirds"], "`coarsening`"),
+    ],
+)
+def test_out_of_range_values_are_rejected_before_a_kernel_starts(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        run.main(["setting", *args, "--out", str(tmp_path)])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_plan_prints_every_run_with_its_key(capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path))
+    assert run.main(["setting", "--plan", "-p", "seeds", "3,4", "-p", "profile", "paper"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    train = [r for r in records if r["grid"] == "train"]
+    assert [(r["params"]["labeling"], r["params"]["seed"]) for r in train] == [
+        ("coarse", 3),
+        ("coarse", 4),
+        ("fine", 3),
+        ("fine", 4),
+    ]
+    assert {r["profile"] for r in records} == {"paper"} and {r["params"]["dataset"] for r in records} == {"mnist"}
+    assert all(len(r["key"]) == 32 and r["cached"] is False for r in records)
+    assert not any(tmp_path.iterdir())  # planning trains nothing and writes nothing
 
 
 def test_run_chapter_rejects_bad_parameters_without_executing(tmp_path: Path) -> None:
@@ -43,7 +85,24 @@ def test_run_chapter_rejects_bad_parameters_without_executing(tmp_path: Path) ->
         run.run_chapter("setting", {"lr_max": 1.0}, out=tmp_path)
     with pytest.raises(TypeError, match="epochs"):
         run.run_chapter("setting", {"epochs": "3"}, out=tmp_path)
+    with pytest.raises(ValueError, match="epochs"):
+        run.run_chapter("setting", {"profile": "paper", "epochs": -3}, out=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_unknown_parameter_is_an_error_under_plain_papermill(tmp_path: Path) -> None:
+    """papermill itself only warns about a name the parameters cell lacks; the notebook refuses it."""
+    import jupytext
+    import papermill
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    source = tmp_path / "setting.ipynb"
+    jupytext.write(jupytext.read(book / "setting.md"), source)
+    with pytest.raises(papermill.PapermillExecutionError, match="epoch"):
+        papermill.execute_notebook(
+            str(source), str(tmp_path / "out.ipynb"), parameters={"epoch": 3}, cwd=str(book), progress_bar=False
+        )
 
 
 @pytest.mark.slow
@@ -72,6 +131,8 @@ def test_setting_chapter_executes_with_injected_parameters(tmp_path: Path) -> No
     params = results["results"]["parameters"]
     assert params["epochs"] == 2 and params["coarsening"] == "parity" and params["dataset"] == "digits"
     assert len(results["results"]["scorecard"]) == 5
+    assert {row["verdict"] for row in results["results"]["scorecard"]} == {"not tested"}  # two seeds
+    assert {row["verdict"] for row in results["results"]["scorecard"]} == {"not tested"}  # two seeds
     assert {"device", "git_commit", "wall_time_s"} <= set(results["provenance"])
     nb = nbformat.read(tmp_path / "setting.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]

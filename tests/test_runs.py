@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from c2f_utils import runs
 
@@ -44,7 +43,8 @@ def test_provenance_is_recorded(tmp_path: Path) -> None:
     record = json.loads((res.path / "record.json").read_text())
     prov = record["provenance"]
     assert record["params"] == {"a": 1}
-    for key in ("package_version", "git_commit", "device", "torch", "wall_time_s", "finished_at", "code_fingerprint"):
+    keys = ("package_version", "git_commit", "device", "torch", "numpy", "pot", "wall_time_s", "code_fingerprint")
+    for key in keys:
         assert key in prov
     assert prov["wall_time_s"] >= 0
 
@@ -61,12 +61,14 @@ def test_interrupted_sweep_resumes(tmp_path: Path) -> None:
 
         return fn
 
-    grid = [{"a": a} for a in range(5)]
+    def sweep(fn) -> list[runs.RunResult]:
+        return [runs.cached_run("sw", fn, {"a": a}, cache_dir=tmp_path, code="fixed") for a in range(5)]
+
     with pytest.raises(KeyboardInterrupt):
-        runs.sweep("sw", make(fail_at=3), grid, cache_dir=tmp_path)
+        sweep(make(fail_at=3))
     assert calls == [0, 1, 2, 3]
     calls.clear()
-    results = runs.sweep("sw", make(fail_at=None), grid, cache_dir=tmp_path)
+    results = sweep(make(fail_at=None))
     assert calls == [3, 4]  # runs 0-2 were read back
     assert [r.metrics["a"] for r in results] == [0, 1, 2, 3, 4]
     assert [r.cached for r in results] == [True, True, True, False, False]
@@ -116,10 +118,12 @@ def test_env_variable_selects_cache_dir(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_key_depends_on_params_and_code() -> None:
-    assert runs.run_key("x", {"a": 1}) == runs.run_key("x", {"a": 1})
-    assert runs.run_key("x", {"a": 1}) != runs.run_key("x", {"a": 2})
-    assert runs.run_key("x", {"a": (1, 2)}) == runs.run_key("x", {"a": [1, 2]})
-    assert len(runs.code_fingerprint()) == 16
+    assert runs.run_key("x", {"a": 1}, "c0") == runs.run_key("x", {"a": 1}, "c0")
+    assert runs.run_key("x", {"a": 1}, "c0") != runs.run_key("x", {"a": 2}, "c0")
+    assert runs.run_key("x", {"a": 1}, "c0") != runs.run_key("x", {"a": 1}, "c1")
+    assert runs.run_key("x", {"a": (1, 2)}, "c0") == runs.run_key("x", {"a": [1, 2]}, "c0")
+    with pytest.raises(ValueError, match="code"):
+        runs.run_key("x", {}, "")
 
 
 @pytest.mark.parametrize(("params", "error"), [({"a": object()}, TypeError), ({"a": float("nan")}, ValueError)])
@@ -127,25 +131,11 @@ def test_invalid_params_are_rejected(tmp_path: Path, params: dict, error: type) 
     with pytest.raises(error, match=r"params\.a"):
         runs.cached_run("exp", Counter(), params, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="name"):
-        runs.run_key("bad name/", {})
+        runs.run_key("bad name/", {}, "c0")
 
 
-def test_mean_ci_matches_scipy() -> None:
-    x = np.random.default_rng(0).normal(size=7)
-    mean, half = runs.mean_ci(x)
-    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
-    assert mean == pytest.approx(x.mean()) and half == pytest.approx((hi - lo) / 2)
-    assert np.isnan(runs.mean_ci([1.0])[1])
-    with pytest.raises(ValueError, match="confidence"):
-        runs.mean_ci(x, confidence=1.5)
-
-
-def test_summarize_and_results_frame(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"method": ["a", "a", "b", "b"], "acc": [0.5, 0.7, 0.9, 0.9]})
-    summary = runs.summarize(frame, "method", ["acc"]).set_index("method")
-    assert summary.loc["a", "acc"] == pytest.approx(0.6) and summary.loc["b", "acc_ci"] == 0.0
-    assert runs.format_mean_ci(0.6, 0.05) == "0.600 ± 0.050"
-    results = runs.sweep("sw", Counter(), [{"a": 1}, {"a": 2}], cache_dir=tmp_path)
+def test_results_frame(tmp_path: Path) -> None:
+    results = [runs.cached_run("sw", Counter(), {"a": a}, cache_dir=tmp_path) for a in (1, 2)]
     assert runs.results_frame(results).score.tolist() == [0.5, 1.0]
 
 

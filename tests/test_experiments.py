@@ -1,0 +1,213 @@
+"""Typed experiments, grids and chapters: validation, parameter derivation, plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import pytest
+
+from c2f_utils.experiments import Chapter, Experiment, Grid, param, parse_text, plural
+
+
+@dataclass(frozen=True)
+class Toy(Experiment):
+    name: ClassVar[str] = "test.toy"
+    seed: int = param("seed", ge=0)
+    lr: float = param("learning rate", gt=0, le=1)
+    loss: str = param("loss", choices=("ce", "ls"))
+    widths: tuple[int, ...] = param("hidden widths", ge=1)
+    pair: tuple[float, ...] = param("a range", length=2)
+    device: str = param("device", device=True)
+    verbose: bool = param("print", default=False)
+
+    def run(self) -> dict[str, float]:
+        return {"score": self.lr * (self.seed + 1)}
+
+
+@dataclass(frozen=True)
+class Student(Experiment):
+    name: ClassVar[str] = "test.student"
+    teacher: Toy = param("the teacher run")
+    seed: int = param("seed", ge=0)
+
+    def run(self) -> dict[str, float]:
+        return {"score": self.teacher.cached().metrics["score"] + self.seed}
+
+
+def toy(**changes) -> Toy:
+    base = {"seed": 0, "lr": 0.1, "loss": "ce", "widths": [8, 4], "pair": (0, 1), "device": "cpu"}
+    return Toy(**{**base, **changes})
+
+
+def test_values_are_validated_and_normalised() -> None:
+    t = toy(lr=1, seed=np.int64(3), widths=np.array([2, 3]))
+    assert t.lr == 1.0 and isinstance(t.lr, float) and t.seed == 3 and type(t.seed) is int
+    assert t.widths == (2, 3) and t.pair == (0.0, 1.0)
+    assert t.params() == {
+        "seed": 3,
+        "lr": 1.0,
+        "loss": "ce",
+        "widths": [2, 3],
+        "pair": [0.0, 1.0],
+        "device": "cpu",
+        "verbose": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"seed": -1}, ValueError, r"`seed` in \[0"),
+        ({"seed": 1.5}, TypeError, "`seed`"),
+        ({"seed": True}, TypeError, "`seed`"),
+        ({"lr": 0.0}, ValueError, r"`lr` in \(0"),
+        ({"lr": float("nan")}, ValueError, "`lr`"),
+        ({"lr": "0.1"}, TypeError, "`lr`"),
+        ({"loss": "mse"}, ValueError, "`loss`.*'mse'"),
+        ({"widths": [4, 0]}, ValueError, r"`widths\[1\]`"),
+        ({"widths": "8"}, TypeError, "`widths`"),
+        ({"pair": (0, 1, 2)}, ValueError, "`pair`.*2 elements"),
+        ({"device": "gpu"}, ValueError, "`device`.*'gpu'"),
+        ({"verbose": "no"}, TypeError, "`verbose`"),
+    ],
+)
+def test_bad_values_name_the_field(changes: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        toy(**changes)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1", "mps", "auto"])
+def test_device_strings(device: str) -> None:
+    assert toy(device=device).device == device
+
+
+def test_command_line_parsing() -> None:
+    assert parse_text("x", "0,1,2", tuple[int, ...]) == [0, 1, 2]
+    assert parse_text("x", "[0.5, 1]", tuple[float, ...]) == [0.5, 1]
+    assert parse_text("x", "off", bool) is False
+    with pytest.raises(TypeError, match="`x`"):
+        parse_text("x", "maybe", bool)
+    with pytest.raises(TypeError, match="`x`"):
+        parse_text("x", "three", int)
+
+
+def test_plural() -> None:
+    assert [plural(w) for w in ("seed", "criterion", "alpha", "loss")] == ["seeds", "criteria", "alphas", "losses"]
+
+
+def test_grid_runs_are_the_product_in_order() -> None:
+    grid = Grid(toy(), sweep={"seed": (0, 1), "loss": ("ce", "ls")})
+    assert [(r.seed, r.loss) for r in grid.runs()] == [(0, "ce"), (0, "ls"), (1, "ce"), (1, "ls")]
+    with pytest.raises(ValueError, match="`lr`"):
+        Grid(toy(), sweep={"lr": (0.1, -1.0)})
+    with pytest.raises(ValueError, match="nope"):
+        Grid(toy(), sweep={"nope": (1,)})
+    with pytest.raises(ValueError, match="at least one"):
+        Grid(toy(), sweep={"seed": ()})
+
+
+def _chapter(**quick_changes) -> Chapter:
+    return Chapter(
+        "toy",
+        "toy.md",
+        "Toy",
+        profiles={
+            "quick": {
+                "a": Grid(toy(**quick_changes), sweep={"seed": (0, 1, 2)}, group="a", fixed=("pair", "verbose")),
+                "b": Grid(toy(lr=0.5), sweep={"seed": (0, 1, 2), "loss": ("ce", "ls")}, group="b", fixed=("pair",)),
+            },
+            "paper": {
+                "a": Grid(toy(lr=0.2), sweep={"seed": (0,)}, group="a", fixed=("pair", "verbose")),
+                "b": Grid(toy(lr=0.2), sweep={"seed": (0,), "loss": ("ce",)}, group="b", fixed=("pair",)),
+            },
+        },
+        shared=("seed", "device"),
+    )
+
+
+def test_parameters_are_derived_from_the_grids() -> None:
+    chapter = _chapter()
+    assert set(chapter.parameters) == {
+        "seeds",
+        "device",
+        "a_lr",
+        "a_loss",
+        "a_widths",
+        "b_lr",
+        "b_losses",
+        "b_widths",
+        "b_verbose",
+    }
+    assert chapter.parameters["seeds"].targets == (("a", "seed"), ("b", "seed"))
+    assert chapter.parameters["a_lr"].values == {"quick": 0.1, "paper": 0.2}
+    assert chapter.parameters["b_losses"].type_name == "list[str]"
+    lines = "\n".join(chapter.describe())
+    assert "a_lr (float; in (0, 1]; quick=0.1, paper=0.2)" in lines and "one of ['ce', 'ls']" in lines
+
+
+def test_shared_parameter_with_two_values_in_one_profile_is_an_error() -> None:
+    with pytest.raises(ValueError, match="device"):
+        _chapter(device="cuda")
+
+
+def test_configure_applies_overrides_to_every_target() -> None:
+    config = _chapter().configure("quick", seeds=[5, 6], a_lr=0.3, b_losses=["ls"], device="cuda:0")
+    a, b = config.runs("a"), config.runs("b")
+    assert [r.seed for r in a] == [5, 6] and {r.lr for r in a} == {0.3}
+    assert [(r.seed, r.loss) for r in b] == [(5, "ls"), (6, "ls")] and {r.lr for r in b} == {0.5}
+    assert {r.device for r in a + b} == {"cuda:0"}
+    assert config["seeds"] == [5, 6] and config["a_lr"] == 0.3 and config.values["profile"] == "quick"
+
+
+@pytest.mark.parametrize(
+    ("profile", "given", "error", "match"),
+    [
+        ("quick", {"a_lr": 2.0}, ValueError, "`a_lr`"),
+        ("quick", {"seeds": []}, ValueError, "`seeds`"),
+        ("quick", {"seeds": [0, -1]}, ValueError, r"`seeds\[1\]`"),
+        ("quick", {"lr": 0.1}, KeyError, "Unknown parameter.*'lr'"),
+        ("real", {}, ValueError, "profile.*'real'"),
+        ("fast", {}, ValueError, "profile.*'fast'"),
+    ],
+)
+def test_configure_rejects_bad_values(profile: str, given: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        _chapter().configure(profile, **given)
+
+
+def test_from_namespace_rejects_names_papermill_injected_but_the_chapter_lacks() -> None:
+    import math
+
+    chapter = _chapter()
+    namespace = {"profile": "paper", "seeds": None, "a_lr": 0.4, "math": math, "In": [], "_": 1, "f": print}
+    config = chapter.from_namespace(namespace)
+    assert config.profile == "paper" and config["a_lr"] == 0.4 and config["seeds"] == [0]
+    with pytest.raises(KeyError, match="a_lrr"):
+        chapter.from_namespace({**namespace, "a_lrr": 0.4})
+
+
+def test_plan_lists_required_runs_first_once(tmp_path) -> None:
+    teacher = toy(seed=1)
+    chapter = Chapter(
+        "students",
+        "s.md",
+        "S",
+        profiles={"quick": {"s": Grid(Student(teacher, 0), sweep={"seed": (0, 1)}, fixed=("teacher",))}},
+    )
+    config = chapter.configure()
+    plan = config.plan()
+    assert [type(e).__name__ for _, e in plan] == ["Toy", "Student", "Student"]
+    records = config.plan_records(cache_dir=str(tmp_path))
+    assert not any(r["cached"] for r in records)
+    assert records[1]["params"]["teacher"] == {"experiment": "test.toy", "params": teacher.params()}
+    result = config.runs("s")[1].cached(cache_dir=str(tmp_path))
+    assert result.metrics["score"] == pytest.approx(0.1 * 2 + 1)
+    assert [r["cached"] for r in config.plan_records(cache_dir=str(tmp_path))] == [False, False, True]
+
+
+def test_key_depends_on_parameters_and_experiment() -> None:
+    assert toy().key() == toy().key()
+    assert toy().key() != toy(seed=1).key()
+    assert toy(widths=[8, 4]).key() == toy(widths=(8, 4)).key()
