@@ -56,9 +56,15 @@ __all__ = [
     "Experiment",
     "Grid",
     "ParamInfo",
+    "Parameter",
+    "check_value",
+    "code_dependencies",
     "code_fingerprint",
+    "experiment_fields",
     "library_versions",
     "param",
+    "parse_text",
+    "plural",
 ]
 
 PROFILES = ("quick", "real", "paper")
@@ -545,15 +551,18 @@ class Parameter:
 
     @property
     def type_name(self) -> str:
+        """``"int"``, ``"list[float]"``... as ``--list`` shows it."""
         return _type_name(self.annotation)
 
     def check(self, value: Any) -> Any:
+        """Return ``value`` validated (and normalised) for this parameter, else raise naming it."""
         out = check_value(self.name, value, self.annotation, self.info)
         if isinstance(out, tuple) and not out:
             raise ValueError(f"Expected at least one value for `{self.name}`, got {value!r}")
         return out
 
     def parse(self, text: str) -> Any:
+        """Parse and validate a command-line value (``"3"``, ``"0,1,2"``, ``"true"``)."""
         return self.check(parse_text(self.name, text, self.annotation))
 
 
@@ -708,6 +717,7 @@ class Config:
         return self.values[name]
 
     def grid(self, gid: str) -> Grid:
+        """The grid ``gid`` (raises naming the chapter's grids if there is none)."""
         if gid not in self.grids:
             raise KeyError(f"Expected a grid of chapter {self.chapter.name!r} among {list(self.grids)}, got {gid!r}")
         return self.grids[gid]

@@ -145,6 +145,7 @@ def _profile(dataset: str, seeds: tuple[int, ...], device: str, **train: int | f
     }
 
 
+#: The chapter: its experiments' grids in the ``quick`` and ``paper`` profiles (parameters: ``--list setting``).
 CHAPTER = register(
     Chapter(
         name="setting",
