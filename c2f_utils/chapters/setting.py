@@ -145,36 +145,19 @@ def _profile(dataset: str, seeds: tuple[int, ...], device: str, **train: int | f
     }
 
 
+_RECIPE = ("dataset", "seeds", "device", "epochs", "lr", "batch_size", "feature_dim", "probe_every", "probe_max_train")
+_PROFILES = {  # quick: embedded digits on a CPU; paper: MNIST and LeNet-5
+    "quick": ("digits", (0, 1, 2), "cpu", 30, 0.05, 64, 32, 1, 0),
+    "paper": ("mnist", (0, 1, 2, 3, 4), "auto", 20, 0.05, 128, 84, 2, 10000),
+}
+
 #: The chapter: its experiments' grids in the ``quick`` and ``paper`` profiles (parameters: ``--list setting``).
 CHAPTER = register(
     Chapter(
         name="setting",
         source="setting.md",
         title="The coarse-to-fine setting",
-        profiles={
-            "quick": _profile(
-                "digits",
-                (0, 1, 2),
-                "cpu",
-                epochs=30,
-                lr=0.05,
-                batch_size=64,
-                feature_dim=32,
-                probe_every=1,
-                probe_max_train=0,
-            ),
-            "paper": _profile(
-                "mnist",
-                (0, 1, 2, 3, 4),
-                "auto",
-                epochs=20,
-                lr=0.05,
-                batch_size=128,
-                feature_dim=84,
-                probe_every=2,
-                probe_max_train=10000,
-            ),
-        },
+        profiles={p: _profile(**dict(zip(_RECIPE, values, strict=True))) for p, values in _PROFILES.items()},
     )
 )
 
