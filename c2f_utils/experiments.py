@@ -391,7 +391,11 @@ def _walk(root: Any) -> tuple[dict[str, Any], set[str]]:
             continue
         objects[qual] = obj
         namespace = vars(sys.modules[obj.__module__])
-        candidates = [namespace[n] for n in _names_used(obj) if n in namespace]
+        used = [n for n in _names_used(obj) if n in namespace]
+        for name in used:  # module-level constants (tables, defaults) the code reads
+            if isinstance(namespace[name], _CONSTANT_TYPES) and not _is_library(obj.__module__):
+                objects[f"{obj.__module__}.{name}"] = _Constant(namespace[name])
+        candidates = [namespace[n] for n in used]
         if isinstance(obj, type):
             candidates += [b for b in obj.__mro__[1:] if b not in (Experiment, object)]
         for value in candidates:
@@ -400,7 +404,8 @@ def _walk(root: Any) -> tuple[dict[str, Any], set[str]]:
                     modules.add(value.__name__)
                 continue
             module = getattr(value, "__module__", None)
-            if not isinstance(module, str) or not module.startswith(_PACKAGE + ".") or module in _NOT_COMPUTATION:
+            ours = isinstance(module, str) and (module.startswith(_PACKAGE + ".") or module == root.__module__)
+            if not ours or module in _NOT_COMPUTATION:
                 continue
             if _is_library(module):
                 modules.add(module)
@@ -409,12 +414,22 @@ def _walk(root: Any) -> tuple[dict[str, Any], set[str]]:
     return objects, modules
 
 
+_CONSTANT_TYPES = (int, float, str, bytes, bool, tuple, list, dict, frozenset, set, type(None))
+
+
+@dataclass(frozen=True)
+class _Constant:
+    """A module-level constant reached by an experiment: hashed by its ``repr``."""
+
+    value: Any
+
+
 def code_dependencies(cls: Any) -> tuple[list[str], list[str]]:
     """What an experiment's run executes: ``(objects, library_modules)``.
 
-    ``objects`` are the qualified names of the experiment class and of every function
-    or class of a chapter module (or of the caller's own module) it reaches through
-    global names, hashed by source; ``library_modules`` are the package modules it
+    ``objects`` are the qualified names of the experiment class and of every function,
+    class or constant of a chapter module (or of the caller's own module) it reaches
+    through global names, hashed by source (constants by ``repr``); ``library_modules`` are the package modules it
     reaches, hashed whole and closed under their imports. Presentation and storage
     modules (``plots``, ``report``, ``runs``, ``experiments``) are never part of it.
     """
@@ -439,7 +454,9 @@ def _normalized(source: str) -> bytes:
 
 
 def _object_source(obj: Any) -> bytes:
-    """Normalised source of a function or class; its compiled code where the source is unavailable."""
+    """Normalised source of a function or class (a constant's ``repr``; compiled code where no source)."""
+    if isinstance(obj, _Constant):
+        return repr(obj.value).encode()
     try:
         return _normalized(inspect.getsource(obj))
     except (OSError, TypeError, SyntaxError):

@@ -8,7 +8,9 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from c2f_utils.experiments import Chapter, Experiment, Grid, param, parse_text, plural
+from c2f_utils.experiments import Chapter, Experiment, Grid, code_dependencies, param, parse_text, plural
+
+SCALE = {"ce": 1.0, "ls": 0.5}  # a module constant the run reads: part of its key
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Toy(Experiment):
     verbose: bool = param("print", default=False)
 
     def run(self) -> dict[str, float]:
-        return {"score": self.lr * (self.seed + 1)}
+        return {"score": SCALE[self.loss] * self.lr * (self.seed + 1)}
 
 
 @dataclass(frozen=True)
@@ -211,3 +213,10 @@ def test_key_depends_on_parameters_and_experiment() -> None:
     assert toy().key() == toy().key()
     assert toy().key() != toy(seed=1).key()
     assert toy(widths=[8, 4]).key() == toy(widths=(8, 4)).key()
+
+
+def test_dependencies_include_the_constants_and_helpers_a_run_reads() -> None:
+    objects, _ = code_dependencies(Toy)
+    assert objects == [f"{__name__}.SCALE", f"{__name__}.Toy"]
+    objects, _ = code_dependencies(Student)  # a student's result depends on its teacher's code too
+    assert objects == [f"{__name__}.SCALE", f"{__name__}.Student", f"{__name__}.Toy"]
