@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from .. import data as c2f_data
 from .. import report
-from ..experiments import Chapter, Experiment, Grid, param
+from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..losses import L2SP, KDLoss, L2Penalty, OTRegularizer, neuron_cost, transport_plan
 from ..models import MLP, ModelOutput, cifar_resnet, freeze, load_state_arrays, reference_outputs, state_arrays
 from ..probes import layer_representations, ot_plan_trace
@@ -275,11 +275,8 @@ def _median_ms(fn: Callable[[], Any], repeats: int, device: torch.device) -> flo
 def _step_times(network: str, batch_size: int, repeats: int, dev: torch.device) -> dict[str, float]:
     """Median ms of one SGD step of ``network`` with no regularizer, L2-SP and Ω_P (exact, proximal)."""
     seed_everything(0)
-    if network == "mlp":
-        model, x = make_model("source"), torch.rand(batch_size, 1, 8, 8)
-    else:
-        model, x = cifar_resnet(20, 10), torch.rand(batch_size, 3, 32, 32)
-    model, x = model.to(dev).train(), x.to(dev)
+    model, shape = (make_model("source"), (1, 8, 8)) if network == "mlp" else (cifar_resnet(20, 10), (3, 32, 32))
+    model, x = model.to(dev).train(), torch.rand(batch_size, *shape).to(dev)
     reference = freeze(copy.deepcopy(model))
     y = torch.randint(0, model.head.out_features, (batch_size,), device=dev)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
@@ -325,8 +322,7 @@ class Cost(Experiment):
                 plans.append((d, solver, ms, float((transport_plan(cost, solver) * cost).sum() / exact - 1)))
         arrays = dict(zip(("network", "regularizer", "step_ms"), map(np.array, zip(*steps, strict=True)), strict=True))
         arrays |= dict(zip(("d", "solver", "ms", "gap"), map(np.array, zip(*plans, strict=True)), strict=True))
-        metrics = {f"{net}_{k}_ms": ms for net, k, ms in steps} | {f"{s}_{d}_ms": ms for d, s, ms, _ in plans}
-        return RunOutput(metrics=metrics, arrays=arrays)
+        return RunOutput(arrays=arrays)
 
 
 def _profile(
@@ -385,7 +381,9 @@ CHAPTER = register(
 )
 
 
-def select_best(frame: pd.DataFrame, by: Sequence[str] = ("method",), hyper: Sequence[str] = ("alpha",)):
+def select_best(
+    frame: pd.DataFrame, by: Sequence[str] = ("method",), hyper: Sequence[str] = ("alpha",)
+) -> pd.DataFrame:
     """The paper's model selection: for each group ``by``, the rows (all seeds) of the
     hyper-parameters with the best validation accuracy averaged over seeds."""
     by, hyper = list(by), list(hyper)
@@ -465,7 +463,9 @@ _PAPER = {  # (table, student, A, B): the paper's "A beats B"
 }
 
 
-def scorecard(demo: pd.DataFrame, transfer: pd.DataFrame, compression: pd.DataFrame, steps: pd.DataFrame, config):
+def scorecard(
+    demo: pd.DataFrame, transfer: pd.DataFrame, compression: pd.DataFrame, steps: pd.DataFrame, config: Config
+) -> pd.DataFrame:
     """The chapter's claims, the paper's numbers (typed from the paper), ours, and the book's verdicts.
 
     Every method runs with the same seeds (few-shot sample, head, batch order), so "A
