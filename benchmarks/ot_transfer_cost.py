@@ -5,7 +5,8 @@ Usage::
     python benchmarks/ot_transfer_cost.py                      # CPU
     python benchmarks/ot_transfer_cost.py --device cuda --dims 64 128 256 512 1024 2048
 
-Results are cached like every run of the book (``$C2F_CACHE_DIR``), keyed by the device name.
+Results are cached like every run of the book (``$C2F_CACHE_DIR``): the chapter's
+:class:`~c2f_utils.chapters.ot_transfer.Cost` experiment, keyed by its parameters and device.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args(argv)
     pd.set_option("display.width", 120)
-    print(ch.step_times(args.networks, args.batch_size, args.repeats, args.device).to_string(index=False))
+    cost = ch.Cost(args.networks, args.batch_size, args.dims, args.prox_max_dim, args.repeats, args.device)
+    steps, solvers = ch.cost_tables(cost.cached())
+    print(steps.to_string(index=False))
     print()
-    print(ch.solver_times(args.dims, args.prox_max_dim, args.repeats, args.device).to_string(index=False))
+    print(solvers.to_string(index=False))
 
 
 if __name__ == "__main__":

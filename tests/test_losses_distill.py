@@ -1,4 +1,4 @@
-"""Knowledge distillation (Eq. 6) and the LLS substitute teacher against hand computations and torch."""
+"""Knowledge distillation (LLS Eq. 6, OT-transfer Eq. 7) and the LLS substitute teacher against hand computations."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from scipy.special import log_softmax
 
 from c2f_utils.losses import KDLoss, LLSLoss, SubstituteTeacherLoss, kd_loss, teacher_objective
 from c2f_utils.models import MLP, ModelOutput
@@ -52,6 +53,45 @@ def test_kd_loss_invalid_arguments() -> None:
         kd_loss(s, torch.randn(2, 4))
     with pytest.raises(ValueError, match="target"):
         kd_loss(s, s, beta=0.5)
+
+
+@pytest.mark.parametrize("tau", [1.0, 4.0, 10.0])
+def test_kl_divergence_matches_numpy_eq7(tau: float) -> None:
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(6, 5, generator=g, dtype=torch.float64), torch.randn(6, 5, generator=g, dtype=torch.float64)
+    lp, lq = log_softmax(t.numpy() / tau, axis=1), log_softmax(s.numpy() / tau, axis=1)
+    kl = float((np.exp(lp) * (lp - lq)).sum(1).mean())
+    assert float(kd_loss(s, t, temperature=tau, divergence="kl")) == pytest.approx(kl, rel=1e-10)
+    scaled = KDLoss(tau, divergence="kl", t2_scaling=True)(s, t)
+    assert float(scaled) == pytest.approx(kl * tau**2, rel=1e-10)
+    entropy = float(-(np.exp(lp) * lp).sum(1).mean())  # KL = H(g, f) - H(g): same gradient, other value
+    cross = float(kd_loss(s, t, temperature=tau))
+    assert cross - entropy == pytest.approx(kl, rel=1e-5)
+
+
+def test_kl_divergence_keeps_the_ot_chapter_formula_bit_for_bit() -> None:
+    g = torch.Generator().manual_seed(1)
+    s, t = torch.randn(64, 10, generator=g, requires_grad=True), torch.randn(64, 10, generator=g)
+    tau, alpha = 4.0, 0.7
+    value = alpha * KDLoss(tau, divergence="kl", t2_scaling=True)(s, t)
+    (grad,) = torch.autograd.grad(value, s)
+    formula = F.kl_div(F.log_softmax(s / tau, 1), F.log_softmax(t / tau, 1), reduction="batchmean", log_target=True)
+    (expected_grad,) = torch.autograd.grad(alpha * (formula * tau**2), s)
+    assert torch.equal(value, alpha * (formula * tau**2)) and torch.equal(grad, expected_grad)
+
+
+def test_kl_divergence_is_zero_for_equal_logits_and_finite_when_saturated() -> None:
+    s = torch.tensor([[1000.0, -1000.0, 0.0]], requires_grad=True)
+    assert float(kd_loss(s, s.detach(), divergence="kl").detach()) == pytest.approx(0.0, abs=1e-6)
+    t = torch.tensor([[-1000.0, 1000.0, 0.0]], requires_grad=True)
+    value = kd_loss(s, t, divergence="kl", t2_scaling=True)
+    value.backward()
+    assert torch.isfinite(value.detach()) and torch.isfinite(s.grad).all() and float(value.detach()) > 100
+    assert t.grad is None  # the teacher gets no gradient
+    with pytest.raises(ValueError, match="divergence"):
+        KDLoss(divergence="js")
+    with pytest.raises(TypeError, match="t2_scaling"):
+        kd_loss(s, s, t2_scaling=1)
 
 
 def test_teacher_objective_runs_the_frozen_teacher_on_each_batch() -> None:

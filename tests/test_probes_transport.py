@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from c2f_utils.models import MLP, cifar_resnet
-from c2f_utils.probes import layer_representations, ot_plan_analysis, ot_plan_trace
+from c2f_utils.probes import (
+    layer_representations,
+    ot_plan_analysis,
+    ot_plan_trace,
+    permutation_probe,
+    permute_features,
+)
 
 
 def test_trace_is_one_for_identical_and_near_zero_for_permuted() -> None:
@@ -56,3 +62,30 @@ def test_layer_representations_dense_and_conv() -> None:
         layer_representations(mlp, x, ["nope"])
     with pytest.raises(ValueError, match="layers"):
         layer_representations(mlp, x, "body.1")
+
+
+def _tanh_mlp() -> MLP:
+    torch.manual_seed(0)
+    return MLP(6, 3, hidden=(8,), feature_dim=5, activation="tanh")
+
+
+def test_permute_features_keeps_the_function_and_permutes_the_features() -> None:
+    model, x = _tanh_mlp(), torch.randn(30, 6)
+    perm = torch.tensor([2, 0, 1, 4, 3])
+    other = permute_features(model, perm)
+    torch.testing.assert_close(other(x).logits, model(x).logits, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(other(x).features, model(x).features[:, perm])
+    with pytest.raises(ValueError, match="perm"):
+        permute_features(model, torch.tensor([0, 0, 1, 2, 3]))
+
+
+def test_permutation_probe_sees_the_permutation_only_through_omega_i() -> None:
+    model, x = _tanh_mlp(), torch.randn(30, 6)
+    demo = permutation_probe(model, x, fractions=(0.0, 0.6, 1.0))
+    assert demo["neurons moved"].tolist() == pytest.approx([0.0, 0.6, 1.0])  # cyclic shifts leave no neuron in place
+    assert demo["trace of the plan"].tolist() == pytest.approx([1.0, 0.4, 0.0], abs=1e-9)
+    assert demo["Ω_P"].max() < 1e-5 and demo["Ω_I"].iloc[0] == 0.0 and demo["Ω_I"].iloc[2] > 0.1
+    assert demo["permutation recovered"].tolist() == [1.0, 1.0, 1.0]
+    assert demo["max |Δ logits|"].max() < 1e-5
+    # Ω_U compares every neuron with every other: the same for any order of the neurons
+    assert demo["Ω_U"].tolist() == pytest.approx([demo["Ω_U"].iloc[0]] * 3, rel=1e-5)

@@ -3,10 +3,10 @@
 - :mod:`.fierce`: FIERCE, cross-entropy minus a feature-entropy estimate (Baena et al. 2022).
 - :mod:`.confidence`: the confidence penalty (Pereyra et al. 2017).
 - :mod:`.smoothing`: learnable label smoothing (LLS), online label smoothing, TF-KD_reg.
-- :mod:`.distill`: knowledge distillation and LLS's substitute teacher.
+- :mod:`.distill`: knowledge distillation (the LLS paper's Eq. 6 and the OT-transfer
+  paper's Eq. 7, one implementation) and LLS's substitute teacher.
 - :mod:`.transport`: optimal transport between neurons (:class:`OTRegularizer`),
   L2-SP and L2 parameter regularizers.
-- :mod:`.kd_transfer`: knowledge distillation with a temperature (:class:`TemperatureKD`).
 
 A loss that needs the features sets the class attribute ``needs_features = True`` and is
 called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
@@ -15,7 +15,6 @@ called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
 from .confidence import ConfidencePenalty
 from .distill import KDLoss, SubstituteTeacherLoss, kd_loss, teacher_objective
 from .fierce import FIERCELoss
-from .kd_transfer import TemperatureKD
 from .smoothing import (
     LLS_ABLATIONS,
     LLS_TERMS,
@@ -40,7 +39,6 @@ __all__ = [
     "OnlineLabelSmoothing",
     "SubstituteTeacherLoss",
     "TFKDReg",
-    "TemperatureKD",
     "kd_loss",
     "label_smoothing_targets",
     "neuron_cost",

@@ -2,7 +2,8 @@
 
 - :func:`kd_loss` / :class:`KDLoss`: Eq. 6 of the LLS paper (Hinton et al. 2015), a mix
   of the hard-label cross-entropy and the cross-entropy between the tempered teacher
-  and student distributions.
+  and student distributions; with ``divergence="kl", t2_scaling=True`` it is
+  :math:`\\tau^2\\,\\Omega_{KD}`, Eq. 7 of the OT-transfer paper (Li et al. 2020).
 - :func:`teacher_objective`: the ``(criterion, regularizer)`` pair with which
   :func:`c2f_utils.train.fit` trains a student on Eq. 6, the (frozen) teacher being run
   on every training batch, augmented or not.
@@ -15,6 +16,8 @@ References
    arXiv:1503.02531, 2015.
 .. [2] Anonymous. LLS: Regulating Neural Network Training via Learnable Label
    Smoothing. ICLR submission (the LLS paper), §5.3.
+.. [3] X. Li, Y. Grandvalet, R. Flamary, N. Courty, D. Dou. Representation Transfer
+   by Optimal Transport. arXiv:2007.06737, 2020, Eq. 7.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_number
+from .._checks import check_choice, check_number
 from ..models import ModelOutput, freeze, reference_outputs
 from .smoothing import LLSLoss, check_logits_target, soft_cross_entropy
 
-__all__ = ["KDLoss", "SubstituteTeacherLoss", "kd_loss", "teacher_objective"]
+__all__ = ["KD_DIVERGENCES", "KDLoss", "SubstituteTeacherLoss", "kd_loss", "teacher_objective"]
+
+KD_DIVERGENCES = ("cross_entropy", "kl")
+"""Soft terms of :func:`kd_loss`: :math:`H(g^T, f^T)` or :math:`\\mathrm{KL}(g^T \\Vert f^T)`."""
 
 
 def kd_loss(
@@ -39,8 +45,10 @@ def kd_loss(
     *,
     temperature: float = 1.0,
     beta: float = 0.0,
+    divergence: str = "cross_entropy",
+    t2_scaling: bool = False,
 ) -> Tensor:
-    """Knowledge-distillation loss, Eq. 6 of the LLS paper.
+    """Knowledge-distillation loss, Eq. 6 of the LLS paper (Eq. 7 of the OT-transfer paper).
 
     .. math:: \\mathcal L_{KD} = \\beta\\, H(p, \\hat p_s)
               + (1 - \\beta)\\, H\\big(\\operatorname{softmax}(z_t / T), \\operatorname{softmax}(z_s / T)\\big)
@@ -48,7 +56,17 @@ def kd_loss(
     (the paper writes the cross-entropy arguments in the other order; the teacher is
     the target). The LLS paper uses :math:`\\beta = 0` and :math:`T = 1` (§5.3). No
     :math:`T^2` factor is applied (Hinton et al. scale by it to keep gradient sizes
-    across temperatures; at :math:`T = 1` it is 1). The teacher logits are detached.
+    across temperatures; at :math:`T = 1` it is 1) unless ``t2_scaling``. The teacher
+    logits are detached.
+
+    With ``divergence="kl"`` the soft term is the Kullback-Leibler divergence of the
+    student from the teacher, Eq. 7 of the OT-transfer paper,
+
+    .. math:: \\Omega_{KD} = \\mathrm{KL}(g^T \\Vert f^T) = H(g^T, f^T) - H(g^T),
+
+    computed from log-softmaxes in the inputs' dtype (saturated softmaxes give finite
+    values and gradients). It differs from the cross-entropy by the teacher's entropy,
+    a constant: the gradients agree, the values do not.
 
     Parameters
     ----------
@@ -59,6 +77,12 @@ def kd_loss(
         :math:`T > 0`.
     beta : float
         :math:`\\beta \\in [0, 1]`.
+    divergence : {"cross_entropy", "kl"}
+        The soft term: :math:`H(g^T, f^T)` (LLS paper) or :math:`\\mathrm{KL}(g^T \\Vert f^T)`
+        (OT-transfer paper).
+    t2_scaling : bool
+        Multiply the soft term by :math:`T^2`, as Hinton et al. advise, so that its
+        gradient does not shrink like :math:`1/T^2`.
     """
     check_number("temperature", temperature, low=0, low_inclusive=False)
     check_number("beta", beta, low=0, high=1)
@@ -69,8 +93,19 @@ def kd_loss(
             f"Expected `teacher_logits` of shape {tuple(student_logits.shape)} like `student_logits`, "
             f"got {tuple(teacher_logits.shape)}"
         )
-    teacher_probs = torch.softmax(teacher_logits.detach().float() / temperature, dim=1)
-    loss = (1 - beta) * soft_cross_entropy(student_logits / temperature, teacher_probs)
+    check_choice("divergence", divergence, KD_DIVERGENCES)
+    if not isinstance(t2_scaling, bool):
+        raise TypeError(f"Expected `t2_scaling` to be True or False, got {t2_scaling!r}")
+    if divergence == "kl":
+        log_student = F.log_softmax(student_logits / temperature, dim=1)
+        log_teacher = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
+        soft = F.kl_div(log_student, log_teacher, reduction="batchmean", log_target=True)
+    else:
+        teacher_probs = torch.softmax(teacher_logits.detach().float() / temperature, dim=1)
+        soft = soft_cross_entropy(student_logits / temperature, teacher_probs)
+    if t2_scaling:
+        soft = soft * temperature**2
+    loss = (1 - beta) * soft
     if beta > 0:
         if target is None:
             raise ValueError("Expected `target` labels when `beta` > 0, got None")
@@ -80,15 +115,36 @@ def kd_loss(
 
 
 class KDLoss(nn.Module):
-    """:func:`kd_loss` as a module, called as ``loss(student_logits, teacher_logits, target)``."""
+    """:func:`kd_loss` as a module, called as ``loss(student_logits, teacher_logits, target)``.
 
-    def __init__(self, temperature: float = 1.0, beta: float = 0.0) -> None:
+    ``KDLoss(tau, divergence="kl", t2_scaling=True)`` is :math:`\\tau^2\\,\\Omega_{KD}`,
+    the distillation baseline of the OT-transfer chapter.
+    """
+
+    def __init__(
+        self, temperature: float = 1.0, beta: float = 0.0, divergence: str = "cross_entropy", t2_scaling: bool = False
+    ) -> None:
         super().__init__()
         self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
         self.beta = check_number("beta", beta, low=0, high=1)
+        self.divergence = check_choice("divergence", divergence, KD_DIVERGENCES)
+        if not isinstance(t2_scaling, bool):
+            raise TypeError(f"Expected `t2_scaling` to be True or False, got {t2_scaling!r}")
+        self.t2_scaling = t2_scaling
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, beta={self.beta}, divergence={self.divergence!r}, t2={self.t2_scaling}"
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor, target: Tensor | None = None) -> Tensor:
-        return kd_loss(student_logits, teacher_logits, target, temperature=self.temperature, beta=self.beta)
+        return kd_loss(
+            student_logits,
+            teacher_logits,
+            target,
+            temperature=self.temperature,
+            beta=self.beta,
+            divergence=self.divergence,
+            t2_scaling=self.t2_scaling,
+        )
 
 
 class _ScaledCrossEntropy(nn.Module):

@@ -9,7 +9,8 @@
   label-smoothing optimum's point, the IB-Lagrangian solver.
 - :mod:`.saliency`: Grad-CAM maps (grad-cam package) and their mass inside a box.
 - :mod:`.geometry`: confusion matrices, class-relation agreement, class-centre distances, t-SNE.
-- :mod:`.transport`: optimal transport plans between the neurons of two representations.
+- :mod:`.transport`: optimal transport plans between the neurons of two representations,
+  and the permutation probe (a permuted copy of a network is at OT cost 0).
 """
 
 from .calibration import CalibrationResult, calibration, output_mutual_information, reliability_diagram
@@ -38,7 +39,14 @@ from .information import (
 from .linear import ProbeResult, linear_probe, ridge_probe, within_group_accuracy
 from .regression import OTRegressionResult, ot_regression_1d, transport_1d
 from .saliency import box_area_fraction, box_mass, gradcam_maps
-from .transport import PlanAnalysis, layer_representations, ot_plan_analysis, ot_plan_trace
+from .transport import (
+    PlanAnalysis,
+    layer_representations,
+    ot_plan_analysis,
+    ot_plan_trace,
+    permutation_probe,
+    permute_features,
+)
 
 __all__ = [
     "Agreement",
@@ -74,6 +82,8 @@ __all__ = [
     "ot_plan_trace",
     "ot_regression_1d",
     "output_mutual_information",
+    "permutation_probe",
+    "permute_features",
     "reliability_diagram",
     "ridge_probe",
     "silhouette",

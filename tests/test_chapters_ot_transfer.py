@@ -1,0 +1,237 @@
+"""The OT-transfer chapter: declared profiles, legacy class splits, paper-profile errors, report and tiny runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy import stats
+
+from c2f_utils import data
+from c2f_utils.chapters import ot_transfer as ch
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_notebook_parameters_cell_names_exactly_the_chapter_parameters() -> None:
+    import jupytext
+
+    nb = jupytext.read(ch.CHAPTER.source_path(REPO / "book"))
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    names = [line.split("=")[0].strip() for line in cells[0].source.splitlines() if "=" in line]
+    assert sorted(names) == sorted(["profile", *ch.CHAPTER.parameters])
+    assert 'profile = "quick"' in cells[0].source
+    assert all(f"{n} = None" in cells[0].source for n in ch.CHAPTER.parameters)
+
+
+def test_quick_profile_carries_the_legacy_values_and_grid() -> None:
+    values = ch.CHAPTER.configure("quick").values
+    legacy = {
+        "dataset": "digits",
+        "seeds": [0, 1, 2],
+        "device": "cpu",
+        "shots": 10,
+        "pretrain_epochs": 20,
+        "epochs": 20,
+        "lr": 0.02,
+        "batch_size": 25,
+        "alphas": [1e-3, 1e-2, 1e-1],
+        "l2sp_beta": 0.01,
+        "compress_alphas": [1.0],
+        "temperatures": [4.0],
+        "compress_epochs": 4,
+        "cost_dims": [64, 256, 1024],
+        "cost_prox_max_dim": 64,
+        "cost_repeats": 5,
+        "compress_teacher_epochs": 20,  # legacy: pretrain_epochs
+    }
+    assert {k: values[k] for k in legacy} == legacy
+    config = ch.CHAPTER.configure("quick")
+    transfer = config.runs("transfer_none") + config.runs("transfer")
+    assert len(transfer) == 3 + 5 * 3 * 3  # legacy: none once, every other method on the alpha grid
+    compress = [r for g in ("compress_none", "compress", "compress_identity", "compress_kd") for r in config.runs(g)]
+    keys = {(r.student, r.method) for r in compress}
+    assert len(compress) == 27 and ("S", "omega_i") not in keys and len(keys) == 9
+    assert {r.temperature for r in compress if r.method == "kd"} == {4.0}
+    references = {e.name for _, e in config.plan() if e.name == "ot_transfer.reference"}
+    assert references == {"ot_transfer.reference"}
+    assert sum(e.name == "ot_transfer.reference" for _, e in config.plan()) == 2  # source and teacher, once each
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "match"),
+    [
+        ("shots", 0, "shots"),
+        ("epochs", 0, "epochs"),
+        ("lr", -1.0, "lr"),
+        ("temperatures", [0.0], "temperatures"),
+        ("compress_dataset", "imagenet", "compress_dataset"),
+        ("device", "gpu", "device"),
+        ("alphas", [-0.1], "alphas"),
+    ],
+)
+def test_out_of_range_values_are_rejected_before_any_run(name: str, value, match: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        ch.CHAPTER.configure("quick", **{name: value})
+
+
+def test_cross_field_checks() -> None:
+    with pytest.raises(ValueError, match="student"):
+        ch.Compress("digits", "S", "omega_i", 1.0, 1.0, 0, 1, 1, "cpu")
+    with pytest.raises(ValueError, match="kind"):
+        ch.make_model("L")
+
+
+def test_paper_profile_validates_plans_and_says_what_is_missing() -> None:
+    config = ch.CHAPTER.configure("paper")
+    assert config["epochs"] == 175 and config["batch_size"] == 64 and config["temperatures"] == [4.0, 5.0, 10.0]
+    assert len(config.plan()) > 100  # planned without running anything
+    with pytest.raises(NotImplementedError, match="ImageNet-pretrained"):
+        config.runs("transfer")[0].run()
+    with pytest.raises(NotImplementedError, match="CIFAR-10"):
+        config.runs("compress")[0].teacher().run()
+
+
+def _legacy_target_split(seed: int, shots: int):
+    """The legacy chapter's few-shot draw of the digits 5-9, written out."""
+    train = data.load("digits", "train")
+    pool = torch.nonzero(train.fine >= 5).squeeze(1)
+    rng = np.random.default_rng([seed, 6])
+    tr, va = [], []
+    for digit in range(5, 10):
+        chosen = rng.permutation(pool[train.fine[pool] == digit].numpy())[: 2 * shots]
+        tr.append(chosen[:shots])
+        va.append(chosen[shots:])
+    return [torch.as_tensor(np.concatenate(i)) for i in (tr, va)]
+
+
+@pytest.mark.parametrize(("seed", "shots"), [(0, 10), (2, 10), (5, 3)])
+def test_class_splits_give_the_legacy_indices(seed: int, shots: int) -> None:
+    train = data.load("digits", "train")
+    tr_idx, va_idx = _legacy_target_split(seed, shots)
+    tr, va = data.few_shot_split(train, ch.TARGET, shots, np.random.default_rng([seed, 6]))
+    for part, idx in ((tr, tr_idx), (va, va_idx)):
+        assert torch.equal(part.x, train.x[idx]) and torch.equal(part.fine, train.fine[idx] - 5)
+    test = data.load("digits", "test")
+    target = data.class_subset(test, ch.TARGET, relabel=True)
+    keep = test.fine >= 5
+    assert torch.equal(target.x, test.x[keep]) and torch.equal(target.fine, test.fine[keep] - 5)
+
+
+def test_compression_holdout_gives_the_legacy_split() -> None:
+    train = data.load("digits", "train")
+    mask = torch.zeros(len(train), dtype=torch.bool)
+    mask[torch.as_tensor(np.random.default_rng(7).permutation(len(train))[: len(train) // 5])] = True
+    fit_part, val = ch._holdout("digits")
+    assert torch.equal(fit_part.x, train.x[~mask]) and torch.equal(val.fine, train.fine[mask])
+
+
+def _frame(values: dict[str, list[float]], alphas=(0.1, 1.0)) -> pd.DataFrame:
+    rows = []
+    for method, accs in values.items():
+        for alpha in alphas:
+            for seed, acc in enumerate(accs):
+                good = alpha == 1.0  # the better strength on validation for every method
+                rows.append(
+                    {
+                        "method": method,
+                        "alpha": alpha,
+                        "seed": seed,
+                        "val_acc": 0.9 if good else 0.5,
+                        "test_acc": acc if good else 0.0,
+                        **{f"trace_{layer}": 0.5 + 0.1 * seed for layer in ch.LAYERS},
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_select_best_and_accuracy_table_against_scipy() -> None:
+    accs = [0.70, 0.80, 0.75]
+    sel = ch.select_best(_frame({"l2sp": accs, "none": [0.6, 0.7, 0.65]}))
+    assert set(sel.alpha) == {1.0} and len(sel) == 6
+    table = ch.accuracy_table(sel, ["method"], ["alpha"])
+    x = 100 * np.array(accs)
+    half = stats.t.ppf(0.975, 2) * x.std(ddof=1) / np.sqrt(3)
+    assert table.loc["L2-SP", "test accuracy (%)"] == f"{x.mean():.2f} ± {half:.2f}"
+    assert table.loc["L2-SP", "std"] == pytest.approx(round(x.std(ddof=1), 2))
+    assert list(table.index) == ["none", "L2-SP"] and table.loc["none", "seeds"] == 3
+
+
+def _demo(omega_p: float = 0.0, recovered: float = 1.0) -> pd.DataFrame:
+    cols = ["neurons moved", "max |Δ logits|", "Ω_P", "Ω_I", "Ω_U", "trace of the plan", "permutation recovered"]
+    return pd.DataFrame(
+        [[0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0], [1.0, 0.0, omega_p, 6.0, 1.0, 0.0, recovered]], columns=cols
+    )
+
+
+def _compression(gap: float) -> pd.DataFrame:
+    rows = []
+    for student in ("S", "M"):
+        for method, base in (("none", 0.80), ("kd", 0.85), ("omega_p", 0.85 + gap)):
+            for seed, noise in enumerate((0.0, 0.01, -0.005)):
+                row = {"student": student, "method": method, "alpha": 1.0, "temperature": 4.0, "seed": seed}
+                rows.append(row | {"val_acc": 0.9, "test_acc": base + noise})
+    return pd.DataFrame(rows)
+
+
+def test_scorecard_verdicts_follow_the_policy() -> None:
+    config = ch.CHAPTER.configure("quick")
+    transfer = _frame(
+        {
+            "none": [0.60, 0.70, 0.65],
+            "l2sp": [0.62, 0.72, 0.67],  # +2 points on every seed
+            "omega_i": [0.63, 0.74, 0.66],
+            "omega_u": [0.70, 0.60, 0.80],
+            "omega_p": [0.61, 0.73, 0.66],  # -1, +1, -1 against L2-SP
+        }
+    )
+    steps = pd.DataFrame(
+        {"network": ["mlp"] * 4, "regularizer": ["none", "l2sp", "omega_p exact", "omega_p proximal"]}
+    ).assign(**{"× L2-SP": [0.5, 1.0, 1.5, 3.0]})
+    card = ch.scorecard(_demo(), transfer, _compression(0.02), steps, config)
+    verdict = card["verdict"]
+    assert verdict["Table 1: L2-SP beats none in transfer"] == "reproduced"
+    assert verdict["Table 1: Ω_P (OT, ours) beats L2-SP in transfer"] == "not reproduced"  # mean -1/3 point
+    assert verdict["Table 2: Ω_P (OT, ours) beats KD for the S student"] == "reproduced"
+    assert verdict["Fig. 2: neurons swap during L2-SP fine-tuning (penultimate-layer trace < 1)"] == "reproduced"
+    assert all(v == "reproduced" for c, v in verdict.items() if c.startswith("§2"))
+    assert verdict.filter(like="§4").tolist() == ["not tested at this scale"]
+    d = 100 * (np.array([0.61, 0.73, 0.66]) - np.array([0.62, 0.72, 0.67]))
+    low, high = stats.t.interval(0.95, 2, loc=d.mean(), scale=d.std(ddof=1) / np.sqrt(3))
+    assert f"[{low:.2f}, {high:.2f}]" in card.loc["Table 1: Ω_P (OT, ours) beats L2-SP in transfer", "ours"]
+    worse = ch.scorecard(_demo(omega_p=0.1, recovered=0.9), transfer, _compression(-0.02), steps, config)
+    assert all(v == "not reproduced" for c, v in worse["verdict"].items() if c.startswith("§2"))
+    assert worse["verdict"]["Table 2: Ω_P (OT, ours) beats KD for the M student"] == "not reproduced"
+    one_seed = ch.scorecard(_demo(), transfer[transfer.seed == 0], _compression(0.02), steps, config)
+    assert one_seed["verdict"]["Table 1: L2-SP beats none in transfer"] == "not tested"
+
+
+def test_finetune_tiny_run_records_traces() -> None:
+    run = ch.Finetune("digits", "omega_p", 0.1, 0, 3, 1, 2, 0.02, 5, 0.01, "cpu")
+    assert [r.name for r in run.requires()] == ["ot_transfer.reference"]
+    out = run.run()
+    assert 0.0 <= out.metrics["test_acc"] <= 1.0
+    assert all(0.0 <= out.metrics[f"trace_{layer}"] <= 1.0 + 1e-9 for layer in ch.LAYERS)
+    assert out.history.plan_trace.notna().sum() == 2  # one mean trace per epoch
+    with pytest.raises(ValueError, match="method"):
+        ch.Finetune("digits", "l1", 0.1, 0, 3, 1, 1, 0.02, 5, 0.01, "cpu")
+
+
+def test_none_regularizer_is_plain_fine_tuning_and_kd_runs() -> None:
+    plain = ch.Finetune("digits", "none", 0.0, 1, 3, 1, 1, 0.02, 5, 0.01, "cpu").run()
+    again = ch.Finetune("digits", "l2", 0.0, 1, 3, 1, 1, 0.02, 5, 0.01, "cpu").run()  # L2 at strength 0
+    assert plain.metrics == again.metrics
+    kd = ch.Compress("digits", "S", "kd", 0.5, 4.0, 0, 1, 1, "cpu").run()
+    assert set(kd.metrics) == {"val_acc", "test_acc"} and kd.metrics["test_acc"] > 0.1
+
+
+def test_cost_tables_from_a_tiny_timing_run() -> None:
+    steps, solvers = ch.cost_tables(ch.Cost(("mlp",), 8, (4, 16), 4, 1, "cpu").cached())
+    assert steps.regularizer.tolist() == ["none", "l2sp", "omega_p exact", "omega_p proximal"]
+    assert steps.loc[steps.regularizer == "l2sp", "× L2-SP"].item() == 1.0
+    assert solvers[["d", "solver"]].values.tolist() == [[4, "exact"], [4, "proximal"], [16, "exact"]]
+    assert abs(solvers["relative gap"]).max() < 1e-3
