@@ -118,7 +118,7 @@ def test_tiny_runs_store_what_the_chapter_reads() -> None:
 
 
 def test_overhead_run_counts_the_q_parameters() -> None:
-    m = lls.Overhead("digits", "mlp", 0.1, 1, 512, 0.1, "cpu", 0).run().metrics
+    m = lls.Overhead("digits", "mlp", 0.1, 0.1, 512, "cpu", 1, 0).run().metrics
     assert m["params_LLS"] - m["params_LS"] == 100
     assert m["epoch_s_LS"] > 0 and m["epoch_s_LLS"] > 0
     table = lls.overhead_table(RunResult("x", {}, m, None, {}, {}, None, True))

@@ -106,25 +106,31 @@ def _augmentation(dataset: str):
 
 
 @dataclass(frozen=True)
-class Train(Experiment):
+class _Setup(Experiment):
+    """The fields that :class:`Train` and :class:`Overhead` share."""
+
+    dataset: str = param("dataset", choices=("digits", "cifar10"))
+    model: str = param("network (and teacher)", choices=("mlp", "lenet", "resnet18", "resnet20"))
+    alpha: float = param("smoothing weight of LS and LLS", ge=0, le=1)
+    lr: float = param("SGD learning rate (momentum 0.9), also Q's", gt=0)
+    batch_size: int = param("mini-batch size", ge=1)
+    device: str = param("device to train on", device=True)
+
+
+@dataclass(frozen=True)
+class Train(_Setup):
     """Train ``model`` on ``dataset`` with ``method``. Arrays: test ``confusion`` and ``soft_confusion``
     (rows: true class), training-feature class ``centres``, a seeded subset of test features, ``q_logits``
     (LLS variants) and the weights ``state/*`` (teacher methods)."""
 
     name: ClassVar[str] = "lls.train"
-    dataset: str = param("dataset", choices=("digits", "cifar10"))
-    model: str = param("network (and teacher)", choices=("mlp", "lenet", "resnet18", "resnet20"))
     method: str = param("training criterion", choices=(*METHODS[:-1], *LLS_ABLATIONS))
-    alpha: float = param("smoothing weight of LS and LLS", ge=0, le=1)
     seed: int = param("training seed", ge=0)
     epochs: int = param("training epochs", ge=1)
     warmup_epochs: int = param("linear learning-rate warm-up epochs", ge=0)
     schedule: str = param("schedule after warm-up", choices=("cosine", "multistep"))
     milestones: tuple[int, ...] = param("multistep epochs counted after the warm-up", ge=1)
-    lr: float = param("SGD learning rate (momentum 0.9), also Q's", gt=0)
-    batch_size: int = param("mini-batch size", ge=1)
     weight_decay: float = param("weight decay of the network and (as an L2 term) of Q", ge=0)
-    device: str = param("device to train on", device=True)
     tsne_samples: int = param("test samples kept for t-SNE", ge=2)
 
     def train_config(self) -> TrainConfig:
@@ -205,18 +211,12 @@ class Distill(Experiment):
 
 
 @dataclass(frozen=True)
-class Overhead(Experiment):
+class Overhead(_Setup):
     """Table 9: parameters and median epoch time of LS and LLS, training copies of one network an epoch
     at a time, interleaved (load changes affect both alike), after one uncounted round."""
 
     name: ClassVar[str] = "lls.overhead"
-    dataset: str = param("dataset", choices=("digits", "cifar10"))
-    model: str = param("network (and teacher)", choices=("mlp", "lenet", "resnet18", "resnet20"))
-    alpha: float = param("smoothing weight of LS and LLS", ge=0, le=1)
     epochs: int = param("epochs of each criterion timed for Table 9", ge=1)
-    batch_size: int = param("mini-batch size", ge=1)
-    lr: float = param("SGD learning rate (momentum 0.9), also Q's", gt=0)
-    device: str = param("device to train on", device=True)
     seed: int = param("seed of the two networks' initialisation", ge=0)
 
     def run(self) -> RunOutput:
@@ -250,7 +250,7 @@ class _LLSChapter(Chapter):
 
 
 def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], student: str, timed: int) -> dict:
-    overhead = Overhead(main.dataset, main.model, main.alpha, timed, main.batch_size, main.lr, main.device, 0)
+    overhead = Overhead(main.dataset, main.model, main.alpha, main.lr, main.batch_size, main.device, timed, 0)
     return {
         "main": Grid(main, sweep={"method": METHODS, "seed": seeds}, fixed=("method",)),
         "ablation": Grid(main, sweep={"method": tuple(LLS_ABLATIONS), "seed": seeds}, fixed=("method",)),
@@ -262,10 +262,10 @@ def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], stu
     }
 
 
-# Train(dataset, model, method, alpha, seed, epochs, warmup_epochs, schedule, milestones, lr, batch_size,
-#       weight_decay, device, tsne_samples)
-_QUICK = Train("digits", "mlp", "1-hot", 0.1, 0, 20, 0, "cosine", (), 0.2, 128, 5e-4, "cpu", 540)
-_PAPER = Train("cifar10", "resnet18", "1-hot", 0.1, 0, 300, 10, "multistep", (140, 215), 0.1, 128, 5e-4, "auto", 2000)
+# Train(dataset, model, alpha, lr, batch_size, device, method, seed, epochs, warmup_epochs, schedule, milestones,
+#       weight_decay, tsne_samples)
+_QUICK = Train("digits", "mlp", 0.1, 0.2, 128, "cpu", "1-hot", 0, 20, 0, "cosine", (), 5e-4, 540)
+_PAPER = Train("cifar10", "resnet18", 0.1, 0.1, 128, "auto", "1-hot", 0, 300, 10, "multistep", (140, 215), 5e-4, 2000)
 CHAPTER = register(
     _LLSChapter(
         "lls",
