@@ -1,0 +1,476 @@
+"""Chapter "Learnable label smoothing": the LLS paper's experiments at laptop scale.
+
+Experiments: :class:`Train` (one network, one criterion, one seed), :class:`Distill` (a
+student taught by a :class:`Train` teacher run, or by its Q-matrix alone) and :class:`Overhead`
+(LS and LLS timed). Report: the tables, the measured figures, the plots and :func:`scorecard`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .. import data as c2f_data
+from .. import probes, report
+from ..experiments import Chapter, Config, Experiment, Grid, param
+from ..losses import LLS_ABLATIONS, LLSLoss, OnlineLabelSmoothing, SubstituteTeacherLoss, TFKDReg, teacher_objective
+from ..models import MLP, LeNet5, cifar_resnet, count_parameters, load_state_arrays, resnet18, state_arrays
+from ..probes import class_centres, confusion, silhouette
+from ..runs import RunOutput, RunResult, results_frame
+from ..train import TrainConfig, crop_flip, evaluate, extract_features, fit, resolve_device, seed_everything
+from . import register
+
+__all__ = [
+    "CHAPTER", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train", "ablation_table",
+    "accuracy_table", "distillation_table", "geometry_summary", "make_criterion", "make_model", "overhead_table",
+    "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement", "scorecard",
+]  # fmt: skip
+
+METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")
+TEACHERS = ("1-hot", "LS", "LLS")
+STUDENT_KINDS = ("alone", "KD 1-hot", "KD LS", "KD LLS", "LLS-ST")
+_TEACHER_OF = {"alone": "1-hot", "KD 1-hot": "1-hot", "KD LS": "LS", "KD LLS": "LLS", "LLS-ST": "LLS"}
+TRIOS = {"digits": ("4", "9", "0"), "cifar10": ("cat", "dog", "truck")}
+"""Per dataset, two related classes and a third (Figure 6's cat, dog and truck)."""
+
+PAPER = {
+    "table3_cifar10_alexnet": dict(zip(METHODS, (79.98, 80.66, 80.71, 80.78, 80.88), strict=True)),
+    "table4_tiny_r18": dict(
+        zip(LLS_ABLATIONS, (26.44, 64.14, 63.26, 63.80, 63.40, 62.91, 63.03, 26.58, 64.58), strict=True)
+    ),
+    "table5_cifar100_r34_r18": dict(zip(STUDENT_KINDS[1:], (78.67, 79.40, 79.66, 79.57), strict=True)),
+    "table2_cifar100_r18_1hot": 75.87,
+    "table9_time_overhead_pct": 1.4,
+}
+"""Numbers typed from the paper (accuracy in %), for reference only."""
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+def make_model(name: str, n_classes: int, x_shape: Sequence[int]) -> nn.Module:
+    """The chapter's networks: MLPs ``in-128-32-K`` (``"mlp"``) and ``in-24-16-K`` (``"mlp_small"``),
+    LeNet-5, ResNet-18 and -20; ``x_shape`` is one input's shape ``(C, H, W)``."""
+    channels = int(x_shape[0])
+    if name == "mlp":
+        return MLP(math.prod(x_shape), n_classes, hidden=(128,), feature_dim=32)
+    if name == "mlp_small":
+        return MLP(math.prod(x_shape), n_classes, hidden=(24,), feature_dim=16)
+    if name == "lenet":
+        return LeNet5(n_classes, in_channels=channels)
+    if name == "resnet18":
+        return resnet18(n_classes, in_channels=channels)
+    if name == "resnet20":
+        return cifar_resnet(20, n_classes, in_channels=channels)
+    raise ValueError(f"Expected `model` in ['mlp', 'mlp_small', 'lenet', 'resnet18', 'resnet20'], got {name!r}")
+
+
+def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: float) -> tuple[nn.Module, list]:
+    """The criterion of ``method`` (a :data:`METHODS` name or a Table 4 row) and its ``fit`` callbacks.
+
+    ``"1-hot"``: cross-entropy; ``"LS"``: ``nn.CrossEntropyLoss(label_smoothing=alpha)``; ``"OLS"``:
+    :class:`~c2f_utils.losses.OnlineLabelSmoothing` (alpha 0.5); ``"TF-KD_reg"``:
+    :class:`~c2f_utils.losses.TFKDReg` (alpha 0.1, T 20, a 0.9, as its official code); LLS and its
+    ablations: :class:`~c2f_utils.losses.LLSLoss` with the terms of the row, plus
+    :math:`\\tfrac\\lambda2\\|T\\|^2` on Q's logits with :math:`\\lambda` = ``weight_decay``
+    (``fit`` does not decay criterion parameters).
+    """
+    if method == "1-hot":
+        return nn.CrossEntropyLoss(), []
+    if method == "LS":
+        return nn.CrossEntropyLoss(label_smoothing=alpha), []
+    if method == "OLS":
+        ols = OnlineLabelSmoothing(n_classes, 0.5)
+        return ols, [ols.on_epoch_end]
+    if method == "TF-KD_reg":
+        return TFKDReg(n_classes, alpha=0.1, temperature=20.0, correct_prob=0.9, multiplier=1.0), []
+    if method in LLS_ABLATIONS:
+        return LLSLoss(n_classes, alpha, terms=LLS_ABLATIONS[method], q_weight_decay=weight_decay), []
+    raise ValueError(f"Expected `method` in {list(METHODS) + list(LLS_ABLATIONS)}, got {method!r}")
+
+
+def _augmentation(dataset: str):
+    return crop_flip(4, True) if dataset == "cifar10" else None
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+@dataclass(frozen=True)
+class _Setup(Experiment):
+    """The fields that :class:`Train` and :class:`Overhead` share."""
+
+    dataset: str = param("dataset", choices=("digits", "cifar10"))
+    model: str = param("network (and teacher)", choices=("mlp", "lenet", "resnet18", "resnet20"))
+    alpha: float = param("smoothing weight of LS and LLS", ge=0, le=1)
+    lr: float = param("SGD learning rate (momentum 0.9), also Q's", gt=0)
+    batch_size: int = param("mini-batch size", ge=1)
+    device: str = param("device to train on", device=True)
+
+
+@dataclass(frozen=True)
+class Train(_Setup):
+    """Train ``model`` on ``dataset`` with ``method``. Arrays: test ``confusion`` and ``soft_confusion``
+    (rows: true class), training-feature class ``centres``, a seeded subset of test features, ``q_logits``
+    (LLS variants) and the weights ``state/*`` (teacher methods)."""
+
+    name: ClassVar[str] = "lls.train"
+    method: str = param("training criterion", choices=(*METHODS[:-1], *LLS_ABLATIONS))
+    seed: int = param("training seed", ge=0)
+    epochs: int = param("training epochs", ge=1)
+    warmup_epochs: int = param("linear learning-rate warm-up epochs", ge=0)
+    schedule: str = param("schedule after warm-up", choices=("cosine", "multistep"))
+    milestones: tuple[int, ...] = param("multistep epochs counted after the warm-up", ge=1)
+    weight_decay: float = param("weight decay of the network and (as an L2 term) of Q", ge=0)
+    tsne_samples: int = param("test samples kept for t-SNE", ge=2)
+
+    def train_config(self) -> TrainConfig:
+        """The recipe: SGD with momentum 0.9, the schedule, the warm-up if shorter than the run."""
+        warmup = self.warmup_epochs if self.epochs > self.warmup_epochs else 0
+        names = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "milestones", "seed", "device")
+        return TrainConfig(momentum=0.9, warmup_epochs=warmup, **{n: getattr(self, n) for n in names})
+
+    def run(self) -> RunOutput:
+        train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
+        k, aug = train.n_classes(), _augmentation(self.dataset)
+        seed_everything(self.seed)
+        net = make_model(self.model, k, tuple(train.x.shape[1:]))
+        crit, callbacks = make_criterion(self.method, k, self.alpha, self.weight_decay)
+        res = fit(net, (train.x, train.fine), crit, self.train_config(), callbacks=callbacks, transform=aug)
+        te = extract_features(res.model, test.x, device=self.device)
+        tr = extract_features(res.model, train.x, device=self.device)
+        pred, probs = te.logits.argmax(1), torch.softmax(te.logits, 1).numpy()
+        keep = np.arange(len(test))
+        if len(keep) > self.tsne_samples:
+            keep = np.sort(np.random.default_rng(0).choice(len(keep), self.tsne_samples, replace=False))
+        arrays = {
+            "confusion": confusion(test.fine, pred, k),
+            "soft_confusion": np.stack([probs[test.fine.numpy() == c].mean(0) for c in range(k)]),
+            "centres": class_centres(tr.features, train.fine, k),
+            "test_features": te.features.numpy()[keep],
+            "test_labels": test.fine.numpy()[keep],
+        }
+        metrics = {
+            "test_acc": float((pred == test.fine).float().mean()),
+            "silhouette": silhouette(te.features, test.fine),
+        }
+        metrics["train_loss"] = float(res.history.train_loss.iloc[-1])
+        if isinstance(crit, LLSLoss):
+            arrays["q_logits"] = crit.q_logits.detach().cpu().numpy()
+        if self.method in TEACHERS:
+            arrays.update(state_arrays(res.model))
+        return RunOutput(metrics=metrics, history=res.history, arrays=arrays)
+
+
+@dataclass(frozen=True)
+class Distill(Experiment):
+    """Train a ``student`` network alone (1-hot), by KD from a teacher run (Eq. 6, beta 0, T 1), or
+    by LLS-ST, the LLS teacher's Q-matrix alone (:class:`~c2f_utils.losses.SubstituteTeacherLoss`).
+
+    ``teacher``'s method and seed are set from ``kind`` and ``seed``; its recipe also trains the student."""
+
+    name: ClassVar[str] = "lls.distill"
+    teacher: Train = param("the teacher's run (method and seed follow kind and seed)")  # noqa: RUF009 (frozen)
+    student: str = param("student network of Table 5", choices=("mlp_small", "lenet", "resnet20"))
+    kind: str = param("how the student is taught", choices=STUDENT_KINDS)
+    seed: int = param("training seed", ge=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "teacher", self.teacher.replace(method=_TEACHER_OF[self.kind], seed=self.seed))
+
+    def requires(self) -> list[Experiment]:
+        return [] if self.kind == "alone" else [self.teacher]
+
+    def run(self) -> RunOutput:
+        t = self.teacher
+        train, test = c2f_data.load(t.dataset, "train"), c2f_data.load(t.dataset, "test")
+        k, shape, regularizer = train.n_classes(), tuple(train.x.shape[1:]), None
+        if self.kind == "alone":
+            crit: nn.Module = nn.CrossEntropyLoss()
+        elif self.kind == "LLS-ST":
+            crit = SubstituteTeacherLoss(torch.as_tensor(t.cached().arrays["q_logits"]), t.alpha)
+        else:
+            t_net = load_state_arrays(make_model(t.model, k, shape), t.cached().arrays)
+            crit, regularizer = teacher_objective(t_net.to(resolve_device(t.device)), temperature=1.0, beta=0.0)
+        seed_everything(self.seed)
+        net = make_model(self.student, k, shape)
+        aug = _augmentation(t.dataset)
+        res = fit(net, (train.x, train.fine), crit, t.train_config(), regularizer=regularizer, transform=aug)
+        acc = evaluate(res.model, (test.x, test.fine), device=t.device)["acc"]
+        return RunOutput(metrics={"test_acc": acc}, history=res.history)
+
+
+@dataclass(frozen=True)
+class Overhead(_Setup):
+    """Table 9: parameters and median epoch time of LS and LLS, training copies of one network an epoch
+    at a time, interleaved (load changes affect both alike), after one uncounted round."""
+
+    name: ClassVar[str] = "lls.overhead"
+    epochs: int = param("epochs of each criterion timed for Table 9", ge=1)
+    seed: int = param("seed of the two networks' initialisation", ge=0)
+
+    def run(self) -> RunOutput:
+        train = c2f_data.load(self.dataset, "train")
+        k, aug = train.n_classes(), _augmentation(self.dataset)
+        nets, times = {}, {"LS": [], "LLS": []}
+        for name in times:
+            seed_everything(self.seed)
+            nets[name] = make_model(self.model, k, tuple(train.x.shape[1:]))
+        crits = {"LS": nn.CrossEntropyLoss(label_smoothing=self.alpha), "LLS": LLSLoss(k, self.alpha)}
+        cfg = TrainConfig(1, self.batch_size, lr=self.lr, momentum=0.9, seed=self.seed, device=self.device)
+        for _ in range(self.epochs + 1):
+            for name in times:
+                start = time.perf_counter()
+                fit(nets[name], (train.x, train.fine), crits[name], cfg, transform=aug)
+                times[name].append(time.perf_counter() - start)
+        n_net = count_parameters(nets["LS"])
+        metrics = {"params_LS": n_net, "params_LLS": n_net + count_parameters(crits["LLS"])}
+        return RunOutput(metrics=metrics | {f"epoch_s_{n}": float(np.median(t[1:])) for n, t in times.items()})
+
+
+class _LLSChapter(Chapter):
+    """The chapter, whose distillation teachers follow the main grid's recipe under every override."""
+
+    def configure(self, profile: str = "quick", **given: Any) -> Config:
+        config = super().configure(profile, **given)
+        grids = dict(config.grids)
+        distill = grids["distill"]
+        grids["distill"] = dataclasses.replace(distill, base=distill.base.replace(teacher=grids["main"].base))
+        return dataclasses.replace(config, grids=grids)
+
+
+def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], student: str, timed: int) -> dict:
+    overhead = Overhead(main.dataset, main.model, main.alpha, main.lr, main.batch_size, main.device, timed, 0)
+    return {
+        "main": Grid(main, sweep={"method": METHODS, "seed": seeds}, fixed=("method",)),
+        "ablation": Grid(main, sweep={"method": tuple(LLS_ABLATIONS), "seed": seeds}, fixed=("method",)),
+        "distill": Grid(
+            Distill(main, student, "alone", 0), {"kind": STUDENT_KINDS, "seed": seeds}, None, ("teacher", "kind")
+        ),
+        "alpha": Grid(main.replace(method="LLS"), sweep={"alpha": alphas, "seed": seeds}, fixed=("method",)),
+        "overhead": Grid(overhead, group="overhead", fixed=("seed",)),
+    }
+
+
+# Train(dataset, model, alpha, lr, batch_size, device, method, seed, epochs, warmup_epochs, schedule, milestones,
+#       weight_decay, tsne_samples)
+_QUICK = Train("digits", "mlp", 0.1, 0.2, 128, "cpu", "1-hot", 0, 20, 0, "cosine", (), 5e-4, 540)
+_PAPER = Train("cifar10", "resnet18", 0.1, 0.1, 128, "auto", "1-hot", 0, 300, 10, "multistep", (140, 215), 5e-4, 2000)
+CHAPTER = register(
+    _LLSChapter(
+        "lls",
+        "lls.md",
+        "Learnable label smoothing",
+        {
+            "quick": _profile(_QUICK, (0, 1, 2), (0.05, 0.1, 0.3), "mlp_small", 6),
+            "paper": _profile(_PAPER, (0, 1, 2, 3, 4), (0.05, 0.1, 0.2, 0.3, 0.4, 0.5), "resnet20", 3),
+        },
+        shared=("seed", "device", "dataset", "model", "alpha", "batch_size", "lr"),
+    )
+)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def accuracy_table(results: Sequence[RunResult], by: str = "method", paper: dict[str, float] | None = None):
+    """Test accuracy (%) per ``by`` group: mean ± 95% CI, standard deviation over seeds, paper beside."""
+    frame = results_frame(results)
+    table = report.mean_ci_table(frame, by, {"test_acc": "test accuracy (%)"}, digits=2, scale=100)
+    table.insert(1, "std", (100 * frame.groupby(by, sort=False).test_acc.std()).round(2))
+    if paper is not None:
+        table["paper (reference)"] = [paper.get(name, np.nan) for name in table.index]
+    return table
+
+
+def _gains(results: Sequence[RunResult], by: str, reference: str) -> list[str]:
+    """Paired (by seed) accuracy difference of every group to ``reference``, in pp, mean ± 95% CI."""
+    frame = results_frame(results)
+    pairs = [report.paired_columns(frame, "test_acc", by, name, reference) for name in frame[by].unique()]
+    return [report.format_mean_ci(*report.mean_ci(100 * (a - b)), 2) for a, b in pairs]
+
+
+def ablation_table(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Table 4: which terms each row keeps, its accuracy, and its paired difference to full LLS."""
+    table = accuracy_table(results, paper=PAPER["table4_tiny_r18"])
+    table["minus LLS (pp)"] = _gains(results, "method", "LLS")
+    marks = {t: ["✓" if t in LLS_ABLATIONS[row] else "✗" for row in table.index] for t in LLS_ABLATIONS["LLS"]}
+    return pd.DataFrame(marks, index=table.index).join(table)
+
+
+def distillation_table(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Table 5: student accuracy per teacher, with the paired gain over the student alone."""
+    table = accuracy_table(results, by="kind", paper=PAPER["table5_cifar100_r34_r18"])
+    table["gain over alone (pp)"] = _gains(results, "kind", "alone")
+    return table
+
+
+def q_confusion_agreement(results: Sequence[RunResult], permutations: int = 999) -> pd.DataFrame:
+    """Figures 3-4 measured, per seed: Spearman correlation (off the diagonal) and Mantel p-value
+    (:func:`~c2f_utils.probes.matrix_agreement`) of the LLS run's Q with its hard and soft test
+    confusions; as a yardstick, that of the soft confusions of the 1-hot and LLS networks."""
+    by_key = {(r.params["method"], r.params["seed"]): r for r in results}
+    rows = []
+    for (method, seed), r in by_key.items():
+        if method != "LLS":
+            continue
+        q = torch.softmax(torch.as_tensor(r.arrays["q_logits"]), 1).numpy()
+        row: dict[str, Any] = {"seed": seed}
+        for name in ("confusion", "soft_confusion"):
+            agr = probes.matrix_agreement(q, r.arrays[name], permutations=permutations, seed=seed)
+            row |= {f"spearman_{name}": agr.spearman, f"p_{name}": agr.p_value, f"top1_{name}": agr.top1}
+        if ("1-hot", seed) in by_key:
+            ref = by_key[("1-hot", seed)].arrays["soft_confusion"]
+            yardstick = probes.matrix_agreement(ref, r.arrays["soft_confusion"], permutations=0)
+            row["spearman_soft_confusion_1hot_vs_lls"] = yardstick.spearman
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("seed")
+
+
+def geometry_summary(results: Sequence[RunResult], trio: Sequence[str], class_names: Sequence[str]) -> pd.DataFrame:
+    """Figures 5-6 measured, per method and seed: equidistance (CV), agreement with 1-hot, and the
+    trio ratio, distance of the related pair over their mean distance to the third (< 1: closer)."""
+    a, b, c = (list(class_names).index(name) for name in trio)
+    runs = {(r.params["method"], r.params["seed"]): r for r in results if r.params["method"] in TEACHERS}
+    dist = {key: probes.normalized_cosine_distances(r.arrays["centres"]) for key, r in runs.items()}
+    rows = []
+    for (method, seed), d in dist.items():
+        ref = dist.get(("1-hot", seed))
+        agree = np.nan if ref is None else probes.matrix_agreement(d, ref, permutations=0).spearman
+        trio_ratio = (d[a, b] + d[b, a]) / 2 / ((d[a, c] + d[c, a] + d[b, c] + d[c, b]) / 4)
+        silhouette_ = runs[(method, seed)].metrics["silhouette"]
+        rows.append((method, seed, probes.equidistance(d), agree, trio_ratio, silhouette_))
+    columns = ["method", "seed", "equidistance_cv", "spearman_vs_1hot", "trio_ratio", "silhouette"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def overhead_table(result: RunResult) -> pd.DataFrame:
+    """Table 9 at this scale: parameters and median epoch time of LS and LLS (this machine's timings)."""
+    m = result.metrics
+    rows = {n: {"parameters": int(m[f"params_{n}"]), "epoch time (s)": m[f"epoch_s_{n}"]} for n in ("LS", "LLS")}
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("criterion")
+    table.insert(1, "parameters +%", 100 * (table["parameters"] / table.loc["LS", "parameters"] - 1))
+    table["time +%"] = 100 * (table["epoch time (s)"] / table.loc["LS", "epoch time (s)"] - 1)
+    return table.round(3)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _heatmap(ax, matrix: np.ndarray, names: Sequence[str], title: str, fmt: str = ".2f") -> None:
+    """Heatmap with the diagonal masked (it would dominate the colour scale)."""
+    import seaborn as sns
+
+    shown = matrix.copy()
+    np.fill_diagonal(shown, np.nan)
+    kw = {"annot": True, "fmt": fmt, "annot_kws": {"size": 6}, "square": True, "cbar": False, "cmap": "viridis"}
+    sns.heatmap(shown, ax=ax, xticklabels=names, yticklabels=names, **kw)
+    ax.set_title(title)
+
+
+def plot_q_and_confusion(result: RunResult, class_names: Sequence[str]):
+    """Figures 3-4: the learned Q, the test confusion and the soft confusion (diagonals masked)."""
+    import matplotlib.pyplot as plt
+
+    q = torch.softmax(torch.as_tensor(result.arrays["q_logits"]), 1).numpy()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
+    shown = (q, result.arrays["confusion"], result.arrays["soft_confusion"])
+    titles = ("learned Q (train)", "confusion (test)", "mean predicted probability (test)")
+    for ax, m, title in zip(axes, shown, titles, strict=True):
+        _heatmap(ax, m, class_names, title)
+        ax.set(xlabel="related / predicted class", ylabel="true class")
+    fig.tight_layout()
+    return fig
+
+
+def _scatter(ax, feats: np.ndarray, names: np.ndarray, order: Sequence[str], title: str, **kw: Any) -> None:
+    import seaborn as sns
+
+    emb, index = probes.tsne(feats, seed=0, perplexity=min(30.0, (len(feats) - 1) / 3))
+    sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=names[index], hue_order=list(order), linewidth=0, ax=ax, **kw)
+    ax.set(title=title, xticks=[], yticks=[])
+
+
+def plot_geometry(results: Sequence[RunResult], class_names: Sequence[str], trio: Sequence[str], seed: int):
+    """Figures 5-6: t-SNE of test features, class-centre distances, and the trio alone, per teacher method."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    by = {r.params["method"]: r for r in results if r.params["seed"] == seed and r.params["method"] in TEACHERS}
+    idx = [list(class_names).index(c) for c in trio]
+    fig, axes = plt.subplots(3, len(TEACHERS), figsize=(4.4 * len(TEACHERS), 13))
+    for j, method in enumerate(TEACHERS):
+        feats, labels = by[method].arrays["test_features"], by[method].arrays["test_labels"]
+        names, last = np.asarray(class_names)[labels], j == len(TEACHERS) - 1
+        _scatter(axes[0, j], feats, names, class_names, f"{method}: t-SNE (test)", s=6, palette="tab10", legend=last)
+        d = probes.normalized_cosine_distances(by[method].arrays["centres"])
+        _heatmap(axes[1, j], d, class_names, f"{method}: centre distances", fmt=".3f")
+        mask = np.isin(labels, idx)
+        title = f"{method}: {'/'.join(trio)}  d({trio[0]},{trio[1]})={d[idx[0], idx[1]]:.3f}"
+        _scatter(axes[2, j], feats[mask], names[mask], trio, title, s=10)
+    sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1, 1), fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- scorecard
+
+
+def scorecard(config: Config, agreement: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
+    """The scorecard (:mod:`c2f_utils.report`) from the runs of ``config`` (read from the cache).
+
+    "A beats B" is a paired difference over seeds (same initialisation and batch order). The
+    Q-confusion agreement is one Spearman correlation per seed (independent runs) tested against
+    0, its expectation when one matrix's classes are relabelled at random (the Mantel null)."""
+    frames = {grid: results_frame(config.results(grid)) for grid in ("main", "ablation", "distill")}
+    frames["distill"] = frames["distill"].rename(columns={"kind": "method"})
+    scales = {"main": "(CIFAR-10, AlexNet)", "ablation": "(Tiny-ImageNet, R18)", "distill": "(CIFAR-100, R34 -> R18)"}
+    where = report.where(config.profile, config["dataset"], config["seeds"])
+    t3, t4, t5 = PAPER["table3_cifar10_alexnet"], PAPER["table4_tiny_r18"], PAPER["table5_cifar100_r34_r18"]
+    claims: list[report.Claim] = []
+
+    def claim(text: str, grid: str, a: str, b: str, paper: float | None = None, min_effect: float = 0.0) -> None:
+        """A > B, paired by seed: test accuracy in the ``grid`` runs, or a column of the geometry summary."""
+        if grid in frames:
+            x, y = (100 * v for v in report.paired_columns(frames[grid], "test_acc", "method", a, b))
+        else:
+            x, y = report.paired_columns(geometry, grid, "method", a, b)
+        finding = report.greater(x, y, paired=True, min_effect=min_effect, digits=2)
+        reference = "qualitative" if paper is None else f"{paper:+.2f} pp {scales[grid]}"
+        claims.append(report.Claim(text, finding, where, reference))
+
+    for base in METHODS[:-1]:
+        claim(f"LLS beats {base} (Tables 1-3)", "main", "LLS", base, t3["LLS"] - t3[base])
+    for name, paper in (("confusion", "qualitative (heatmaps)"), ("soft_confusion", "not in the paper")):
+        finding = report.greater(agreement[f"spearman_{name}"], value=0.0, paired=False, digits=2)
+        claims.append(report.Claim(f"Q follows the test {name.replace('_', ' ')} (Figs 3-4)", finding, where, paper))
+    for row in ("No RCE", "No Pred EM", "No Targets EM", "FCE only", "Symmetric CE", "Forward KL"):
+        claim(f"full LLS beats '{row}' (Table 4)", "ablation", "LLS", row, t4["LLS"] - t4[row])
+    for row in ("No FCE", "Reverse KL"):  # "fails" = at least 5 pp below full LLS (the paper: 38 pp)
+        claim(f"'{row}' fails to train (Table 4)", "ablation", "LLS", row, t4["LLS"] - t4[row], min_effect=5.0)
+    claim("LS makes class centres more equidistant than 1-hot (Fig. 5)", "equidistance_cv", "1-hot", "LS")
+    claim("LLS keeps more class structure than LS (Fig. 5)", "equidistance_cv", "LLS", "LS")
+    claim("LS pulls the related trio pair apart more than LLS (Fig. 6)", "trio_ratio", "LS", "LLS")
+    claim("LLS clusters are more compact than 1-hot (Fig. 5, t-SNE)", "silhouette", "LLS", "1-hot")
+    claim("an LLS teacher beats an LS teacher (Table 5)", "distill", "KD LLS", "KD LS", t5["KD LLS"] - t5["KD LS"])
+    alone = PAPER["table2_cifar100_r18_1hot"]  # the paper's R18 trained alone: Table 2
+    claim("LLS-ST helps a student over training alone (Table 5)", "distill", "LLS-ST", "alone", t5["LLS-ST"] - alone)
+    # No profile has the paper's scale: Tiny-ImageNet R18 on a GPU (Table 9), CIFAR-10 AlexNet (Table 3).
+    t9 = PAPER["table9_time_overhead_pct"]
+    time_pct = [overhead_table(config.results("overhead")[0]).loc["LLS", "time +%"]]
+    finding = report.paper_check(time_pct, t9, tolerance=1.0, scale_matches=False, digits=1)
+    claims.append(report.Claim("LLS costs little time (Table 9)", finding, where, f"+{t9}% (Tiny-ImageNet, R18, GPU)"))
+    lls_acc = 100 * frames["main"].query("method == 'LLS'").test_acc
+    finding = report.paper_check(lls_acc, t3["LLS"], tolerance=1.0, scale_matches=False, digits=2)
+    claims.append(report.Claim("absolute LLS accuracy (Table 3)", finding, where, f"{t3['LLS']}% {scales['main']}"))
+    return report.scorecard(claims)
