@@ -523,20 +523,27 @@ class Grid:
         share their parameters); ``None``: no prefix.
     fixed : tuple of str
         Fields the profile fixes: not chapter parameters.
+    follow : mapping
+        Field -> id of another grid of the chapter: the field holds that grid's base
+        experiment, overrides included (a student's teacher follows the teacher grid's
+        recipe). Not chapter parameters.
     """
 
     base: Experiment
     sweep: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     group: str | None = None
     fixed: tuple[str, ...] = ()
+    follow: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, Experiment):
             raise TypeError(f"Expected `base` to be an Experiment, got {self.base!r}")
         fields = _fields(type(self.base))
-        for name in [*self.sweep, *self.fixed]:
+        for name in [*self.sweep, *self.fixed, *self.follow]:
             if name not in fields:
-                raise ValueError(f"Expected a field of {type(self.base).__name__} in `sweep`/`fixed`, got {name!r}")
+                raise ValueError(
+                    f"Expected a field of {type(self.base).__name__} in `sweep`/`fixed`/`follow`, got {name!r}"
+                )
         checked = {}
         for name, values in self.sweep.items():
             annotation, info = fields[name]
@@ -546,6 +553,7 @@ class Grid:
             checked[name] = tuple(values)
         object.__setattr__(self, "sweep", checked)
         object.__setattr__(self, "fixed", tuple(self.fixed))
+        object.__setattr__(self, "follow", dict(self.follow))
 
     def runs(self) -> list[Experiment]:
         """Every run of the grid: the base with each combination of the swept values."""
@@ -612,6 +620,11 @@ class Chapter:
         ids = [list(g) for g in profiles.values()]
         if any(i != ids[0] for i in ids):
             raise ValueError(f"Expected every profile of {name!r} to declare the same grids, got {ids}")
+        for grids in profiles.values():
+            for gid, grid in grids.items():
+                for other in grid.follow.values():
+                    if other not in grids or other == gid:
+                        raise ValueError(f"Expected `follow` of grid {gid!r} to name another grid, got {other!r}")
         self.name, self.source, self.title = name, source, title
         self.profiles = {p: dict(g) for p, g in profiles.items()}
         self.shared = tuple(shared)
@@ -629,7 +642,7 @@ class Chapter:
         for profile, grids in self.profiles.items():
             for gid, grid in grids.items():
                 for fname, (annotation, info) in _fields(type(grid.base)).items():
-                    if fname in grid.fixed:
+                    if fname in grid.fixed or fname in grid.follow:
                         continue
                     swept = fname in grid.sweep
                     pname = self._param_name(grid, fname)
@@ -687,6 +700,10 @@ class Chapter:
                     grids[gid] = dataclasses.replace(grid, sweep={**grid.sweep, fname: value})
                 else:
                     grids[gid] = dataclasses.replace(grid, base=grid.base.replace(**{fname: value}))
+        for gid, grid in grids.items():
+            if grid.follow:
+                followed = {fname: grids[other].base for fname, other in grid.follow.items()}
+                grids[gid] = dataclasses.replace(grid, base=grid.base.replace(**followed))
         return Config(self, profile, grids, {"profile": profile, **values})
 
     def from_namespace(self, namespace: Mapping[str, Any]) -> Config:

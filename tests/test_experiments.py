@@ -220,3 +220,22 @@ def test_dependencies_include_the_constants_and_helpers_a_run_reads() -> None:
     assert objects == [f"{__name__}.SCALE", f"{__name__}.Toy"]
     objects, _ = code_dependencies(Student)  # a student's result depends on its teacher's code too
     assert objects == [f"{__name__}.SCALE", f"{__name__}.Student", f"{__name__}.Toy"]
+
+
+def test_a_followed_field_takes_the_other_grids_base_with_overrides() -> None:
+    chapter = Chapter(
+        "follow",
+        "f.md",
+        "F",
+        profiles={
+            "quick": {
+                "teachers": Grid(toy(), sweep={"seed": (0, 1)}, group="t"),
+                "students": Grid(Student(toy(), 0), sweep={"seed": (0, 1)}, follow={"teacher": "teachers"}),
+            }
+        },
+    )
+    assert "teacher" not in chapter.parameters
+    students = chapter.configure("quick", t_lr=0.7).runs("students")
+    assert {s.teacher.lr for s in students} == {0.7}
+    with pytest.raises(ValueError, match="follow"):
+        Chapter("bad", "b.md", "B", {"quick": {"s": Grid(Student(toy(), 0), follow={"teacher": "nope"})}})

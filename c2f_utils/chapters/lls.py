@@ -7,7 +7,6 @@ student taught by a :class:`Train` teacher run, or by its Q-matrix alone) and :c
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -179,7 +178,7 @@ class Distill(Experiment):
     ``teacher``'s method and seed are set from ``kind`` and ``seed``; its recipe also trains the student."""
 
     name: ClassVar[str] = "lls.distill"
-    teacher: Train = param("the teacher's run (method and seed follow kind and seed)")  # noqa: RUF009 (frozen)
+    teacher: Train = param("the teacher's run (method and seed follow kind and seed)")
     student: str = param("student network of Table 5", choices=("mlp_small", "lenet", "resnet20"))
     kind: str = param("how the student is taught", choices=STUDENT_KINDS)
     seed: int = param("training seed", ge=0)
@@ -238,24 +237,16 @@ class Overhead(_Setup):
         return RunOutput(metrics=metrics | {f"epoch_s_{n}": float(np.median(t[1:])) for n, t in times.items()})
 
 
-class _LLSChapter(Chapter):
-    """The chapter, whose distillation teachers follow the main grid's recipe under every override."""
-
-    def configure(self, profile: str = "quick", **given: Any) -> Config:
-        config = super().configure(profile, **given)
-        grids = dict(config.grids)
-        distill = grids["distill"]
-        grids["distill"] = dataclasses.replace(distill, base=distill.base.replace(teacher=grids["main"].base))
-        return dataclasses.replace(config, grids=grids)
-
-
 def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], student: str, timed: int) -> dict:
     overhead = Overhead(main.dataset, main.model, main.alpha, main.lr, main.batch_size, main.device, timed, 0)
     return {
         "main": Grid(main, sweep={"method": METHODS, "seed": seeds}, fixed=("method",)),
         "ablation": Grid(main, sweep={"method": tuple(LLS_ABLATIONS), "seed": seeds}, fixed=("method",)),
         "distill": Grid(
-            Distill(main, student, "alone", 0), {"kind": STUDENT_KINDS, "seed": seeds}, None, ("teacher", "kind")
+            Distill(main, student, "alone", 0),
+            {"kind": STUDENT_KINDS, "seed": seeds},
+            fixed=("kind",),
+            follow={"teacher": "main"},
         ),
         "alpha": Grid(main.replace(method="LLS"), sweep={"alpha": alphas, "seed": seeds}, fixed=("method",)),
         "overhead": Grid(overhead, group="overhead", fixed=("seed",)),
@@ -267,7 +258,7 @@ def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], stu
 _QUICK = Train("digits", "mlp", 0.1, 0.2, 128, "cpu", "1-hot", 0, 20, 0, "cosine", (), 5e-4, 540)
 _PAPER = Train("cifar10", "resnet18", 0.1, 0.1, 128, "auto", "1-hot", 0, 300, 10, "multistep", (140, 215), 5e-4, 2000)
 CHAPTER = register(
-    _LLSChapter(
+    Chapter(
         "lls",
         "lls.md",
         "Learnable label smoothing",
