@@ -439,5 +439,5 @@ def _saliency_claims(frame: pd.DataFrame, config: Config) -> list[report.Claim]:
     ]
     others = [f"box_mass_{c}" for c in range(10) if c != 1]
     for model, g in (("CE", frame[frame.alpha == 0]), ("LS", frame[frame.alpha == alpha])):
-        claims.append(_claim("digit1", report.less(g.box_mass_1, g[others].mean(1), paired=True), at, model=model))
+        claims.append(_claim("digit1", report.less(g.box_mass_1, g[others].mean(axis=1), paired=True), at, model=model))
     return claims
