@@ -517,7 +517,9 @@ class Grid:
     base : Experiment
         Values of the fields that are not swept (a swept field's base value is ignored).
     sweep : mapping
-        Field -> the values it takes; runs are the product, in the order given.
+        Field -> the values it takes; runs are the product, in the order given. An
+        empty sequence gives a grid with no runs (an experiment the profile skips);
+        the parameter then accepts an empty list.
     group : str, optional
         Prefix of the chapter parameters that set this grid (grids sharing a group
         share their parameters); ``None``: no prefix.
@@ -547,10 +549,7 @@ class Grid:
         checked = {}
         for name, values in self.sweep.items():
             annotation, info = fields[name]
-            values = [check_value(name, v, annotation, info) for v in values]
-            if not values:
-                raise ValueError(f"Expected at least one value for swept field `{name}`, got none")
-            checked[name] = tuple(values)
+            checked[name] = tuple(check_value(name, v, annotation, info) for v in values)
         object.__setattr__(self, "sweep", checked)
         object.__setattr__(self, "fixed", tuple(self.fixed))
         object.__setattr__(self, "follow", dict(self.follow))
@@ -582,7 +581,7 @@ class Parameter:
     def check(self, value: Any) -> Any:
         """Return ``value`` validated (and normalised) for this parameter, else raise naming it."""
         out = check_value(self.name, value, self.annotation, self.info)
-        if isinstance(out, tuple) and not out:
+        if isinstance(out, tuple) and not out and [] not in self.values.values():
             raise ValueError(f"Expected at least one value for `{self.name}`, got {value!r}")
         return out
 

@@ -17,6 +17,7 @@ from c2f_utils.probes import (
     info_plane,
     label_information,
     ls_info_plane,
+    output_mutual_information,
 )
 
 RNG = np.random.default_rng(0)
@@ -84,6 +85,17 @@ def test_i_xt_is_the_average_kl_to_the_marginal_and_matches_sklearn() -> None:
     predictions = RNG.integers(0, 5, 40)
     want = mutual_info_score(labels, predictions)
     assert info_plane(np.eye(5)[predictions], labels).i_ty == pytest.approx(want, abs=1e-12)
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_output_mutual_information_is_the_planes_i_xt(trial: int) -> None:
+    n, k = RNG.integers(5, 60), RNG.integers(2, 8)
+    probs = _random_probs(n, k)
+    p_xt = probs / n
+    assert output_mutual_information(probs) == pytest.approx(_mi_by_definition(p_xt), abs=1e-10)
+    assert output_mutual_information(probs) == info_plane(probs, RNG.integers(0, k, n)).i_xt
+    with pytest.raises(ValueError, match="probs"):
+        output_mutual_information(probs * 2)
 
 
 def test_dpi_holds_on_many_random_inputs() -> None:

@@ -4,16 +4,16 @@
 - :mod:`.entropy`: FIERCE's anchor entropy and reference entropy estimators.
 - :mod:`.regression`: 1-D optimal-transport regression of a fine target.
 - :mod:`.fewshot`: nearest-class-mean few-shot episodes.
-- :mod:`.calibration`: ECE, MCE, reliability diagrams, output mutual information.
+- :mod:`.calibration`: ECE, MCE, reliability diagrams.
 - :mod:`.information`: exact empirical information planes of a discrete output, the
-  label-smoothing optimum's point, the IB-Lagrangian solver.
+  label-smoothing optimum's point, the IB-Lagrangian solver, the output mutual information.
 - :mod:`.saliency`: Grad-CAM maps (grad-cam package) and their mass inside a box.
 - :mod:`.geometry`: confusion matrices, class-relation agreement, class-centre distances, t-SNE.
 - :mod:`.transport`: optimal transport plans between the neurons of two representations,
   and the permutation probe (a permuted copy of a network is at OT cost 0).
 """
 
-from .calibration import CalibrationResult, calibration, output_mutual_information, reliability_diagram
+from .calibration import CalibrationResult, calibration, reliability_diagram
 from .entropy import anchor_entropy, histogram_entropy, knn_entropy
 from .fewshot import FewShotResult, few_shot_eval
 from .geometry import (
@@ -35,6 +35,7 @@ from .information import (
     info_plane,
     label_information,
     ls_info_plane,
+    output_mutual_information,
 )
 from .linear import ProbeResult, linear_probe, ridge_probe, within_group_accuracy
 from .regression import OTRegressionResult, ot_regression_1d, transport_1d

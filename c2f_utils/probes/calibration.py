@@ -3,7 +3,8 @@
 FIERCE's App. A.2 (Baena et al. 2022) asks whether metrics of the *outputs* tell which
 criterion keeps fine information in the *features*: reliability diagrams, expected and
 maximum calibration error (Naeini et al. 2015; Guo et al. 2017), and the mutual
-information between input and output (Müller et al. 2019). ECE and MCE come from
+information between input and output (Müller et al. 2019), computed by
+:func:`c2f_utils.probes.information.output_mutual_information`. ECE and MCE come from
 torchmetrics; the reliability diagram uses the same equal-width confidence bins.
 """
 
@@ -17,9 +18,10 @@ import torch
 from torchmetrics.functional.classification import multiclass_calibration_error
 
 from .._checks import check_positive_int
+from .information import output_mutual_information  # noqa: F401 - the one I(X;T), also importable from here
 from .linear import ArrayLike, _as_numpy, _check_pair
 
-__all__ = ["CalibrationResult", "calibration", "output_mutual_information", "reliability_diagram"]
+__all__ = ["CalibrationResult", "calibration", "reliability_diagram"]
 
 
 def _probs_labels(probs: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -86,22 +88,3 @@ def reliability_diagram(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -
                 }
             )
     return pd.DataFrame(rows)
-
-
-def output_mutual_information(probs: ArrayLike) -> float:
-    r"""Mutual information (nats) between the input and the output class of a classifier.
-
-    .. math:: I(X; \hat Y) = H\Big(\frac1N \sum_n p_n\Big) - \frac1N \sum_n H(p_n),
-
-    with :math:`p_n` the output distribution for input :math:`n` (empirical input
-    distribution; Müller et al. 2019). 0 log 0 is taken as 0.
-    """
-    p = _as_numpy("probs", probs, 2).astype(np.float64)
-    if len(p) == 0 or (p < 0).any() or not np.allclose(p.sum(1), 1, atol=1e-4):
-        raise ValueError("Expected non-empty `probs` rows of non-negative values summing to 1")
-
-    def entropy(q: np.ndarray) -> np.ndarray:
-        safe = np.where(q > 0, q, 1.0)
-        return -(q * np.log(safe)).sum(-1)
-
-    return float(entropy(p.mean(0)) - entropy(p).mean())

@@ -18,6 +18,7 @@ estimated (paper §3, §5.1). With :math:`\\hat p(x_i, y)` the empirical joint
 All values are in nats. The functions here:
 
 - :func:`info_plane`: the point :math:`(\\hat I(X;T), \\hat I(T;Y))` of given outputs;
+- :func:`output_mutual_information`: its :math:`\\hat I(X;T)` alone, for outputs without labels;
 - :func:`ls_info_plane`: where the label-smoothing optimum lands (Proposition 4.5 in
   closed form; for contradicting labels the optimum :math:`(1-\\alpha)\\hat p(y \\mid x)
   + \\alpha / K`);
@@ -54,6 +55,7 @@ __all__ = [
     "info_plane",
     "label_information",
     "ls_info_plane",
+    "output_mutual_information",
 ]
 
 ArrayLike = np.ndarray | Tensor | Sequence[float]
@@ -153,30 +155,25 @@ def entropy(p: ArrayLike, dim: int = -1) -> Tensor:
     return -torch.special.xlogy(t, t).sum(dim)
 
 
-def _plane_terms(cond: Tensor, joint: Tensor) -> tuple[Tensor, Tensor]:
-    """Differentiable exact :math:`(\\hat I(X;T), \\hat I(T;Y))` from ``p(t|x_i)`` and ``p(x_i, y)``."""
-    px = joint.sum(1)
-    pt = px @ cond
-    pty = cond.T @ joint
-    # I(X;T) = H(T) - H(T|X); I(T;Y) = H(T) + H(Y) - H(T, Y): both finite at zeros by xlogy.
-    h_t = entropy(pt)
-    i_xt = h_t - (px * entropy(cond, dim=1)).sum()
-    i_ty = h_t + entropy(joint.sum(0)) - entropy(pty.flatten())
-    return i_xt, i_ty
+def _information_xt(cond: Tensor, px: Tensor, log_cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The one implementation of :math:`\\hat I(X;T) = \\hat H(T) - \\sum_i \\hat p(x_i) H(p(T \\mid x_i))`.
 
-
-def _plane_terms_from_logits(logits: Tensor, joint: Tensor, h_y: Tensor) -> tuple[Tensor, Tensor]:
-    """:func:`_plane_terms` for ``p(t|x_i) = softmax(logits_i)``, with ``H(T|X)`` from log-softmax.
-
-    The log-softmax keeps ``H(T|X)`` exact and its gradient finite for saturated rows.
+    Returns ``(I(X;T), H(T))``, differentiable. ``log_cond``, when given, is
+    :math:`\\log p(t \\mid x_i)` (a log-softmax): it keeps :math:`H(T \\mid X)` exact and
+    its gradient finite for saturated rows; otherwise ``0 log 0 = 0`` by ``xlogy``.
     """
-    logp = torch.log_softmax(logits, dim=1)
-    cond = logp.exp()
-    px = joint.sum(1)
-    pt = px @ cond
-    h_t = entropy(pt)
-    i_xt = h_t + (px * (cond * logp).sum(1)).sum()
-    i_ty = h_t + h_y - entropy((cond.T @ joint).flatten())
+    h_t = entropy(px @ cond)
+    h_t_given_x = entropy(cond, dim=1) if log_cond is None else -(cond * log_cond).sum(1)
+    return h_t - (px * h_t_given_x).sum(), h_t
+
+
+def _plane_terms(cond: Tensor, joint: Tensor, log_cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Differentiable exact :math:`(\\hat I(X;T), \\hat I(T;Y))` from ``p(t|x_i)`` and ``p(x_i, y)``.
+
+    :math:`\\hat I(T;Y) = \\hat H(T) + \\hat H(Y) - \\hat H(T, Y)`, finite at zeros by ``xlogy``.
+    """
+    i_xt, h_t = _information_xt(cond, joint.sum(1), log_cond)
+    i_ty = h_t + entropy(joint.sum(0)) - entropy((cond.T @ joint).flatten())
     return i_xt, i_ty
 
 
@@ -223,6 +220,26 @@ def info_plane(probs: ArrayLike, labels: ArrayLike) -> InfoPlanePoint:
     i_xt, i_ty = _plane_terms(cond, joint)
     # Rounding can leave -1e-16 where the exact value is 0.
     return InfoPlanePoint(max(float(i_xt), 0.0), max(float(i_ty), 0.0))
+
+
+def output_mutual_information(probs: ArrayLike) -> float:
+    """Mutual information (nats) between the input and the output class of a classifier.
+
+    .. math:: \\hat I(X; T) = \\hat H\\Big(\\frac1N \\sum_n p_n\\Big) - \\frac1N \\sum_n H(p_n),
+
+    with :math:`p_n = p(T \\mid x_n)` the output distribution for input :math:`n` and the
+    empirical input distribution (Müller et al. 2019): the :math:`\\hat I(X;T)` of
+    :func:`info_plane`, which needs no labels.
+
+    Raises
+    ------
+    ValueError
+        If ``probs`` is not ``(N, K)`` with ``K >= 2`` or a row is not a distribution.
+    """
+    cond = _as_float64("probs", probs)
+    _check_probabilities("probs", cond)
+    px = torch.full((cond.shape[0],), 1.0 / cond.shape[0], dtype=torch.float64)
+    return max(float(_information_xt(cond, px)[0]), 0.0)
 
 
 def label_information(labels: ArrayLike, n_classes: int | None = None) -> InfoPlanePoint:
@@ -386,14 +403,14 @@ def ib_lagrangian(
     if init == "labels":
         start = start + torch.log(0.9 * joint / joint.sum(1, keepdim=True) + 0.1 / k_t)
     joint = joint.to(device)
-    h_y = entropy(joint.sum(0))
     out = []
     for beta in betas:
         logits = start.clone().to(device).requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=lr)
         trace = []
         for step in range(steps + 1):
-            i_xt, i_ty = _plane_terms_from_logits(logits, joint, h_y)
+            logp = torch.log_softmax(logits, dim=1)
+            i_xt, i_ty = _plane_terms(logp.exp(), joint, logp)
             loss = -i_ty + beta * i_xt
             if step % record_every == 0 or step == steps:
                 trace.append(float(loss.detach()))
