@@ -311,7 +311,7 @@ def _directional(a, b, value, paired: bool, min_effect: float, digits: int, sign
         raise TypeError(f"Expected `paired` to be True or False, got {paired!r}")
     effect = _difference(x, y, c, paired, CONFIDENCE)
     kind = "constant" if y is None else ("paired" if paired else "Welch")
-    test = f"{kind} difference {'>' if sign > 0 else '<'} {sign * min_effect:g}, 95% t interval"
+    test = f"{kind} difference {'>' if sign > 0 else '<'} {sign * min_effect + 0.0:g}, 95% t interval"
     verdict = _region_verdict(effect, lambda v: sign * v > min_effect)
     return Finding(verdict, effect, test, _ours(x, y, c, effect, digits))
 
