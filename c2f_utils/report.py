@@ -257,7 +257,8 @@ def _difference(a: np.ndarray, b: np.ndarray | None, value: float | None, paired
     se = math.sqrt(va + vb)
     if se == 0:
         return Estimate(mean, mean, mean, n)
-    dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    ra, rb = va / (va + vb), vb / (va + vb)  # Welch-Satterthwaite, in ratios: no underflow for tiny variances
+    dof = 1.0 / (ra**2 / (a.size - 1) + rb**2 / (b.size - 1))
     half = float(stats.t.ppf((1 + confidence) / 2, dof) * se)
     return Estimate(mean, mean - half, mean + half, n)
 
