@@ -77,14 +77,14 @@ class _CriterionRun(Experiment):
     """Fields every experiment of the chapter shares: the criterion and its training recipe."""
 
     criterion: str = param("training criterion", choices=CRITERIA)
+    lam: float = param("FIERCE weight lambda of the entropy", ge=0)
+    anchor_count: int = param("number of FIERCE anchors e", ge=2)
+    entropy_unit: str = param("unit of FIERCE's entropy (official code: bits)", choices=("bits", "nats"))
+    smoothing: float = param("label smoothing of LS (torch convention)", ge=0, lt=1)
     seed: int = param("training seed (initialisation, batch order, FIERCE anchors)", ge=0)
     epochs: int = param("training epochs", ge=1)
     lr: float = param("learning rate (Adam; few-shot: SGD with Nesterov momentum)", gt=0)
     batch_size: int = param("mini-batch size", ge=1)
-    lam: float = param("FIERCE weight lambda of the entropy", ge=0)
-    smoothing: float = param("label smoothing of LS (torch convention)", ge=0, lt=1)
-    anchor_count: int = param("number of FIERCE anchors e", ge=2)
-    entropy_unit: str = param("unit of FIERCE's entropy (official code: bits)", choices=("bits", "nats"))
     device: str = param("device to train on", device=True)
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
