@@ -219,6 +219,7 @@ class SoftmaxHead(nn.Module):
         self.head = nn.Linear(in_features, out_features)
 
     def forward(self, x: Tensor) -> ModelOutput:
+        """Logits :math:`W x + b` of the ``(N, d)`` features ``x``, and ``x`` as the features."""
         return ModelOutput(self.head(x), x)
 
 
