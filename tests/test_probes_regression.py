@@ -1,12 +1,14 @@
-"""1-D optimal-transport regression: exactness on monotone features, orientation, beta choice."""
+"""1-D optimal-transport regression (exactness, orientation, beta choice) and the softmax-linear transfer head."""
 
 from __future__ import annotations
 
 import numpy as np
 import ot
 import pytest
+import torch
 
-from c2f_utils.probes import ot_regression_1d, transport_1d
+from c2f_utils.probes import SoftmaxHead, ot_regression_1d, simplex_mse, softmax_mse, transfer_mse, transport_1d
+from c2f_utils.train import seed_everything
 
 
 def _setup(n=500, seed=0):
@@ -70,3 +72,102 @@ def test_invalid_inputs_raise():
         ot_regression_1d(z, coarse, z, means, orientation="up")
     with pytest.raises(ValueError, match="finite"):
         ot_regression_1d(np.full(50, np.nan), coarse, z, means)
+
+
+# --------------------------------------------------------------------------- transfer head
+
+
+def _naive_mse(probs: np.ndarray, target: np.ndarray) -> float:
+    """Mean over samples of the squared L2 error, written as loops."""
+    total = 0.0
+    for p_row, a_row in zip(probs, target, strict=True):
+        total += sum((p - a) ** 2 for p, a in zip(p_row, a_row, strict=True))
+    return total / len(probs)
+
+
+def _naive_softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_softmax_mse_and_simplex_mse_match_a_naive_reference(seed):
+    rng = np.random.default_rng(seed)
+    n, m = rng.integers(1, 40), rng.integers(2, 6)
+    logits = rng.normal(scale=3, size=(n, m))
+    target = rng.dirichlet(np.ones(m), n)
+    expected = _naive_mse(_naive_softmax(logits), target)
+    got = softmax_mse(torch.as_tensor(logits), torch.as_tensor(target))
+    assert got.ndim == 0 and float(got) == pytest.approx(expected, rel=1e-10)
+    probs = rng.dirichlet(np.ones(m), n)
+    assert simplex_mse(torch.as_tensor(probs), torch.as_tensor(target)) == pytest.approx(
+        _naive_mse(probs, target), rel=1e-10
+    )
+
+
+def test_softmax_mse_is_differentiable_and_zero_on_the_simplex():
+    target = torch.tensor([[0.2, 0.3, 0.5], [0.7, 0.2, 0.1]])
+    logits = torch.log(target).requires_grad_(True)
+    loss = softmax_mse(logits, target)
+    loss.backward()
+    assert float(loss.detach()) == pytest.approx(0.0, abs=1e-12)
+    assert torch.allclose(logits.grad, torch.zeros_like(logits), atol=1e-7)
+
+
+def test_softmax_head_is_an_affine_map_returning_its_input_as_features():
+    head = SoftmaxHead(4, 3)
+    x = torch.randn(7, 4)
+    out = head(x)
+    assert torch.allclose(out.logits, x @ head.head.weight.T + head.head.bias)
+    assert out.features is x
+    with pytest.raises(ValueError, match="out_features"):
+        SoftmaxHead(4, 0)
+
+
+def _naive_transfer(xtr, atr, xte, ate, epochs: int, seed: int) -> tuple[float, float]:
+    """Full-batch Adam on the softmax-linear head, written out (one mini-batch per epoch)."""
+    seed_everything(seed)
+    linear = torch.nn.Linear(xtr.shape[1], atr.shape[1])
+    opt = torch.optim.Adam(linear.parameters(), lr=1e-2)
+    for _ in range(epochs):
+        opt.zero_grad()
+        ((torch.softmax(linear(xtr), 1) - atr) ** 2).sum(1).mean().backward()
+        opt.step()
+    with torch.no_grad():
+        probs_tr, probs_te = torch.softmax(linear(xtr), 1), torch.softmax(linear(xte), 1)
+    return _naive_mse(probs_tr.numpy(), atr.numpy()), _naive_mse(probs_te.numpy(), ate.numpy())
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_transfer_mse_matches_a_naive_full_batch_reference(seed):
+    # With fewer than 200 training samples every epoch is one batch, so the batch order does not matter.
+    rng = np.random.default_rng(seed)
+    abund = torch.as_tensor(rng.dirichlet(np.ones(3), 250), dtype=torch.float32)
+    feats = torch.as_tensor(rng.normal(size=(250, 6)), dtype=torch.float32) + torch.log(abund + 1e-2) @ torch.ones(3, 6)
+    got = transfer_mse(feats[:150], abund[:150], feats[150:], abund[150:], 15, seed)
+    expected = _naive_transfer(feats[:150], abund[:150], feats[150:], abund[150:], 15, seed)
+    assert got == pytest.approx(expected, rel=1e-4)
+
+
+def test_transfer_mse_separates_informative_from_random_features():
+    rng = np.random.default_rng(0)
+    abund = torch.as_tensor(rng.dirichlet(np.ones(3), 600), dtype=torch.float32)
+    informative = torch.log(abund + 1e-3)  # a softmax-linear head recovers abundances from log-abundances
+    noise = torch.as_tensor(rng.normal(size=(600, 3)), dtype=torch.float32)
+    good = transfer_mse(informative[:400], abund[:400], informative[400:], abund[400:], 40, 0)
+    bad = transfer_mse(noise[:400], abund[:400], noise[400:], abund[400:], 40, 0)
+    assert good[1] < 0.01 < bad[1]
+
+
+def test_transfer_head_inputs_are_validated():
+    x, a = torch.randn(10, 4), torch.full((10, 3), 1 / 3)
+    with pytest.raises(ValueError, match="train_features"):
+        transfer_mse(x[:5], a, x, a, 1, 0)
+    with pytest.raises(ValueError, match="widths"):
+        transfer_mse(x, a, x[:, :2], a, 1, 0)
+    with pytest.raises(ValueError, match="epochs"):
+        transfer_mse(x, a, x, a, 0, 0)
+    with pytest.raises(ValueError, match="same shape"):
+        softmax_mse(x, a)
+    with pytest.raises(ValueError, match="same shape"):
+        simplex_mse(a[:3], a)

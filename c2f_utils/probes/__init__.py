@@ -2,7 +2,8 @@
 
 - :mod:`.linear`: linear (logistic) and ridge probes with scikit-learn.
 - :mod:`.entropy`: FIERCE's anchor entropy and reference entropy estimators.
-- :mod:`.regression`: 1-D optimal-transport regression of a fine target.
+- :mod:`.regression`: 1-D optimal-transport regression of a fine target; the softmax-linear
+  transfer head that reads proportions off frozen features.
 - :mod:`.fewshot`: nearest-class-mean few-shot episodes.
 - :mod:`.calibration`: ECE, MCE, reliability diagrams.
 - :mod:`.information`: exact empirical information planes of a discrete output, the
@@ -38,7 +39,15 @@ from .information import (
     output_mutual_information,
 )
 from .linear import ProbeResult, linear_probe, ridge_probe, within_group_accuracy
-from .regression import OTRegressionResult, ot_regression_1d, transport_1d
+from .regression import (
+    OTRegressionResult,
+    SoftmaxHead,
+    ot_regression_1d,
+    simplex_mse,
+    softmax_mse,
+    transfer_mse,
+    transport_1d,
+)
 from .saliency import box_area_fraction, box_mass, gradcam_maps
 from .transport import (
     PlanAnalysis,
@@ -58,6 +67,7 @@ __all__ = [
     "OTRegressionResult",
     "PlanAnalysis",
     "ProbeResult",
+    "SoftmaxHead",
     "anchor_entropy",
     "box_area_fraction",
     "box_mass",
@@ -88,6 +98,9 @@ __all__ = [
     "reliability_diagram",
     "ridge_probe",
     "silhouette",
+    "simplex_mse",
+    "softmax_mse",
+    "transfer_mse",
     "transport_1d",
     "tsne",
     "within_group_accuracy",

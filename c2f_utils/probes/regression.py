@@ -1,4 +1,4 @@
-"""Reading a continuous fine target off 1-D features by optimal transport.
+"""Reading a continuous fine target off features: 1-D optimal transport, softmax-linear heads.
 
 FIERCE's age experiment (Baena et al. 2022, §5.1) trains a network with a 1-D feature
 on a coarse split of age, then predicts each age by transporting the distribution of
@@ -6,6 +6,10 @@ the features onto the (assumed known) distribution of ages: in one dimension the
 optimal transport plan is the monotone rearrangement (Villani 2009, Thm 2.18), i.e.
 matching sorted features to sorted ages. The prediction is then interpolated with the
 mean target of the predicted class.
+
+FIERCE's unmixing experiment (§5.2, Table 1) reads a vector of proportions (material
+abundances, a point of the simplex) off frozen features with a *transfer head*: a
+linear map followed by a softmax, fit with the squared error (:func:`transfer_mse`).
 """
 
 from __future__ import annotations
@@ -14,11 +18,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import ot
+import torch
+from torch import Tensor, nn
 
-from .._checks import check_choice
+from .._checks import check_choice, check_positive_int
+from ..models import ModelOutput
+from ..train import TrainConfig, fit, seed_everything
 from .linear import ArrayLike, _as_numpy, _check_pair
 
-__all__ = ["OTRegressionResult", "ot_regression_1d", "transport_1d"]
+__all__ = [
+    "OTRegressionResult",
+    "SoftmaxHead",
+    "ot_regression_1d",
+    "simplex_mse",
+    "softmax_mse",
+    "transfer_mse",
+    "transport_1d",
+]
 
 
 @dataclass(frozen=True)
@@ -173,3 +189,135 @@ def ot_regression_1d(
         mse_by_beta=curve,
         prediction=prediction,
     )
+
+
+# --------------------------------------------------------------------------- softmax-linear transfer head
+
+
+class SoftmaxHead(nn.Module):
+    r"""A linear map whose softmax predicts a point of the simplex (FIERCE's transfer head, Table 1).
+
+    .. math:: \hat a = \operatorname{softmax}(W r + b),\qquad W \in \mathbb R^{m \times d}
+
+    Parameters
+    ----------
+    in_features : int
+        Size ``d`` of the (frozen) features it reads.
+    out_features : int
+        Number ``m`` of proportions it predicts (materials).
+
+    Notes
+    -----
+    :meth:`forward` returns a :class:`~c2f_utils.models.ModelOutput` (logits ``W r + b``,
+    features ``r`` unchanged), so the head trains with :func:`~c2f_utils.train.fit`.
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        check_positive_int("in_features", in_features)
+        check_positive_int("out_features", out_features)
+        self.head = nn.Linear(in_features, out_features)
+
+    def forward(self, x: Tensor) -> ModelOutput:
+        """Logits :math:`W x + b` of the ``(N, d)`` features ``x``, and ``x`` as the features."""
+        return ModelOutput(self.head(x), x)
+
+
+def _check_simplex_pair(pred_name: str, pred: Tensor, target_name: str, target: Tensor) -> None:
+    if pred.ndim != 2 or pred.shape != target.shape:
+        raise ValueError(
+            f"Expected `{pred_name}` and `{target_name}` of the same shape (N, m), "
+            f"got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
+    if pred.shape[0] == 0:
+        raise ValueError(f"Expected `{pred_name}` with at least one row, got none")
+
+
+def softmax_mse(logits: Tensor, target: Tensor) -> Tensor:
+    r"""Mean over samples of the squared :math:`L_2` error of the softmax output (differentiable).
+
+    .. math:: \frac1N \sum_{n=1}^N \big\|\operatorname{softmax}(z_n) - a_n\big\|_2^2
+
+    The official code's raw and transfer MSE (Eq. 14 of the paper has a square root
+    inside the sum; the printed numbers are this one). ``logits`` and ``target`` are
+    ``(N, m)``; returns a scalar tensor, usable as a training criterion.
+    """
+    _check_simplex_pair("logits", logits, "target", target)
+    return (torch.softmax(logits, dim=1) - target).square().sum(1).mean()
+
+
+def simplex_mse(probs: Tensor, target: Tensor) -> float:
+    r""":math:`\frac1N \sum_n \|p_n - a_n\|_2^2` for predicted proportions ``probs`` (N, m), as a float.
+
+    The evaluation counterpart of :func:`softmax_mse` for outputs already on the simplex
+    (a classifier's softmax read as abundances: the *raw MSE* of Table 1).
+    """
+    _check_simplex_pair("probs", probs, "target", target)
+    return float((probs - target).square().sum(1).mean())
+
+
+def transfer_mse(
+    train_features: Tensor,
+    train_targets: Tensor,
+    test_features: Tensor,
+    test_targets: Tensor,
+    epochs: int,
+    seed: int,
+    device: str = "cpu",
+) -> tuple[float, float]:
+    r"""Transfer MSE of frozen features: fit a :class:`SoftmaxHead` with :func:`softmax_mse`.
+
+    The head is initialised after :func:`~c2f_utils.train.seed_everything` ``(seed)`` and
+    trained with Adam (learning rate :math:`10^{-2}`, mini-batches of 200) for
+    ``epochs`` epochs on the training features, as in the official code; the features
+    are not changed. Returns the :func:`simplex_mse` of its predictions on the training
+    and on the test features.
+
+    Parameters
+    ----------
+    train_features, test_features : Tensor
+        ``(N, d)`` frozen features.
+    train_targets, test_targets : Tensor
+        ``(N, m)`` proportions (rows on the simplex).
+    epochs : int
+        Training epochs of the head.
+    seed : int
+        Seed of the head's initialisation and batch order.
+    device : str
+        Where the head trains.
+
+    Returns
+    -------
+    (float, float)
+        Training and test MSE.
+
+    References
+    ----------
+    Baena, Drumetz & Gripon (2022), §5.2 and Table 1 ("transfer MSE").
+    """
+    for name, feats, targets in (
+        ("train", train_features, train_targets),
+        ("test", test_features, test_targets),
+    ):
+        if feats.ndim != 2 or targets.ndim != 2 or len(feats) != len(targets) or len(feats) == 0:
+            raise ValueError(
+                f"Expected `{name}_features` (N, d) and `{name}_targets` (N, m) with the same N > 0, "
+                f"got {tuple(feats.shape)} and {tuple(targets.shape)}"
+            )
+    if train_features.shape[1] != test_features.shape[1] or train_targets.shape[1] != test_targets.shape[1]:
+        raise ValueError(
+            f"Expected train and test of equal widths, got features {train_features.shape[1]} and "
+            f"{test_features.shape[1]}, targets {train_targets.shape[1]} and {test_targets.shape[1]}"
+        )
+    check_positive_int("epochs", epochs)
+    seed_everything(seed)
+    head = SoftmaxHead(train_features.shape[1], train_targets.shape[1])
+    config = TrainConfig(
+        epochs=epochs, batch_size=200, optimizer="adam", lr=1e-2, seed=seed, device=device, progress=False
+    )
+    fit(head, (train_features, train_targets), softmax_mse, config)
+    with torch.no_grad():
+        head.cpu()
+        train_mse = simplex_mse(torch.softmax(head(train_features).logits, 1), train_targets)
+        test_mse = simplex_mse(torch.softmax(head(test_features).logits, 1), test_targets)
+    return train_mse, test_mse

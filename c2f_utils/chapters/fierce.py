@@ -1,0 +1,618 @@
+"""Chapter "FIERCE": feature-entropy regularisation (Baena, Drumetz & Gripon 2022).
+
+Experiments (one run = one criterion and seed):
+
+- :class:`AgeRun` (Figure 1): a network with a 1-D feature trained on a median split of
+  a continuous target (age; quick: the size of a drawn ellipse); per probed epoch, the
+  MSE of the 1-D optimal-transport read-out and the entropy of the feature;
+- :class:`UnmixingRun` (Table 1, App. A.1-A.4): an MLP trained on the dominant material
+  of hyperspectral pixels; raw MSE (softmax output vs abundances), transfer MSE (frozen
+  features + :class:`~c2f_utils.probes.SoftmaxHead`), feature entropies, calibration.
+  The appendix sweeps (lambda, number of anchors, similarity and anchors) are grids of it;
+- :class:`FewShotRun` (Table 2): features trained on base classes, evaluated on novel
+  classes by nearest-class-mean episodes.
+
+Report: :func:`frames`, :func:`with_rise`, :func:`table`, :func:`sweep_table`,
+:func:`scorecard` and the plots.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .. import data as c2f_data
+from .. import report
+from ..experiments import Chapter, Experiment, Grid, param
+from ..losses.fierce import FIERCELoss
+from ..models import MLP, resnet18
+from ..probes.calibration import calibration, output_mutual_information, reliability_diagram
+from ..probes.entropy import anchor_entropy, histogram_entropy, knn_entropy
+from ..probes.fewshot import few_shot_eval
+from ..probes.regression import ot_regression_1d, simplex_mse, transfer_mse
+from ..runs import RunOutput, RunResult, results_frame
+from ..train import EpochState, TrainConfig, extract_features, fit, seed_everything
+from . import register
+
+__all__ = [
+    "CHAPTER",
+    "CRITERIA",
+    "CURVES",
+    "RISE_FROM",
+    "TABLES",
+    "AgeRun",
+    "FewShotRun",
+    "UnmixingRun",
+    "benchmark_table",
+    "frames",
+    "plot_age_features",
+    "plot_curves",
+    "plot_reliability",
+    "plot_sweeps",
+    "plot_tsne",
+    "scorecard",
+    "sweep_table",
+    "table",
+    "with_rise",
+]
+
+CRITERIA = ("ce", "ls", "fierce")
+"""Cross-entropy, label smoothing (torch convention) and FIERCE."""
+
+RISE_FROM = 0.1
+"""Fraction of training at which Figure 1's CE curve is at its minimum (epoch ~50 of 500),
+declared from the paper before any run: the "then rises" claim compares the last epoch
+with the probed epoch nearest to this fraction (:func:`with_rise`)."""
+
+
+@dataclass(frozen=True)
+class _CriterionRun(Experiment):
+    """Fields every experiment of the chapter shares: the criterion and its training recipe."""
+
+    criterion: str = param("training criterion", choices=CRITERIA)
+    lam: float = param("FIERCE weight lambda of the entropy", ge=0)
+    anchor_count: int = param("number of FIERCE anchors e", ge=2)
+    entropy_unit: str = param("unit of FIERCE's entropy (official code: bits)", choices=("bits", "nats"))
+    smoothing: float = param("label smoothing of LS (torch convention)", ge=0, lt=1)
+    seed: int = param("training seed (initialisation, batch order, FIERCE anchors)", ge=0)
+    epochs: int = param("training epochs", ge=1)
+    lr: float = param("learning rate (Adam; few-shot: SGD with Nesterov momentum)", gt=0)
+    batch_size: int = param("mini-batch size", ge=1)
+    device: str = param("device to train on", device=True)
+
+    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
+        """Feature size and FIERCELoss options (similarity, anchors) of the experiment."""
+        raise NotImplementedError
+
+    def build_criterion(self, kind: str | None = None) -> nn.Module:
+        """The run's criterion (or ``kind``): ``"ce"``, ``"ls"`` or :class:`~c2f_utils.losses.FIERCELoss`.
+
+        LS uses torch's ``label_smoothing`` ``s``: the true class gets ``1 - s + s/C``, the
+        others ``s/C`` (the paper's ``(1 - σ, σ/(C-1))`` with ``σ = s (C-1)/C``). FIERCE's
+        anchors are drawn from the seed, so CE and LS runs can be measured with them.
+        """
+        kind = kind or self.criterion
+        if kind == "ce":
+            return nn.CrossEntropyLoss()
+        if kind == "ls":
+            return nn.CrossEntropyLoss(label_smoothing=self.smoothing)
+        dim, options = self._fierce_setting()
+        gen = torch.Generator().manual_seed(10_000 + self.seed)
+        return FIERCELoss(dim, self.anchor_count, self.lam, unit=self.entropy_unit, generator=gen, **options)
+
+    def _adam(self) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, optimizer="adam", lr=self.lr, seed=self.seed,
+            device=self.device, progress=False,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AgeRun(_CriterionRun):
+    """Train on the median split with a 1-D feature; probe MSE and entropy over epochs (Figure 1).
+
+    History columns per probed epoch: ``mse_test`` (OT read-out on test images, beta
+    chosen on the training images), ``mse_test_self`` (beta chosen on the test images:
+    the paper's protocol), ``mse_train_self`` (on training images, the official code's),
+    ``beta_self``, ``mse_class_mean``, ``entropy_anchor`` (hard assignment to the grid
+    anchors, nats; the same grid for every criterion), ``entropy_hist`` (histogram
+    differential entropy of the standardised feature) and ``test_acc``.
+    """
+
+    name: ClassVar[str] = "fierce.age"
+    dataset: str = param(
+        "dataset with a continuous target (quick: ellipse size)", choices=("synthetic_sizes", "utkface")
+    )
+    model: str = param("network: a tanh MLP (CPU) or the official ResNet-18", choices=("mlp", "resnet18"))
+    image_size: int = param("image side in pixels (official: 64)", ge=8)
+    anchor_range: tuple[float, ...] = param("grid anchors from low to high (official: bins 1..100)", length=2)
+    tau: float = param("Gumbel-softmax temperature (official: 1)", gt=0)
+    probe_every: int = param("probe every this many epochs", ge=1)
+
+    def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
+        """Training and test images with their continuous targets (synthetic: 2,000 ellipses)."""
+        options: dict[str, Any] = {"size": self.image_size}
+        if self.dataset == "synthetic_sizes":
+            options.update(n_images=2000, min_radius=self.image_size / 10, max_radius=self.image_size / 3.2)
+        return c2f_data.load(self.dataset, "train", **options), c2f_data.load(self.dataset, "test", **options)
+
+    def build_model(self, in_shape: tuple[int, ...]) -> nn.Module:
+        """The official age ResNet-18 (base width 16, 1-D feature) or a tanh MLP ``pixels-128-32-1``."""
+        if self.model == "resnet18":
+            return resnet18(2, base_width=16, in_channels=in_shape[0], feature_dim=1)
+        return MLP(int(np.prod(in_shape)), 2, hidden=(128, 32), feature_dim=1, activation="tanh")
+
+    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
+        return 1, {"tau": self.tau, "similarity": "neg_sqdist", "anchors": "grid", "anchor_range": self.anchor_range}
+
+    def run(self) -> RunOutput:
+        train, test = self.load_data()
+        y_train, y_test = train.labels("median"), test.labels("median")
+        class_means = torch.stack([train.fine[y_train == c].mean() for c in (0, 1)]).numpy()
+        seed_everything(self.seed)
+        net = self.build_model(tuple(train.x.shape[1:]))
+        crit = self.build_criterion()
+        grid = torch.linspace(self.anchor_range[0], self.anchor_range[1], self.anchor_count).unsqueeze(1)
+
+        def probe(state: EpochState) -> dict[str, float] | None:
+            if state.epoch % self.probe_every and state.epoch != self.epochs:
+                return None
+            tr, te = (extract_features(state.model, d.x, device=state.device) for d in (train, test))
+            f_tr, f_te = tr.features[:, 0].numpy(), te.features[:, 0].numpy()
+            pred_tr, pred_te = tr.logits.argmax(1).numpy(), te.logits.argmax(1).numpy()
+            z_tr, z_te = train.fine.numpy(), test.fine.numpy()
+            res = ot_regression_1d(f_te, pred_te, z_te, class_means, val=(f_tr, pred_tr, z_tr))
+            res_tr = ot_regression_1d(f_tr, pred_tr, z_tr, class_means)
+            spread = f_te.std()
+            return {
+                "mse_test": res.mse_val,
+                "mse_test_self": res.mse_self,
+                "mse_train_self": res_tr.mse_self,
+                "beta_self": res.beta_self,
+                "mse_class_mean": res.mse_class_mean,
+                "entropy_anchor": anchor_entropy(te.features, grid, "neg_sqdist"),
+                "entropy_hist": histogram_entropy(f_te / spread) if spread > 0 else -np.inf,
+                "test_acc": float((te.logits.argmax(1) == y_test).float().mean()),
+            }
+
+        result = fit(net, (train.x, y_train), crit, self._adam(), callbacks=[probe])
+        probed = result.history.dropna(subset=["mse_test"])
+        last = probed.iloc[-1]
+        metrics = {
+            "mse_test_final": last.mse_test,
+            "mse_test_self_final": last.mse_test_self,
+            "mse_test_self_min": probed.mse_test_self.min(),
+            "mse_train_self_min": probed.mse_train_self.min(),
+            "mse_class_mean": last.mse_class_mean,
+            "test_acc": last.test_acc,
+            "entropy_anchor": last.entropy_anchor,
+        }
+        feature = extract_features(result.model, test.x, device=self.device).features[:, 0].numpy()
+        arrays = {"test_feature": feature, "test_target": test.fine.numpy()}
+        return RunOutput({k: float(v) for k, v in metrics.items()}, result.history, arrays)
+
+
+@dataclass(frozen=True)
+class UnmixingRun(_CriterionRun):
+    """MLP ``bands-200-400-100-m`` trained on the dominant material (Table 1 and App. A.1-A.4).
+
+    History columns per probed epoch: ``raw_mse_train``/``raw_mse_test`` (softmax output
+    vs abundances, :func:`~c2f_utils.probes.simplex_mse`), ``transfer_mse_train``/``_test``
+    (:func:`~c2f_utils.probes.transfer_mse` on the frozen features), ``entropy_anchor``
+    (hard assignment to the anchors FIERCE draws for the seed, also for CE and LS),
+    ``entropy_knn`` (Kozachenko-Leonenko, nats) and ``test_acc``. Arrays: the last
+    epoch's test probabilities, features and abundances.
+    """
+
+    name: ClassVar[str] = "fierce.unmixing"
+    dataset: str = param("hyperspectral scene", choices=("synthetic_unmixing", "samson", "jasper_ridge", "urban"))
+    similarity: str = param("FIERCE similarity (official code: dot)", choices=("cosine", "dot"))
+    anchor_kind: str = param("FIERCE anchor distribution (official: U[0,1))", choices=("uniform", "sphere", "normal"))
+    probe_every: int = param("transfer head and entropies every this many epochs", ge=1)
+    transfer_epochs: int = param("epochs of the transfer head", ge=1)
+
+    def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
+        """Training and test pixels with their abundances (the fine target)."""
+        return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
+
+    def build_model(self, bands: int, materials: int) -> nn.Module:
+        """The official MLP ``bands-200-400-100-materials``."""
+        return MLP(bands, materials, hidden=(200, 400), feature_dim=100)
+
+    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
+        return 100, {"similarity": self.similarity, "anchors": self.anchor_kind}
+
+    def run(self) -> RunOutput:
+        train, test = self.load_data()
+        seed_everything(self.seed)
+        net = self.build_model(train.x.shape[1], train.fine.shape[1])
+        crit = self.build_criterion()
+        anchors = self.build_criterion("fierce").anchors  # a FIERCE run's own anchors (same seed, same draw)
+        knn_rows = np.random.default_rng(self.seed).choice(len(test), min(len(test), 1000), replace=False)
+        y_train, y_test = train.labels("argmax"), test.labels("argmax")
+
+        def probe(state: EpochState) -> dict[str, float] | None:
+            if state.epoch % self.probe_every and state.epoch != self.epochs:
+                return None
+            tr, te = (extract_features(state.model, d.x, device=state.device) for d in (train, test))
+            transfer = transfer_mse(tr.features, train.fine, te.features, test.fine, self.transfer_epochs, self.seed)
+            return {
+                "raw_mse_train": simplex_mse(torch.softmax(tr.logits, 1), train.fine),
+                "raw_mse_test": simplex_mse(torch.softmax(te.logits, 1), test.fine),
+                "transfer_mse_train": transfer[0],
+                "transfer_mse_test": transfer[1],
+                "entropy_anchor": anchor_entropy(te.features, anchors, self.similarity),
+                "entropy_knn": knn_entropy(te.features[knn_rows]),
+                "test_acc": float((te.logits.argmax(1) == y_test).float().mean()),
+            }
+
+        result = fit(net, (train.x, y_train), crit, self._adam(), callbacks=[probe])
+        probed = result.history.dropna(subset=["raw_mse_test"])
+        last = probed.iloc[-1]
+        te = extract_features(result.model, test.x, device=self.device)
+        probs = torch.softmax(te.logits, 1)
+        cal = calibration(probs, y_test)
+        metrics = {
+            **{k: last[k] for k in ("raw_mse_test", "transfer_mse_test", "test_acc", "entropy_anchor", "entropy_knn")},
+            "raw_mse_train_min": probed.raw_mse_train.min(),
+            "transfer_mse_train_min": probed.transfer_mse_train.min(),
+            "ece": cal.ece,
+            "mce": cal.mce,
+            "output_mi": output_mutual_information(probs),
+        }
+        arrays = {
+            "test_probs": probs.numpy(),
+            "test_features": te.features.numpy(),
+            "test_abundances": test.fine.numpy(),
+        }
+        return RunOutput({k: float(v) for k, v in metrics.items()}, result.history, arrays)
+
+
+@dataclass(frozen=True)
+class FewShotRun(_CriterionRun):
+    """Train on base classes, then 5-way 1- and 5-shot nearest-class-mean on novel classes (Table 2).
+
+    Digits: base classes 0-4 (an MLP 64-256-128), novel classes 5-9 (all five in every
+    episode). CIFAR-FS: ResNet-18 on the 64 base classes, the 20 novel classes. SGD with
+    Nesterov momentum 0.9, weight decay 5e-4, lr x0.1 at 1/3 and 2/3 of training
+    (official: every 100 of 350 epochs). The final model is evaluated (the official code
+    keeps the epoch with the best validation accuracy).
+    """
+
+    name: ClassVar[str] = "fierce.fewshot"
+    dataset: str = param("dataset split into base and novel classes", choices=("digits", "cifar_fs"))
+    episodes: int = param("evaluation episodes", ge=1)
+
+    def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
+        """Base-class training data and novel-class evaluation data."""
+        if self.dataset == "digits":
+            full = c2f_data.load("digits", "all")
+            return c2f_data.class_subset(full, range(5)), c2f_data.class_subset(full, range(5, 10))
+        return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
+
+    def build_model(self, n_base: int) -> nn.Module:
+        """An MLP ``64-256-128`` on digits, ResNet-18 on CIFAR-FS."""
+        if self.dataset == "digits":
+            return MLP(64, n_base, hidden=(256,), feature_dim=128)
+        return resnet18(n_base)
+
+    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
+        return (128 if self.dataset == "digits" else 512), {}
+
+    def run(self) -> RunOutput:
+        base, novel = self.load_data()
+        seed_everything(self.seed)
+        net = self.build_model(int(base.fine.max()) + 1)
+        crit = self.build_criterion()
+        milestones = (max(1, self.epochs // 3), max(2, 2 * self.epochs // 3))
+        config = TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=5e-4,
+            schedule="multistep", milestones=milestones, seed=self.seed, device=self.device, progress=False,
+        )  # fmt: skip
+        result = fit(net, (base.x, base.fine), crit, config)
+        feats = extract_features(result.model, novel.x, device=self.device).features
+        one = few_shot_eval(feats, novel.fine, 5, 1, 15, self.episodes, seed=self.seed)
+        five = few_shot_eval(feats, novel.fine, 5, 5, 15, self.episodes, seed=self.seed)
+        metrics = {"acc_1shot": one.mean, "acc_1shot_ci": one.ci95, "acc_5shot": five.mean, "acc_5shot_ci": five.ci95}
+        return RunOutput({**metrics, "train_acc": float(result.history.iloc[-1].train_acc)}, result.history)
+
+
+# --------------------------------------------------------------------------- the chapter
+
+
+def _profile(seeds, device, age, unmix, fewshot, lams, anchor_counts) -> dict[str, Grid]:
+    common = {"criterion": "fierce", "seed": seeds[0], "entropy_unit": "bits", "device": device}
+    per_seed = {"criterion": CRITERIA, "seed": seeds}
+    unmix = UnmixingRun(**common, **unmix)
+    one_run = ("criterion", "seed")  # the appendix sweeps: FIERCE, first seed
+    variants = {"similarity": ("dot", "cosine"), "anchor_kind": ("uniform", "sphere")}
+    return {
+        "age": Grid(AgeRun(**common, **age), per_seed, group="age", fixed=("criterion",)),
+        "unmix": Grid(unmix, per_seed, group="unmix", fixed=("criterion",)),
+        "fewshot": Grid(FewShotRun(**common, **fewshot), per_seed, group="fewshot", fixed=("criterion",)),
+        "lambdas": Grid(unmix, {"lam": lams}, group="unmix", fixed=one_run),
+        "anchor_counts": Grid(unmix, {"anchor_count": anchor_counts}, group="unmix", fixed=one_run),
+        "variants": Grid(unmix, variants, group="unmix", fixed=(*one_run, *variants)),
+    }
+
+
+# fmt: off
+_UNMIX = dict(batch_size=200, lam=1.0, smoothing=0.4, anchor_count=100, similarity="dot", anchor_kind="uniform",
+              probe_every=10)
+_FEWSHOT = dict(batch_size=64, lam=1.5, smoothing=0.1, anchor_count=100)
+CHAPTER = register(Chapter(
+    name="fierce",
+    source="fierce.md",
+    title="FIERCE: feature-entropy regularisation",
+    shared=("seed", "device", "entropy_unit"),
+    profiles={
+        "quick": _profile(
+            (0, 1, 2), "cpu",
+            age=dict(dataset="synthetic_sizes", model="mlp", image_size=16, epochs=40, lr=1e-3, batch_size=64, lam=0.3,
+                     smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=2),
+            unmix=dict(_UNMIX, dataset="synthetic_unmixing", epochs=30, lr=1e-3, transfer_epochs=20),
+            fewshot=dict(_FEWSHOT, dataset="digits", epochs=40, lr=0.05, episodes=2000),
+            lams=(0.3, 1.0, 4.0),
+            anchor_counts=(10, 100, 400),
+        ),
+        "paper": _profile(
+            tuple(range(10)), "auto",
+            age=dict(dataset="utkface", model="resnet18", image_size=64, epochs=500, lr=1e-3, batch_size=256, lam=0.3,
+                     smoothing=0.1, anchor_count=100, anchor_range=(1.0, 100.0), tau=1.0, probe_every=10),
+            unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, transfer_epochs=100),
+            fewshot=dict(_FEWSHOT, dataset="cifar_fs", epochs=350, lr=0.1, episodes=10000),
+            lams=(0.0, 0.3, 1.0, 2.0, 4.0, 8.0),
+            anchor_counts=(10, 25, 50, 75, 100, 200),
+        ),
+    },
+))
+# fmt: on
+
+
+# --------------------------------------------------------------------------- tables
+
+# fmt: off
+TABLES: dict[str, dict[str, str]] = {
+    "age": {"mse_test_final": "test MSE, last epoch (beta on train)",
+            "mse_test_self_final": "test MSE, last epoch (beta on test: paper)",
+            "mse_test_self_min": "test MSE, best epoch (paper)", "mse_class_mean": "class-mean baseline",
+            "rise": "rise of the test MSE after the early epoch",
+            "entropy_anchor": "feature entropy, last epoch [nats]", "test_acc": "coarse test accuracy"},
+    "unmixing": {"raw_mse_test": "raw MSE, held-out", "transfer_mse_test": "transfer MSE, held-out",
+                 "raw_mse_train_min": "raw MSE, min over epochs on train (paper)",
+                 "transfer_mse_train_min": "transfer MSE, min over epochs on train (paper)",
+                 "test_acc": "coarse test accuracy"},
+    "outputs": {"ece": "ECE", "mce": "MCE", "output_mi": "I(X; output) [nats]",
+                "entropy_anchor": "anchor entropy [nats]", "entropy_knn": "k-NN entropy [nats]"},
+    "fewshot": {"acc_1shot": "1-shot accuracy", "acc_5shot": "5-shot accuracy"},
+}
+# fmt: on
+"""Columns (metric -> label) of the chapter's tables: Figure 1, Table 1, App. A.2/A.4, Table 2."""
+
+
+def frames(results: list[RunResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, history)``: one row per run, and the long history with ``criterion`` and ``seed``."""
+    history = pd.concat(
+        [r.history.assign(criterion=r.params["criterion"], seed=r.params["seed"]) for r in results], ignore_index=True
+    )
+    return results_frame(results), history
+
+
+def with_rise(metrics: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Figure 1's metrics plus, per run, the held-out MSE at the early epoch, at the last, and the rise.
+
+    The early epoch is the probed epoch (after initialisation) nearest to
+    :data:`RISE_FROM` times the last epoch, fixed before looking at the curves. Unlike the
+    last MSE minus the minimum over epochs, the rise ``mse_last - mse_early`` can be negative.
+    """
+    probed = history.dropna(subset=["mse_test"])
+    epochs = np.array(sorted(e for e in probed.epoch.unique() if e > 0))
+    early = int(epochs[np.argmin(np.abs(epochs - RISE_FROM * epochs.max()))])
+    wide = probed.pivot_table(index=["criterion", "seed"], columns="epoch", values="mse_test")
+    rise = pd.DataFrame({"mse_early": wide[early], "mse_last": wide[epochs.max()]}).reset_index()
+    return metrics.merge(rise.assign(rise=rise.mse_last - rise.mse_early, early_epoch=early), on=["criterion", "seed"])
+
+
+def table(metrics: pd.DataFrame, which: str) -> pd.DataFrame:
+    """Mean ± 95% CI over seeds per criterion of the columns :data:`TABLES` ``[which]``."""
+    return report.mean_ci_table(metrics, "criterion", TABLES[which], order=CRITERIA)
+
+
+def sweep_table(lambdas: list[RunResult], anchor_counts: list[RunResult], variants: list[RunResult]) -> pd.DataFrame:
+    """App. A.1: one row per sweep point (``sweep``, ``value``) with the run's metrics (one seed)."""
+    rows = [{"sweep": "lambda", "value": r.params["lam"], **r.metrics} for r in lambdas]
+    rows += [{"sweep": "anchors", "value": r.params["anchor_count"], **r.metrics} for r in anchor_counts]
+    rows += [{"sweep": "variant", "value": f"{r.params['similarity']}, {r.params['anchor_kind']}", **r.metrics}
+             for r in variants]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def benchmark_table(folder: str | Path) -> pd.DataFrame:
+    """Committed results of ``benchmarks/fierce_step.py`` (``fierce_step_*.json`` in ``folder``), per device."""
+    rows = []
+    for path in sorted(Path(folder).glob("fierce_step_*.json")):
+        res = json.loads(path.read_text())
+        prov = res.get("provenance", {})
+        rows.append(
+            {
+                "device": prov.get("device", path.stem.rsplit("_", 1)[-1]),
+                "CE step [ms]": round(1e3 * res["median_step_s"]["ce"], 1),
+                "FIERCE step [ms]": round(1e3 * res["median_step_s"]["fierce"], 1),
+                "FIERCE / CE": round(res["overhead_ratio"], 3),
+                "batch": "x".join(map(str, res["batch"])),
+                "steps": res["steps"],
+                "commit": (prov.get("git_commit") or "")[:8],
+                "measured": prov.get("finished_at", ""),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def scorecard(age: pd.DataFrame, unmix: pd.DataFrame, fewshot: pd.DataFrame, config) -> pd.DataFrame:
+    """Each claim of the paper with the book's verdict (:mod:`c2f_utils.report`).
+
+    ``age`` comes from :func:`with_rise`. Criteria trained from the same seed share the
+    initialisation and the batch order, so comparisons between criteria (and between
+    two epochs of one run) are paired by seed. Correlations are taken over independent
+    trained runs: one point per criterion and seed, at the last epoch.
+    """
+    frames_by = {"age": age, "unmix": unmix, "fewshot": fewshot}
+
+    def col(group: str, criterion: str, metric: str) -> list[float]:
+        frame = frames_by[group]
+        return frame[frame.criterion == criterion].sort_values("seed")[metric].tolist()
+
+    def paired(test, group: str, metric: str, a: str, b: str, metric_b: str | None = None) -> report.Finding:
+        return test(col(group, a, metric), col(group, b, metric_b or metric), paired=True)
+
+    less, greater = report.less, report.greater
+    early = int(age.early_epoch.iloc[0])
+    cifar_fs = config.profile == "paper" and config["fewshot_dataset"] == "cifar_fs"
+    # fmt: off
+    rows = [
+        ("age", "Fig. 1: FIERCE ends with a lower fine MSE than CE", "Fig. 1 (UTKFace): lowest MSE for FIERCE",
+         paired(less, "age", "mse_test_final", "fierce", "ce")),
+        ("age", "Fig. 1: FIERCE ends with a lower fine MSE than LS", "Fig. 1: LS worse than CE and FIERCE",
+         paired(less, "age", "mse_test_final", "fierce", "ls")),
+        ("age", f"Fig. 1: with CE the fine MSE rises after epoch {early} (= {RISE_FROM:g} x training, declared)",
+         "minimum near epoch 50 of 500, then a rise", paired(greater, "age", "mse_last", "ce", "ce", "mse_early")),
+        ("age", "Fig. 1: FIERCE keeps its MSE (no early stopping needed): smaller rise than CE",
+         "FIERCE's MSE stays at its minimum", paired(less, "age", "rise", "fierce", "ce")),
+        ("age", "Fig. 1, §5.1: more feature entropy, lower fine MSE (across trained runs)",
+         "strongly (negatively) correlated", report.correlated(age.entropy_anchor, age.mse_test_final, sign=-1)),
+        ("unmix", "Table 1: FIERCE transfer MSE < CE", "0.006 ± 0.001 vs 0.200 (CE; 0.177 in the GRETSI version)",
+         paired(less, "unmix", "transfer_mse_test", "fierce", "ce")),
+        ("unmix", "Table 1: FIERCE transfer MSE < LS", "0.006 ± 0.001 vs 0.017 ± 0.08",
+         paired(less, "unmix", "transfer_mse_test", "fierce", "ls")),
+        ("unmix", "Table 1: LS raw MSE < CE raw MSE", "0.066 ± 0.1 vs 0.200",
+         paired(less, "unmix", "raw_mse_test", "ls", "ce")),
+        ("unmix", "Table 1: FIERCE raw MSE < CE raw MSE", "0.130 ± 0.008 vs 0.200",
+         paired(less, "unmix", "raw_mse_test", "fierce", "ce")),
+        ("unmix", "§5: more feature entropy, lower transfer MSE (across trained runs)",
+         "entropy correlated with the ability to recycle the features",
+         report.correlated(unmix.entropy_anchor, unmix.transfer_mse_test, sign=-1)),
+        ("unmix", "App. A.4: the anchor estimate follows the feature entropy (k-NN estimate, across trained runs)",
+         "correlation 0.86 (over the epochs of one CE run)",
+         report.correlated(unmix.entropy_anchor, unmix.entropy_knn, sign=1)),
+        ("fewshot", "Table 2: FIERCE 1-shot accuracy > CE", "CIFAR-FS 66.16 ± 1.04 vs CE 64.32 ± 0.7",
+         paired(greater, "fewshot", "acc_1shot", "fierce", "ce")),
+        ("fewshot", "Table 2: FIERCE 1-shot accuracy > LS", "CIFAR-FS 66.16 ± 1.04 vs LS 65.76 ± 0.57",
+         paired(greater, "fewshot", "acc_1shot", "fierce", "ls")),
+        ("fewshot", "Table 2: FIERCE's 1-shot accuracy on CIFAR-FS", "66.16 ± 1.04 % (tolerance: the paper's ± 1.04)",
+         report.paper_check(col("fewshot", "fierce", "acc_1shot"), 0.6616, tolerance=0.0104, scale_matches=cifar_fs)),
+        ("unmix", "Table 1: FIERCE's transfer MSE on Houston", "0.006 ± 0.001 (the Houston crop is not distributed)",
+         report.paper_check(col("unmix", "fierce", "transfer_mse_test"), 0.006, tolerance=0.001, scale_matches=False)),
+    ]
+    # fmt: on
+    where = {g: report.where(config.profile, config[f"{g}_dataset"], config["seeds"]) for g in frames_by}
+    claims = [report.Claim(claim, finding, where[g], paper) for g, claim, paper, finding in rows]
+    return report.scorecard(claims)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+# fmt: off
+CURVES: dict[str, dict[str, tuple[str, str]]] = {
+    "age": {"mse_test": ("fine MSE (1-D OT read-out)", "test MSE"),
+            "entropy_anchor": ("feature entropy (anchors)", "entropy [nats]"),
+            "test_acc": ("coarse test accuracy", "accuracy")},
+    "unmixing": {"raw_mse_test": ("raw MSE", "test MSE"), "transfer_mse_test": ("transfer MSE", "test MSE"),
+                 "entropy_anchor": ("anchor entropy", "nats"), "entropy_knn": ("k-NN entropy", "nats")},
+}
+# fmt: on
+"""Panels (history column -> title, y label) of Figure 1 and of the unmixing curves."""
+
+
+def plot_curves(history: pd.DataFrame, which: str, title: str = ""):
+    """The columns :data:`CURVES` ``[which]`` over epochs, per criterion (mean and 95% CI over seeds)."""
+    from ..plots import plot_over_epochs
+
+    panels = CURVES[which]
+    titles, ylabels = zip(*panels.values(), strict=True)
+    probed = history.dropna(subset=[next(iter(panels))])
+    fig, _ = plot_over_epochs(probed, list(panels), hue="criterion", titles=titles, ylabels=ylabels)
+    if title:
+        fig.suptitle(title, y=1.03)
+    return fig
+
+
+def _panels(results: list[RunResult], seed: int, width: float, height: float, **kw: Any):
+    import matplotlib.pyplot as plt
+
+    chosen = [r for r in results if r.params["seed"] == seed]
+    fig, axes = plt.subplots(1, len(chosen), figsize=(width * len(chosen), height), **kw)
+    axes = np.atleast_1d(axes)
+    for ax, r in zip(axes, chosen, strict=True):
+        ax.set_title(r.params["criterion"])
+    return fig, axes, chosen
+
+
+def plot_age_features(results: list[RunResult], seed: int):
+    """App. A.3, Figure 5: the 1-D feature against the fine target, per criterion (one seed)."""
+    fig, axes, chosen = _panels(results, seed, 4, 3.2)
+    for ax, r in zip(axes, chosen, strict=True):
+        ax.scatter(r.arrays["test_target"], r.arrays["test_feature"], s=3, alpha=0.4)
+        ax.set_xlabel("fine target")
+    axes[0].set_ylabel("1-D feature")
+    fig.tight_layout()
+    return fig
+
+
+def plot_reliability(results: list[RunResult], seed: int, n_bins: int = 10):
+    """App. A.2, Figure 3: reliability diagrams of the unmixing classifiers (one seed)."""
+    fig, axes, chosen = _panels(results, seed, 3.6, 3.4, sharey=True)
+    for ax, r in zip(axes, chosen, strict=True):
+        diag = reliability_diagram(r.arrays["test_probs"], r.arrays["test_abundances"].argmax(1), n_bins)
+        width = diag.bin_high - diag.bin_low
+        ax.bar(diag.bin_low, diag.accuracy, width=width, align="edge", edgecolor="k", alpha=0.7, label="accuracy")
+        ax.plot([0, 1], [0, 1], "k--", lw=1)
+        ax.set_xlabel("confidence")
+    axes[0].set_ylabel("accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tsne(results: list[RunResult], seed: int, n_points: int = 1000):
+    """App. A.3, Figure 4: t-SNE (scikit-learn) of the test features, coloured by dominant material."""
+    import seaborn as sns
+    from sklearn.manifold import TSNE
+
+    fig, axes, chosen = _panels(results, seed, 4, 4)
+    for ax, r in zip(axes, chosen, strict=True):
+        feats, abund = r.arrays["test_features"], r.arrays["test_abundances"]
+        rows = np.random.default_rng(seed).choice(len(feats), min(n_points, len(feats)), replace=False)
+        emb = TSNE(n_components=2, init="pca", random_state=seed, perplexity=30).fit_transform(feats[rows])
+        sns.scatterplot(
+            x=emb[:, 0], y=emb[:, 1], hue=abund[rows].argmax(1), size=abund[rows].max(1), sizes=(2, 25),
+            palette="tab10", ax=ax, legend=False, linewidth=0,
+        )  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweeps(sweeps: pd.DataFrame):
+    """App. A.1, Figures 1-2: held-out raw and transfer MSE vs lambda and vs the number of anchors."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, (sweep, xlabel) in zip(axes, (("lambda", "lambda"), ("anchors", "number of anchors e")), strict=True):
+        sub = sweeps[sweeps.sweep == sweep].sort_values("value")
+        x = sub.value.astype(float)
+        ax.plot(x, sub.raw_mse_test, "o-", color="tab:red", label="raw MSE")
+        ax.plot(x, sub.transfer_mse_test, "o-", color="tab:blue", label="transfer MSE")
+        ax.set_xscale("symlog" if sweep == "lambda" else "log", **({"linthresh": 0.3} if sweep == "lambda" else {}))
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("held-out MSE")
+    axes[0].legend(fontsize="small")
+    fig.tight_layout()
+    return fig

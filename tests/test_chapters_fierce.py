@@ -1,0 +1,185 @@
+"""The FIERCE chapter: declared experiments, criteria, tiny runs, the rise statistic and the scorecard."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from c2f_utils import data
+from c2f_utils.chapters import fierce
+from c2f_utils.losses import FIERCELoss
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+
+
+def _quick(gid: str):
+    return fierce.CHAPTER.configure("quick").runs(gid)[0]
+
+
+def test_notebook_parameters_cell_names_the_derived_parameters() -> None:
+    import jupytext
+
+    nb = jupytext.read(fierce.CHAPTER.source_path(BOOK))
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    lines = [line for line in cells[0].source.splitlines() if "=" in line]
+    assert {line.split("=")[0].strip() for line in lines} == {"profile", *fierce.CHAPTER.parameters}
+    assert 'profile = "quick"' in lines and all(line.endswith("= None") for line in lines if "profile" not in line)
+
+
+def test_each_experiment_names_its_dataset_and_the_quick_profile_is_embedded() -> None:
+    registered = set(data.available())
+    params = fierce.CHAPTER.parameters
+    for group, embedded in (("age", "synthetic_sizes"), ("unmix", "synthetic_unmixing"), ("fewshot", "digits")):
+        assert set(params[f"{group}_dataset"].info.choices) <= registered
+        assert params[f"{group}_dataset"].values == {
+            "quick": embedded,
+            "paper": params[f"{group}_dataset"].values["paper"],
+        }
+    config = fierce.CHAPTER.configure("quick", unmix_dataset="samson")
+    assert {r.dataset for r in config.runs("unmix")} == {"samson"}
+    assert {r.dataset for r in config.runs("age")} == {"synthetic_sizes"}
+    with pytest.raises(ValueError, match="unmix_dataset"):
+        fierce.CHAPTER.configure("quick", unmix_dataset="cifar_fs")
+    with pytest.raises(ValueError, match="age_tau"):
+        fierce.CHAPTER.configure("quick", age_tau=0.0)
+
+
+def test_sweeps_are_fierce_first_seed_and_follow_the_unmixing_overrides() -> None:
+    config = fierce.CHAPTER.configure("quick", unmix_epochs=5, unmix_lams=[0.5, 2.0])
+    for gid in ("lambdas", "anchor_counts", "variants"):
+        runs = config.runs(gid)
+        assert {(r.criterion, r.seed, r.epochs) for r in runs} == {("fierce", 0, 5)}
+    assert [r.lam for r in config.runs("lambdas")] == [0.5, 2.0]
+    assert [(r.similarity, r.anchor_kind) for r in config.runs("variants")] == [
+        ("dot", "uniform"),
+        ("dot", "sphere"),
+        ("cosine", "uniform"),
+        ("cosine", "sphere"),
+    ]
+    # The official variant is the unmixing grid's FIERCE run: planned once.
+    plan = [exp.key() for _, exp in config.plan()]
+    assert len(plan) == len(set(plan)) == 9 + 9 + 9 + 2 + 2 + 3
+
+
+def test_build_criterion_kinds_and_seeded_anchors() -> None:
+    run = _quick("unmix").replace(criterion="fierce")
+    assert isinstance(run.replace(criterion="ce").build_criterion(), nn.CrossEntropyLoss)
+    assert run.replace(criterion="ls").build_criterion().label_smoothing == 0.4
+    crit = run.build_criterion()
+    assert isinstance(crit, FIERCELoss) and crit.anchors.shape == (100, 100) and crit.lam == 1.0
+    assert crit.similarity == "dot" and crit.unit == "bits"
+    # CE runs are measured with the anchors a FIERCE run of the same seed draws.
+    assert torch.equal(run.replace(criterion="ce").build_criterion("fierce").anchors, crit.anchors)
+    assert not torch.equal(run.replace(seed=1).build_criterion().anchors, crit.anchors)
+    age = _quick("age").replace(criterion="fierce").build_criterion()
+    assert torch.equal(age.anchors[:, 0], torch.linspace(-1, 1, 50)) and age.tau == 0.02
+
+
+def test_fewshot_split_is_base_and_novel_digits() -> None:
+    base, novel = _quick("fewshot").load_data()
+    full = data.load("digits", "all")
+    assert torch.equal(base.x, full.x[full.fine < 5]) and torch.equal(novel.fine, full.fine[full.fine >= 5])
+    assert set(base.fine.tolist()) == set(range(5)) and set(novel.fine.tolist()) == set(range(5, 10))
+
+
+def test_tiny_runs_produce_finite_metrics() -> None:
+    age = _quick("age").replace(criterion="fierce", epochs=2, probe_every=1, anchor_count=20, tau=0.05).run()
+    assert {"mse_test_final", "mse_class_mean", "entropy_anchor"} <= set(age.metrics)
+    assert math.isfinite(age.metrics["mse_test_final"]) and age.metrics["mse_test_final"] >= 0
+    assert list(age.history.epoch) == [0, 1, 2] and "entropy_anchor" in age.history
+    unmix = _quick("unmix").replace(criterion="ls", epochs=2, probe_every=1, anchor_count=20, transfer_epochs=2).run()
+    assert all(math.isfinite(v) for v in unmix.metrics.values())
+    assert unmix.arrays["test_probs"].shape[1] == 4
+    assert np.allclose(unmix.arrays["test_probs"].sum(1), 1, atol=1e-5)
+    fs = _quick("fewshot").replace(criterion="ce", epochs=1, anchor_count=20, episodes=50).run()
+    assert 0.2 <= fs.metrics["acc_1shot"] <= 1 and fs.metrics["acc_5shot"] >= fs.metrics["acc_1shot"] - 0.05
+
+
+def _history(curves: dict[str, list[list[float]]], epochs: list[int]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"criterion": c, "seed": s, "epoch": e, "mse_test": m}
+            for c, per_seed in curves.items()
+            for s, curve in enumerate(per_seed)
+            for e, m in zip(epochs, curve, strict=True)
+        ]
+    )
+
+
+def test_rise_uses_the_declared_epoch_and_can_be_negative() -> None:
+    epochs = [0, 2, 4, 6, 20, 40]  # RISE_FROM * 40 = 4
+    hist = _history({"ce": [[9, 5, 1, 3, 4, 6], [9, 5, 2, 1, 4, 1]]}, epochs)
+    hist = pd.concat([hist, pd.DataFrame([{"criterion": "ce", "seed": 0, "epoch": 1, "mse_test": np.nan}])])
+    metrics = pd.DataFrame({"criterion": ["ce", "ce"], "seed": [0, 1]})
+    out = fierce.with_rise(metrics, hist).set_index("seed")
+    assert (out.early_epoch == 4).all()
+    assert out.loc[0, "rise"] == 5 and out.loc[1, "rise"] == -1  # last minus epoch 4, not minus the minimum
+
+
+def _frame(metric: str, values: dict[str, list[float]], **extra: list[float]) -> pd.DataFrame:
+    rows = [{"criterion": c, "seed": s, metric: v} for c, vs in values.items() for s, v in enumerate(vs)]
+    return pd.DataFrame(rows).assign(**extra)
+
+
+def test_scorecard_verdicts_follow_the_policy() -> None:
+    config = fierce.CHAPTER.configure("quick")
+    age = _frame("mse_test_final", {"ce": [3.0, 3.1, 2.9], "ls": [3.5, 3.6, 3.4], "fierce": [1.0, 1.1, 0.9]})
+    age = age.assign(
+        entropy_anchor=[1.0, 1.1, 0.9, 0.8, 0.7, 0.9, 2.0, 2.1, 1.9],
+        mse_early=[1.0, 1.0, 1.0, 1, 1, 1, 1.0, 1.0, 1.0],
+        mse_last=[2.0, 2.5, 1.8, 1, 1, 1, 1.0, 1.1, 0.95],
+        early_epoch=4,
+    )
+    age["rise"] = age.mse_last - age.mse_early
+    unmix = _frame(
+        "transfer_mse_test",
+        {"ce": [0.2, 0.21, 0.19], "ls": [0.1, 0.11, 0.09], "fierce": [0.01, 0.02, 0.015]},
+        raw_mse_test=[0.2, 0.21, 0.19, 0.05, 0.06, 0.055, 0.3, 0.31, 0.29],
+        entropy_anchor=[1.0, 1.2, 0.9, 2.0, 2.1, 1.8, 3.0, 3.2, 3.1],
+    )
+    unmix["entropy_knn"] = unmix.entropy_anchor * 2 + [0.1, -0.1, 0.05, 0.0, 0.1, -0.05, 0.02, 0.0, -0.1]
+    fewshot = _frame("acc_1shot", {"ce": [0.5, 0.51, 0.49], "ls": [0.6, 0.61, 0.59], "fierce": [0.55, 0.56, 0.54]})
+    card = fierce.scorecard(age, unmix, fewshot, config)
+    verdict = card["verdict"]
+    assert verdict["Fig. 1: FIERCE ends with a lower fine MSE than CE"] == "reproduced"
+    rise = next(c for c in card.index if "rises after epoch 4" in c)
+    assert verdict[rise] == "reproduced"
+    assert verdict["Fig. 1: FIERCE keeps its MSE (no early stopping needed): smaller rise than CE"] == "reproduced"
+    assert verdict["Fig. 1, §5.1: more feature entropy, lower fine MSE (across trained runs)"] == "reproduced"
+    assert verdict["Table 1: FIERCE transfer MSE < LS"] == "reproduced"
+    assert verdict["Table 1: LS raw MSE < CE raw MSE"] == "reproduced"
+    assert verdict["Table 1: FIERCE raw MSE < CE raw MSE"] == "not reproduced"
+    assert verdict[next(c for c in card.index if c.startswith("App. A.4"))] == "reproduced"
+    assert verdict["Table 2: FIERCE 1-shot accuracy > CE"] == "reproduced"
+    assert verdict["Table 2: FIERCE 1-shot accuracy > LS"] == "not reproduced"
+    assert verdict["Table 2: FIERCE's 1-shot accuracy on CIFAR-FS"] == "not tested at this scale"
+    assert card["profile, data, seeds"].str.startswith("quick; ").all()
+    # A CE curve that keeps falling fails the rise claim: the statistic can fail.
+    falling = age.assign(mse_last=[0.5, 0.6, 0.4, 1, 1, 1, 1.0, 1.1, 0.95])
+    card = fierce.scorecard(falling.assign(rise=falling.mse_last - falling.mse_early), unmix, fewshot, config)
+    assert card.loc[rise, "verdict"] == "not reproduced"
+    # One seed is never enough.
+    one = fierce.scorecard(*(f[f.seed == 0] for f in (age, unmix, fewshot)), config)
+    assert set(one.verdict) <= {"not tested", "not tested at this scale"}
+
+
+def test_benchmark_table_reads_result_files(tmp_path: Path) -> None:
+    record = {
+        "median_step_s": {"ce": 0.1, "fierce": 0.105},
+        "overhead_ratio": 1.05,
+        "batch": [64, 3, 32, 32],
+        "steps": 5,
+        "provenance": {"device": "cpu (test)", "git_commit": "0123456789ab", "finished_at": "now"},
+    }
+    (tmp_path / "fierce_step_cpu.json").write_text(json.dumps(record))
+    table = fierce.benchmark_table(tmp_path)
+    assert table.loc[0, "FIERCE / CE"] == 1.05 and table.loc[0, "commit"] == "01234567"
+    assert fierce.benchmark_table(tmp_path / "none").empty
