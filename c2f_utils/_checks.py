@@ -7,8 +7,11 @@ in the style of torchmetrics: ``Expected `alpha` in [0, 1], got 1.5``.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
+
+import numpy as np
+import torch
 
 
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
@@ -46,3 +49,23 @@ def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
     if value not in choices:
         raise ValueError(f"Expected `{name}` to be one of {sorted(map(str, choices))}, got {value!r}")
     return value
+
+
+def as_array(name: str, value: Any, ndim: int | Sequence[int]) -> np.ndarray:
+    """``value`` (a tensor or array-like) as a numpy array with ``ndim`` (or one of several) dimensions,
+    finite where it is floating point; raises naming ``name`` otherwise."""
+    arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in allowed:
+        raise ValueError(f"Expected `{name}` with {' or '.join(map(str, allowed))} dimension(s), got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"Expected finite values in `{name}`, got {int((~np.isfinite(arr)).sum())} non-finite")
+    return arr
+
+
+def check_same_length(x_name: str, x: Any, y_name: str, y: Any) -> None:
+    """Raise unless ``x`` and ``y`` have the same, non-zero number of samples (first axis)."""
+    if len(x) != len(y):
+        raise ValueError(f"Expected `{x_name}` and `{y_name}` of equal length, got {len(x)} and {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"Expected `{x_name}` with at least one sample, got none")

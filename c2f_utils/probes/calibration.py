@@ -17,17 +17,17 @@ import pandas as pd
 import torch
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-from .._checks import check_positive_int
+from .._checks import as_array, check_positive_int, check_same_length
 from .information import output_mutual_information  # noqa: F401 - the one I(X;T), also importable from here
-from .linear import ArrayLike, _as_numpy, _check_pair
+from .linear import ArrayLike
 
 __all__ = ["CalibrationResult", "calibration", "reliability_diagram"]
 
 
 def _probs_labels(probs: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    p = _as_numpy("probs", probs, 2).astype(np.float64)
-    y = _as_numpy("labels", labels, 1)
-    _check_pair("probs", p, "labels", y)
+    p = as_array("probs", probs, 2).astype(np.float64)
+    y = as_array("labels", labels, 1)
+    check_same_length("probs", p, "labels", y)
     if p.shape[1] < 2:
         raise ValueError(f"Expected `probs` with at least 2 classes, got shape {p.shape}")
     if (p < 0).any() or not np.allclose(p.sum(1), 1, atol=1e-4):

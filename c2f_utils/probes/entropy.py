@@ -20,9 +20,9 @@ import torch
 from scipy.special import digamma, gammaln
 from sklearn.neighbors import NearestNeighbors
 
-from .._checks import check_choice, check_number, check_positive_int
+from .._checks import as_array, check_choice, check_number, check_positive_int
 from ..losses.fierce import SIMILARITIES, hard_assignment_entropy
-from .linear import ArrayLike, _as_numpy
+from .linear import ArrayLike
 
 __all__ = ["anchor_entropy", "histogram_entropy", "knn_entropy"]
 
@@ -47,14 +47,13 @@ def anchor_entropy(features: ArrayLike, anchors: ArrayLike, similarity: str = "c
         As in :func:`c2f_utils.losses.fierce.similarity`.
     """
     check_choice("similarity", similarity, SIMILARITIES)
-    f = torch.as_tensor(_as_numpy("features", features, 2), dtype=torch.float64)
-    a = torch.as_tensor(_as_numpy("anchors", anchors, 2), dtype=torch.float64)
+    f = torch.as_tensor(as_array("features", features, 2), dtype=torch.float64)
+    a = torch.as_tensor(as_array("anchors", anchors, 2), dtype=torch.float64)
     if len(f) == 0:
         raise ValueError("Expected `features` with at least one row, got none")
     if a.shape[0] < 2 or a.shape[1] != f.shape[1]:
         raise ValueError(
-            f"Expected `anchors` (e >= 2, {f.shape[1]}) for features of dimension {f.shape[1]}, "
-            f"got {tuple(a.shape)}"
+            f"Expected `anchors` (e >= 2, {f.shape[1]}) for features of dimension {f.shape[1]}, got {tuple(a.shape)}"
         )
     return float(hard_assignment_entropy(f, a, similarity))
 
@@ -82,7 +81,7 @@ def knn_entropy(features: ArrayLike, k: int = 3, min_distance: float = 1e-10) ->
     """
     check_positive_int("k", k)
     check_number("min_distance", min_distance, low=0, low_inclusive=False)
-    x = _as_numpy("features", features, (1, 2)).astype(np.float64)
+    x = as_array("features", features, (1, 2)).astype(np.float64)
     x = x.reshape(len(x), -1)
     n, d = x.shape
     if n <= k:
@@ -103,7 +102,7 @@ def histogram_entropy(values: ArrayLike, bins: int | str = "fd") -> float:
     (Freedman-Diaconis by default) or a number of bins. A constant sample has no
     density: its entropy is ``-inf``.
     """
-    x = _as_numpy("values", values, (1, 2)).astype(np.float64)
+    x = as_array("values", values, (1, 2)).astype(np.float64)
     if x.ndim == 2 and x.shape[1] != 1:
         raise ValueError(f"Expected 1-D `values` (N,) or (N, 1), got shape {x.shape}")
     x = x.ravel()

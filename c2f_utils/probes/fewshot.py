@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._checks import check_positive_int
-from .linear import ArrayLike, _as_numpy, _check_pair
+from .._checks import as_array, check_positive_int, check_same_length
+from .linear import ArrayLike
 
 __all__ = ["FewShotResult", "few_shot_eval"]
 
@@ -70,9 +70,9 @@ def few_shot_eval(
     check_positive_int("seed", seed, minimum=0)
     if n_way < 2:
         raise ValueError(f"Expected `n_way` >= 2, got {n_way}")
-    x = _as_numpy("features", features, 2).astype(np.float32)
-    y = _as_numpy("labels", labels, 1)
-    _check_pair("features", x, "labels", y)
+    x = as_array("features", features, 2).astype(np.float32)
+    y = as_array("labels", labels, 1)
+    check_same_length("features", x, "labels", y)
     classes, counts = np.unique(y, return_counts=True)
     eligible = classes[counts >= n_shot + n_query]
     if len(eligible) < n_way:

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_choice, check_number, check_positive_int
-from .linear import ArrayLike, _as_numpy, _check_pair
+from .._checks import as_array, check_choice, check_number, check_positive_int, check_same_length
+from .linear import ArrayLike
 
 __all__ = [
     "Agreement",
@@ -46,7 +46,7 @@ __all__ = [
 
 
 def _labels(name: str, labels: ArrayLike, num_classes: int | None = None) -> np.ndarray:
-    y = _as_numpy(name, labels, 1)
+    y = as_array(name, labels, 1)
     if y.dtype.kind not in "iu":
         raise ValueError(f"Expected integer class labels in `{name}`, got dtype {y.dtype}")
     if y.size and (y.min() < 0 or (num_classes is not None and y.max() >= num_classes)):
@@ -55,7 +55,7 @@ def _labels(name: str, labels: ArrayLike, num_classes: int | None = None) -> np.
 
 
 def _square(name: str, matrix: ArrayLike) -> np.ndarray:
-    m = _as_numpy(name, matrix, 2).astype(np.float64)
+    m = as_array(name, matrix, 2).astype(np.float64)
     if m.shape[0] != m.shape[1] or m.shape[0] < 2:
         raise ValueError(f"Expected `{name}` as a square (K, K) matrix with K >= 2, got shape {m.shape}")
     return m
@@ -77,7 +77,7 @@ def confusion(y_true: ArrayLike, y_pred: ArrayLike, num_classes: int, normalize:
         check_choice("normalize", normalize, ("true",))
     t = _labels("y_true", y_true, num_classes)
     p = _labels("y_pred", y_pred, num_classes)
-    _check_pair("y_true", t, "y_pred", p)
+    check_same_length("y_true", t, "y_pred", p)
     counts = confusion_matrix(t, p, labels=np.arange(num_classes)).astype(np.float64)
     if normalize is None:
         return counts
@@ -161,9 +161,9 @@ def class_centres(features: ArrayLike, labels: ArrayLike, num_classes: int) -> n
         If a class has no sample (its centre is undefined).
     """
     check_positive_int("num_classes", num_classes, minimum=2)
-    x = _as_numpy("features", features, 2).astype(np.float64)
+    x = as_array("features", features, 2).astype(np.float64)
     y = _labels("labels", labels, num_classes)
-    _check_pair("features", x, "labels", y)
+    check_same_length("features", x, "labels", y)
     counts = np.bincount(y, minlength=num_classes)
     if (counts == 0).any():
         raise ValueError(f"Expected every class in `labels`, got no sample of classes {np.flatnonzero(counts == 0)}")
@@ -186,7 +186,7 @@ def normalized_cosine_distances(centres: ArrayLike) -> np.ndarray:
     ValueError
         If a centre is the zero vector (its cosine is undefined).
     """
-    c = _as_numpy("centres", centres, 2).astype(np.float64)
+    c = as_array("centres", centres, 2).astype(np.float64)
     if len(c) < 2:
         raise ValueError(f"Expected at least 2 centres, got shape {c.shape}")
     norms = np.linalg.norm(c, axis=1)
@@ -219,9 +219,9 @@ def silhouette(features: ArrayLike, labels: ArrayLike, metric: str = "cosine") -
     """
     from sklearn.metrics import silhouette_score
 
-    x = _as_numpy("features", features, 2)
+    x = as_array("features", features, 2)
     y = _labels("labels", labels)
-    _check_pair("features", x, "labels", y)
+    check_same_length("features", x, "labels", y)
     check_choice("metric", metric, ("cosine", "euclidean"))
     if len(np.unique(y)) < 2:
         raise ValueError("Expected at least two classes in `labels`")
@@ -248,7 +248,7 @@ def tsne(
     """
     from sklearn.manifold import TSNE
 
-    x = _as_numpy("features", features, 2).astype(np.float32)
+    x = as_array("features", features, 2).astype(np.float32)
     check_number("perplexity", perplexity, low=0, low_inclusive=False)
     check_positive_int("seed", seed, minimum=0)
     index = np.arange(len(x))

@@ -8,7 +8,6 @@ scikit-learn: :class:`~sklearn.linear_model.LogisticRegression` for class labels
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .._checks import check_number, check_positive_int
+from .._checks import as_array, check_number, check_positive_int, check_same_length
 
 __all__ = ["ProbeResult", "linear_probe", "ridge_probe", "within_group_accuracy"]
 
@@ -34,23 +33,6 @@ class ProbeResult:
     test_prediction: np.ndarray
     """Class probabilities ``(n_test, n_classes)`` or predicted targets ``(n_test, ...)``."""
     classes: np.ndarray | None = None
-
-
-def _as_numpy(name: str, value: ArrayLike, ndim: int | Sequence[int]) -> np.ndarray:
-    arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    if arr.ndim not in allowed:
-        raise ValueError(f"Expected `{name}` with {' or '.join(map(str, allowed))} dimension(s), got shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"Expected finite values in `{name}`, got {int((~np.isfinite(arr)).sum())} non-finite")
-    return arr
-
-
-def _check_pair(x_name: str, x: np.ndarray, y_name: str, y: np.ndarray) -> None:
-    if len(x) != len(y):
-        raise ValueError(f"Expected `{x_name}` and `{y_name}` of equal length, got {len(x)} and {len(y)}")
-    if len(x) == 0:
-        raise ValueError(f"Expected `{x_name}` with at least one sample, got none")
 
 
 def _subsample(x: np.ndarray, y: np.ndarray, max_train: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -98,12 +80,12 @@ def linear_probe(
     check_positive_int("max_iter", max_iter)
     if max_train is not None:
         check_positive_int("max_train", max_train, minimum=2)
-    xtr = _as_numpy("train_features", train_features, 2)
-    ytr = _as_numpy("train_labels", train_labels, 1)
-    xte = _as_numpy("test_features", test_features, 2)
-    yte = _as_numpy("test_labels", test_labels, 1)
-    _check_pair("train_features", xtr, "train_labels", ytr)
-    _check_pair("test_features", xte, "test_labels", yte)
+    xtr = as_array("train_features", train_features, 2)
+    ytr = as_array("train_labels", train_labels, 1)
+    xte = as_array("test_features", test_features, 2)
+    yte = as_array("test_labels", test_labels, 1)
+    check_same_length("train_features", xtr, "train_labels", ytr)
+    check_same_length("test_features", xte, "test_labels", yte)
     if xtr.shape[1] != xte.shape[1]:
         raise ValueError(f"Expected train and test features of equal width, got {xtr.shape[1]} and {xte.shape[1]}")
     xtr, ytr = _subsample(xtr, ytr, max_train, seed)
@@ -134,12 +116,12 @@ def ridge_probe(
     components; targets may be ``(n,)`` or ``(n, k)``.
     """
     check_number("alpha", alpha, low=0)
-    xtr = _as_numpy("train_features", train_features, 2)
-    ytr = _as_numpy("train_targets", train_targets, (1, 2)).astype(np.float64)
-    xte = _as_numpy("test_features", test_features, 2)
-    yte = _as_numpy("test_targets", test_targets, (1, 2)).astype(np.float64)
-    _check_pair("train_features", xtr, "train_targets", ytr)
-    _check_pair("test_features", xte, "test_targets", yte)
+    xtr = as_array("train_features", train_features, 2)
+    ytr = as_array("train_targets", train_targets, (1, 2)).astype(np.float64)
+    xte = as_array("test_features", test_features, 2)
+    yte = as_array("test_targets", test_targets, (1, 2)).astype(np.float64)
+    check_same_length("train_features", xtr, "train_targets", ytr)
+    check_same_length("test_features", xte, "test_targets", yte)
     model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
     model.fit(xtr, ytr)
     pred = model.predict(xte)
@@ -174,11 +156,11 @@ def within_group_accuracy(
         Fine label of each column of ``proba`` (``ProbeResult.classes``); defaults to
         ``0 .. n_fine - 1``.
     """
-    p = _as_numpy("proba", proba, 2)
-    y = _as_numpy("fine_labels", fine_labels, 1).astype(np.int64)
-    g = _as_numpy("groups", groups, 1)
-    cls = np.arange(p.shape[1]) if classes is None else _as_numpy("classes", classes, 1).astype(np.int64)
-    _check_pair("proba", p, "fine_labels", y)
+    p = as_array("proba", proba, 2)
+    y = as_array("fine_labels", fine_labels, 1).astype(np.int64)
+    g = as_array("groups", groups, 1)
+    cls = np.arange(p.shape[1]) if classes is None else as_array("classes", classes, 1).astype(np.int64)
+    check_same_length("proba", p, "fine_labels", y)
     if len(g) != p.shape[1] or len(cls) != p.shape[1]:
         raise ValueError(
             f"Expected `groups` and `classes` with one entry per column of `proba` ({p.shape[1]}), "

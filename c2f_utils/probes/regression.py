@@ -21,10 +21,10 @@ import ot
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_positive_int
+from .._checks import as_array, check_choice, check_positive_int, check_same_length
 from ..models import ModelOutput
 from ..train import TrainConfig, fit, seed_everything
-from .linear import ArrayLike, _as_numpy, _check_pair
+from .linear import ArrayLike
 
 __all__ = [
     "OTRegressionResult",
@@ -69,8 +69,8 @@ def transport_1d(values: ArrayLike, reference: ArrayLike) -> np.ndarray:
     which for equal sizes and distinct values sends the ``k``-th smallest value to the
     ``k``-th smallest reference value.
     """
-    x = _as_numpy("values", values, 1).astype(np.float64)
-    y = _as_numpy("reference", reference, 1).astype(np.float64)
+    x = as_array("values", values, 1).astype(np.float64)
+    y = as_array("reference", reference, 1).astype(np.float64)
     if len(x) == 0 or len(y) == 0:
         raise ValueError(f"Expected non-empty `values` and `reference`, got {len(x)} and {len(y)}")
     plan = ot.emd_1d(x, y, dense=False).tocsr()
@@ -139,18 +139,18 @@ def ot_regression_1d(
         How the sign of the features is chosen (step 1).
     """
     check_choice("orientation", orientation, ("class", "oracle"))
-    f = _as_numpy("features", features, (1, 2)).astype(np.float64)
+    f = as_array("features", features, (1, 2)).astype(np.float64)
     if f.ndim == 2 and f.shape[1] != 1:
         raise ValueError(f"Expected 1-D `features` (N,) or (N, 1), got shape {f.shape}")
     f = f.ravel()
-    c = _as_numpy("predicted_class", predicted_class, 1)
-    z = _as_numpy("targets", targets, 1).astype(np.float64)
-    m = _as_numpy("class_means", class_means, 1).astype(np.float64)
-    _check_pair("features", f, "predicted_class", c)
-    _check_pair("features", f, "targets", z)
+    c = as_array("predicted_class", predicted_class, 1)
+    z = as_array("targets", targets, 1).astype(np.float64)
+    m = as_array("class_means", class_means, 1).astype(np.float64)
+    check_same_length("features", f, "predicted_class", c)
+    check_same_length("features", f, "targets", z)
     if c.dtype.kind not in "iu" or c.min() < 0 or c.max() >= len(m):
         raise ValueError(f"Expected `predicted_class` integers in [0, {len(m) - 1}], got values {np.unique(c)[:10]}")
-    grid = np.linspace(0, 1, 101) if betas is None else _as_numpy("betas", betas, 1).astype(np.float64)
+    grid = np.linspace(0, 1, 101) if betas is None else as_array("betas", betas, 1).astype(np.float64)
     if len(grid) == 0 or grid.min() < 0 or grid.max() > 1:
         raise ValueError(f"Expected `betas` in [0, 1], got {grid}")
 
@@ -166,11 +166,11 @@ def ot_regression_1d(
 
     mse_val = beta_val = float("nan")
     if val is not None:
-        vf = _as_numpy("val features", val[0], (1, 2)).astype(np.float64).ravel()
-        vc = _as_numpy("val predicted_class", val[1], 1)
-        vz = _as_numpy("val targets", val[2], 1).astype(np.float64)
-        _check_pair("val features", vf, "val predicted_class", vc)
-        _check_pair("val features", vf, "val targets", vz)
+        vf = as_array("val features", val[0], (1, 2)).astype(np.float64).ravel()
+        vc = as_array("val predicted_class", val[1], 1)
+        vz = as_array("val targets", val[2], 1).astype(np.float64)
+        check_same_length("val features", vf, "val predicted_class", vc)
+        check_same_length("val features", vf, "val targets", vz)
         # The validation set uses the orientation chosen on it the same way, never the evaluated set's.
         vsign = _orientation(vf, vc, m) if orientation == "class" else sign
         vmatched, vmeans = _interpolate(vf, vc, vz, m, vsign)
