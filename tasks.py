@@ -117,7 +117,9 @@ API_PAGES = {
 
 
 def _automodule(module: str, members: bool) -> str:
-    options = "   :members:\n   :show-inheritance:\n" if members else ""
+    # Chapter experiments derive from private recipe bases: their fields show in the signature.
+    inheritance = "" if module.startswith("chapters") else "   :show-inheritance:\n"
+    options = f"   :members:\n{inheritance}" if members else ""
     return f"```{{eval-rst}}\n.. automodule:: c2f_utils.{module}\n{options}```\n"
 
 

@@ -347,6 +347,7 @@ def _profile(seeds, device, age, unmix, fewshot, lams, anchor_counts) -> dict[st
 _UNMIX = dict(batch_size=200, lam=1.0, smoothing=0.4, anchor_count=100, similarity="dot", anchor_kind="uniform",
               probe_every=10)
 _FEWSHOT = dict(batch_size=64, lam=1.5, smoothing=0.1, anchor_count=100)
+#: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list fierce``).
 CHAPTER = register(Chapter(
     name="fierce",
     source="fierce.md",

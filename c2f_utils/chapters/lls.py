@@ -34,6 +34,7 @@ __all__ = [
     "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement", "scorecard",
 ]  # fmt: skip
 
+#: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
 METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")
 TEACHERS = ("1-hot", "LS", "LLS")
 STUDENT_KINDS = ("alone", "KD 1-hot", "KD LS", "KD LLS", "LLS-ST")
@@ -257,6 +258,7 @@ def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], stu
 #       weight_decay, tsne_samples)
 _QUICK = Train("digits", "mlp", 0.1, 0.2, 128, "cpu", "1-hot", 0, 20, 0, "cosine", (), 5e-4, 540)
 _PAPER = Train("cifar10", "resnet18", 0.1, 0.1, 128, "auto", "1-hot", 0, 300, 10, "multistep", (140, 215), 5e-4, 2000)
+#: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list lls``).
 CHAPTER = register(
     Chapter(
         "lls",

@@ -31,7 +31,7 @@ from . import register
 
 __all__ = ["CHAPTER", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
 __all__ += ["ib_frame", "plane_frame", "plot_ib", "plot_nuisance", "plot_plane", "plot_saliency", "scorecard"]
-__all__ += ["resolve_counts_dataset"]
+__all__ += ["ACCURACY_MARGIN", "GAIN_TOLERANCE", "PLANE_TOLERANCE", "resolve_counts_dataset"]
 
 PLANE_TOLERANCE = 0.05
 """Nats: "on the line / at the point" (Figure 3 claims), fixed before the runs (about 2% of H(Y))."""
@@ -256,6 +256,7 @@ _PAPER_GRIDS = _profile(
     **{"ib_steps": 3000, "n_show": 20},
 )
 _TITLE = "Label smoothing as an information bottleneck"
+#: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list ls_ib``).
 CHAPTER = register(Chapter("ls_ib", "ls_ib.md", _TITLE, {"quick": _QUICK_GRIDS, "paper": _PAPER_GRIDS}, _SHARED))
 
 

@@ -347,6 +347,7 @@ def _profile(
     }
 
 
+#: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list ot_transfer``).
 CHAPTER = register(
     Chapter(
         name="ot_transfer",
