@@ -61,7 +61,10 @@ def ensure_env() -> None:
 def task_test(args: list[str]) -> int:
     ensure_env()
     workers = ["-n", "2"] if not any(a.startswith("-n") for a in args) else []
-    return _run([PYTHON, "-m", "pytest", *workers, *args])
+    # Two pytest workers with PyTorch's default threads each oversubscribe the cores (about
+    # tenfold slower on two); one thread per worker unless the caller chose otherwise.
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    return _run([PYTHON, "-m", "pytest", *workers, *args], env=env)
 
 
 def task_lint(args: list[str]) -> int:
