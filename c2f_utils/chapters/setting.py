@@ -104,17 +104,9 @@ class TrainAndProbe(Experiment):
             out["test_acc"] = float((te.logits.argmax(1) == test.labels(target)).float().mean())
             return out
 
-        config = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            momentum=0.9,
-            schedule="cosine",
-            seed=self.seed,
-            device=self.device,
-        )
-        result = fit(model, (train.x, train.labels(target)), config=config, callbacks=[probe])
-        history = result.history
+        recipe = dict(lr=self.lr, momentum=0.9, schedule="cosine", seed=self.seed, device=self.device)
+        config = TrainConfig(self.epochs, self.batch_size, **recipe)
+        history = fit(model, (train.x, train.labels(target)), config=config, callbacks=[probe]).history
         last = history.iloc[-1]
         metrics = {k: float(last[k]) for k in ("test_acc", "fine_probe_acc", "within_coarse_acc")}
         return RunOutput(metrics=metrics, history=history)
@@ -154,20 +146,18 @@ _PROFILES = {  # quick: embedded digits on a CPU; paper: MNIST and LeNet-5
 #: The chapter: its experiments' grids in the ``quick`` and ``paper`` profiles (parameters: ``--list setting``).
 CHAPTER = register(
     Chapter(
-        name="setting",
-        source="setting.md",
-        title="The coarse-to-fine setting",
-        profiles={p: _profile(**dict(zip(_RECIPE, values, strict=True))) for p, values in _PROFILES.items()},
+        "setting",
+        "setting.md",
+        "The coarse-to-fine setting",
+        {profile: _profile(**dict(zip(_RECIPE, values, strict=True))) for profile, values in _PROFILES.items()},
     )
 )
 
 
 def histories(results: list[RunResult]) -> pd.DataFrame:
     """Long-format history of the ``train`` runs, with ``trained_on`` and ``seed`` columns."""
-    return pd.concat(
-        [r.history.assign(trained_on=r.params["labeling"], seed=r.params["seed"]) for r in results],
-        ignore_index=True,
-    )
+    frames = [r.history.assign(trained_on=r.params["labeling"], seed=r.params["seed"]) for r in results]
+    return pd.concat(frames, ignore_index=True)
 
 
 def summary_table(history: pd.DataFrame, raw: dict[str, float]) -> pd.DataFrame:
