@@ -23,6 +23,13 @@ derived from these declarations by one rule, :meth:`Chapter.parameters`:
 :meth:`Chapter.configure` applies a profile and overrides and returns a
 :class:`Config`; :meth:`Config.plan` lists every run the chapter executes, in order,
 before any of them runs (``python -m c2f_utils.run CHAPTER --plan``).
+
+Why frozen dataclasses rather than pydantic models: they are in the standard library
+(nothing to pin for readers), immutable and hashable (an experiment is a value: a
+cache key, a plan entry), copied with validation by :func:`dataclasses.replace`, and
+their fields are plain annotations that the fingerprinting and the parameter
+derivation read directly; the validation they need (types, bounds, choices, device
+strings) is the library's own, with its messages naming the field and the value.
 """
 
 from __future__ import annotations
