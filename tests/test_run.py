@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,8 +126,16 @@ def test_setting_chapter_executes_with_injected_parameters(tmp_path: Path) -> No
         "--out",
         str(tmp_path),
     ]
-    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "C2F_CACHE_DIR": str(cache)}
+    subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600, env=env)
     results = json.loads((tmp_path / "setting.results.json").read_text())
+    # The notebook executed exactly the planned runs: each one is cached, and nothing else is.
+    plan = run.configure("setting", "quick", {"epochs": 2, "seeds": [0, 1], "coarsening": "parity"})
+    records = plan.plan_records(cache_dir=str(cache))
+    assert all(r["cached"] for r in records)
+    on_disk = {f"{p.parent.name}/{p.name}" for p in (cache / "runs").glob("*/*") if not p.name.startswith(".")}
+    assert on_disk == {f"{r['experiment']}/{r['key']}" for r in records}
     assert results["given_parameters"] == {"profile": "quick", "epochs": 2, "seeds": [0, 1], "coarsening": "parity"}
     params = results["results"]["parameters"]
     assert params["epochs"] == 2 and params["coarsening"] == "parity" and params["dataset"] == "digits"
