@@ -51,7 +51,7 @@ def ensure_env() -> None:
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
     subprocess.check_call([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     _say("installing c2f-utils with its pinned dependencies (first time: a few minutes, ~5 GB for PyTorch)")
-    code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev]"])
+    code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster]"])
     if code:
         sys.exit(f"pip install failed with exit status {code}")
     STAMP.write_text(wanted)
@@ -109,7 +109,7 @@ def unresolved_python_references(html: Path) -> list[tuple[str, str]]:
 API_PAGES = {
     "experiments": (
         "Experiments, runs and reports",
-        ["experiments", "runs", "report", "run", "train", "plots", "paths"],
+        ["experiments", "runs", "report", "sweep", "run", "train", "plots", "paths"],
     ),
     "data": ("Data", "data"),
     "models": ("Models", ["models"]),

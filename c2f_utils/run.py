@@ -16,6 +16,7 @@ Examples
     python -m c2f_utils.run setting
     python -m c2f_utils.run setting --profile paper -p seeds 0,1,2 -p device cuda
     python -m c2f_utils.run setting -p epochs 5 --out /tmp/setting-run
+    python -m c2f_utils.run setting --executor local --workers 2   # runs in parallel, then the notebook
 """
 
 from __future__ import annotations
@@ -161,7 +162,38 @@ def _parser() -> argparse.ArgumentParser:
         "--plan", action="store_true", help="print every run the chapter would execute (JSON lines), then exit"
     )
     parser.add_argument("--log-output", action="store_true", help="stream the notebook's output")
+    sweep = parser.add_argument_group("sweep (compute the planned runs in parallel, then execute the notebook)")
+    sweep.add_argument("--executor", choices=("local", "dask", "submitit"), help="engine that computes the runs")
+    sweep.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
+    sweep.add_argument("--retries", type=int, default=0, help="extra attempts for a failed run (default 0)")
+    sweep.add_argument("--scheduler", help="dask: scheduler address (default: a LocalCluster)")
+    sweep.add_argument("--submitit-folder", help="submitit: folder for job logs (default c2f_runs/submitit)")
+    sweep.add_argument("--submitit-cluster", help="submitit: 'slurm', 'local' or 'debug' (default: detected)")
+    sweep.add_argument("--slurm-partition", help="submitit: SLURM partition")
+    sweep.add_argument("--gpus", type=int, default=0, help="submitit: GPUs per job (default 0)")
+    sweep.add_argument("--timeout-min", type=int, default=60, help="submitit: time limit per job in minutes")
+    sweep.add_argument("--no-notebook", action="store_true", help="compute the runs only; do not run the notebook")
     return parser
+
+
+def _sweep(args: argparse.Namespace, config: Config) -> int:
+    """Dispatch the plan's uncached runs; print a summary and every failure. Returns the exit status."""
+    from .sweep import sweep
+
+    options = {"scheduler": args.scheduler} if args.executor == "dask" else {}
+    if args.executor == "submitit":
+        options = {
+            "folder": args.submitit_folder,
+            "cluster": args.submitit_cluster,
+            "partition": args.slurm_partition,
+            "gpus": args.gpus,
+            "timeout_min": args.timeout_min,
+        }
+    report = sweep(config, executor=args.executor, workers=args.workers, retries=args.retries, **options)
+    print(report.summary())
+    for outcome in report.failed:
+        print(f"failed: {outcome.experiment} {json.dumps(outcome.params, sort_keys=True)}\n{outcome.error}")
+    return 1 if report.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,6 +226,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for record in config.plan_records():
             print(json.dumps(record, sort_keys=True))
         return 0
+    if args.executor:
+        for name, value, low in (("--workers", args.workers, 1), ("--retries", args.retries, 0)):
+            if value < low:
+                parser.error(f"Expected `{name}` >= {low}, got {value}")
+        status = _sweep(args, config)
+        if status or args.no_notebook:
+            return status
     path = run_chapter(
         args.chapter,
         values,

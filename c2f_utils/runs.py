@@ -18,6 +18,7 @@ reported (a :class:`CorruptCacheWarning`) and recomputed, never silently used.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import io
@@ -181,7 +182,16 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _write_entry(final: Path, record: dict[str, Any], out: RunOutput) -> None:
+def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: bool) -> bool:
+    """Write an entry atomically; returns False when another writer finished the same key first.
+
+    The files go to a temporary folder, are synced, and the folder is renamed into place
+    in one step, so a reader (on this machine or on a shared filesystem) sees either no
+    entry or a complete one, and a writer killed mid-way leaves only a ``.tmp-*`` folder
+    that is never read. Two writers of one key: the first rename wins and the second
+    writer's folder is discarded (the results are the same computation). ``replace``
+    moves a corrupt entry aside first.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -200,11 +210,18 @@ def _write_entry(final: Path, record: dict[str, Any], out: RunOutput) -> None:
         for f in tmp.iterdir():
             with open(f, "rb") as handle:
                 os.fsync(handle.fileno())
-        if final.exists():  # a corrupt entry being replaced: move it aside first
+        if replace and final.exists():  # a corrupt entry being replaced: move it aside first
             trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
-            os.replace(final, trash)
+            with contextlib.suppress(FileNotFoundError):  # another writer moved it already
+                os.rename(final, trash)
             shutil.rmtree(trash, ignore_errors=True)
-        os.replace(tmp, final)
+        try:
+            os.rename(tmp, final)  # fails when `final` exists and is not empty: another writer won
+        except OSError:
+            if (final / _RECORD).is_file():
+                return False
+            raise
+        return True
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -258,7 +275,9 @@ def cached_run(
     code = code if code is not None else code_fingerprint(fn)
     key = run_key(name, params, code)
     entry = entry_path(name, key, cache_dir)
+    replace = force
     if entry.exists() and not force:
+        replace = True
         try:
             result = _read_entry(entry, name)
             if result.params == params:
@@ -279,7 +298,7 @@ def cached_run(
         raise TypeError(f"Expected `fn` to return a RunOutput or a dict of metrics, got {type(out).__name__}")
     metrics = {k: _canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
     prov = {**provenance(), "code_fingerprint": code, "wall_time_s": round(wall, 3)}
-    _write_entry(entry, {"name": name, "params": params, "metrics": metrics, "provenance": prov}, out)
+    _write_entry(entry, {"name": name, "params": params, "metrics": metrics, "provenance": prov}, out, replace)
     return RunResult(name, params, metrics, out.history, dict(out.arrays), prov, entry, cached=False)
 
 

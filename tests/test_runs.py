@@ -76,15 +76,15 @@ def test_interrupted_sweep_resumes(tmp_path: Path) -> None:
 
 def test_interrupted_write_leaves_no_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fn = Counter()
-    real_replace = os.replace
+    real_rename = os.rename
 
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", crash)
+    monkeypatch.setattr(os, "rename", crash)
     with pytest.raises(OSError, match="disk full"):
         runs.cached_run("exp", fn, {"a": 1}, cache_dir=tmp_path)
-    monkeypatch.setattr(os, "replace", real_replace)
+    monkeypatch.setattr(os, "rename", real_rename)
     leftovers = list((tmp_path / "runs" / "exp").iterdir())
     assert leftovers == []  # the temporary folder was removed, no partial entry is visible
     res = runs.cached_run("exp", fn, {"a": 1}, cache_dir=tmp_path)

@@ -1,0 +1,114 @@
+"""Sweeps through every executor give the sequential results; the shared cache survives concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from c2f_utils import runs
+from c2f_utils.chapters import setting
+from c2f_utils.sweep import sweep, waves
+
+TINY = {"epochs": 1, "seeds": [0, 1], "probe_every": 1}
+
+
+def _entries(cache: Path) -> dict[str, dict]:
+    out = {}
+    for entry in (cache / "runs").glob("*/*"):
+        if not entry.name.startswith("."):
+            out[f"{entry.parent.name}/{entry.name}"] = runs._read_entry(entry, entry.parent.name).metrics
+    return out
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    cache = tmp_path_factory.mktemp("sequential")
+    config = setting.CHAPTER.configure("quick", **TINY)
+    for _, exp in config.plan():
+        exp.cached(cache_dir=str(cache))
+    return _entries(cache)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["local", "dask", "submitit"])
+def test_each_executor_gives_the_sequential_cache_and_reruns_compute_nothing(
+    executor: str, sequential: dict, tmp_path: Path
+) -> None:
+    config = setting.CHAPTER.configure("quick", **TINY)
+    options = {"cluster": "local", "folder": str(tmp_path / "jobs")} if executor == "submitit" else {}
+    report = sweep(config, executor=executor, workers=2, cache_dir=tmp_path / "cache", progress=False, **options)
+    assert report.failed == [] and report.count("done") == len(sequential) == 5
+    got = _entries(tmp_path / "cache")
+    assert got.keys() == sequential.keys()
+    for key, metrics in sequential.items():
+        assert got[key] == pytest.approx(metrics, rel=1e-5)
+    again = sweep(config, executor=executor, workers=2, cache_dir=tmp_path / "cache", progress=False, **options)
+    assert again.count("cached") == 5 and again.count("done") == 0
+
+
+@pytest.mark.slow
+def test_an_interrupted_sweep_computes_only_the_missing_runs(tmp_path: Path) -> None:
+    config = setting.CHAPTER.configure("quick", **TINY)
+    plan = config.plan()
+    for _, exp in plan[:2]:  # finished before the interruption
+        exp.cached(cache_dir=str(tmp_path))
+    killed = plan[2][1]  # a worker killed mid-write leaves only its temporary folder
+    (tmp_path / "runs" / killed.name / f".tmp-{killed.key()}-deadbeef").mkdir(parents=True)
+    report = sweep(config, executor="local", workers=2, cache_dir=tmp_path, progress=False)
+    assert [o.status for o in report.outcomes] == ["cached", "cached", "done", "done", "done"]
+
+
+@pytest.mark.slow
+def test_a_failing_run_is_retried_and_reported_with_parameters_and_traceback(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path / "no-data"))
+    config = setting.CHAPTER.configure("paper", epochs=1, seeds=[0], device="cpu")  # MNIST is not there
+    report = sweep(config, executor="local", workers=1, retries=1, cache_dir=tmp_path / "cache", progress=False)
+    assert report.count("failed") == len(report.outcomes) == 3
+    failed = report.failed[0]
+    assert failed.attempts == 2 and failed.params["dataset"] == "mnist"
+    assert "mnist" in failed.error and "Traceback" in failed.error
+
+
+def _slow_run(cache: str, barrier) -> str:
+    def fn(a: int) -> dict:
+        barrier.wait(timeout=60)  # both writers finish the same key at the same moment
+        time.sleep(0.05)
+        return {"a": float(a)}
+
+    return str(runs.cached_run("race", fn, {"a": 1}, cache_dir=cache, code="fixed").path)
+
+
+def test_concurrent_writers_of_one_key_leave_one_valid_entry(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(2)
+        with context.Pool(2) as pool:
+            paths = pool.starmap(_slow_run, [(str(tmp_path), barrier)] * 2)
+    assert paths[0] == paths[1]
+    entries = [p for p in (tmp_path / "runs" / "race").iterdir()]
+    assert [p.name for p in entries] == [Path(paths[0]).name]  # no temporary folder left behind
+    again = runs.cached_run("race", lambda a: {"a": -1.0}, {"a": 1}, cache_dir=tmp_path, code="fixed")
+    assert again.cached and again.metrics == {"a": 1.0}
+
+
+def test_waves_put_required_runs_first() -> None:
+    from c2f_utils.chapters import lls
+
+    plan = lls.CHAPTER.configure("quick", seeds=[0]).plan()
+    grouped = waves(plan)
+    first = {f"{e.name}/{e.key()}" for _, e in grouped[0]}
+    for _, exp in grouped[1]:
+        assert {f"{d.name}/{d.key()}" for d in exp.requires()} <= first
+
+
+def test_bad_arguments_are_named() -> None:
+    config = setting.CHAPTER.configure("quick", **TINY)
+    with pytest.raises(ValueError, match="executor"):
+        sweep(config, executor="spark")
+    with pytest.raises(ValueError, match="workers"):
+        sweep(config, workers=0)
+    with pytest.raises(TypeError, match="config"):
+        sweep(setting.CHAPTER)
