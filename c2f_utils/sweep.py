@@ -25,6 +25,7 @@ executor that is used is imported.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import time
@@ -196,7 +197,23 @@ def _submitit(
     else:
         options["gpus_per_node"] = gpus
     executor.update_parameters(**options)
-    yield lambda args: executor.map_array(run_one, *zip(*args, strict=True))
+    if executor.cluster == "slurm":
+        yield lambda args: executor.map_array(run_one, *zip(*args, strict=True))
+        return
+
+    def in_batches(args: list[tuple[Any, ...]]) -> list[Any]:
+        # The local and debug executors start every task of an array at once (SLURM's array
+        # parallelism does not apply): run them `workers` at a time.
+        jobs = []
+        for i in range(0, len(args), workers):
+            batch = executor.map_array(run_one, *zip(*args[i : i + workers], strict=True))
+            for job in batch:
+                with contextlib.suppress(Exception):  # the sweep loop reads the outcome, errors included
+                    job.result()
+            jobs += batch
+        return jobs
+
+    yield in_batches
 
 
 _ENGINES = {"local": _local, "dask": _dask, "submitit": _submitit}
