@@ -288,23 +288,27 @@ def greater(
     ``paired`` says whether the i-th values of ``a`` and ``b`` come from the same seed
     (ignored against a constant ``value``).
     """
-    return _directional(a, b, value, paired, min_effect, digits, sign=1)
+    return _directional(a, b, value=value, paired=paired, min_effect=min_effect, digits=digits, sign=1)
 
 
-def less(
+def less(a: Iterable[float], b: Iterable[float] | None = None, **options: Any) -> Finding:
+    """Claim "A < B" (or "A < value"): the effect ``mean(A) - mean(B)`` must be below ``-min_effect``.
+
+    Takes the options of :func:`greater` (``value``, ``paired``, ``min_effect``, ``digits``).
+    """
+    return _directional(a, b, sign=-1, **options)
+
+
+def _directional(
     a: Iterable[float],
-    b: Iterable[float] | None = None,
+    b: Iterable[float] | None,
     *,
-    value: float | None = None,
+    sign: int,
     paired: bool,
+    value: float | None = None,
     min_effect: float = 0.0,
     digits: int = 3,
 ) -> Finding:
-    """Claim "A < B" (or "A < value"): the effect ``mean(A) - mean(B)`` must be below ``-min_effect``."""
-    return _directional(a, b, value, paired, min_effect, digits, sign=-1)
-
-
-def _directional(a, b, value, paired: bool, min_effect: float, digits: int, sign: int) -> Finding:
     x, y, c = _operands(a, b, value)
     if isinstance(min_effect, bool) or not math.isfinite(min_effect) or min_effect < 0:
         raise ValueError(f"Expected `min_effect` >= 0, got {min_effect!r}")
