@@ -67,7 +67,6 @@ __all__ = [
     "check_value",
     "code_dependencies",
     "code_fingerprint",
-    "experiment_fields",
     "library_versions",
     "param",
     "parse_text",
@@ -805,8 +804,3 @@ class Config:
             }
             for gid, exp in self.plan()
         ]
-
-
-def experiment_fields(cls: type[Experiment]) -> dict[str, tuple[str, ParamInfo]]:
-    """Field -> (type name, :class:`ParamInfo`) of an experiment class, for documentation."""
-    return {n: (_type_name(a), i) for n, (a, i) in _fields(cls).items()}

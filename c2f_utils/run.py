@@ -227,10 +227,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(record, sort_keys=True))
         return 0
     if args.executor:
-        for name, value, low in (("--workers", args.workers, 1), ("--retries", args.retries, 0)):
-            if value < low:
-                parser.error(f"Expected `{name}` >= {low}, got {value}")
-        status = _sweep(args, config)
+        try:
+            status = _sweep(args, config)
+        except ValueError as exc:  # --workers 0, --retries -1: sweep() names the argument
+            parser.error(str(exc))
         if status or args.no_notebook:
             return status
     path = run_chapter(

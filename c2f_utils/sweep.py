@@ -34,12 +34,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from tqdm.auto import tqdm
 
 from .experiments import Config, Experiment, param
+from .paths import cache_dir as resolve_cache_dir
 
 __all__ = ["EXECUTORS", "NullRun", "Outcome", "SweepReport", "run_one", "sweep", "waves"]
 
@@ -276,9 +276,7 @@ def sweep(
         plan, label = [("runs", e) for e in config], "runs"
     else:
         raise TypeError(f"Expected `config` to be a configured chapter (Config) or experiments, got {config!r}")
-    cache = str(Path(cache_dir).expanduser().resolve()) if cache_dir is not None else None
-    if cache is None and os.environ.get("C2F_CACHE_DIR"):
-        cache = str(Path(os.environ["C2F_CACHE_DIR"]).expanduser().resolve())
+    cache = str(resolve_cache_dir(cache_dir).resolve())  # absolute: workers may run elsewhere
     threads = max(1, (os.cpu_count() or 1) // workers)
     start = time.perf_counter()
     outcomes: dict[str, Outcome] = {}
