@@ -23,8 +23,14 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
 
 
 def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The folder cached runs and decoded datasets live in (``override``, else ``$C2F_CACHE_DIR``)."""
+    """The folder cached runs and decoded datasets live in (``override``, else ``$C2F_CACHE_DIR``).
+
+    In a smoke run (``$C2F_SMOKE`` set, ``--smoke``) it is the ``smoke`` sub-folder, so that
+    runs cut to a few batches never share a cache entry with complete ones.
+    """
     if override is not None:
-        return Path(override).expanduser()
-    env = os.environ.get("C2F_CACHE_DIR")
-    return Path(env).expanduser() if env else _DEFAULT_ROOT / "cache"
+        root = Path(override).expanduser()
+    else:
+        env = os.environ.get("C2F_CACHE_DIR")
+        root = Path(env).expanduser() if env else _DEFAULT_ROOT / "cache"
+    return root / "smoke" if os.environ.get("C2F_SMOKE") else root

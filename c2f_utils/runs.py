@@ -289,8 +289,12 @@ def cached_run(
                 CorruptCacheWarning,
                 stacklevel=2,
             )
+    from .train import checkpointing
+
+    checkpoints = entry.parent / f".ckpt-{key}"
     start = time.perf_counter()
-    out = fn(**params)
+    with checkpointing(checkpoints):  # a killed run resumes from its last checkpoint when rerun
+        out = fn(**params)
     wall = time.perf_counter() - start
     if isinstance(out, Mapping):
         out = RunOutput(metrics=dict(out))
@@ -299,6 +303,7 @@ def cached_run(
     metrics = {k: _canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
     prov = {**provenance(), "code_fingerprint": code, "wall_time_s": round(wall, 3)}
     _write_entry(entry, {"name": name, "params": params, "metrics": metrics, "provenance": prov}, out, replace)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     return RunResult(name, params, metrics, out.history, dict(out.arrays), prov, entry, cached=False)
 
 

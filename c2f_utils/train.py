@@ -15,6 +15,7 @@ Parameters of the criterion (a learnable label-smoothing matrix) are optimised t
 
 from __future__ import annotations
 
+import contextvars
 import math
 import os
 import random
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ __all__ = [
     "EpochState",
     "TrainConfig",
     "TrainResult",
+    "checkpointing",
     "crop_flip",
     "evaluate",
     "extract_features",
@@ -107,7 +110,11 @@ class TrainConfig:
         Mixed precision (bfloat16 autocast, or float16 with gradient scaling) on CUDA;
         ignored on CPU, where training stays in float32 and is deterministic.
     progress : bool, optional
-        Show a tqdm bar; by default only when standard error is a terminal.
+        Show a tqdm bar; by default when standard error is a terminal or
+        ``$C2F_PROGRESS`` is set (the runner sets it; then a line every 30 s).
+    checkpoint_every : int
+        Inside :func:`checkpointing`, save a checkpoint every this many epochs (and
+        after the last one).
     """
 
     epochs: int = 10
@@ -127,6 +134,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
     progress: bool | None = None
+    checkpoint_every: int = 5
 
     def __post_init__(self) -> None:
         check_positive_int("epochs", self.epochs)
@@ -148,6 +156,7 @@ class TrainConfig:
         if self.criterion_lr is not None:
             check_number("criterion_lr", self.criterion_lr, low=0, low_inclusive=False)
         check_positive_int("seed", self.seed, minimum=0)
+        check_positive_int("checkpoint_every", self.checkpoint_every)
 
 
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
@@ -215,7 +224,83 @@ def _autocast(device: torch.device, amp: bool) -> tuple[Any, torch.amp.GradScale
 def _show_progress(flag: bool | None) -> bool:
     if flag is not None:
         return flag
-    return sys.stderr.isatty() and not os.environ.get("CI")
+    return bool(os.environ.get(PROGRESS_ENV)) or (sys.stderr.isatty() and not os.environ.get("CI"))
+
+
+# --------------------------------------------------------------------------- smoke runs and checkpoints
+
+SMOKE_ENV = "C2F_SMOKE"
+"""When this environment variable is set (``--smoke``), every epoch of :func:`fit` stops after
+:data:`SMOKE_BATCHES` mini-batches: the same code path on a few batches."""
+SMOKE_BATCHES = 2
+PROGRESS_ENV = "C2F_PROGRESS"
+"""When set (the runner sets it), :func:`fit` reports its epochs on standard error even when it
+is not a terminal."""
+
+
+def smoke_mode() -> bool:
+    """True when ``$C2F_SMOKE`` is set (see :data:`SMOKE_ENV`)."""
+    return bool(os.environ.get(SMOKE_ENV))
+
+
+@dataclass
+class _Slot:
+    folder: Path
+    calls: int = 0
+
+
+_CHECKPOINTS: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("c2f_checkpoints", default=None)
+
+
+@contextmanager
+def checkpointing(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Checkpoint every :func:`fit` called inside the block under ``folder``.
+
+    The ``n``-th call of ``fit`` in the block (0-based) saves ``folder/fit-n.pt`` every
+    ``config.checkpoint_every`` epochs and after its last epoch, atomically (write, then
+    rename): the model, optimiser and criterion states, the history, and every random
+    state that decides what comes next (Python, NumPy, PyTorch, the batch-order generator
+    and any generator the criterion holds). A ``fit`` that finds its file resumes after
+    the saved epoch, and returns at once if that was the last one, so a killed run
+    rerun in the same block (same folder) continues where it stopped and ends with the
+    same weights and history as an uninterrupted run. :func:`~c2f_utils.runs.cached_run`
+    opens this block for every run; the folder is deleted once the run's result is stored.
+    """
+    path = Path(folder)
+    if not str(folder):
+        raise ValueError(f"Expected `folder` to be a non-empty path, got {folder!r}")
+    token = _CHECKPOINTS.set(_Slot(path))
+    try:
+        yield path
+    finally:
+        _CHECKPOINTS.reset(token)
+
+
+def _next_checkpoint() -> Path | None:
+    slot = _CHECKPOINTS.get()
+    if slot is None:
+        return None
+    path = slot.folder / f"fit-{slot.calls}.pt"
+    slot.calls += 1
+    return path
+
+
+def _generators(obj: Any) -> dict[str, torch.Generator]:
+    """The :class:`torch.Generator` attributes of a criterion (their state decides its noise)."""
+    return {k: v for k, v in sorted(vars(obj).items()) if isinstance(v, torch.Generator)} if obj is not None else {}
+
+
+def _signature(model: nn.Module, config: TrainConfig) -> list[Any]:
+    """What a checkpoint must match to be resumed: the recipe and the parameter shapes."""
+    recipe = {k: v for k, v in config.__dict__.items() if k not in ("progress", "checkpoint_every", "device")}
+    return [repr(sorted(recipe.items())), [list(p.shape) for p in model.state_dict().values()]]
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def _is_class_labels(y: Tensor) -> bool:
@@ -358,6 +443,48 @@ def fit(
     torch.manual_seed(config.seed)
 
     history: list[dict[str, float]] = []
+    checkpoint, start_epoch = _next_checkpoint(), 0
+    crit_generators = _generators(criterion)
+
+    def snapshot(epoch: int) -> dict[str, Any]:
+        return {
+            "signature": _signature(model, config),
+            "epoch": epoch,
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "criterion": criterion.state_dict() if isinstance(criterion, nn.Module) else None,
+            "history": list(history),
+            "rng": {
+                "python": random.getstate(),
+                "numpy": np.random.get_state(),  # noqa: NPY002 - the legacy global state libraries draw from
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "loader": generator.get_state(),
+                "criterion": {k: g.get_state() for k, g in crit_generators.items()},
+            },
+        }
+
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        if saved["signature"] != _signature(model, config):
+            raise ValueError(
+                f"Checkpoint {checkpoint} was written by a different recipe or model; delete it to start afresh"
+            )
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        if saved["criterion"] is not None:
+            criterion.load_state_dict(saved["criterion"])
+        history[:] = saved["history"]
+        rng = saved["rng"]
+        random.setstate(rng["python"])
+        np.random.set_state(rng["numpy"])  # noqa: NPY002
+        torch.set_rng_state(rng["torch"].cpu())
+        if rng["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in rng["cuda"]])
+        generator.set_state(rng["loader"].cpu())
+        for k, state in rng["criterion"].items():
+            crit_generators[k].set_state(state.cpu())
+        start_epoch = int(saved["epoch"])
 
     def run_callbacks(row: dict[str, float], epoch: int) -> None:
         state = EpochState(epoch, model, criterion, device, history)
@@ -367,20 +494,33 @@ def fit(
                 row.update({k: float(v) for k, v in extra.items()})
         model.train()
 
-    if callbacks:
+    if callbacks and start_epoch == 0:
         row0: dict[str, float] = {"epoch": 0}
         run_callbacks(row0, 0)
         history.append(row0)
 
     show = _show_progress(config.progress)
-    bar = tqdm(total=config.epochs, desc=type(model).__name__, unit="epoch", disable=not show, leave=False)
-    for epoch in range(config.epochs):
+    interval = 0.1 if sys.stderr.isatty() else 30.0
+    bar = tqdm(
+        total=config.epochs,
+        initial=start_epoch,
+        desc=f"fit {type(model).__name__}",
+        unit="epoch",
+        disable=not show,
+        leave=False,
+        mininterval=interval,
+        maxinterval=max(interval, 10.0),
+    )
+    max_batches = SMOKE_BATCHES if smoke_mode() else None
+    for epoch in range(start_epoch, config.epochs):
         factor = lr_factor(epoch, config)
         for group, base in zip(opt.param_groups, base_lrs, strict=True):
             group["lr"] = base * factor
         start = time.perf_counter()
         loss_sum, correct, seen = 0.0, 0, 0
-        for x, y in loader:
+        for batch, (x, y) in enumerate(loader):
+            if max_batches is not None and batch >= max_batches:
+                break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if transform is not None:
                 x = transform(x)
@@ -417,6 +557,8 @@ def fit(
         if callbacks:
             run_callbacks(row, epoch + 1)
         history.append(row)
+        if checkpoint is not None and ((epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == config.epochs):
+            _save_checkpoint(checkpoint, snapshot(epoch + 1))
         bar.set_postfix(loss=f"{row['train_loss']:.3f}")
         bar.update()
     bar.close()

@@ -32,7 +32,7 @@ from .. import data as c2f_data
 from .. import report
 from ..experiments import Chapter, Experiment, Grid, param
 from ..losses.fierce import FIERCELoss
-from ..models import MLP, resnet18
+from ..models import MLP, LeNet5, resnet18
 from ..probes.calibration import calibration, output_mutual_information, reliability_diagram
 from ..probes.entropy import anchor_entropy, histogram_entropy, knn_entropy
 from ..probes.fewshot import few_shot_eval
@@ -287,24 +287,33 @@ class FewShotRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.fewshot"
-    dataset: str = param("dataset split into base and novel classes", choices=("digits", "cifar_fs"))
+    dataset: str = param("dataset split into base and novel classes", choices=("digits", "cifar10", "cifar_fs"))
     episodes: int = param("evaluation episodes", ge=1)
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
-        """Base-class training data and novel-class evaluation data."""
+        """Base-class training data and novel-class evaluation data.
+
+        Digits: 0-4 base, 5-9 novel (all images). CIFAR-10: training images of classes
+        0-4 (airplane ... deer) base, test images of classes 5-9 (dog ... truck) novel.
+        """
         if self.dataset == "digits":
             full = c2f_data.load("digits", "all")
             return c2f_data.class_subset(full, range(5)), c2f_data.class_subset(full, range(5, 10))
+        if self.dataset == "cifar10":
+            base = c2f_data.class_subset(c2f_data.load("cifar10", "train"), range(5))
+            return base, c2f_data.class_subset(c2f_data.load("cifar10", "test"), range(5, 10))
         return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
 
     def build_model(self, n_base: int) -> nn.Module:
-        """An MLP ``64-256-128`` on digits, ResNet-18 on CIFAR-FS."""
+        """An MLP ``64-256-128`` on digits, LeNet-5 (84 features) on CIFAR-10, ResNet-18 on CIFAR-FS."""
         if self.dataset == "digits":
             return MLP(64, n_base, hidden=(256,), feature_dim=128)
+        if self.dataset == "cifar10":
+            return LeNet5(n_base, in_channels=3)
         return resnet18(n_base)
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
-        return (128 if self.dataset == "digits" else 512), {}
+        return {"digits": 128, "cifar10": 84}.get(self.dataset, 512), {}
 
     def run(self) -> RunOutput:
         base, novel = self.load_data()
@@ -360,6 +369,17 @@ CHAPTER = register(Chapter(
                      smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=2),
             unmix=dict(_UNMIX, dataset="synthetic_unmixing", epochs=30, lr=1e-3, transfer_epochs=20),
             fewshot=dict(_FEWSHOT, dataset="digits", epochs=40, lr=0.05, episodes=2000),
+            lams=(0.3, 1.0, 4.0),
+            anchor_counts=(10, 100, 400),
+        ),
+        # real: Table 1 on Samson with the paper's recipe unchanged; Figure 1 on UTKFace at 32 px with the
+        # quick profile's MLP; Table 2 on CIFAR-10 (5 base + 5 novel classes) with LeNet-5.
+        "real": _profile(
+            (0, 1, 2), "cpu",
+            age=dict(dataset="utkface", model="mlp", image_size=32, epochs=30, lr=1e-3, batch_size=64, lam=0.3,
+                     smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=3),
+            unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, transfer_epochs=100),
+            fewshot=dict(_FEWSHOT, dataset="cifar10", epochs=20, lr=0.05, episodes=2000),
             lams=(0.3, 1.0, 4.0),
             anchor_counts=(10, 100, 400),
         ),

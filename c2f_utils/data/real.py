@@ -42,6 +42,7 @@ __all__ = [
     "cifar_fs",
     "jasper_ridge",
     "mnist",
+    "mnist10k",
     "read_idx",
     "read_unmixing_mat",
     "samson",
@@ -228,6 +229,30 @@ def mnist(split: str, *, data_dir: Path, download: bool) -> LabeledData:
         names,
         {"source": str(folder)},
     )
+
+
+@register(
+    "mnist10k",
+    kind="real",
+    splits=("train", "test"),
+    description="the 10,000 MNIST test digits split 80/20 (stratified, seed 0): MNIST with only the test files",
+)
+def mnist10k(
+    split: str, *, data_dir: Path, download: bool, test_fraction: float = 0.2, split_seed: int = 0
+) -> LabeledData:
+    """The MNIST test set (10,000 digits) cut into a training and a test part.
+
+    For machines that hold only MNIST's two test files (``t10k-*``): the same images,
+    labels and coarsenings as :func:`mnist`, split stratified on the digit and seeded
+    by ``split_seed``, so the parts are the same on every machine. Its ``train`` part
+    (8,000 digits) is smaller than MNIST's 60,000 training digits.
+    """
+    check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    check_positive_int("split_seed", split_seed, minimum=0)
+    data = mnist("test", data_dir=data_dir, download=download)
+    out = take_split(data, split, test_fraction, split_seed, data.fine)
+    out.name = "mnist10k"
+    return out
 
 
 # --------------------------------------------------------------------------- CIFAR-10H
