@@ -82,7 +82,7 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _PLURALS = {"criterion": "criteria", "analysis": "analyses", "index": "indices"}
 # Storage and declaration machinery: how a result is kept, not what it computes.
-_NOT_COMPUTATION = {f"{_PACKAGE}.runs", f"{_PACKAGE}.experiments", f"{_PACKAGE}.report", f"{_PACKAGE}.plots"}
+_NOT_COMPUTATION = {f"{_PACKAGE}.{m}" for m in ("runs", "experiments", "report", "plots", "evidence", "sweep", "run")}
 
 
 # --------------------------------------------------------------------------- fields
@@ -300,6 +300,41 @@ class Experiment:
             force=force,
             code=code_fingerprint(type(self)),
         )
+
+    def data_needs(self) -> list[str]:
+        """The real datasets this run reads: the values of its ``dataset`` fields that are not embedded.
+
+        Experiments that read other files (weights, a dataset chosen at run time) override it
+        or :meth:`check_data`.
+        """
+        from . import data
+
+        names = [getattr(self, f.name) for f in dataclasses.fields(self) if f.name.endswith("dataset")]
+        return [n for n in names if isinstance(n, str) and n not in data.available("embedded")]
+
+    def check_data(self) -> list[str]:
+        """Problems with the files this run needs (empty when every one is there and readable).
+
+        Each of :meth:`data_needs` is loaded, every split, without downloading: a missing
+        file is reported with the loader's message (where to put it, how to get it).
+        """
+        from . import data
+
+        problems = []
+        for name in self.data_needs():
+            if name not in data.available():
+                problems.append(f"{name}: no loader is registered for this dataset (data.available() lists them)")
+                continue
+            for split in data.describe(name).splits:
+                try:
+                    data.load(name, split, download=False)
+                except data.DatasetNotFoundError as exc:
+                    problems.append(f"{name} ({split}): {exc}")
+                    break
+                except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem to report, with the rest
+                    problems.append(f"{name} ({split}): unreadable ({type(exc).__name__}: {exc})")
+                    break
+        return problems
 
     def is_cached(self, cache_dir: str | None = None) -> bool:
         """Whether a finished entry for this run is on disk (its checksums are checked on read)."""
@@ -734,6 +769,24 @@ class Chapter:
         """Path of the chapter's MyST Markdown notebook under ``book_dir``."""
         return Path(book_dir) / self.source
 
+    def smoke_values(self, profile: str) -> dict[str, Any]:
+        """Parameter values that cut ``profile`` to a smoke run: one seed, one epoch.
+
+        Every parameter named ``seeds`` keeps its first value; every integer parameter named
+        ``epochs`` or ``*_epochs`` becomes 1 (0 when 0 is allowed and the name says warm-up).
+        With ``$C2F_SMOKE`` set, :func:`~c2f_utils.train.fit` also stops each epoch after a
+        few batches (:data:`~c2f_utils.train.SMOKE_BATCHES`).
+        """
+        self.check_profile(profile)
+        out: dict[str, Any] = {}
+        for name, par in self.parameters.items():
+            value = par.values.get(profile)
+            if name == "seeds" and isinstance(value, list) and value:
+                out[name] = value[:1]
+            elif (name == "epochs" or name.endswith("_epochs")) and isinstance(value, int):
+                out[name] = 0 if "warmup" in name else min(value, 1)
+        return out
+
     def describe(self) -> Iterator[str]:
         """Lines for ``--list``: every parameter with type, bounds or choices and profile values."""
         yield f"{self.name}: {self.title} (book/{self.source}); profiles: {', '.join(self.profiles)}"
@@ -751,6 +804,9 @@ class Config:
     profile: str
     grids: Mapping[str, Grid]
     values: Mapping[str, Any]
+    store: Path | None = None
+    """Folder of committed runs (:func:`c2f_utils.evidence.committed`): ``results`` then
+    reads them only, and never computes."""
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -770,6 +826,10 @@ class Config:
         from tqdm.auto import tqdm
 
         runs = self.runs(gid)
+        if self.store is not None:
+            from .evidence import read_committed
+
+            return [read_committed(self, gid, r) for r in runs]
         return [r.cached() for r in tqdm(runs, desc=f"{self.chapter.name}.{gid}", disable=not progress, leave=False)]
 
     def plan(self) -> list[tuple[str, Experiment]]:
@@ -789,6 +849,18 @@ class Config:
             for exp in grid.runs():
                 add(gid, exp)
         return out
+
+    def check_data(self) -> list[str]:
+        """Every problem with the files the planned runs need, each reported once."""
+        problems: list[str] = []
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        for _, exp in self.plan():
+            needs = (type(exp).__name__, tuple(exp.data_needs()))
+            if needs in seen and type(exp).check_data is Experiment.check_data:
+                continue
+            seen.add(needs)
+            problems += [p for p in exp.check_data() if p not in problems]
+        return problems
 
     def plan_records(self, cache_dir: str | None = None) -> list[dict[str, Any]]:
         """:meth:`plan` as JSON-ready records (what ``--plan`` prints, one per line)."""

@@ -17,6 +17,9 @@ Examples
     python -m c2f_utils.run setting --profile paper -p seeds 0,1,2 -p device cuda
     python -m c2f_utils.run setting -p epochs 5 --out /tmp/setting-run
     python -m c2f_utils.run setting --executor local --workers 2   # runs in parallel, then the notebook
+    python -m c2f_utils.run fierce --profile paper --check-data     # every dataset there? (seconds)
+    python -m c2f_utils.run fierce --profile paper --smoke          # the paper code path, one epoch, few batches
+    python -m c2f_utils.run fierce --profile real --executor local --workers 1 --record   # committed evidence
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 from . import chapters
 from .experiments import PROFILES, Config
 from .runs import RESULTS_ENV, provenance
+from .train import PROGRESS_ENV, SMOKE_ENV
 
 __all__ = ["main", "run_chapter"]
 
@@ -162,6 +166,19 @@ def _parser() -> argparse.ArgumentParser:
         "--plan", action="store_true", help="print every run the chapter would execute (JSON lines), then exit"
     )
     parser.add_argument("--log-output", action="store_true", help="stream the notebook's output")
+    parser.add_argument(
+        "--check-data",
+        action="store_true",
+        help="locate and read every dataset the profile needs, report all that is missing, then exit",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="one seed, one epoch, a few batches per epoch (separate cache folder)"
+    )
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="after computing the runs, copy them to results/CHAPTER/PROFILE (committed evidence; real/paper)",
+    )
     sweep = parser.add_argument_group("sweep (compute the planned runs in parallel, then execute the notebook)")
     sweep.add_argument("--executor", choices=("local", "dask", "submitit"), help="engine that computes the runs")
     sweep.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
@@ -219,19 +236,42 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             chapter.check_names([pname])
             values[pname] = chapter.parameters[pname].parse(text)
+        if args.smoke:
+            values = {**chapter.smoke_values(chapter.check_profile(args.profile)), **values}
+            os.environ[SMOKE_ENV] = "1"  # fit's batch cap and the smoke cache folder, in every worker
         config = configure(args.chapter, args.profile, values)
+        if args.record and (args.smoke or values or args.profile == "quick"):
+            raise ValueError("--record takes a real or paper profile as declared: no -p overrides, no --smoke")
     except (KeyError, TypeError, ValueError) as exc:
         parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
     if args.plan:
         for record in config.plan_records():
             print(json.dumps(record, sort_keys=True))
         return 0
+    started = time.perf_counter()
+    problems = config.check_data()
+    if problems:
+        print(f"{args.chapter}, {args.profile} profile: {len(problems)} missing or unreadable data file(s):")
+        print("\n".join(f"- {p}" for p in problems))
+        return 2
+    if args.check_data:
+        print(f"{args.chapter}, {args.profile} profile: every dataset found ({time.perf_counter() - started:.1f} s)")
+        return 0
+    os.environ.setdefault(PROGRESS_ENV, "1")  # epoch lines from fit, also when not on a terminal
+    if args.record and not args.executor:
+        args.executor = "local"
     if args.executor:
         try:
             status = _sweep(args, config)
         except ValueError as exc:  # --workers 0, --retries -1: sweep() names the argument
             parser.error(str(exc))
-        if status or args.no_notebook:
+        if status:
+            return status
+        if args.record:
+            from .evidence import record
+
+            print(f"recorded: {record(config)}")
+        if args.no_notebook:
             return status
     path = run_chapter(
         args.chapter,

@@ -50,6 +50,7 @@ __all__ = [
     "entry_path",
     "provenance",
     "publish_results",
+    "read_entry",
     "results_frame",
     "run_key",
 ]
@@ -227,7 +228,8 @@ def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: b
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _read_entry(path: Path, name: str) -> RunResult:
+def read_entry(path: Path, name: str) -> RunResult:
+    """Read a cache entry (or a committed copy of one), verifying every file's SHA-256."""
     record = json.loads((path / _RECORD).read_text())
     for fname, digest in record["files"].items():
         if _sha256(path / fname) != digest:
@@ -279,7 +281,7 @@ def cached_run(
     if entry.exists() and not force:
         replace = True
         try:
-            result = _read_entry(entry, name)
+            result = read_entry(entry, name)
             if result.params == params:
                 return result
             raise ValueError("stored parameters differ from the requested ones")

@@ -19,7 +19,7 @@ def _entries(cache: Path) -> dict[str, dict]:
     out = {}
     for entry in (cache / "runs").glob("*/*"):
         if not entry.name.startswith("."):
-            out[f"{entry.parent.name}/{entry.name}"] = runs._read_entry(entry, entry.parent.name).metrics
+            out[f"{entry.parent.name}/{entry.name}"] = runs.read_entry(entry, entry.parent.name).metrics
     return out
 
 

@@ -149,6 +149,10 @@ class IBCurve(Experiment):
         """The fields, ``dataset`` resolved (:func:`resolve_counts_dataset`): the key names the data read."""
         return {**super().params(), "dataset": resolve_counts_dataset(self.dataset)}
 
+    def data_needs(self) -> list[str]:
+        """CIFAR-10H when ``dataset`` is or resolves to it; nothing for the embedded counts."""
+        return [d for d in (resolve_counts_dataset(self.dataset),) if d != "annotator_counts"]
+
     def run(self) -> RunOutput:
         dataset = resolve_counts_dataset(self.dataset)
         counts = c2f_data.load(dataset, "all" if dataset == "annotator_counts" else "test").meta["counts"]

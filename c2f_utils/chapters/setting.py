@@ -20,7 +20,7 @@ import torch
 
 from .. import data as c2f_data
 from .. import report
-from ..experiments import Chapter, Experiment, Grid, param
+from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..models import MLP, LeNet5
 from ..probes import linear_probe, within_group_accuracy
 from ..runs import RunOutput, RunResult
@@ -31,6 +31,8 @@ __all__ = [
     "CHAPTER",
     "RawInputProbe",
     "TrainAndProbe",
+    "card",
+    "figure",
     "histories",
     "make_model",
     "plot_histories",
@@ -244,3 +246,14 @@ def plot_histories(history: pd.DataFrame, raw: dict[str, float], title: str = ""
     if title:
         fig.suptitle(title, y=1.03)
     return fig
+
+
+def figure(config: Config):
+    """:func:`plot_histories` of the runs of ``config`` (live or committed)."""
+    title = f"{config.profile}: {config['dataset']}, trained on '{config['coarsening']}' vs on the fine labels"
+    return plot_histories(histories(config.results("train")), config.results("raw")[0].metrics, title)
+
+
+def card(config: Config) -> pd.DataFrame:
+    """:func:`scorecard` of the runs of ``config`` (live or committed)."""
+    return scorecard(histories(config.results("train")), config.results("raw")[0].metrics, config)

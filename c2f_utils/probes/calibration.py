@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from torchmetrics.functional.classification import multiclass_calibration_error
 
 from .._checks import as_array, check_positive_int, check_same_length
 from .information import output_mutual_information  # noqa: F401 - the one I(X;T), also importable from here
@@ -58,6 +57,8 @@ def calibration(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> Calibr
     p, y = _probs_labels(probs, labels)
     pt, yt = torch.as_tensor(p, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
     k = p.shape[1]
+    from torchmetrics.functional.classification import multiclass_calibration_error  # slow import
+
     ece = multiclass_calibration_error(pt, yt, num_classes=k, n_bins=n_bins, norm="l1")
     mce = multiclass_calibration_error(pt, yt, num_classes=k, n_bins=n_bins, norm="max")
     return CalibrationResult(float(ece), float(mce), float((p.argmax(1) == y).mean()), n_bins)

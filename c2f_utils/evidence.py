@@ -1,0 +1,296 @@
+"""Committed evidence: a profile's finished runs kept in the repository, and read back in the book.
+
+The ``quick`` profile is executed live when the book is built. The ``real`` and ``paper``
+profiles take from minutes to days, so their finished runs are *recorded*
+(``python -m c2f_utils.run CHAPTER --profile real --executor local --record``): every run the
+profile plans is copied from the cache, unchanged, to
+``results/<chapter>/<profile>/runs/<experiment>/<key>/`` (its ``record.json`` with metrics,
+parameters, cache key and provenance: commit, package versions, device, wall time; its
+history and arrays with their SHA-256), with a ``manifest.json`` listing the plan.
+
+Reading them back (:func:`committed`) gives a :class:`~c2f_utils.experiments.Config` whose
+``results(grid)`` reads these files only, never computes. Each planned run is
+
+- ``current``: an entry with the run's current key exists (same parameters, same code);
+- ``stale``: the manifest holds a run with the same parameters but another key: the
+  experiment's code (or a library it reaches, or a numerical library's version) changed
+  since it was recorded. Its numbers are still shown, labelled stale with the commit
+  they come from, never as current;
+- ``missing``: nothing recorded (a profile never run, or a parameter changed since).
+
+:func:`scorecards` puts the live scorecard and the committed ones side by side, each row
+labelled with its profile and evidence status.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .runs import RunResult, entry_path, provenance, read_entry
+
+if TYPE_CHECKING:
+    from .experiments import Chapter, Config, Experiment
+
+__all__ = [
+    "EvidenceError",
+    "RunStatus",
+    "committed",
+    "describe",
+    "manifest",
+    "profile_dir",
+    "read_committed",
+    "record",
+    "results_dir",
+    "scorecards",
+    "show",
+    "status",
+]
+
+RESULTS_DIR_ENV = "C2F_RESULTS_DIR"
+"""Environment variable overriding the folder of committed results (default: ``results/``
+beside the package, i.e. in the repository)."""
+MANIFEST = "manifest.json"
+COMMITTED_PROFILES = ("real", "paper")
+"""Profiles whose runs are recorded and committed (``quick`` is executed live)."""
+
+
+class EvidenceError(LookupError):
+    """A committed run that should be read is not there (the profile was never recorded)."""
+
+
+def results_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of committed results: ``override``, else ``$C2F_RESULTS_DIR``, else ``<repo>/results``."""
+    if override is not None:
+        return Path(override).expanduser()
+    env = os.environ.get(RESULTS_DIR_ENV)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "results"
+
+
+def profile_dir(chapter: str, profile: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """``results/<chapter>/<profile>``."""
+    if profile not in COMMITTED_PROFILES:
+        raise ValueError(f"Expected `profile` among {list(COMMITTED_PROFILES)} (committed profiles), got {profile!r}")
+    return results_dir(root) / chapter / profile
+
+
+def manifest(chapter: str, profile: str, root: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
+    """The recorded manifest of a chapter's profile, or ``None`` if it was never recorded."""
+    path = profile_dir(chapter, profile, root) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _params_id(name: str, params: Mapping[str, Any]) -> str:
+    return json.dumps([name, params], sort_keys=True)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def record(
+    config: Config,
+    *,
+    root: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Copy every run ``config`` plans from the cache to ``results/<chapter>/<profile>/``.
+
+    Only a profile's own values are recorded (no overrides: the book reads the profile as
+    declared), and only when every planned run is in the cache; the folder is replaced as a
+    whole. Returns the folder.
+    """
+    chapter, profile = config.chapter, config.profile
+    target = profile_dir(chapter.name, profile, root)
+    declared = chapter.configure(profile)
+    if dict(config.values) != dict(declared.values):
+        changed = sorted(k for k in config.values if config.values[k] != declared.values.get(k))
+        raise ValueError(
+            f"Expected the {profile!r} profile as declared, got overrides of {changed}: committed results "
+            "must be the profile the book shows (change the profile's declaration instead)"
+        )
+    plan = config.plan()
+    missing = [f"{exp.name} {exp.key()}" for _, exp in plan if not exp.is_cached(cache_dir)]
+    if missing:
+        raise EvidenceError(
+            f"{len(missing)} of {len(plan)} planned runs of {chapter.name}/{profile} are not in the cache "
+            f"(run the profile first): {missing[:5]}{' ...' if len(missing) > 5 else ''}"
+        )
+    tmp = target.parent / f".tmp-{profile}-{uuid.uuid4().hex[:8]}"
+    runs = []
+    try:
+        for gid, exp in plan:
+            key = exp.key()
+            source = entry_path(exp.name, key, cache_dir)
+            result = read_entry(source, exp.name)  # checksums verified before anything is copied
+            shutil.copytree(source, tmp / "runs" / exp.name / key)
+            prov = result.provenance
+            runs.append(
+                {
+                    "grid": gid,
+                    "experiment": exp.name,
+                    "key": key,
+                    "params": result.params,
+                    "commit": prov.get("git_commit"),
+                    "device": prov.get("device"),
+                    "finished_at": prov.get("finished_at"),
+                    "wall_time_s": prov.get("wall_time_s"),
+                }
+            )
+        walls = [r["wall_time_s"] for r in runs if r["wall_time_s"] is not None]
+        content = {
+            "chapter": chapter.name,
+            "profile": profile,
+            "values": dict(config.values),
+            "runs": runs,
+            "total_run_time_s": round(sum(walls), 1),
+            "recorded_by": provenance(),
+        }
+        (tmp / MANIFEST).write_text(json.dumps(content, indent=1, sort_keys=True))
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Where one planned run of a committed profile stands."""
+
+    grid: str
+    experiment: str
+    key: str
+    state: str
+    """``"current"``, ``"stale"`` or ``"missing"`` (see the module docstring)."""
+    path: Path | None
+    commit: str | None = None
+
+
+def _index(config: Config) -> dict[str, dict[str, Any]]:
+    found = manifest(config.chapter.name, config.profile, _root_of(config))
+    return {_params_id(r["experiment"], r["params"]): r for r in (found or {}).get("runs", [])}
+
+
+def _root_of(config: Config) -> Path | None:
+    return None if config.store is None else config.store.parent.parent
+
+
+def _status_of(config: Config, gid: str, exp: Experiment, index: Mapping[str, dict[str, Any]]) -> RunStatus:
+    store = config.store if config.store is not None else profile_dir(config.chapter.name, config.profile)
+    key = exp.key()
+    current = store / "runs" / exp.name / key
+    old = index.get(_params_id(exp.name, exp.params()))
+    if current.is_dir():
+        return RunStatus(gid, exp.name, key, "current", current, (old or {}).get("commit"))
+    if old is not None:
+        return RunStatus(gid, exp.name, old["key"], "stale", store / "runs" / exp.name / old["key"], old.get("commit"))
+    return RunStatus(gid, exp.name, key, "missing", None)
+
+
+def status(config: Config) -> list[RunStatus]:
+    """The :class:`RunStatus` of every run ``config`` plans, in plan order."""
+    index = _index(config)
+    return [_status_of(config, gid, exp, index) for gid, exp in config.plan()]
+
+
+def committed(chapter: Chapter, profile: str, root: str | os.PathLike[str] | None = None) -> Config:
+    """The chapter's ``profile`` as declared, reading its runs from the committed results only."""
+    config = chapter.configure(profile)
+    return dataclasses.replace(config, store=profile_dir(chapter.name, profile, root))
+
+
+def read_committed(config: Config, gid: str, exp: Experiment) -> RunResult:
+    """The committed result of one planned run (current, else stale); raises :class:`EvidenceError`."""
+    st = _status_of(config, gid, exp, _index(config))
+    if st.state == "missing" or st.path is None:
+        raise EvidenceError(
+            f"No committed result for {exp.name} {json.dumps(exp.params(), sort_keys=True)} in {config.store}: "
+            f"record the {config.profile!r} profile (python -m c2f_utils.run {config.chapter.name} "
+            f"--profile {config.profile} --executor local --record)"
+        )
+    result = read_entry(st.path, exp.name)
+    if st.state == "stale":
+        result.provenance = {**result.provenance, "stale": True}
+    return result
+
+
+def _summary(states: Iterable[RunStatus]) -> tuple[str, str]:
+    states = list(states)
+    counts = {s: sum(r.state == s for r in states) for s in ("current", "stale", "missing")}
+    commits = sorted({(r.commit or "unknown")[:10] for r in states if r.state != "missing"})
+    if counts["missing"] == len(states):
+        return "missing", "not recorded"
+    if counts["missing"]:
+        return "missing", f"{counts['missing']} of {len(states)} runs not recorded"
+    where = f"commit {', '.join(commits)}"
+    if counts["stale"]:
+        return "stale", f"stale: {counts['stale']} of {len(states)} runs recorded at {where}, code changed since"
+    return "current", f"current: recorded at {where}"
+
+
+def describe(config: Config) -> str:
+    """One line on a committed profile: how many runs, their status, commit, device, run time."""
+    states = status(config)
+    state, text = _summary(states)
+    found = manifest(config.chapter.name, config.profile, _root_of(config))
+    if state == "missing" and found is None:
+        return f"{config.chapter.name}, {config.profile} profile: no committed runs (never recorded)"
+    devices = sorted({r.get("device") or "?" for r in (found or {}).get("runs", [])})
+    minutes = (found or {}).get("total_run_time_s", 0) / 60
+    return (
+        f"{config.chapter.name}, {config.profile} profile: {len(states)} runs, {text}; "
+        f"device {', '.join(devices)}; {minutes:.1f} min of run time"
+    )
+
+
+def show(chapter: Chapter, profile: str, draw: Callable[[Config], Any], root: str | os.PathLike[str] | None = None):
+    """Print :func:`describe` for a committed profile and return ``draw(config)`` when its runs exist."""
+    config = committed(chapter, profile, root)
+    print(describe(config))
+    state, _ = _summary(status(config))
+    return None if state == "missing" else draw(config)
+
+
+def scorecards(
+    card: Callable[[Config], pd.DataFrame],
+    live: Config,
+    live_card: pd.DataFrame | None = None,
+    profiles: Iterable[str] = COMMITTED_PROFILES,
+    root: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """The live scorecard and every committed profile's, one row per (claim, profile).
+
+    ``card(config)`` computes a chapter's scorecard from ``config.results``; it is called
+    on the live configuration (unless ``live_card`` is given) and on each committed profile
+    that has recorded runs. The ``evidence`` column says whether a row was executed live,
+    read from current committed runs, or from stale ones (with their commit).
+    """
+    parts = []
+    first = live_card if live_card is not None else card(live)
+    parts.append(first.assign(evidence=f"executed live ({live.profile})"))
+    for profile in profiles:
+        if profile == live.profile or profile not in live.chapter.profiles:
+            continue
+        config = committed(live.chapter, profile, root)
+        state, text = _summary(status(config))
+        if state == "missing":
+            continue
+        parts.append(card(config).assign(evidence=text))
+    out = pd.concat(p.assign(profile=p["profile, data, seeds"].str.split(";").str[0]) for p in parts).reset_index()
+    order = {c: i for i, c in enumerate(first.index)}
+    out = out.iloc[out["claim"].map(lambda c: order.get(c, len(order))).argsort(kind="stable")]
+    return out.set_index(["claim", "profile"])
