@@ -1,4 +1,4 @@
-"""Shared fixtures: isolated cache folders and the optional real-data folder."""
+"""Shared fixtures: isolated cache folders, the optional real-data folder and fake copies of the real data."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fake_data import FakeData, write_fake_data
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,3 +36,15 @@ def shared_data() -> Path:
     if SHARED_DATA is None:
         pytest.skip("no real-data folder: set C2F_DATA_DIR or place the shared data beside the checkout")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def fake_data(tmp_path_factory: pytest.TempPathFactory) -> FakeData:
+    """Tiny fake copies of every real dataset in its public on-disk format (tests/fake_data.py), and what they hold."""
+    return write_fake_data(tmp_path_factory.mktemp("fake-data"))
+
+
+@pytest.fixture(scope="session")
+def fake_data_dir(fake_data: FakeData) -> Path:
+    """A data folder (``data_dir=`` / ``C2F_DATA_DIR``) holding fake copies of every real dataset; read-only by use."""
+    return fake_data.root
