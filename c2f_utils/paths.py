@@ -26,11 +26,13 @@ def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """The folder cached runs and decoded datasets live in (``override``, else ``$C2F_CACHE_DIR``).
 
     In a smoke run (``$C2F_SMOKE`` set, ``--smoke``) it is the ``smoke`` sub-folder, so that
-    runs cut to a few batches never share a cache entry with complete ones.
+    runs cut to a few batches never share a cache entry with complete ones (a folder already
+    named ``smoke`` is kept as it is, so resolving twice gives the same folder).
     """
     if override is not None:
         root = Path(override).expanduser()
     else:
         env = os.environ.get("C2F_CACHE_DIR")
         root = Path(env).expanduser() if env else _DEFAULT_ROOT / "cache"
-    return root / "smoke" if os.environ.get("C2F_SMOKE") else root
+    smoke = os.environ.get("C2F_SMOKE") and root.name != "smoke"  # a folder resolved once stays as it is
+    return root / "smoke" if smoke else root

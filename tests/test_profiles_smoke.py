@@ -1,0 +1,73 @@
+"""Every chapter's real and paper profiles execute under --smoke on fake copies of their datasets.
+
+The fake copies (:mod:`fake_data`) are written in each dataset's public on-disk format, so
+these runs go through the same loaders, models, criteria and probes as the full profiles,
+cut to one seed, one epoch and a few batches per epoch (:meth:`Chapter.smoke_values`,
+``$C2F_SMOKE``). No GPU, no network, no real file is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from fake_data import accept_fake_cifar_batches
+
+from c2f_utils import chapters, run
+from c2f_utils.train import SMOKE_ENV
+
+CASES = [
+    (name, profile)
+    for name, chapter in sorted(chapters.load_all().items())
+    for profile in ("real", "paper")
+    if profile in chapter.profiles
+]
+
+
+@pytest.fixture
+def on_fake_data(fake_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("C2F_DATA_DIR", str(fake_data_dir))
+    monkeypatch.setenv(SMOKE_ENV, "1")
+    accept_fake_cifar_batches(monkeypatch)  # torchvision checks the MD5 of the original CIFAR batches
+    return fake_data_dir
+
+
+def test_every_chapter_declares_real_and_paper() -> None:
+    missing = [f"{n}/{p}" for n, c in chapters.load_all().items() for p in ("real", "paper") if p not in c.profiles]
+    assert missing == [], f"profiles not declared yet: {missing}"
+
+
+@pytest.mark.parametrize(("name", "profile"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
+def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -> None:
+    chapter = chapters.get(name)
+    smoke = chapter.smoke_values(profile)
+    config = chapter.configure(profile, **smoke)
+    assert config.check_data() == []
+    for gid, exp in config.plan():
+        assert all(getattr(exp, f) <= 1 for f in vars(exp) if f.endswith("epochs")), (gid, exp)
+        result = exp.cached()
+        assert result.metrics, f"{gid}: {exp.name} reported no metric"
+        finite = [v for v in result.metrics.values() if v is not None and math.isfinite(v)]
+        assert finite, f"{gid}: {exp.name} reported no finite metric: {result.metrics}"
+
+
+def test_runner_smoke_uses_its_own_cache(on_fake_data: Path, isolated_cache: Path, capsys) -> None:
+    argv = ["setting", "--profile", "real", "--smoke", "--executor", "local", "--workers", "1", "--no-notebook"]
+    assert run.main(argv) == 0
+    assert "runs: 0 cached, 3 done, 0 failed" in capsys.readouterr().out  # coarse + fine, seed 0; raw probe
+    assert (isolated_cache / "smoke" / "runs").is_dir() and not (isolated_cache / "runs").exists()
+
+
+def test_check_data_reports_everything_missing_at_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path))
+    assert run.main(["fierce", "--profile", "real", "--check-data"]) == 2
+    out = capsys.readouterr().out
+    assert "3 missing or unreadable data file(s)" in out
+    for name in ("utkface", "samson", "cifar10"):
+        assert f"- {name} (" in out
+
+
+def test_check_data_passes_on_complete_data(on_fake_data: Path, capsys) -> None:
+    assert run.main(["fierce", "--profile", "real", "--check-data"]) == 0
+    assert "every dataset found" in capsys.readouterr().out
