@@ -112,7 +112,7 @@ API_PAGES = {
         ["experiments", "runs", "report", "sweep", "run", "train", "plots", "paths"],
     ),
     "data": ("Data", "data"),
-    "models": ("Models", ["models"]),
+    "models": ("Models", ["models", "weights"]),
     "losses": ("Losses", "losses"),
     "probes": ("Probes", "probes"),
     "chapters": ("Chapters", "chapters"),

@@ -1,4 +1,4 @@
-"""The OT-transfer chapter: declared profiles, legacy class splits, paper-profile errors, report and tiny runs."""
+"""The OT-transfer chapter: declared profiles, legacy class splits, the paper path on fake data, report, tiny runs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
-from c2f_utils import data
+from c2f_utils import data, probes
 from c2f_utils.chapters import ot_transfer as ch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,14 +86,156 @@ def test_cross_field_checks() -> None:
         ch.make_model("L")
 
 
-def test_paper_profile_validates_plans_and_says_what_is_missing() -> None:
+def test_paper_profile_plans_the_papers_recipe() -> None:
     config = ch.CHAPTER.configure("paper")
     assert config["epochs"] == 175 and config["batch_size"] == 64 and config["temperatures"] == [4.0, 5.0, 10.0]
-    assert len(config.plan()) > 100  # planned without running anything
-    with pytest.raises(NotImplementedError, match="ImageNet-pretrained"):
-        config.runs("transfer")[0].run()
-    with pytest.raises(NotImplementedError, match="CIFAR-10"):
-        config.runs("compress")[0].teacher().run()
+    assert config["dataset"] == "fgvc_aircraft" and config["compress_dataset"] == "cifar10"
+    assert config["solver"] == "proximal" and config["pretrain_epochs"] is None  # ImageNet weights: not trained
+    plan = config.plan()
+    assert len(plan) > 100  # planned without running anything
+    assert [e.role for _, e in plan if e.name == "ot_transfer.reference"] == ["teacher"]
+    assert all(not e.requires() for _, e in plan if e.name == "ot_transfer.finetune")
+    assert {e.layers() for _, e in plan if e.name == "ot_transfer.finetune"} == {ch.RESNET_LAYERS}
+    with pytest.raises(ValueError, match="dataset"):
+        ch.Reference("source", "cifar10", 1, "cpu")
+    with pytest.raises(ValueError, match="dataset"):
+        config.runs("transfer")[0].source()
+    assert [type(m).__name__ for m in (ch.make_model("teacher", "cifar10"), ch.make_model("S", "cifar10"))] == [
+        "ResNet",
+        "ResNet",
+    ]
+    assert ch.make_model("S", "cifar10").feature_dim == 32 and ch.make_model("M", "cifar10").feature_dim == 64
+    with pytest.raises(ValueError, match="kind"):
+        ch.make_model("source", "cifar10")
+
+
+def _jpeg(path: Path, size: tuple[int, int], value: int) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = np.full((size[1], size[0], 3), value, dtype=np.uint8)
+    image[-20:] = 255  # the copyright banner of every FGVC-Aircraft image
+    Image.fromarray(image).save(path, quality=95)
+
+
+def write_fake_fgvc(root: Path, variants: tuple[str, ...] = ("707-320", "A340-500"), per_split: int = 2) -> None:
+    """A tiny copy of FGVC-Aircraft in the public archive's layout, as torchvision reads it."""
+    data_dir = root / "fgvc-aircraft-2013b" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / "variants.txt").write_text("".join(f"{v}\n" for v in variants))
+    lines: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    number = 1000000
+    for c, variant in enumerate(variants):
+        for split in lines:
+            for _ in range(per_split):
+                number += 1
+                _jpeg(data_dir / "images" / f"{number}.jpg", (48 + 8 * c, 40), 40 * c)
+                lines[split].append(f"{number} {variant}\n")
+    lines["trainval"] = lines["train"] + lines["val"]
+    for split, rows in lines.items():
+        (data_dir / f"images_variant_{split}.txt").write_text("".join(rows))
+
+
+def write_fake_cifar10_folder(root: Path, per_class: dict[str, int]) -> None:
+    """A tiny image-folder copy of CIFAR-10 (``cifar10-jpeg/<split>/<class>/*.jpg``)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in per_class.items():
+        for name in data.real.CIFAR10_CLASSES:
+            folder = root / "cifar10-jpeg" / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
+
+
+def test_fgvc_loader_reads_a_fake_copy(tmp_path: Path) -> None:
+    write_fake_fgvc(tmp_path)
+    train = data.load("fgvc_aircraft", "trainval", data_dir=tmp_path, download=False, size=32)
+    assert train.x.shape == (8, 3, 32, 32) and train.x.dtype == torch.float32
+    assert train.fine.tolist() == [0, 0, 1, 1, 0, 0, 1, 1] and train.fine_names == ("707-320", "A340-500")
+    assert float(train.x[train.fine == 0].max()) < 0.1  # black images of class 0: the white banner is cut off
+    test = data.load("fgvc_aircraft", "test", data_dir=tmp_path, download=False, size=32)
+    assert len(test) == 4 and data.describe("fgvc_aircraft").kind == "real"
+    with pytest.raises(ValueError, match="size"):
+        data.load("fgvc_aircraft", "test", data_dir=tmp_path, download=False, size=0)
+
+
+def test_fgvc_loader_errors_clearly_when_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from c2f_utils.data import fgvc
+
+    with pytest.raises(data.DatasetNotFoundError) as err:
+        data.load("fgvc_aircraft", "train", data_dir=tmp_path, download=False)
+    assert str(tmp_path / "fgvc-aircraft-2013b") in str(err.value) and fgvc.FGVC_URL in str(err.value)
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr("torchvision.datasets.fgvc_aircraft.download_and_extract_archive", offline)
+    with pytest.raises(data.DatasetNotFoundError, match="no network") as err:
+        data.load("fgvc_aircraft", "train", data_dir=tmp_path, download=True)
+    assert fgvc.FGVC_URL in str(err.value)
+
+
+def test_pretrained_resnet_returns_features_and_taps() -> None:
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    model = ch.PretrainedResNet(resnet18(), 5, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), taps=(2, 8)).eval()
+    out = model(torch.rand(3, 3, 64, 64))
+    assert out.logits.shape == (3, 5) and out.features.shape == (3, 512)
+    reps = probes.layer_representations(model, torch.rand(3, 3, 64, 64), ["taps.unit2", "taps.unit8"])
+    assert reps["taps.unit2"].shape == (3, 64) and reps["taps.unit8"].shape == (3, 512)
+    with pytest.raises(ValueError, match="taps"):
+        ch.PretrainedResNet(resnet18(), 5, (0.5,) * 3, (0.25,) * 3, taps=(9,))
+    with pytest.raises(TypeError, match="network"):
+        ch.PretrainedResNet(torch.nn.Linear(2, 2), 5, (0.5,) * 3, (0.25,) * 3)
+
+
+def test_paper_profile_runs_end_to_end_on_fake_data_and_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from torchvision.models import resnet101
+
+    from c2f_utils import weights
+
+    write_fake_fgvc(tmp_path / "data")
+    write_fake_cifar10_folder(tmp_path / "data", {"train": 3, "test": 1})
+    torch.save(resnet101().state_dict(), tmp_path / "resnet101-63fe2227.pth")
+    digest = hashlib.sha256((tmp_path / "resnet101-63fe2227.pth").read_bytes()).hexdigest()
+    monkeypatch.setattr(weights, "hash_prefix", lambda w: digest[:8])  # the fake file stands for torchvision's
+    monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("C2F_WEIGHTS_DIR", str(tmp_path))
+    config = ch.CHAPTER.configure(
+        "paper",
+        device="cpu",
+        solver="exact",  # IPOT's 2,000 dense 2048 x 2048 sweeps take minutes on a CPU; same regularizer
+        seeds=[0],
+        shots=1,
+        epochs=1,
+        batch_size=2,
+        alphas=[0.01],
+        compress_epochs=1,
+        compress_teacher_epochs=1,
+        compress_alphas=[1.0],
+        temperatures=[4.0],
+        cost_dims=[8],
+        cost_prox_max_dim=8,
+        cost_repeats=1,
+    )
+    results = {}
+    for gid, exp in config.plan():
+        results.setdefault(gid, []).append(exp.cached())
+    tuned = [r for r in results["transfer_none"] + results["transfer"] if r.name == "ot_transfer.finetune"]
+    assert len(tuned) == len(ch.TRANSFER_METHODS)
+    for r in tuned:
+        assert 0.0 <= r.metrics["test_acc"] <= 1.0
+        assert all(0.0 <= r.metrics[f"trace_{layer}"] <= 1.0 + 1e-6 for layer in ch.RESNET_LAYERS)
+    students = [r for g in ("compress_none", "compress", "compress_identity", "compress_kd") for r in results[g]]
+    assert {r.params["method"] for r in students if r.name == "ot_transfer.compress"} == set(ch.COMPRESSION_METHODS)
+    assert all(0.0 <= r.metrics["test_acc"] <= 1.0 for r in students if r.name == "ot_transfer.compress")
 
 
 def _legacy_target_split(seed: int, shots: int):
