@@ -257,12 +257,18 @@ def describe(config: Config) -> str:
     )
 
 
-def show(chapter: Chapter, profile: str, draw: Callable[[Config], Any], root: str | os.PathLike[str] | None = None):
-    """Print :func:`describe` for a committed profile and return ``draw(config)`` when its runs exist."""
+def show(
+    chapter: Chapter,
+    profile: str,
+    draw: Callable[..., Any],
+    *args: Any,
+    root: str | os.PathLike[str] | None = None,
+) -> Any:
+    """Print :func:`describe` for a committed profile and return ``draw(config, *args)`` when its runs exist."""
     config = committed(chapter, profile, root)
     print(describe(config))
     state, _ = _summary(status(config))
-    return None if state == "missing" else draw(config)
+    return None if state == "missing" else draw(config, *args)
 
 
 def scorecards(

@@ -116,7 +116,7 @@ def test_unrecorded_profile_is_missing_not_computed(tmp_path: Path) -> None:
         config.results("scores")
     assert CALLS == []
     assert "no committed runs (never recorded)" in evidence.describe(config)
-    assert evidence.show(chapter, "real", lambda c: pytest.fail("drawn without runs"), tmp_path) is None
+    assert evidence.show(chapter, "real", lambda c: pytest.fail("drawn without runs"), root=tmp_path) is None
     table = evidence.scorecards(card, chapter.configure("quick"), root=tmp_path)
     assert list(table.index.get_level_values("profile")) == ["quick"]
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from .. import data as c2f_data
 from .. import report
-from ..experiments import Chapter, Experiment, Grid, param
+from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..losses.fierce import FIERCELoss
 from ..models import MLP, LeNet5, resnet18
 from ..probes.calibration import calibration, output_mutual_information, reliability_diagram
@@ -51,12 +51,15 @@ __all__ = [
     "FewShotRun",
     "UnmixingRun",
     "benchmark_table",
+    "card",
     "frames",
     "plot_age_features",
     "plot_curves",
     "plot_reliability",
     "plot_sweeps",
     "plot_tsne",
+    "results_curves",
+    "results_table",
     "scorecard",
     "sweep_table",
     "table",
@@ -550,6 +553,34 @@ CURVES: dict[str, dict[str, tuple[str, str]]] = {
 }
 # fmt: on
 """Panels (history column -> title, y label) of Figure 1 and of the unmixing curves."""
+
+
+_KINDS = {"age": "age", "unmix": "unmixing", "fewshot": "fewshot"}
+
+
+def _grid_frames(config: Config, gid: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    metrics, history = frames(config.results(gid))
+    return (with_rise(metrics, history) if gid == "age" else metrics), history
+
+
+def results_table(config: Config, gid: str) -> pd.DataFrame:
+    """:func:`table` of grid ``gid`` (``"age"``, ``"unmix"`` or ``"fewshot"``) from the runs of ``config``."""
+    if gid not in _KINDS:
+        raise ValueError(f"Expected `gid` in {list(_KINDS)}, got {gid!r}")
+    return table(_grid_frames(config, gid)[0], _KINDS[gid])
+
+
+def results_curves(config: Config, gid: str):
+    """:func:`plot_curves` of grid ``gid`` (``"age"`` or ``"unmix"``) from the runs of ``config``."""
+    if gid not in ("age", "unmix"):
+        raise ValueError(f"Expected `gid` in ['age', 'unmix'], got {gid!r}")
+    title = f"{config.profile}: {config[f'{gid}_dataset']}, CE vs LS vs FIERCE"
+    return plot_curves(_grid_frames(config, gid)[1], _KINDS[gid], title)
+
+
+def card(config: Config) -> pd.DataFrame:
+    """:func:`scorecard` of the runs of ``config`` (live or committed)."""
+    return scorecard(*(_grid_frames(config, g)[0] for g in ("age", "unmix", "fewshot")), config)
 
 
 def plot_curves(history: pd.DataFrame, which: str, title: str = ""):

@@ -410,6 +410,20 @@ class Finetune(Experiment):
         default="exact",
     )
 
+    def check_data(self) -> list[str]:
+        """The datasets, and for ``fgvc_aircraft`` the ImageNet ResNet-101 weights file (checksum verified)."""
+        from torchvision.models import ResNet101_Weights
+
+        from ..weights import WeightsChecksumError, WeightsNotFoundError
+
+        problems = super().check_data()
+        if self.dataset == "fgvc_aircraft":
+            try:
+                load_weights(ResNet101_Weights.IMAGENET1K_V1, download=False)
+            except (WeightsNotFoundError, WeightsChecksumError) as exc:
+                problems.append(f"ResNet-101 ImageNet weights: {exc}")
+        return problems
+
     def source(self) -> Reference:
         """The source network's run (digits; the fgvc_aircraft source is :func:`imagenet_resnet101`)."""
         if self.dataset != "digits":
