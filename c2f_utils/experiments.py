@@ -832,6 +832,15 @@ class Config:
             return [read_committed(self, gid, r) for r in runs]
         return [r.cached() for r in tqdm(runs, desc=f"{self.chapter.name}.{gid}", disable=not progress, leave=False)]
 
+    def result(self, exp: Experiment):
+        """One run's result (a grid's run or one it requires), computed or cached, or committed
+        (read only) when the configuration reads committed runs."""
+        if self.store is not None:
+            from .evidence import read_committed
+
+            return read_committed(self, "", exp)
+        return exp.cached()
+
     def plan(self) -> list[tuple[str, Experiment]]:
         """Every run the chapter executes, as ``(grid id, experiment)``, required runs first, no repeats."""
         out: list[tuple[str, Experiment]] = []

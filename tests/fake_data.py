@@ -88,7 +88,10 @@ FAKE_FILES: dict[str, tuple[str, ...]] = {
     "utkface": ("utkface/crop_part1",),
     "occluded_cifar": ("cifar10-jpeg/train", "cifar10-jpeg/test", "mnist/train-images-idx3-ubyte.gz"),
     "cluttered_mnist": ("mnist/train-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz"),
+    "fgvc_aircraft": ("fgvc-aircraft-2013b/data/variants.txt", "fgvc-aircraft-2013b/data/images"),
 }
+FGVC_VARIANTS = ("707-320", "A340-500")
+FGVC_PER_SPLIT = 2  # images per variant in each of train, val, test (trainval: both)
 
 
 @dataclass
@@ -386,6 +389,33 @@ def _write_utkface(root: Path, rng: np.random.Generator, fake: FakeData) -> None
     fake.utkface_skipped = 1
 
 
+def _jpeg(path: Path, size: tuple[int, int], value: int) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = np.full((size[1], size[0], 3), value, dtype=np.uint8)
+    image[-20:] = 255  # the copyright banner of every FGVC-Aircraft image
+    Image.fromarray(image).save(path, quality=95)
+
+
+def write_fake_fgvc(root: Path, variants: tuple[str, ...] = FGVC_VARIANTS, per_split: int = FGVC_PER_SPLIT) -> None:
+    """A tiny copy of FGVC-Aircraft in the public archive's layout, as torchvision reads it."""
+    data_dir = root / "fgvc-aircraft-2013b" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / "variants.txt").write_text("".join(f"{v}\n" for v in variants))
+    lines: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    number = 1000000
+    for c, variant in enumerate(variants):
+        for split in lines:
+            for _ in range(per_split):
+                number += 1
+                _jpeg(data_dir / "images" / f"{number}.jpg", (48 + 8 * c, 40), 40 * c)
+                lines[split].append(f"{number} {variant}\n")
+    lines["trainval"] = lines["train"] + lines["val"]
+    for split, rows in lines.items():
+        (data_dir / f"images_variant_{split}.txt").write_text("".join(rows))
+
+
 def write_fake_data(root: Path, seed: int = 0, *, cifar10_batches: bool = False) -> FakeData:
     """Write fake copies of every real dataset under ``root`` (created; must not hold them yet).
 
@@ -407,6 +437,7 @@ def write_fake_data(root: Path, seed: int = 0, *, cifar10_batches: bool = False)
     _write_zhu(hyper, rng, fake, "jasper_ridge", ("jasperRidge2_R198.mat", "end4.mat"), 10, 14, 4096)
     _write_zhu(hyper, rng, fake, "urban", ("Urban_R162.mat", "end4_groundTruth.mat"), 11, 12, 1000)
     _write_utkface(root, rng, fake)
+    write_fake_fgvc(root)
     return fake
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from fake_data import write_fake_fgvc
 from scipy import stats
 
 from c2f_utils import data, probes
@@ -107,33 +108,6 @@ def test_paper_profile_plans_the_papers_recipe() -> None:
     assert ch.make_model("S", "cifar10").feature_dim == 32 and ch.make_model("M", "cifar10").feature_dim == 64
     with pytest.raises(ValueError, match="kind"):
         ch.make_model("source", "cifar10")
-
-
-def _jpeg(path: Path, size: tuple[int, int], value: int) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = np.full((size[1], size[0], 3), value, dtype=np.uint8)
-    image[-20:] = 255  # the copyright banner of every FGVC-Aircraft image
-    Image.fromarray(image).save(path, quality=95)
-
-
-def write_fake_fgvc(root: Path, variants: tuple[str, ...] = ("707-320", "A340-500"), per_split: int = 2) -> None:
-    """A tiny copy of FGVC-Aircraft in the public archive's layout, as torchvision reads it."""
-    data_dir = root / "fgvc-aircraft-2013b" / "data"
-    data_dir.mkdir(parents=True)
-    (data_dir / "variants.txt").write_text("".join(f"{v}\n" for v in variants))
-    lines: dict[str, list[str]] = {"train": [], "val": [], "test": []}
-    number = 1000000
-    for c, variant in enumerate(variants):
-        for split in lines:
-            for _ in range(per_split):
-                number += 1
-                _jpeg(data_dir / "images" / f"{number}.jpg", (48 + 8 * c, 40), 40 * c)
-                lines[split].append(f"{number} {variant}\n")
-    lines["trainval"] = lines["train"] + lines["val"]
-    for split, rows in lines.items():
-        (data_dir / f"images_variant_{split}.txt").write_text("".join(rows))
 
 
 def write_fake_cifar10_folder(root: Path, per_class: dict[str, int]) -> None:

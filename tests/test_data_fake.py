@@ -14,8 +14,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 import torch
-from fake_data import FAKE_FILES, FakeData, accept_fake_cifar_batches, write_fake_data
+from fake_data import FAKE_FILES, FGVC_PER_SPLIT, FGVC_VARIANTS, FakeData, accept_fake_cifar_batches, write_fake_data
 
+import c2f_utils.data.fgvc  # noqa: F401 - registered by the OT chapter; imported here so that it is checked
 from c2f_utils import data
 from c2f_utils.data import DatasetNotFoundError, LabeledData
 
@@ -155,6 +156,13 @@ def check_cluttered_mnist(d: LabeledData, fake: FakeData, split: str) -> None:
         assert (d.x[i, 0, top : top + h, left : left + w] >= digits[i, 0]).all()  # pixel-wise max of layers
 
 
+def check_fgvc_aircraft(d: LabeledData, fake: FakeData, split: str) -> None:
+    per_variant = FGVC_PER_SPLIT * (2 if split == "trainval" else 1)
+    assert d.x.shape == (per_variant * len(FGVC_VARIANTS), 3, 256, 256)
+    assert d.fine_names == FGVC_VARIANTS
+    assert Counter(d.fine.tolist()) == dict.fromkeys(range(len(FGVC_VARIANTS)), per_variant)
+
+
 CHECKS: dict[str, Callable[[LabeledData, FakeData, str], None]] = {
     "mnist": check_mnist,
     "cifar10": check_cifar10,
@@ -166,6 +174,7 @@ CHECKS: dict[str, Callable[[LabeledData, FakeData, str], None]] = {
     "utkface": check_utkface,
     "occluded_cifar": check_occluded_cifar,
     "cluttered_mnist": check_cluttered_mnist,
+    "fgvc_aircraft": check_fgvc_aircraft,
 }
 
 # Datasets read through torchvision's CIFAR classes, which refuse any batch file whose MD5

@@ -50,7 +50,7 @@ def card(config: Config) -> pd.DataFrame:
 def recorded(tmp_path: Path) -> tuple[Chapter, Path]:
     chapter = _chapter()
     config = chapter.configure("real")
-    for gid, exp in config.plan():
+    for _, exp in config.plan():
         exp.cached()
     root = tmp_path / "results"
     folder = evidence.record(config, root=root)

@@ -37,7 +37,8 @@ def _weights_sum(state) -> dict[str, float]:
 
 
 def _same(a, b) -> bool:
-    return all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True))
+    pairs = zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True)
+    return all(torch.equal(x, y) for x, y in pairs)
 
 
 def test_resumed_fit_equals_uninterrupted(tmp_path: Path) -> None:

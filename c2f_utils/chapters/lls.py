@@ -30,8 +30,8 @@ from . import register
 
 __all__ = [
     "CHAPTER", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train", "ablation_table",
-    "accuracy_table", "distillation_table", "geometry_summary", "make_criterion", "make_model", "overhead_table",
-    "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement", "scorecard",
+    "accuracy_table", "card", "distillation_table", "geometry_summary", "make_criterion", "make_model",
+    "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement", "results_table", "scorecard",
 ]  # fmt: skip
 
 #: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
@@ -257,6 +257,7 @@ def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], stu
 # Train(dataset, model, alpha, lr, batch_size, device, method, seed, epochs, warmup_epochs, schedule, milestones,
 #       weight_decay, tsne_samples)
 _QUICK = Train("digits", "mlp", 0.1, 0.2, 128, "cpu", "1-hot", 0, 20, 0, "cosine", (), 5e-4, 540)
+_REAL = Train("cifar10", "lenet", 0.1, 0.05, 128, "cpu", "1-hot", 0, 10, 0, "cosine", (), 5e-4, 1000)
 _PAPER = Train("cifar10", "resnet18", 0.1, 0.1, 128, "auto", "1-hot", 0, 300, 10, "multistep", (140, 215), 5e-4, 2000)
 #: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list lls``).
 CHAPTER = register(
@@ -266,6 +267,8 @@ CHAPTER = register(
         "Learnable label smoothing",
         {
             "quick": _profile(_QUICK, (0, 1, 2), (0.05, 0.1, 0.3), "mlp_small", 6),
+            # real: CIFAR-10 (the offline JPEG copy, 20,000 training images) with LeNet-5 for 10 epochs on a CPU
+            "real": _profile(_REAL, (0, 1, 2), (0.05, 0.1, 0.3), "mlp_small", 6),
             "paper": _profile(_PAPER, (0, 1, 2, 3, 4), (0.05, 0.1, 0.2, 0.3, 0.4, 0.5), "resnet20", 3),
         },
         shared=("seed", "device", "dataset", "model", "alpha", "batch_size", "lr"),
@@ -417,6 +420,26 @@ def plot_geometry(results: Sequence[RunResult], class_names: Sequence[str], trio
 
 
 # --------------------------------------------------------------------------- scorecard
+
+
+_TABLES = {"main": accuracy_table, "ablation": ablation_table, "distill": distillation_table}
+
+
+def results_table(config: Config, gid: str) -> pd.DataFrame:
+    """The table of grid ``gid`` (``"main"``, ``"ablation"`` or ``"distill"``) from the runs of ``config``."""
+    if gid not in _TABLES:
+        raise ValueError(f"Expected `gid` in {list(_TABLES)}, got {gid!r}")
+    if gid == "main":
+        return accuracy_table(config.results(gid), paper=PAPER["table3_cifar10_alexnet"])
+    return _TABLES[gid](config.results(gid))
+
+
+def card(config: Config) -> pd.DataFrame:
+    """:func:`scorecard` of the runs of ``config`` (live or committed), with its agreement and geometry."""
+    main = config.results("main")
+    names = c2f_data.load(config["dataset"], "test").fine_names
+    geometry = geometry_summary(main, TRIOS[config["dataset"]], names)
+    return scorecard(config, q_confusion_agreement(main), geometry)
 
 
 def scorecard(config: Config, agreement: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from torch import nn
 
 from .. import data as c2f_data
 from .. import report
+from .._checks import check_choice
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..losses import ConfidencePenalty
 from ..models import MLP, LeNet5, cifar_resnet
@@ -29,8 +30,9 @@ from ..runs import RunOutput, RunResult, results_frame
 from ..train import TrainConfig, crop_flip, extract_features, fit, resolve_device, seed_everything
 from . import register
 
-__all__ = ["CHAPTER", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
+__all__ = ["CHAPTER", "NETWORKS", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
 __all__ += ["ib_frame", "plane_frame", "plot_ib", "plot_nuisance", "plot_plane", "plot_saliency", "scorecard"]
+__all__ += ["card", "ib_figure", "plane_figure"]
 __all__ += ["ACCURACY_MARGIN", "GAIN_TOLERANCE", "PLANE_TOLERANCE", "resolve_counts_dataset"]
 
 PLANE_TOLERANCE = 0.05
@@ -47,8 +49,20 @@ def _load(name: str, split: str) -> c2f_data.LabeledData:
     return c2f_data.load(name, split)
 
 
-def make_model(dataset: str, n_classes: int = 10) -> tuple[nn.Module, nn.Module | None]:
-    """The network of ``dataset`` and its Grad-CAM layer (``None`` for MLPs); the paper's ResNets on its data."""
+NETWORKS = ("default", "lenet")
+"""``default``: the chapter's network for the data (an MLP or LeNet-5 on the embedded stand-ins,
+the paper's ResNet-56 on CIFAR-10 and ResNet-20 on cluttered MNIST); ``lenet``: LeNet-5 on any
+28x28 or 32x32 data (the real profile, on a CPU)."""
+
+
+def make_model(dataset: str, n_classes: int = 10, network: str = "default") -> tuple[nn.Module, nn.Module | None]:
+    """The network of ``dataset`` and its Grad-CAM layer (``None`` for MLPs); see :data:`NETWORKS`."""
+    check_choice("network", network, NETWORKS)
+    if network == "lenet":
+        if dataset in ("digits", "occluded_digits"):
+            raise ValueError(f"Expected 28x28 or 32x32 images for network='lenet', got dataset={dataset!r}")
+        model = LeNet5(n_classes, in_channels=3 if "cifar" in dataset else 1)
+        return model, model.conv2
     if dataset in ("digits", "occluded_digits"):
         return MLP(64 if dataset == "digits" else 3 * 16 * 16, n_classes, hidden=(256,), feature_dim=128), None
     if dataset == "cluttered_digits":
@@ -69,6 +83,7 @@ class _Training(Experiment):
     batch_size: int = param("mini-batch size", ge=1)
     augment: bool = param("random crop and flip on colour (CIFAR) images")
     device: str = param("device to train (or solve) on", device=True)
+    network: str = param("'default' (the paper's ResNets on its data) or 'lenet' (LeNet-5, CPU)", choices=NETWORKS)
 
     def train_config(self) -> TrainConfig:
         """The run's :class:`~c2f_utils.train.TrainConfig`: no weight decay, as in the paper."""
@@ -79,7 +94,7 @@ class _Training(Experiment):
 
     def _fit(self, train: c2f_data.LabeledData, criterion: nn.Module) -> tuple[nn.Module, nn.Module | None]:
         seed_everything(self.seed)
-        model, layer = make_model(self.dataset, train.n_classes())
+        model, layer = make_model(self.dataset, train.n_classes(), self.network)
         transform = crop_flip() if self.augment and train.x.shape[1] == 3 else None
         fit(model, (train.x, train.fine), criterion, self.train_config(), transform=transform)
         return model, layer
@@ -224,12 +239,15 @@ class Saliency(_Training):
 
 
 def _profile(datasets: tuple[str, ...], sweeps: tuple[tuple, ...], seeds: tuple[int, ...], **recipe: Any) -> dict:
-    """The grids of one profile; an empty saliency sweep plans no run of Figures 7-8."""
-    steps, n_show = recipe.pop("ib_steps"), recipe.pop("n_show")
+    """The grids of one profile; an empty saliency sweep plans no run of Figures 7-8.
+
+    ``recipe["networks"]`` maps a group (plane, nuisance, saliency) to its :data:`NETWORKS` entry.
+    """
+    steps, n_show, networks = recipe.pop("ib_steps"), recipe.pop("n_show"), recipe.pop("networks")
     plane, ib, nuisance, saliency = datasets  # and the sweeps: plane α and β, nuisance α, saliency α
 
     def grid(cls: type[_Training], dataset: str, field: str, values: tuple, group: str, **fields: Any) -> Grid:
-        base = cls(dataset=dataset, seed=seeds[0], **{field: 0.0}, **fields, **recipe)
+        base = cls(dataset=dataset, seed=seeds[0], **{field: 0.0}, **fields, **recipe, network=networks[group])
         fixed = tuple(f for f in ("alpha", "beta") if f in fields)
         return Grid(base, sweep={field: values, "seed": seeds}, group=group, fixed=fixed)
 
@@ -245,23 +263,36 @@ def _profile(datasets: tuple[str, ...], sweeps: tuple[tuple, ...], seeds: tuple[
 
 _TENTHS = tuple(round(0.1 * i, 1) for i in range(10))
 _SHARED = ("seed", "device", "epochs", "optimizer", "lr", "batch_size", "augment")
+_DEFAULT = {"plane": "default", "nuisance": "default", "saliency": "default"}
 _QUICK_GRIDS = _profile(
     ("digits", "auto", "occluded_digits", "cluttered_digits"),
     (_TENTHS, (0.5, 2.0), (0.0, 0.8), ()),
     (0, 1, 2),
     **{"epochs": 30, "optimizer": "adam", "lr": 0.005, "batch_size": 128, "augment": False, "device": "cpu"},
-    **{"ib_steps": 100, "n_show": 8},
+    **{"ib_steps": 100, "n_show": 8, "networks": _DEFAULT},
+)
+# real: Figure 3 on CIFAR-10 (the offline JPEG copy) with LeNet-5 for 15 epochs; Figure 4 on CIFAR-10H;
+# Figure 6 repeats the embedded stand-in (occluded CIFAR needs the MNIST training digits, not offline);
+# Figures 7-8 are not run (cluttered MNIST needs them too, and the embedded stand-in does not train).
+_REAL_GRIDS = _profile(
+    ("cifar10", "cifar10h", "occluded_digits", "cluttered_digits"),
+    ((0.0, 0.2, 0.4, 0.6, 0.8), (0.5, 2.0), (0.0, 0.8), ()),
+    (0, 1, 2),
+    **{"epochs": 15, "optimizer": "adam", "lr": 0.002, "batch_size": 128, "augment": False, "device": "cpu"},
+    **{"ib_steps": 3000, "n_show": 8, "networks": {**_DEFAULT, "plane": "lenet"}},
 )
 _PAPER_GRIDS = _profile(
     ("cifar10", "cifar10h", "occluded_cifar", "cluttered_mnist"),
     (_TENTHS, (0.5, 1.0, 2.0), _TENTHS, (0.0, 0.1)),
     (0, 1, 2, 3, 4),
     **{"epochs": 160, "optimizer": "sgd", "lr": 0.1, "batch_size": 128, "augment": True, "device": "auto"},
-    **{"ib_steps": 3000, "n_show": 20},
+    **{"ib_steps": 3000, "n_show": 20, "networks": _DEFAULT},
 )
 _TITLE = "Label smoothing as an information bottleneck"
 #: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list ls_ib``).
-CHAPTER = register(Chapter("ls_ib", "ls_ib.md", _TITLE, {"quick": _QUICK_GRIDS, "paper": _PAPER_GRIDS}, _SHARED))
+CHAPTER = register(
+    Chapter("ls_ib", "ls_ib.md", _TITLE, {"quick": _QUICK_GRIDS, "real": _REAL_GRIDS, "paper": _PAPER_GRIDS}, _SHARED)
+)
 
 
 # --------------------------------------------------------------------------- report
@@ -392,6 +423,25 @@ _PAPER_SAYS = {
     "clutter_acc": "CE 97.99 %, LS 98.05 % (Cluttered MNIST, ResNet-20)",
     "digit1": "Fig. 8: digit-1 maps cover the whole image, more so with LS",
 }
+
+
+def plane_figure(config: Config):
+    """:func:`plot_plane` of the Figure 3 runs of ``config`` (live or committed)."""
+    plane = plane_frame(config.results("plane") + config.results("plane_cp"))
+    return plot_plane(plane, f"{config.profile}: {config['plane_dataset']}, {len(config['seeds'])} seeds")
+
+
+def ib_figure(config: Config):
+    """:func:`plot_ib` of the Figure 4 run of ``config`` (live or committed)."""
+    return plot_ib(*ib_frame(config.results("ib")[0]))
+
+
+def card(config: Config) -> pd.DataFrame:
+    """:func:`scorecard` of the runs of ``config`` (live or committed)."""
+    plane = plane_frame(config.results("plane") + config.results("plane_cp"))
+    nuisance = results_frame(config.results("nuisance"))
+    saliency = results_frame(config.results("saliency"))
+    return scorecard(plane, ib_frame(config.results("ib")[0])[0], nuisance, saliency, config)
 
 
 def _claim(cid: str, finding: report.Finding, where: str, **fmt: Any) -> report.Claim:

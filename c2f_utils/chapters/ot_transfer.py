@@ -44,7 +44,7 @@ from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..losses import L2SP, KDLoss, L2Penalty, OTRegularizer, neuron_cost, transport_plan
 from ..models import MLP, ModelOutput, cifar_resnet, freeze, load_state_arrays, reference_outputs, state_arrays
 from ..probes import layer_representations, ot_plan_trace
-from ..runs import RunOutput, RunResult
+from ..runs import RunOutput, RunResult, results_frame
 from ..train import EpochState, TrainConfig, crop_flip, extract_features, fit, resolve_device, seed_everything
 from ..weights import load_weights
 from . import register
@@ -59,14 +59,18 @@ __all__ = [
     "PretrainedResNet",
     "Reference",
     "accuracy_table",
+    "card",
+    "compression_table",
     "cost_tables",
     "imagenet_resnet101",
     "make_model",
+    "permutation_demo",
     "plot_depth_traces",
     "plot_solver_times",
     "plot_training_traces",
     "scorecard",
     "select_best",
+    "transfer_table",
 ]
 
 TRANSFER_METHODS = ("none", "l2", "l2sp", "omega_i", "omega_u", "omega_p")
@@ -90,6 +94,10 @@ FGVC_SIZE, CROP = 256, 224
 """FGVC-Aircraft images are stored 256 x 256 (shorter edge resized, centre cropped) and seen as 224 x 224 crops."""
 
 
+DIGIT_INPUTS = {"digits": 64, "mnist10k": 784}
+"""Handwritten-digit data sets of the MLP path, and their input size (the real profile uses MNIST)."""
+
+
 def _holdout(dataset: str) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
     """The training split cut into a fitting part (80%) and a fixed validation part (20%)."""
     return c2f_data.holdout_split(c2f_data.load(dataset, "train"), 0.2, np.random.default_rng(7))
@@ -104,21 +112,23 @@ def make_model(kind: str, dataset: str = "digits") -> nn.Module:
 
     ``dataset="digits"``: MLPs (tanh), ``"source"`` ``64-128-128-64`` (5 classes), ``"teacher"``
     ``64-256-256-128``, students ``"M"`` ``64-64-128`` (the teacher's feature width) and ``"S"``
-    ``64-32-32`` (10 classes). ``dataset="cifar10"``: the CIFAR ResNets of :data:`CIFAR_NETWORKS`
+    ``64-32-32`` (10 classes); ``"mnist10k"``: the same MLPs on 784 pixels.
+    ``dataset="cifar10"``: the CIFAR ResNets of :data:`CIFAR_NETWORKS`
     (teacher ResNet-110 and student ResNet-56, 64 features; student ResNet-56-Slim, 32).
     """
     shapes = {"source": ((128, 128), 64, 5), "teacher": ((256, 256), 128, 10), "M": ((64,), 128, 10)}
+    inputs = DIGIT_INPUTS.get(dataset)
     if dataset == "cifar10":
         if kind not in CIFAR_NETWORKS:
             raise ValueError(f"Expected `kind` in {list(CIFAR_NETWORKS)} for dataset 'cifar10', got {kind!r}")
         depth, width = CIFAR_NETWORKS[kind]
         return cifar_resnet(depth, 10, width=width)
-    if dataset != "digits":
-        raise ValueError(f"Expected `dataset` in ['digits', 'cifar10'], got {dataset!r}")
+    if inputs is None:
+        raise ValueError(f"Expected `dataset` in {[*DIGIT_INPUTS, 'cifar10']}, got {dataset!r}")
     if kind not in (*shapes, "S"):
         raise ValueError(f"Expected `kind` in {[*shapes, 'S']}, got {kind!r}")
     hidden, feature_dim, n_classes = shapes.get(kind, ((32,), 32, 10))
-    return MLP(64, n_classes, hidden=hidden, feature_dim=feature_dim, activation="tanh")
+    return MLP(inputs, n_classes, hidden=hidden, feature_dim=feature_dim, activation="tanh")
 
 
 class PretrainedResNet(nn.Module):
@@ -315,7 +325,7 @@ def _compression_recipe(
     """Training recipe of teachers and students: the digits' short cosine schedule, or App. A.2
     on CIFAR (He et al. 2016a: SGD 0.1, divided by 10 at 80K and 120K of 160K iterations,
     weight decay 1e-4, 4-pixel padded crops and mirrors)."""
-    if dataset == "digits":
+    if dataset in DIGIT_INPUTS:
         return TrainConfig(epochs, batch_size, lr=0.05, schedule="cosine", seed=seed, device=device), None
     milestones = _paper_schedule(epochs, (0.5, 0.75))
     cfg = TrainConfig(
@@ -343,15 +353,16 @@ class Reference(Experiment):
 
     name: ClassVar[str] = "ot_transfer.reference"
     role: str = param("which reference", choices=("source", "teacher"))
-    dataset: str = param("data set", choices=("digits", "cifar10"))
+    dataset: str = param("data set", choices=("digits", "mnist10k", "cifar10"))
     epochs: int = param("training epochs", ge=1)
     device: str = param("device to run on", device=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.role == "source" and self.dataset != "digits":
+        if self.role == "source" and self.dataset not in DIGIT_INPUTS:
             raise ValueError(
-                f"Expected `dataset` 'digits' for the 'source' role (the paper's source is ImageNet-pretrained, "
+                f"Expected `dataset` 'digits' or 'mnist10k' for the 'source' role "
+                "(the paper's source is ImageNet-pretrained, "
                 f"see imagenet_resnet101), got {self.dataset!r}"
             )
 
@@ -386,8 +397,8 @@ class Finetune(Experiment):
 
     name: ClassVar[str] = "ot_transfer.finetune"
     dataset: str = param(
-        "transfer target (digits: 0-4 -> 5-9; fgvc_aircraft: ImageNet ResNet-101 -> 100 aircraft variants)",
-        choices=("digits", "fgvc_aircraft"),
+        "transfer target (digits, mnist10k: 0-4 -> 5-9; fgvc_aircraft: ImageNet ResNet-101 -> 100 aircraft variants)",
+        choices=("digits", "mnist10k", "fgvc_aircraft"),
     )
     method: str = param("regularizer towards the source network", choices=TRANSFER_METHODS)
     alpha: float = param("regularization strength (0 for none)", ge=0)
@@ -426,24 +437,24 @@ class Finetune(Experiment):
 
     def source(self) -> Reference:
         """The source network's run (digits; the fgvc_aircraft source is :func:`imagenet_resnet101`)."""
-        if self.dataset != "digits":
+        if self.dataset not in DIGIT_INPUTS:
             raise ValueError(
-                f"Expected `dataset` 'digits' for a trained source run, got {self.dataset!r}: "
+                f"Expected `dataset` 'digits' or 'mnist10k' for a trained source run, got {self.dataset!r}: "
                 "its source is ImageNet-pretrained (imagenet_resnet101)"
             )
         return Reference("source", self.dataset, self.pretrain_epochs, self.device)
 
     def requires(self) -> list[Experiment]:
-        return [self.source()] if self.dataset == "digits" else []
+        return [self.source()] if self.dataset in DIGIT_INPUTS else []
 
     def layers(self) -> tuple[str, ...]:
         """The modules whose representations Figure 2 compares (:data:`LAYERS` or :data:`RESNET_LAYERS`)."""
-        return LAYERS if self.dataset == "digits" else RESNET_LAYERS
+        return LAYERS if self.dataset in DIGIT_INPUTS else RESNET_LAYERS
 
     def _task(self) -> tuple[nn.Module, tuple, TrainConfig, Callable[[Tensor], Tensor] | None]:
         """Source network, ``(train, val, test)``, training recipe and augmentation."""
         rng = np.random.default_rng([self.seed, 6])
-        if self.dataset == "digits":
+        if self.dataset in DIGIT_INPUTS:
             source = self.source().network()
             train, val = c2f_data.few_shot_split(c2f_data.load(self.dataset, "train"), TARGET, self.shots, rng)
             test = c2f_data.class_subset(c2f_data.load(self.dataset, "test"), TARGET, relabel=True)
@@ -492,7 +503,7 @@ class Compress(Experiment):
     ``method`` towards the teacher; metrics ``val_acc`` and ``test_acc``."""
 
     name: ClassVar[str] = "ot_transfer.compress"
-    dataset: str = param("compression data set", choices=("digits", "cifar10"))
+    dataset: str = param("compression data set", choices=("digits", "mnist10k", "cifar10"))
     student: str = param("student network", choices=("S", "M"))
     method: str = param("regularizer towards the teacher", choices=COMPRESSION_METHODS)
     alpha: float = param("regularization strength (0 for none)", ge=0)
@@ -636,6 +647,17 @@ CHAPTER = register(
                 compress=dict(teacher_epochs=20, epochs=4, alphas=(1.0,), temperatures=(4.0,)),
                 cost=dict(dims=(64, 256, 1024), prox_max_dim=64, repeats=5),
             ),
+            # real: the quick profile's experiments on real handwritten digits (MNIST's 10,000 test
+            # digits split 80/20, `mnist10k`), the same MLPs on 784 pixels; students trained 10 epochs.
+            "real": _profile(
+                ("mnist10k", "mnist10k"),
+                (0, 1, 2),
+                "cpu",
+                (1e-3, 1e-2, 1e-1),
+                transfer=dict(shots=10, pretrain_epochs=20, epochs=20, lr=0.02, batch_size=25, l2sp_beta=0.01),
+                compress=dict(teacher_epochs=20, epochs=10, alphas=(1.0,), temperatures=(4.0,)),
+                cost=dict(dims=(64, 256, 1024), prox_max_dim=64, repeats=5),
+            ),
             # Paper §4 and App. A: torchvision's ImageNet ResNet-101 (not trained here, so
             # `pretrain_epochs` is fixed, unused) fine-tuned for 9,000 iterations of 64 (~175 epochs of
             # 100 x 33 FGVC-Aircraft images), lr chosen in {0.005, ..., 0.04} (here 0.01; sweep with
@@ -748,6 +770,41 @@ _PAPER = {  # (table, student, A, B): the paper's "A beats B"
     ("Table 2", "M", "omega_p", "kd"): "+0.5 (94.5 vs 94.0, CIFAR-10 L→M)",
     ("Table 2", "M", "kd", "none"): "+0.4 (94.0 vs 93.6)",
 }
+
+
+COMPRESS_GRIDS = ("compress_none", "compress", "compress_identity", "compress_kd")
+
+
+def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
+    """:func:`~c2f_utils.probes.permutation_probe` of the transfer source network of ``config``
+    on ``n_images`` target test images (live or committed runs; MLP sources only)."""
+    from ..probes import permutation_probe
+
+    source_run = config.runs("transfer")[0].source()
+    source = load_state_arrays(make_model("source", source_run.dataset), config.result(source_run).arrays).eval()
+    target_test = c2f_data.class_subset(c2f_data.load(config["dataset"], "test"), TARGET, relabel=True)
+    return permutation_probe(source, target_test.x[:n_images])
+
+
+def card(config: Config) -> pd.DataFrame:
+    """:func:`scorecard` of the runs of ``config`` (live or committed)."""
+    transfer = results_frame(config.results("transfer_none") + config.results("transfer"))
+    compression = results_frame([r for gid in COMPRESS_GRIDS for r in config.results(gid)])
+    steps = cost_tables(config.results("cost")[0])[0]
+    return scorecard(permutation_demo(config), transfer, compression, steps, config)
+
+
+def transfer_table(config: Config) -> pd.DataFrame:
+    """Table 1 (:func:`accuracy_table` of the selected strengths) from the runs of ``config``."""
+    transfer = results_frame(config.results("transfer_none") + config.results("transfer"))
+    return accuracy_table(select_best(transfer), ["method"], ["alpha"])
+
+
+def compression_table(config: Config) -> pd.DataFrame:
+    """Table 2 (:func:`accuracy_table` of the selected strengths) from the runs of ``config``."""
+    compression = results_frame([r for gid in COMPRESS_GRIDS for r in config.results(gid)])
+    selected = select_best(compression, by=("student", "method"), hyper=("alpha", "temperature"))
+    return accuracy_table(selected, ["student", "method"], ["alpha", "temperature"])
 
 
 def scorecard(
