@@ -61,7 +61,7 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 # Samples per class (MNIST, CIFAR-10), per CIFAR-100 class (novel classes need 5 shots
 # + 15 queries for a few-shot episode), pixels of the unmixing scenes, UTKFace faces.
-MNIST_PER_CLASS = {"train": 30, "test": 20}
+MNIST_PER_CLASS = {"train": 30, "test": 30}  # mnist10k: 24 training digits a class, 10 shots + 10 for validation
 CIFAR10_PER_CLASS = {"train": 20, "test": 20}  # 20 a class: a 5-way 5-shot episode with 15 queries
 CIFAR10_TRAIN_BATCHES = 5
 CIFAR100_PER_CLASS = {"novel": (16, 4), "other": (5, 1)}  # (train, test) images per class

@@ -74,9 +74,9 @@ def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -
     for gid, exp in config.plan():
         assert all(getattr(exp, f) <= 1 for f in vars(exp) if f.endswith("epochs")), (gid, exp)
         result = exp.cached()
-        assert result.metrics, f"{gid}: {exp.name} reported no metric"
+        assert result.metrics or result.arrays, f"{gid}: {exp.name} reported nothing"
         finite = [v for v in result.metrics.values() if v is not None and math.isfinite(v)]
-        assert finite, f"{gid}: {exp.name} reported no finite metric: {result.metrics}"
+        assert finite or not result.metrics, f"{gid}: {exp.name} reported no finite metric: {result.metrics}"
 
 
 def test_runner_smoke_uses_its_own_cache(on_fake_data: Path, isolated_cache: Path, capsys) -> None:
