@@ -109,7 +109,7 @@ def unresolved_python_references(html: Path) -> list[tuple[str, str]]:
 API_PAGES = {
     "experiments": (
         "Experiments, runs and reports",
-        ["experiments", "runs", "report", "sweep", "run", "train", "plots", "paths"],
+        ["experiments", "runs", "evidence", "report", "sweep", "run", "train", "plots", "paths"],
     ),
     "data": ("Data", "data"),
     "models": ("Models", ["models", "weights"]),

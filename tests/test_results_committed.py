@@ -1,0 +1,64 @@
+"""Every committed result file (results/<chapter>/<profile>/) against the current experiment definitions.
+
+A committed profile must be the profile as declared now (same parameter values, the same
+planned runs), every file must pass its checksum, and every record must be internally
+consistent (its key is the hash of its name, parameters and recorded code fingerprint). A
+record whose key no longer matches the current code is *stale*: the book labels it so
+(with its commit), and this test checks that it is classified that way, never as current.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from c2f_utils import chapters, evidence
+from c2f_utils.runs import read_entry, run_key
+
+ROOT = evidence.results_dir()
+MANIFESTS = sorted(ROOT.glob("*/*/manifest.json"))
+RECORDED = {f"{p.parent.parent.name}/{p.parent.name}" for p in MANIFESTS}
+# Profiles whose runs have been recorded and must stay in the repository (issue 11's evidence).
+EXPECTED = {"setting/real", "fierce/real"}
+
+
+def test_expected_profiles_are_recorded() -> None:
+    assert EXPECTED <= RECORDED, f"missing committed results: {sorted(EXPECTED - RECORDED)}"
+
+
+def test_results_folder_holds_only_recorded_profiles() -> None:
+    for folder in ROOT.glob("*/*"):
+        if folder.name.startswith("."):
+            continue
+        assert (folder / evidence.MANIFEST).is_file(), f"{folder} has no manifest (record it with --record)"
+        assert folder.parent.name in chapters.load_all(), f"{folder}: no chapter {folder.parent.name!r}"
+        assert folder.name in evidence.COMMITTED_PROFILES
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=sorted(RECORDED))
+def test_committed_profile_matches_current_definitions(path: Path) -> None:
+    manifest = json.loads(path.read_text())
+    chapter = chapters.get(manifest["chapter"])
+    declared = chapter.configure(manifest["profile"])
+    assert manifest["values"] == dict(declared.values), "the profile's declaration changed: rerun and --record it"
+    planned = sorted(json.dumps([e.name, e.params()], sort_keys=True) for _, e in declared.plan())
+    recorded = sorted(json.dumps([r["experiment"], r["params"]], sort_keys=True) for r in manifest["runs"])
+    assert planned == recorded
+
+    for run in manifest["runs"]:
+        entry = path.parent / "runs" / run["experiment"] / run["key"]
+        result = read_entry(entry, run["experiment"])  # raises on any checksum mismatch
+        assert result.params == run["params"]
+        assert run["key"] == run_key(run["experiment"], result.params, result.provenance["code_fingerprint"])
+        assert run["commit"] == result.provenance["git_commit"] and run["commit"]
+        assert not run["commit"].endswith("-dirty"), "recorded from a checkout with uncommitted changes"
+    on_disk = {p.name for p in (path.parent / "runs").glob("*/*")}
+    assert on_disk == {r["key"] for r in manifest["runs"]}, "files in runs/ that the manifest does not list"
+
+    states = evidence.status(evidence.committed(chapter, manifest["profile"]))
+    assert {s.state for s in states} <= {"current", "stale"}
+    by_key = {r["key"]: r for r in manifest["runs"]}
+    for (_, exp), state in zip(declared.plan(), states, strict=True):
+        assert (state.state == "current") == (by_key[state.key]["key"] == exp.key())
