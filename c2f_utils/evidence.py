@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .data import DatasetNotFoundError
 from .runs import RunResult, entry_path, provenance, read_entry
 
 if TYPE_CHECKING:
@@ -295,7 +296,12 @@ def scorecards(
         state, text = _summary(status(config))
         if state == "missing":
             continue
-        parts.append(card(config).assign(evidence=text))
+        try:
+            parts.append(card(config).assign(evidence=text))
+        except DatasetNotFoundError as exc:  # a claim computed from the data as well as the runs
+            row = {c: "—" for c in first.columns} | {"profile, data, seeds": f"{profile}; not computed"}
+            missing = pd.DataFrame([row | {"evidence": f"{text}; needs data absent here: {exc}"}])
+            parts.append(missing.set_axis(["(every claim of this profile)"]).rename_axis("claim"))
     out = pd.concat(p.assign(profile=p["profile, data, seeds"].str.split(";").str[0]) for p in parts).reset_index()
     order = {c: i for i, c in enumerate(first.index)}
     out = out.iloc[out["claim"].map(lambda c: order.get(c, len(order))).argsort(kind="stable")]

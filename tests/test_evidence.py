@@ -141,3 +141,19 @@ def test_damaged_committed_file_is_an_error(recorded) -> None:
     (record.parent / "history.csv").write_text("epoch\n1\n")
     with pytest.raises(ValueError, match="checksum mismatch"):
         evidence.committed(chapter, "real", root).results("scores")
+
+
+def test_card_needing_absent_data_is_said_not_dropped(recorded) -> None:
+    from c2f_utils.data import DatasetNotFoundError
+
+    chapter, root = recorded
+
+    def needs_data(config: Config) -> pd.DataFrame:
+        if config.profile == "real":
+            raise DatasetNotFoundError("Dataset 'toy': missing file /nowhere/toy.npy")
+        return card(config)
+
+    table = evidence.scorecards(needs_data, chapter.configure("quick"), root=root)
+    row = table.loc[("(every claim of this profile)", "real")]
+    assert "needs data absent here" in row["evidence"] and "/nowhere/toy.npy" in row["evidence"]
+    assert row["verdict"] == "—"

@@ -29,9 +29,10 @@ from ..train import TrainConfig, crop_flip, evaluate, extract_features, fit, res
 from . import register
 
 __all__ = [
-    "CHAPTER", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train", "ablation_table",
-    "accuracy_table", "card", "distillation_table", "geometry_summary", "make_criterion", "make_model",
-    "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement", "results_table", "scorecard",
+    "CHAPTER", "CLASS_NAMES", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train",
+    "ablation_table", "accuracy_table", "card", "distillation_table", "geometry_summary", "make_criterion",
+    "make_model", "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement",
+    "results_table", "scorecard",
 ]  # fmt: skip
 
 #: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
@@ -39,6 +40,8 @@ METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")
 TEACHERS = ("1-hot", "LS", "LLS")
 STUDENT_KINDS = ("alone", "KD 1-hot", "KD LS", "KD LLS", "LLS-ST")
 _TEACHER_OF = {"alone": "1-hot", "KD 1-hot": "1-hot", "KD LS": "LS", "KD LLS": "LLS", "LLS-ST": "LLS"}
+CLASS_NAMES = {"digits": tuple(str(d) for d in range(10)), "cifar10": c2f_data.real.CIFAR10_CLASSES}
+"""Class names of each dataset, in label order (the committed runs are read without the data)."""
 TRIOS = {"digits": ("4", "9", "0"), "cifar10": ("cat", "dog", "truck")}
 """Per dataset, two related classes and a third (Figure 6's cat, dog and truck)."""
 
@@ -437,8 +440,7 @@ def results_table(config: Config, gid: str) -> pd.DataFrame:
 def card(config: Config) -> pd.DataFrame:
     """:func:`scorecard` of the runs of ``config`` (live or committed), with its agreement and geometry."""
     main = config.results("main")
-    names = c2f_data.load(config["dataset"], "test").fine_names
-    geometry = geometry_summary(main, TRIOS[config["dataset"]], names)
+    geometry = geometry_summary(main, TRIOS[config["dataset"]], CLASS_NAMES[config["dataset"]])
     return scorecard(config, q_confusion_agreement(main), geometry)
 
 
