@@ -544,6 +544,10 @@ def library_versions() -> dict[str, str]:
 # --------------------------------------------------------------------------- grids and chapters
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def plural(name: str) -> str:
     """``seed`` -> ``seeds``, ``criterion`` -> ``criteria``, ``alpha`` -> ``alphas``."""
     return _PLURALS.get(name, name + ("es" if name.endswith(("s", "x")) else "s"))
@@ -772,8 +776,11 @@ class Chapter:
     def smoke_values(self, profile: str) -> dict[str, Any]:
         """Parameter values that cut ``profile`` to a smoke run: one seed, one epoch.
 
-        Every parameter named ``seeds`` keeps its first value; every integer parameter named
-        ``epochs`` or ``*_epochs`` becomes 1 (0 when 0 is allowed and the name says warm-up).
+        Every parameter named ``seeds`` keeps its first value; every other swept numeric
+        parameter (strengths, temperatures) keeps its first and last values (the two ends of a
+        sweep, where code paths differ: 0 is often "off"); swept choices (criteria, methods)
+        are all kept. Every integer parameter named ``epochs`` or ``*_epochs`` becomes 1 (0
+        for a warm-up).
         With ``$C2F_SMOKE`` set, :func:`~c2f_utils.train.fit` also stops each epoch after a
         few batches (:data:`~c2f_utils.train.SMOKE_BATCHES`).
         """
@@ -783,6 +790,8 @@ class Chapter:
             value = par.values.get(profile)
             if name == "seeds" and isinstance(value, list) and value:
                 out[name] = value[:1]
+            elif isinstance(value, list) and len(value) > 2 and all(_is_number(v) for v in value):
+                out[name] = [value[0], value[-1]]
             elif (name == "epochs" or name.endswith("_epochs")) and isinstance(value, int):
                 out[name] = 0 if "warmup" in name else min(value, 1)
         return out

@@ -181,7 +181,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep = parser.add_argument_group("sweep (compute the planned runs in parallel, then execute the notebook)")
     sweep.add_argument("--executor", choices=("local", "dask", "submitit"), help="engine that computes the runs")
-    sweep.add_argument("--workers", type=int, default=2, help="parallel workers (default 2)")
+    sweep.add_argument(
+        "--workers",
+        type=int,
+        help="parallel workers (default 2; 1 for a real or paper profile run without --executor)",
+    )
     sweep.add_argument("--retries", type=int, default=0, help="extra attempts for a failed run (default 0)")
     sweep.add_argument("--scheduler", help="dask: scheduler address (default: a LocalCluster)")
     sweep.add_argument("--submitit-folder", help="submitit: folder for job logs (default c2f_runs/submitit)")
@@ -258,8 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.chapter}, {args.profile} profile: every dataset found ({time.perf_counter() - started:.1f} s)")
         return 0
     os.environ.setdefault(PROGRESS_ENV, "1")  # epoch lines from fit, also when not on a terminal
-    if args.record and not args.executor:
-        args.executor = "local"
+    if not args.executor and (args.record or args.profile != "quick"):
+        # Long profiles compute their runs here first, one at a time, with progress on this terminal
+        # (a notebook executed by papermill would show it only in the notebook), then the notebook.
+        args.executor, args.workers = "local", args.workers or 1
+    args.workers = args.workers or 2
     if args.executor:
         try:
             status = _sweep(args, config)
