@@ -38,8 +38,9 @@ def test_list_prints_parameters_with_bounds_choices_and_profiles(capsys: pytest.
     assert "setting: The coarse-to-fine setting" in capsys.readouterr().out
     assert run.main(["--list", "setting"]) == 0
     out = capsys.readouterr().out
-    assert "epochs (int; in [1, inf); quick=30, paper=20)" in out
-    assert "dataset (str; one of ['digits', 'mnist']; quick='digits', paper='mnist')" in out
+    assert "epochs (int; in [1, inf); quick=30, real=20, paper=20)" in out
+    choices = "one of ['digits', 'mnist10k', 'mnist']"
+    assert f"dataset (str; {choices}; quick='digits', real='mnist10k', paper='mnist')" in out
     assert "seeds (list[int]" in out
 
 
@@ -50,7 +51,7 @@ def test_list_prints_parameters_with_bounds_choices_and_profiles(capsys: pytest.
         (["-p", "lr", "-1"], "`lr` in (0"),
         (["-p", "device", "gpu"], "`device`"),
         (["-p", "seeds", "0,-2"], "`seeds[1]`"),
-        (["-p", "profile", "real"], "'real'"),
+        (["-p", "profile", "slow"], "'slow'"),
         (["--profile", "fast"], "'fast'"),
         (["-p", "coarsening", "thirds"], "`coarsening`"),
     ],
