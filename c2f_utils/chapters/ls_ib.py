@@ -88,7 +88,8 @@ class _Training(Experiment):
     def train_config(self) -> TrainConfig:
         """The run's :class:`~c2f_utils.train.TrainConfig`: no weight decay, as in the paper."""
         recipe = {k: getattr(self, k) for k in ("epochs", "batch_size", "optimizer", "lr", "seed", "device")}
-        steps = (self.epochs // 2, 3 * self.epochs // 4)  # the paper's SGD: epochs 80 and 120 of 160
+        # the paper's SGD: epochs 80 and 120 of 160 (at least epoch 1: a one-epoch run keeps its lr)
+        steps = (max(1, self.epochs // 2), max(1, 3 * self.epochs // 4))
         schedule = {"schedule": "multistep", "milestones": steps} if self.optimizer == "sgd" else {"schedule": "cosine"}
         return TrainConfig(**recipe, momentum=0.9, weight_decay=0.0, **schedule)
 
