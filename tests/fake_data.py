@@ -89,6 +89,7 @@ FAKE_FILES: dict[str, tuple[str, ...]] = {
     "occluded_cifar": ("cifar10-jpeg/train", "cifar10-jpeg/test", "mnist/train-images-idx3-ubyte.gz"),
     "cluttered_mnist": ("mnist/train-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz"),
     "fgvc_aircraft": ("fgvc-aircraft-2013b/data/variants.txt", "fgvc-aircraft-2013b/data/images"),
+    "mnist10k": tuple(f"mnist/t10k-{p}-ubyte.gz" for p in ("images-idx3", "labels-idx1")),
 }
 FGVC_VARIANTS = ("707-320", "A340-500")
 FGVC_PER_SPLIT = 2  # images per variant in each of train, val, test (trainval: both)

@@ -14,7 +14,7 @@ from c2f_utils.probes import info_plane, ls_info_plane
 BOOK = Path(__file__).resolve().parent.parent / "book"
 H = float(np.log(10))
 CONFIG = ls_ib.CHAPTER.configure("quick")
-RECIPE = {"optimizer": "adam", "batch_size": 128, "augment": False, "device": "cpu"}
+RECIPE = {"optimizer": "adam", "batch_size": 128, "augment": False, "device": "cpu", "network": "default"}
 
 
 def test_notebook_parameters_cell_declares_exactly_the_chapter_parameters() -> None:
@@ -188,3 +188,16 @@ def test_plane_point_of_the_ls_optimum_is_the_closed_form() -> None:
     y = np.repeat(np.arange(10), 7)
     q = 0.7 * np.eye(10)[y] + 0.03
     assert info_plane(q, y) == pytest.approx(tuple(ls_info_plane(0.3, np.bincount(y))), abs=1e-12)
+
+
+def test_lenet_network_for_the_real_profile() -> None:
+    model, layer = ls_ib.make_model("cifar10", 10, "lenet")
+    assert layer is model.conv2 and model.conv1.in_channels == 3
+    assert ls_ib.make_model("cluttered_mnist", 10, "lenet")[0].conv1.in_channels == 1
+    with pytest.raises(ValueError, match="network='lenet'"):
+        ls_ib.make_model("digits", 10, "lenet")
+    with pytest.raises(ValueError, match="network"):
+        ls_ib.make_model("cifar10", 10, "vgg")
+    real = ls_ib.CHAPTER.configure("real")
+    assert {r.network for r in real.runs("plane")} == {"lenet"}
+    assert {r.network for r in real.runs("nuisance")} == {"default"}  # the embedded stand-in: an MLP

@@ -156,6 +156,18 @@ def check_cluttered_mnist(d: LabeledData, fake: FakeData, split: str) -> None:
         assert (d.x[i, 0, top : top + h, left : left + w] >= digits[i, 0]).all()  # pixel-wise max of layers
 
 
+def check_mnist10k(d: LabeledData, fake: FakeData, split: str) -> None:
+    """The fake MNIST test files split 80/20, stratified on the digit: every image once, in file order."""
+    images, labels = fake.mnist["test"]
+    per_class = Counter(labels.tolist())
+    expected = {c: n - math.ceil(0.2 * n) if split == "train" else math.ceil(0.2 * n) for c, n in per_class.items()}
+    assert Counter(d.fine.tolist()) == expected
+    rows = {bytes(im.tobytes()): int(y) for im, y in zip(images, labels, strict=True)}
+    pixels = (d.x[:, 0] * 255).round().to(torch.uint8).numpy()
+    assert all(rows[bytes(im.tobytes())] == int(y) for im, y in zip(pixels, d.fine, strict=True))
+    assert d.name == "mnist10k" and d.coarse["lt5"].tolist() == (d.fine >= 5).long().tolist()
+
+
 def check_fgvc_aircraft(d: LabeledData, fake: FakeData, split: str) -> None:
     per_variant = FGVC_PER_SPLIT * (2 if split == "trainval" else 1)
     assert d.x.shape == (per_variant * len(FGVC_VARIANTS), 3, 256, 256)
@@ -175,6 +187,7 @@ CHECKS: dict[str, Callable[[LabeledData, FakeData, str], None]] = {
     "occluded_cifar": check_occluded_cifar,
     "cluttered_mnist": check_cluttered_mnist,
     "fgvc_aircraft": check_fgvc_aircraft,
+    "mnist10k": check_mnist10k,
 }
 
 # Datasets read through torchvision's CIFAR classes, which refuse any batch file whose MD5
