@@ -79,7 +79,7 @@ def test_every_chapter_declares_real_and_paper() -> None:
 def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -> None:
     chapter = chapters.get(name)
     smoke = chapter.smoke_values(profile)
-    config = chapter.configure(profile, **smoke, **EXTRA.get((name, profile), {}))
+    config = chapter.configure(profile, **{**smoke, **EXTRA.get((name, profile), {})})
     assert config.check_data() == []
     for gid, exp in config.plan():
         assert all(getattr(exp, f) <= 1 for f in vars(exp) if f.endswith("epochs")), (gid, exp)
