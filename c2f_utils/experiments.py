@@ -782,7 +782,7 @@ class Chapter:
         are all kept. Every integer parameter named ``epochs`` or ``*_epochs`` becomes 1 (0
         for a warm-up).
         With ``$C2F_SMOKE`` set, :func:`~c2f_utils.train.fit` also stops each epoch after a
-        few batches (:data:`~c2f_utils.train.SMOKE_BATCHES`).
+        few batches (``c2f_utils.train.SMOKE_BATCHES``, 2).
         """
         self.check_profile(profile)
         out: dict[str, Any] = {}

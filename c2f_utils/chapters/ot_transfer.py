@@ -113,7 +113,7 @@ def make_model(kind: str, dataset: str = "digits") -> nn.Module:
     ``dataset="digits"``: MLPs (tanh), ``"source"`` ``64-128-128-64`` (5 classes), ``"teacher"``
     ``64-256-256-128``, students ``"M"`` ``64-64-128`` (the teacher's feature width) and ``"S"``
     ``64-32-32`` (10 classes); ``"mnist10k"``: the same MLPs on 784 pixels.
-    ``dataset="cifar10"``: the CIFAR ResNets of :data:`CIFAR_NETWORKS`
+    ``dataset="cifar10"``: the CIFAR ResNets of ``CIFAR_NETWORKS``
     (teacher ResNet-110 and student ResNet-56, 64 features; student ResNet-56-Slim, 32).
     """
     shapes = {"source": ((128, 128), 64, 5), "teacher": ((256, 256), 128, 10), "M": ((64,), 128, 10)}
@@ -448,7 +448,7 @@ class Finetune(Experiment):
         return [self.source()] if self.dataset in DIGIT_INPUTS else []
 
     def layers(self) -> tuple[str, ...]:
-        """The modules whose representations Figure 2 compares (:data:`LAYERS` or :data:`RESNET_LAYERS`)."""
+        """The modules whose representations Figure 2 compares (``LAYERS`` or :data:`RESNET_LAYERS`)."""
         return LAYERS if self.dataset in DIGIT_INPUTS else RESNET_LAYERS
 
     def _task(self) -> tuple[nn.Module, tuple, TrainConfig, Callable[[Tensor], Tensor] | None]:
