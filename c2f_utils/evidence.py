@@ -50,6 +50,7 @@ __all__ = [
     "manifest",
     "profile_dir",
     "read_committed",
+    "read_grid",
     "record",
     "results_dir",
     "scorecards",
@@ -61,6 +62,9 @@ RESULTS_DIR_ENV = "C2F_RESULTS_DIR"
 """Environment variable overriding the folder of committed results (default: ``results/``
 beside the package, i.e. in the repository)."""
 MANIFEST = "manifest.json"
+MAX_FILE_BYTES = 1_000_000
+"""A run's file larger than this (a network's weights) is not copied into ``results/``; the
+manifest lists it under ``left_out`` and the committed copy is read without it."""
 COMMITTED_PROFILES = ("real", "paper")
 """Profiles whose runs are recorded and committed (``quick`` is executed live)."""
 
@@ -132,7 +136,10 @@ def record(
             key = exp.key()
             source = entry_path(exp.name, key, cache_dir)
             result = read_entry(source, exp.name)  # checksums verified before anything is copied
-            shutil.copytree(source, tmp / "runs" / exp.name / key)
+            big = sorted(
+                f.name for f in source.iterdir() if f.name != "record.json" and f.stat().st_size > MAX_FILE_BYTES
+            )
+            shutil.copytree(source, tmp / "runs" / exp.name / key, ignore=shutil.ignore_patterns(*big))
             prov = result.provenance
             runs.append(
                 {
@@ -144,6 +151,7 @@ def record(
                     "device": prov.get("device"),
                     "finished_at": prov.get("finished_at"),
                     "wall_time_s": prov.get("wall_time_s"),
+                    "left_out": big,
                 }
             )
         walls = [r["wall_time_s"] for r in runs if r["wall_time_s"] is not None]
@@ -214,19 +222,32 @@ def committed(chapter: Chapter, profile: str, root: str | os.PathLike[str] | Non
     return dataclasses.replace(config, store=profile_dir(chapter.name, profile, root))
 
 
-def read_committed(config: Config, gid: str, exp: Experiment) -> RunResult:
-    """The committed result of one planned run (current, else stale); raises :class:`EvidenceError`."""
-    st = _status_of(config, gid, exp, _index(config))
+def read_committed(
+    config: Config, gid: str, exp: Experiment, index: Mapping[str, dict[str, Any]] | None = None
+) -> RunResult:
+    """The committed result of one planned run (current, else stale); raises :class:`EvidenceError`.
+
+    ``index`` is the manifest's runs by parameters (read from disk when not given).
+    """
+    index = _index(config) if index is None else index
+    st = _status_of(config, gid, exp, index)
     if st.state == "missing" or st.path is None:
         raise EvidenceError(
             f"No committed result for {exp.name} {json.dumps(exp.params(), sort_keys=True)} in {config.store}: "
             f"record the {config.profile!r} profile (python -m c2f_utils.run {config.chapter.name} "
             f"--profile {config.profile} --executor local --record)"
         )
-    result = read_entry(st.path, exp.name)
+    left_out = index.get(_params_id(exp.name, exp.params()), {}).get("left_out", ())
+    result = read_entry(st.path, exp.name, left_out)
     if st.state == "stale":
         result.provenance = {**result.provenance, "stale": True}
     return result
+
+
+def read_grid(config: Config, gid: str) -> list[RunResult]:
+    """The committed results of every run of grid ``gid`` (the manifest read once)."""
+    index = _index(config)
+    return [read_committed(config, gid, exp, index) for exp in config.runs(gid)]
 
 
 def _summary(states: Iterable[RunStatus]) -> tuple[str, str]:
@@ -243,9 +264,10 @@ def _summary(states: Iterable[RunStatus]) -> tuple[str, str]:
     return "current", f"current: recorded at {where}"
 
 
-def describe(config: Config) -> str:
-    """One line on a committed profile: how many runs, their status, commit, device, run time."""
-    states = status(config)
+def describe(config: Config, states: list[RunStatus] | None = None) -> str:
+    """One line on a committed profile: how many runs, their status, commit, device, run time
+    (``states``: :func:`status` of ``config``, computed when not given)."""
+    states = status(config) if states is None else states
     state, text = _summary(states)
     found = manifest(config.chapter.name, config.profile, _root_of(config))
     if state == "missing" and found is None:
@@ -267,9 +289,9 @@ def show(
 ) -> Any:
     """Print :func:`describe` for a committed profile and return ``draw(config, *args)`` when its runs exist."""
     config = committed(chapter, profile, root)
-    print(describe(config))
-    state, _ = _summary(status(config))
-    return None if state == "missing" else draw(config, *args)
+    states = status(config)
+    print(describe(config, states))
+    return None if _summary(states)[0] == "missing" else draw(config, *args)
 
 
 def scorecards(

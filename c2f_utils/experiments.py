@@ -834,11 +834,11 @@ class Config:
         """Run (or read from the cache) every run of grid ``gid``; returns their RunResults."""
         from tqdm.auto import tqdm
 
-        runs = self.runs(gid)
         if self.store is not None:
-            from .evidence import read_committed
+            from .evidence import read_grid
 
-            return [read_committed(self, gid, r) for r in runs]
+            return read_grid(self, gid)
+        runs = self.runs(gid)
         return [r.cached() for r in tqdm(runs, desc=f"{self.chapter.name}.{gid}", disable=not progress, leave=False)]
 
     def result(self, exp: Experiment):

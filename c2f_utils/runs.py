@@ -228,15 +228,20 @@ def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: b
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def read_entry(path: Path, name: str) -> RunResult:
-    """Read a cache entry (or a committed copy of one), verifying every file's SHA-256."""
+def read_entry(path: Path, name: str, left_out: Iterable[str] = ()) -> RunResult:
+    """Read a cache entry (or a committed copy of one), verifying every file's SHA-256.
+
+    ``left_out`` names files the record lists but a committed copy does not hold (too large
+    for the repository); they are neither checked nor read.
+    """
     record = json.loads((path / _RECORD).read_text())
-    for fname, digest in record["files"].items():
+    files = {f: d for f, d in record["files"].items() if f not in set(left_out)}
+    for fname, digest in files.items():
         if _sha256(path / fname) != digest:
             raise ValueError(f"checksum mismatch for {fname}")
-    history = pd.read_csv(path / _HISTORY) if _HISTORY in record["files"] else None
+    history = pd.read_csv(path / _HISTORY) if _HISTORY in files else None
     arrays: dict[str, np.ndarray] = {}
-    if _ARRAYS in record["files"]:
+    if _ARRAYS in files:
         with np.load(path / _ARRAYS, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     return RunResult(

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from c2f_utils import evidence, report
 from c2f_utils.experiments import Chapter, Config, Experiment, Grid, param
+from c2f_utils.runs import RunOutput
 
 CALLS: list[int] = []
 
@@ -157,3 +159,24 @@ def test_card_needing_absent_data_is_said_not_dropped(recorded) -> None:
     row = table.loc[("(every claim of this profile)", "real")]
     assert "needs data absent here" in row["evidence"] and "/nowhere/toy.npy" in row["evidence"]
     assert row["verdict"] == "—"
+
+
+@dataclass(frozen=True)
+class Weighty(Experiment):
+    name: ClassVar[str] = "test.weighty"
+    seed: int = param("seed", ge=0)
+
+    def run(self) -> RunOutput:
+        return RunOutput({"score": float(self.seed)}, arrays={"weights": np.zeros(4000)})
+
+
+def test_large_files_are_left_out_of_the_committed_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    chapter = Chapter("heavy", "heavy.md", "Heavy", {"quick": {"w": Grid(Weighty(0))}, "real": {"w": Grid(Weighty(1))}})
+    config = chapter.configure("real")
+    config.runs("w")[0].cached()
+    monkeypatch.setattr(evidence, "MAX_FILE_BYTES", 10_000)  # the 32 kB weights, not the record
+    folder = evidence.record(config, root=tmp_path)
+    assert [r["left_out"] for r in evidence.manifest("heavy", "real", tmp_path)["runs"]] == [["arrays.npz"]]
+    assert not list(folder.glob("runs/*/*/arrays.npz")) and list(folder.glob("runs/*/*/record.json"))
+    result = evidence.committed(chapter, "real", tmp_path).results("w")[0]
+    assert result.metrics == {"score": 1.0} and result.arrays == {}

@@ -49,7 +49,9 @@ def test_committed_profile_matches_current_definitions(path: Path) -> None:
 
     for run in manifest["runs"]:
         entry = path.parent / "runs" / run["experiment"] / run["key"]
-        result = read_entry(entry, run["experiment"])  # raises on any checksum mismatch
+        result = read_entry(entry, run["experiment"], run.get("left_out", ()))  # raises on any checksum mismatch
+        assert all(not (entry / f).exists() for f in run.get("left_out", ()))
+        assert all(f.stat().st_size <= evidence.MAX_FILE_BYTES for f in entry.iterdir())
         assert result.params == run["params"]
         assert run["key"] == run_key(run["experiment"], result.params, result.provenance["code_fingerprint"])
         assert run["commit"] == result.provenance["git_commit"] and run["commit"]
