@@ -40,6 +40,7 @@ from .models import ModelOutput
 __all__ = [
     "EpochState",
     "TrainConfig",
+    "TensorBatches",
     "TrainResult",
     "checkpointing",
     "crop_flip",
@@ -109,6 +110,14 @@ class TrainConfig:
     amp : bool
         Mixed precision (bfloat16 autocast, or float16 with gradient scaling) on CUDA;
         ignored on CPU, where training stays in float32 and is deterministic.
+    channels_last : bool
+        On CUDA, convolutional models and 4-D input batches use the channels-last memory
+        format (faster tensor-core convolutions); ignored on CPU.
+    num_workers : int
+        Loader processes for a :class:`~torch.utils.data.Dataset` that is not held in
+        tensors (with pinned memory on CUDA). In-memory tensors never go through a
+        loader: they are indexed directly, and on CUDA moved to the device once when
+        they fit (see :func:`fit`).
     progress : bool, optional
         Show a tqdm bar; by default when standard error is a terminal or
         ``$C2F_PROGRESS`` is set (the runner sets it; then a line every 30 s).
@@ -133,6 +142,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    channels_last: bool = True
+    num_workers: int = 0
     progress: bool | None = None
     checkpoint_every: int = 5
 
@@ -157,6 +168,7 @@ class TrainConfig:
             check_number("criterion_lr", self.criterion_lr, low=0, low_inclusive=False)
         check_positive_int("seed", self.seed, minimum=0)
         check_positive_int("checkpoint_every", self.checkpoint_every)
+        check_positive_int("num_workers", self.num_workers, minimum=0)
 
 
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
@@ -205,6 +217,91 @@ def _as_dataset(data: Dataset | tuple[Tensor, Tensor]) -> Dataset:
             raise ValueError("Expected data as a Dataset or a pair (inputs, targets) of equal length")
         return TensorDataset(*data)
     return data
+
+
+DEVICE_DATA_FRACTION = 0.5
+"""In-memory training tensors are moved to a CUDA device once when they take at most this
+fraction of its free memory; otherwise each batch is copied from pinned host memory."""
+
+
+class TensorBatches:
+    """Shuffled mini-batches of in-memory tensors, without a per-sample loader.
+
+    Each epoch draws from ``generator`` exactly what
+    ``DataLoader(TensorDataset(*tensors), batch_size, shuffle=True, generator=generator)``
+    draws (the loader's worker base seed, the permutation, and the permutation its
+    sampler starts once the epoch is exhausted), so the batches are the same tensors in
+    the same order and a CPU run's result is unchanged; but a batch is one indexing
+    operation, ``t[perm[i:i + batch_size]]``, instead of ``batch_size`` item lookups and
+    a collate, which dominates an epoch of a small model. On CUDA the tensors are moved
+    to the device once when they take at most :data:`DEVICE_DATA_FRACTION` of its free
+    memory, and otherwise pinned, so each batch is copied asynchronously.
+
+    Parameters
+    ----------
+    tensors : sequence of Tensor
+        Equal-length tensors (inputs, targets), on the CPU.
+    batch_size : int
+        Mini-batch size; the last batch may be smaller.
+    generator : torch.Generator
+        CPU generator of the batch order.
+    device : torch.device
+        Where the batches are used.
+    """
+
+    def __init__(
+        self, tensors: Sequence[Tensor], batch_size: int, generator: torch.Generator, device: torch.device
+    ) -> None:
+        if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
+            raise ValueError(
+                f"Expected `tensors` of equal lengths, got lengths {[len(t) for t in tensors]}"
+            )
+        check_positive_int("batch_size", batch_size)
+        self.n, self.batch_size, self.generator, self.device = len(tensors[0]), batch_size, generator, device
+        self.on_device = device.type != "cuda"
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            self.on_device = sum(t.nbytes for t in tensors) <= DEVICE_DATA_FRACTION * free
+        if self.on_device:
+            self.tensors = [t.to(device) for t in tensors]
+        else:
+            self.tensors = [t.pin_memory() for t in tensors]
+
+    def __len__(self) -> int:
+        return math.ceil(self.n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # DataLoader's worker base seed
+        perm = torch.randperm(self.n, generator=self.generator)
+        index = perm.to(self.device) if self.on_device else perm
+        for i in range(0, self.n, self.batch_size):
+            rows = index[i : i + self.batch_size]
+            if self.on_device:
+                yield tuple(t[rows] for t in self.tensors)
+            else:
+                yield tuple(t[rows].pin_memory().to(self.device, non_blocking=True) for t in self.tensors)
+        torch.randperm(self.n, generator=self.generator)  # what RandomSampler draws when exhausted
+
+
+def _batches(dataset: Dataset, config: TrainConfig, generator: torch.Generator, device: torch.device) -> Any:
+    """:class:`TensorBatches` for in-memory tensors, else a shuffling :class:`DataLoader`."""
+    if isinstance(dataset, TensorDataset):
+        return TensorBatches(dataset.tensors, config.batch_size, generator, device)
+    return DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=config.num_workers > 0,
+    )
+
+
+def _uses_channels_last(model: nn.Module, device: torch.device, config: TrainConfig) -> bool:
+    return (
+        config.channels_last and device.type == "cuda" and any(isinstance(m, nn.Conv2d) for m in model.modules())
+    )
 
 
 def _loss(criterion: Any, out: ModelOutput, y: Tensor) -> Tensor:
@@ -292,7 +389,7 @@ def _generators(obj: Any) -> dict[str, torch.Generator]:
 
 def _signature(model: nn.Module, config: TrainConfig) -> list[Any]:
     """What a checkpoint must match to be resumed: the recipe and the parameter shapes."""
-    recipe = {k: v for k, v in config.__dict__.items() if k not in ("progress", "checkpoint_every", "device")}
+    recipe = {k: v for k, v in config.__dict__.items() if k not in ("progress", "checkpoint_every", "device", "num_workers")}
     return [repr(sorted(recipe.items())), [list(p.shape) for p in model.state_dict().values()]]
 
 
@@ -383,7 +480,11 @@ def fit(
         Returns :class:`~c2f_utils.models.ModelOutput`. Initialise it after
         :func:`seed_everything` for reproducible weights.
     train_data : Dataset or (inputs, targets)
-        Training samples ``(x, y)``.
+        Training samples ``(x, y)``. In-memory tensors (a pair or a
+        :class:`~torch.utils.data.TensorDataset`) are batched by :class:`TensorBatches`
+        (same batches as a shuffling ``DataLoader``, without its per-sample overhead;
+        on the device when they fit); another dataset goes through a ``DataLoader``
+        with ``config.num_workers`` workers.
     criterion : callable, optional
         Loss, :class:`torch.nn.CrossEntropyLoss` by default (see the module docstring
         for the calling convention).
@@ -439,7 +540,10 @@ def fit(
     base_lrs = [g["lr"] for g in opt.param_groups]
     autocast, scaler = _autocast(device, config.amp)
     generator = torch.Generator().manual_seed(config.seed)
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator)
+    loader = _batches(dataset, config, generator, device)
+    channels_last = _uses_channels_last(model, device, config)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     torch.manual_seed(config.seed)
 
     history: list[dict[str, float]] = []
@@ -524,6 +628,8 @@ def fit(
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if transform is not None:
                 x = transform(x)
+            if channels_last and x.ndim == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
             with autocast:
                 out = model(x)
                 loss = _loss(criterion, out, y)

@@ -9,7 +9,16 @@ from torch import nn
 
 from c2f_utils import data
 from c2f_utils.models import MLP
-from c2f_utils.train import TrainConfig, evaluate, extract_features, fit, lr_factor, resolve_device, seed_everything
+from c2f_utils.train import (
+    TensorBatches,
+    TrainConfig,
+    evaluate,
+    extract_features,
+    fit,
+    lr_factor,
+    resolve_device,
+    seed_everything,
+)
 
 
 def _digits() -> tuple[data.LabeledData, data.LabeledData]:
@@ -32,6 +41,56 @@ def test_same_seed_same_numbers_on_cpu() -> None:
         assert torch.equal(p1, p2)
     _, h3 = _train(4)
     assert not h1.train_loss.equals(h3.train_loss)
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(10, 3), (12, 4), (5, 8)])
+def test_tensor_batches_equal_a_shuffling_dataloader(n: int, batch_size: int) -> None:
+    # reference: torch's own DataLoader over the same tensors with a generator of the same seed
+    x, y = torch.randn(n, 3), torch.arange(n)
+    g_ref, g = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    ref = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y), batch_size=batch_size, shuffle=True, generator=g_ref
+    )
+    ours = TensorBatches((x, y), batch_size, g, torch.device("cpu"))
+    assert len(ours) == len(ref)
+    for _ in range(3):  # epochs: the generator advances as the loader's does
+        got, want = list(ours), list(ref)
+        assert len(got) == len(want)
+        for (xb, yb), (xr, yr) in zip(got, want, strict=True):
+            assert torch.equal(xb, xr) and torch.equal(yb, yr)
+    assert torch.equal(g.get_state(), g_ref.get_state())
+
+
+def test_tensor_batches_validate_their_arguments() -> None:
+    with pytest.raises(ValueError, match="tensors"):
+        TensorBatches((torch.zeros(3), torch.zeros(4)), 2, torch.Generator(), torch.device("cpu"))
+    with pytest.raises(ValueError, match="batch_size"):
+        TensorBatches((torch.zeros(3),), 0, torch.Generator(), torch.device("cpu"))
+
+
+class _ItemDataset(torch.utils.data.Dataset):
+    """Tensors behind a plain Dataset: forces fit through torch's DataLoader."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[i], self.y[i]
+
+
+def test_fit_on_tensors_equals_fit_through_a_dataloader() -> None:
+    train, _ = _digits()
+    results = []
+    for data_ in ((train.x, train.fine), _ItemDataset(train.x, train.fine)):
+        seed_everything(2)
+        model = MLP(64, 10, hidden=(32,), feature_dim=16)
+        results.append(fit(model, data_, epochs=2, lr=0.05, batch_size=50, seed=2, device="cpu"))
+    pd.testing.assert_frame_equal(results[0].history.drop(columns="time_s"), results[1].history.drop(columns="time_s"))
+    for p1, p2 in zip(results[0].model.parameters(), results[1].model.parameters(), strict=True):
+        assert torch.equal(p1, p2)
 
 
 def test_tiny_run_learns_digits() -> None:
@@ -114,6 +173,7 @@ def test_linear_warmup_then_schedule() -> None:
         ("momentum", 1.0),
         ("warmup_epochs", 10),
         ("gamma", 0.0),
+        ("num_workers", -1),
     ],
 )
 def test_config_validation_names_the_field(field: str, value) -> None:
@@ -179,6 +239,20 @@ def test_cuda_mixed_precision_run_learns() -> None:
     seed_everything(0)
     res = fit(MLP(64, 10), (train.x, train.fine), epochs=10, lr=0.05, device="cuda", amp=True)
     assert evaluate(res.model, (test.x, test.fine), device="cuda")["acc"] > 0.85
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_cuda_channels_last_conv_run_learns_with_data_on_device() -> None:
+    from c2f_utils.models import LeNet5
+
+    train, test = _digits()
+    x = nn.functional.interpolate(train.x.view(-1, 1, 8, 8), size=32)
+    seed_everything(0)
+    res = fit(LeNet5(10, in_channels=1), (x, train.fine), epochs=10, lr=0.05, device="cuda")
+    conv = next(m for m in res.model.modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x_test = nn.functional.interpolate(test.x.view(-1, 1, 8, 8), size=32)
+    assert evaluate(res.model, (x_test, test.fine), device="cuda")["acc"] > 0.8
 
 
 def test_crop_flip_is_a_shifted_crop_or_its_mirror():
