@@ -39,8 +39,8 @@ from .models import ModelOutput
 
 __all__ = [
     "EpochState",
-    "TrainConfig",
     "TensorBatches",
+    "TrainConfig",
     "TrainResult",
     "checkpointing",
     "crop_flip",
@@ -389,7 +389,8 @@ def _generators(obj: Any) -> dict[str, torch.Generator]:
 
 def _signature(model: nn.Module, config: TrainConfig) -> list[Any]:
     """What a checkpoint must match to be resumed: the recipe and the parameter shapes."""
-    recipe = {k: v for k, v in config.__dict__.items() if k not in ("progress", "checkpoint_every", "device", "num_workers")}
+    ignored = ("progress", "checkpoint_every", "device", "num_workers")
+    recipe = {k: v for k, v in config.__dict__.items() if k not in ignored}
     return [repr(sorted(recipe.items())), [list(p.shape) for p in model.state_dict().values()]]
 
 

@@ -451,8 +451,16 @@ class Finetune(Experiment):
         """The modules whose representations Figure 2 compares (``LAYERS`` or :data:`RESNET_LAYERS`)."""
         return LAYERS if self.dataset in DIGIT_INPUTS else RESNET_LAYERS
 
-    def _task(self) -> tuple[nn.Module, tuple, TrainConfig, Callable[[Tensor], Tensor] | None]:
-        """Source network, ``(train, val, test)``, training recipe and augmentation."""
+    def task(self) -> tuple[nn.Module, tuple, TrainConfig, Callable[[Tensor], Tensor] | None]:
+        """What :meth:`run` fine-tunes, in public pieces: the source network, the data
+        ``(train, val, test)``, the training recipe and the augmentation (``None`` on digits).
+
+        Digits and ``mnist10k``: the cached source MLP (trained on the digits 0-4), ``shots``
+        images per class of the digits 5-9 for training and as many for validation, the test
+        digits 5-9, SGD with a cosine schedule. ``fgvc_aircraft``: :func:`imagenet_resnet101`,
+        ``shots`` + ``shots`` images per variant of the trainval split, the test split
+        (center crops), SGD divided by 10 after 2/3 of the epochs, random crops and flips.
+        """
         rng = np.random.default_rng([self.seed, 6])
         if self.dataset in DIGIT_INPUTS:
             source = self.source().network()
@@ -483,7 +491,7 @@ class Finetune(Experiment):
 
     def run(self) -> RunOutput:
         dev = resolve_device(self.device)
-        source, (train, val, test), cfg, transform = self._task()
+        source, (train, val, test), cfg, transform = self.task()
         seed_everything(self.seed)
         model = copy.deepcopy(source)
         model.head.reset_parameters()  # a new task: the last layer starts from scratch, seeded
@@ -525,12 +533,19 @@ class Compress(Experiment):
     def requires(self) -> list[Experiment]:
         return [self.teacher()]
 
-    def run(self) -> RunOutput:
+    def task(self) -> tuple[nn.Module, tuple, TrainConfig, Callable[[Tensor], Tensor] | None]:
+        """What :meth:`run` trains the student with, in public pieces: the frozen teacher (on
+        the run's device), the data ``(fit, val, test)`` (80/20 holdout of the training split,
+        the test split), the training recipe and the augmentation (``None`` on digits)."""
         teacher = freeze(self.teacher().network().to(resolve_device(self.device)))
         splits = (*_holdout(self.dataset), c2f_data.load(self.dataset, "test"))
+        cfg, transform = _compression_recipe(self.dataset, self.epochs, 64, self.seed, self.device)
+        return teacher, splits, cfg, transform
+
+    def run(self) -> RunOutput:
+        teacher, splits, cfg, transform = self.task()
         seed_everything(self.seed)
         model = make_model(self.student, self.dataset)
-        cfg, transform = _compression_recipe(self.dataset, self.epochs, 64, self.seed, self.device)
         penalty = (self.method, self.alpha, model, teacher, 0.0, self.temperature)
         metrics, _ = _fit(model, splits, cfg, *penalty, transform=transform)
         return RunOutput(metrics=metrics)
@@ -777,12 +792,23 @@ COMPRESS_GRIDS = ("compress_none", "compress", "compress_identity", "compress_kd
 
 def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
     """:func:`~c2f_utils.probes.permutation_probe` of the transfer source network of ``config``
-    on ``n_images`` target test images (live or committed runs; MLP sources only)."""
+    on ``n_images`` target test images (live or committed runs).
+
+    The probe permutes the neurons of an MLP's feature layer. A profile whose source is the
+    ImageNet ResNet-101 (``fgvc_aircraft``) shows it on the quick profile's source MLP
+    instead (cached, seconds): a ResNet's pooled channels can be relabelled only by
+    permuting its whole last stage.
+    """
     from ..probes import permutation_probe
 
-    source_run = config.runs("transfer")[0].source()
-    source = load_state_arrays(make_model("source", source_run.dataset), config.result(source_run).arrays).eval()
-    target_test = c2f_data.class_subset(c2f_data.load(config["dataset"], "test"), TARGET, relabel=True)
+    if config["dataset"] in DIGIT_INPUTS:
+        source_run = config.runs("transfer")[0].source()
+        result = config.result(source_run)
+    else:
+        source_run = CHAPTER.configure("quick").runs("transfer")[0].source()
+        result = source_run.cached()
+    source = load_state_arrays(make_model("source", source_run.dataset), result.arrays).eval()
+    target_test = c2f_data.class_subset(c2f_data.load(source_run.dataset, "test"), TARGET, relabel=True)
     return permutation_probe(source, target_test.x[:n_images])
 
 
