@@ -5,6 +5,8 @@
     python3 tasks.py book                    build the book into _build/html (executes every chapter)
     python3 tasks.py lint                    ruff check
     python3 tasks.py api                     regenerate the API reference pages (book/api/*.md)
+    python3 tasks.py notebooks               regenerate the chapters' notebook copies (book/*.ipynb)
+    python3 tasks.py lab                     open the chapters as notebooks in JupyterLab
     python3 tasks.py env                     only create/update the virtual environment
 
 Each task creates the virtual environment ``.venv`` next to this file if it is missing
@@ -89,9 +91,25 @@ def task_book(args: list[str]) -> int:
         for page, target in unresolved:
             _say(f"unresolved Python reference in {page}: {target}")
         return 1
+    external = external_site_assets(ROOT / "_build" / "html")
+    if external:
+        for page, urls in external.items():
+            _say(f"{page} loads from another host (the site must work offline): {', '.join(urls)}")
+        return 1
     if code == 0:
         _say(f"book built: {ROOT / '_build' / 'html' / 'index.html'}")
     return code
+
+
+def external_site_assets(html: Path) -> dict[str, list[str]]:
+    """Pages that load a script, stylesheet, image or font from another host
+    (``book/_ext/c2f_offline.py``): the site must render without a network."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        from c2f_offline import external_assets
+    finally:
+        sys.path.pop(0)
+    return external_assets(html)
 
 
 def unresolved_python_references(html: Path) -> list[tuple[str, str]]:
@@ -153,12 +171,103 @@ def task_api(args: list[str]) -> int:
     return 0
 
 
+def repository() -> tuple[str, str]:
+    """``(url, branch)`` of the book's repository. The one place they are set is the
+    ``repository:`` section of ``_config.yml`` (the site's buttons read it there); the
+    notebooks' install cell and ``CITATION.cff`` are checked against it by the tests."""
+    import re
+
+    match = re.search(r"^repository:\n  url: (\S+)\n  branch: (\S+)$", (ROOT / "_config.yml").read_text(), re.M)
+    if match is None:
+        raise SystemExit("_config.yml has no `repository:` section with `url:` and `branch:` lines")
+    return match.group(1), match.group(2)
+
+
+def chapter_sources() -> list[Path]:
+    """The chapters written as notebooks: ``book/*.md`` files with a Jupyter kernel in their header."""
+    return sorted(p for p in (ROOT / "book").glob("*.md") if "\nkernelspec:" in p.read_text().split("\n---", 1)[0])
+
+
+INSTALL_CELL = """\
+# Colab and other hosted notebooks: get the book and install c2f_utils when it is missing.
+# (Not part of the book's pages; where c2f_utils is installed, nothing happens.)
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("c2f_utils") is None:
+    subprocess.check_call(["git", "clone", "--quiet", "--depth", "1", "--branch", "{branch}", "{url}", "coarse-to-fine"])
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "-e", "coarse-to-fine"])
+    sys.path.insert(0, os.path.abspath("coarse-to-fine"))  # importable without restarting the kernel
+"""
+
+
+def notebook_copies() -> dict[Path, str]:
+    """``book/<chapter>.ipynb`` for every chapter, as jupytext writes it from the ``.md``
+    source (no outputs), with a first cell that installs ``c2f_utils`` where it is missing
+    (tagged ``remove-cell``). The launch buttons of the site open these copies: Colab
+    cannot read a MyST Markdown notebook."""
+    import jupytext
+    import nbformat
+
+    url, branch = repository()
+    copies = {}
+    for source in chapter_sources():
+        notebook = jupytext.read(source)
+        install = nbformat.v4.new_code_cell(INSTALL_CELL.format(url=url, branch=branch).rstrip("\n"))
+        install.metadata["tags"] = ["remove-cell"]
+        notebook.cells.insert(0, install)
+        for i, cell in enumerate(notebook.cells):
+            cell.id = f"{source.stem}-{i}"  # stable ids: regenerating changes nothing
+        notebook.metadata.pop("jupytext", None)
+        copies[source.with_suffix(".ipynb")] = jupytext.writes(notebook, fmt="ipynb")
+    return copies
+
+
+def task_notebooks(args: list[str]) -> int:
+    ensure_env()
+    if Path(sys.prefix).resolve() != VENV.resolve():  # jupytext is in the environment
+        return _run([PYTHON, __file__, "notebooks", *args])
+    for path, text in notebook_copies().items():
+        if not path.is_file() or path.read_text() != text:
+            path.write_text(text)
+            _say(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+LAB_OVERRIDES = {
+    "@jupyterlab/docmanager-extension:plugin": {
+        "defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    }
+}
+
+
+def task_lab(args: list[str]) -> int:
+    """JupyterLab (the ``lab`` extra) on ``book/``: a chapter's ``.md`` source opens as a
+    notebook (jupytext's viewer is made the default for Markdown in this environment's
+    JupyterLab settings), and saving it writes the ``.md`` back."""
+    import json
+
+    ensure_env()
+    if not (BIN / "jupyter-lab").exists():
+        code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster,lab]"])
+        if code:
+            return code
+    overrides = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
+    overrides.write_text(json.dumps(LAB_OVERRIDES, indent=2))
+    return _run([BIN / "jupyter-lab", "--notebook-dir", ROOT / "book", *args])
+
+
 def main(argv: list[str]) -> int:
     tasks = {
         "test": task_test,
         "book": task_book,
         "lint": task_lint,
         "api": task_api,
+        "notebooks": task_notebooks,
+        "lab": task_lab,
         "env": lambda _: ensure_env() or 0,
     }
     if not argv or argv[0] not in tasks:

@@ -16,7 +16,10 @@ PALETTE = "colorblind"
 
 
 def set_theme(context: str = "notebook") -> None:
-    """Apply the book's theme: seaborn ``whitegrid``, colour-blind palette, compact figures."""
+    """Apply the book's theme: seaborn ``whitegrid``, colour-blind palette, compact figures;
+    tables show every cell in full (pandas cuts cells at 50 characters by default, which
+    hides the data, seeds and device a scorecard's evidence column names)."""
+    pd.set_option("display.max_colwidth", None)
     sns.set_theme(
         context=context,
         style="whitegrid",

@@ -1,0 +1,116 @@
+"""The book's files around the code: notebook copies, the offline-site check, publishing metadata."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+tasks = _load("c2f_tasks", ROOT / "tasks.py")
+offline = _load("c2f_offline", ROOT / "book" / "_ext" / "c2f_offline.py")
+
+
+def test_every_chapter_has_an_up_to_date_notebook_copy() -> None:
+    copies = tasks.notebook_copies()
+    assert {p.stem for p in copies} == {"setting", "fierce", "ls_ib", "lls", "ot_transfer"}
+    for path, text in copies.items():
+        assert path.is_file(), f"{path.name} is missing: run python3 tasks.py notebooks"
+        assert path.read_text() == text, f"{path.name} differs from its .md source: run python3 tasks.py notebooks"
+
+
+def test_notebook_copies_install_the_package_first_and_hold_the_chapter_cells() -> None:
+    import jupytext
+
+    url, branch = tasks.repository()
+    for path in tasks.notebook_copies():
+        notebook = json.loads(path.read_text())
+        first = notebook["cells"][0]
+        assert first["metadata"]["tags"] == ["remove-cell"]
+        source = "".join(first["source"])
+        assert f'"{url}"' in source and f'"{branch}"' in source and 'find_spec("c2f_utils") is None' in source
+        compile(source, path.name, "exec")  # plain Python: no IPython magic
+        chapter = jupytext.read(path.with_suffix(".md"))
+        assert ["".join(c["source"]) for c in notebook["cells"][1:]] == [c.source for c in chapter.cells]
+        assert all(c.get("outputs", []) == [] for c in notebook["cells"])
+
+
+def test_repository_url_agrees_everywhere() -> None:
+    url, _ = tasks.repository()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["urls"]["Source"] == url
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert re.search(r'^repository-code: "(.+)"$', citation, re.M).group(1) == url
+
+
+def test_citation_lists_the_five_papers_and_the_package_version() -> None:
+    citation = (ROOT / "CITATION.cff").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert re.search(r"^version: (\S+)$", citation, re.M).group(1) == pyproject["project"]["version"]
+    for title in (
+        "Preserving Fine-Grain Feature Information in Classification via Entropic Regularization",
+        "Label Smoothing is a Pragmatic Information Bottleneck",
+        "LLS: Regulating Neural Network Training via Learnable Label Smoothing",
+        "Representation Transfer by Optimal Transport",
+        "Régularisation entropique",
+    ):
+        assert title in citation
+
+
+def test_binder_installs_the_pinned_cpu_torch() -> None:
+    pins = dict(
+        d.split("==") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    )
+    post = (ROOT / "binder" / "postBuild").read_text()
+    for name in ("torch", "torchvision"):
+        assert f'"{name}=={pins[name]}"' in post
+    assert "/whl/cpu" in post
+
+
+def _site(tmp_path: Path, pages: dict[str, str]) -> Path:
+    for name, text in pages.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_external_assets_finds_what_a_page_loads_from_another_host(tmp_path: Path) -> None:
+    site = _site(
+        tmp_path,
+        {
+            "a.html": '<script defer src="https://cdn.example/x.js"></script><img src="local.png">'
+            '<link rel="stylesheet" href="//fonts.example/f.css"><link rel="canonical" href="https://site/a.html">'
+            '<a href="https://doi.org/10.1">paper</a><iframe src="http://video.example/v"></iframe>',
+            "sub/b.html": '<script src="../_static/mathjax/tex-svg-full.js"></script>',
+            "_static/s.css": "body { background: url('https://img.example/bg.png') } .x { src: url(fonts/a.woff2) }",
+        },
+    )
+    assert offline.external_assets(site) == {
+        "a.html": ["//fonts.example/f.css", "http://video.example/v", "https://cdn.example/x.js"],
+        "_static/s.css": ["https://img.example/bg.png"],
+    }
+
+
+def test_external_assets_needs_a_built_site(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="html_dir"):
+        offline.external_assets(tmp_path / "nothing")
+
+
+def test_mathjax_is_installed_for_the_offline_site() -> None:
+    folder = offline.mathjax_source()
+    assert (folder / "es5" / offline.MATHJAX_FILE).stat().st_size > 1_000_000
