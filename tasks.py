@@ -74,11 +74,53 @@ def task_lint(args: list[str]) -> int:
     return _run([BIN / "ruff", "check", ".", *args])
 
 
+JUPYTER_CACHE = ROOT / "_build" / ".jupyter_cache"
+PAGE_FINGERPRINTS = ROOT / "_build" / ".c2f-page-fingerprints.json"
+
+
+def page_fingerprint(source: Path) -> str:
+    """SHA-256 of what a chapter's page depends on besides its own cells: every module of
+    ``c2f_utils`` except the other chapters' modules, and the chapter's committed results."""
+    package, chapter = ROOT / "c2f_utils", source.stem
+    files = [p for p in package.rglob("*.py") if p.parent.name != "chapters" or p.stem in ("__init__", chapter)]
+    files += [p for p in (ROOT / "results" / chapter).rglob("*") if p.is_file()]
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def forget_changed_pages() -> tuple[dict[str, str], list[str]]:
+    """Drop from the execution cache every chapter whose :func:`page_fingerprint` changed since
+    the last build: jupyter-cache keys a page on its code cells only, so a change in the
+    library would otherwise publish the old outputs. Returns the new fingerprints and the
+    chapters that will be executed again."""
+    import json
+
+    new = {p.stem: page_fingerprint(p) for p in chapter_sources()}
+    old = json.loads(PAGE_FINGERPRINTS.read_text()) if PAGE_FINGERPRINTS.is_file() else {}
+    changed = sorted(name for name, value in new.items() if old.get(name) != value)
+    if changed and JUPYTER_CACHE.is_dir():
+        forget = (
+            "import sys; from pathlib import Path; from jupyter_cache import get_cache\n"
+            "cache = get_cache(sys.argv[1])\n"
+            "for record in cache.list_cache_records():\n"
+            "    if record.uri and Path(record.uri).stem in sys.argv[2:]:\n"
+            "        cache.remove_cache(record.pk)\n"
+        )
+        subprocess.check_call([str(PYTHON), "-c", forget, str(JUPYTER_CACHE), *changed])
+        _say(f"code or committed results changed since the last build; executing again: {', '.join(changed)}")
+    return new, changed
+
+
 def task_book(args: list[str]) -> int:
+    import json
+
     ensure_env()
     reports = ROOT / "_build" / "html" / "reports"
     if reports.exists():
         shutil.rmtree(reports)
+    fingerprints, _ = forget_changed_pages()
     code = _run([BIN / "jupyter-book", "build", ".", "--keep-going", *args])
     failed = sorted(reports.glob("**/*.err.log")) if reports.exists() else []
     if failed:
@@ -97,6 +139,7 @@ def task_book(args: list[str]) -> int:
             _say(f"{page} loads from another host (the site must work offline): {', '.join(urls)}")
         return 1
     if code == 0:
+        PAGE_FINGERPRINTS.write_text(json.dumps(fingerprints, indent=1))
         _say(f"book built: {ROOT / '_build' / 'html' / 'index.html'}")
     return code
 

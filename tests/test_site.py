@@ -114,3 +114,58 @@ def test_external_assets_needs_a_built_site(tmp_path: Path) -> None:
 def test_mathjax_is_installed_for_the_offline_site() -> None:
     folder = offline.mathjax_source()
     assert (folder / "es5" / offline.MATHJAX_FILE).stat().st_size > 1_000_000
+
+
+def _mini_book(root: Path) -> None:
+    for rel, text in {
+        "c2f_utils/train.py": "x = 1\n",
+        "c2f_utils/chapters/__init__.py": "",
+        "c2f_utils/chapters/alpha.py": "a = 1\n",
+        "c2f_utils/chapters/beta.py": "b = 1\n",
+        "results/alpha/real/manifest.json": "{}",
+    }.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    for name in ("alpha", "beta"):
+        (root / "book").mkdir(exist_ok=True)
+        (root / "book" / f"{name}.md").write_text("---\nkernelspec:\n  name: python3\n---\n\n# page\n")
+
+
+def test_page_fingerprint_follows_the_library_its_chapter_and_its_results(tmp_path: Path, monkeypatch) -> None:
+    _mini_book(tmp_path)
+    monkeypatch.setattr(tasks, "ROOT", tmp_path)
+    alpha, beta = tmp_path / "book" / "alpha.md", tmp_path / "book" / "beta.md"
+    before = {p: tasks.page_fingerprint(p) for p in (alpha, beta)}
+    (tmp_path / "c2f_utils" / "chapters" / "beta.py").write_text("b = 2\n")
+    assert tasks.page_fingerprint(alpha) == before[alpha] and tasks.page_fingerprint(beta) != before[beta]
+    (tmp_path / "results" / "alpha" / "real" / "manifest.json").write_text('{"runs": []}')
+    assert tasks.page_fingerprint(alpha) != before[alpha]
+    before = {p: tasks.page_fingerprint(p) for p in (alpha, beta)}
+    (tmp_path / "c2f_utils" / "train.py").write_text("x = 2\n")
+    assert all(tasks.page_fingerprint(p) != before[p] for p in (alpha, beta))
+
+
+def test_a_changed_chapter_leaves_the_execution_cache(tmp_path: Path, monkeypatch) -> None:
+    import nbformat
+    from jupyter_cache import get_cache
+
+    _mini_book(tmp_path)
+    monkeypatch.setattr(tasks, "ROOT", tmp_path)
+    monkeypatch.setattr(tasks, "JUPYTER_CACHE", tmp_path / "_build" / ".jupyter_cache")
+    monkeypatch.setattr(tasks, "PAGE_FINGERPRINTS", tmp_path / "_build" / ".c2f-page-fingerprints.json")
+    monkeypatch.setattr(tasks, "PYTHON", Path(sys.executable))
+    cache = get_cache(tasks.JUPYTER_CACHE)
+    for name in ("alpha", "beta"):
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"'{name}'")]), path)
+        cache.cache_notebook_file(path, uri=str(tmp_path / "book" / f"{name}.md"), check_validity=False)
+    fingerprints, changed = tasks.forget_changed_pages()  # no record of a previous build: both run again
+    assert changed == ["alpha", "beta"] and cache.list_cache_records() == []
+    for name in ("alpha", "beta"):
+        uri = str(tmp_path / "book" / f"{name}.md")
+        cache.cache_notebook_file(tmp_path / f"{name}.ipynb", uri=uri, check_validity=False)
+    tasks.PAGE_FINGERPRINTS.write_text(json.dumps(fingerprints))
+    assert tasks.forget_changed_pages()[1] == [] and len(cache.list_cache_records()) == 2
+    (tmp_path / "c2f_utils" / "chapters" / "beta.py").write_text("b = 3\n")
+    assert tasks.forget_changed_pages()[1] == ["beta"]
+    assert [Path(r.uri).stem for r in cache.list_cache_records()] == ["alpha"]

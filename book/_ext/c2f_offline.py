@@ -7,7 +7,9 @@ fetched on demand; SVG output, so no font files) and MathJax's licence from the
 ``django-static-mathjax`` wheel (MathJax 3.2.2 packaged as static files, the only copy
 installable with pip alone; it needs no Django) into ``_static/mathjax/`` and points
 ``mathjax_path`` there. It also switches off myst-nb's ipywidgets loader, which would
-fetch its scripts from a CDN on every page with a progress bar.
+fetch its scripts from a CDN on every page with a progress bar, removes a script that
+sphinx-thebe adds twice (a console error on every page) and sets the theme's colour mode
+(another console error when unset).
 
 After the build, :func:`external_assets` lists every script, stylesheet, image, font or
 frame that a page would load from another host; ``tasks.py book`` fails when there is
@@ -61,6 +63,22 @@ def _stage_mathjax(app: Any, config: Any) -> None:
     config.html_static_path = [*config.html_static_path, str(staging)]
     config.mathjax_path = f"mathjax/{MATHJAX_FILE}"
     config.nb_ipywidgets_js = {}
+    # pydata-sphinx-theme logs a console error on every page when no colour mode is set.
+    config.html_context = {"default_mode": "auto", **config.html_context}
+
+
+def _unique_scripts(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
+    """Drop repeated scripts from a page: sphinx-thebe registers its configuration script
+    once per read phase, and a second ``const`` declaration is a syntax error in the browser."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", {})
+        name = getattr(script, "filename", str(script)) or ""  # an inline script's is None or ""
+        key = (name, tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"][:] = unique  # in place: extensions add scripts to this list after us
 
 
 def external_assets(html_dir: str | Path) -> dict[str, list[str]]:
@@ -94,4 +112,5 @@ def external_assets(html_dir: str | Path) -> dict[str, list[str]]:
 
 def setup(app: Any) -> dict[str, Any]:
     app.connect("config-inited", _stage_mathjax)
+    app.connect("html-page-context", _unique_scripts, priority=100)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
