@@ -30,9 +30,9 @@ from . import register
 
 __all__ = [
     "CHAPTER", "CLASS_NAMES", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train",
-    "ablation_table", "accuracy_table", "card", "distillation_table", "geometry_summary", "make_criterion",
-    "make_model", "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement",
-    "results_table", "scorecard",
+    "ablation_table", "accuracy_table", "card", "distillation_table", "geometry_figure", "geometry_summary",
+    "make_criterion", "make_model", "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement",
+    "q_figure", "results_table", "scorecard",
 ]  # fmt: skip
 
 #: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
@@ -435,6 +435,20 @@ def results_table(config: Config, gid: str) -> pd.DataFrame:
     if gid == "main":
         return accuracy_table(config.results(gid), paper=PAPER["table3_cifar10_alexnet"])
     return _TABLES[gid](config.results(gid))
+
+
+def q_figure(config: Config):
+    """Figures 3-4 from the runs of ``config`` (live or committed): :func:`plot_q_and_confusion`
+    of the first LLS run of the ``main`` grid."""
+    first = next(r for r in config.results("main") if r.params["method"] == "LLS")
+    return plot_q_and_confusion(first, CLASS_NAMES[config["dataset"]])
+
+
+def geometry_figure(config: Config):
+    """Figures 5-6 from the runs of ``config`` (live or committed): :func:`plot_geometry` of the
+    ``main`` grid's first seed, with the dataset's trio (:data:`TRIOS`)."""
+    dataset = config["dataset"]
+    return plot_geometry(config.results("main"), CLASS_NAMES[dataset], TRIOS[dataset], seed=config["seeds"][0])
 
 
 def card(config: Config) -> pd.DataFrame:

@@ -62,6 +62,7 @@ __all__ = [
     "card",
     "compression_table",
     "cost_tables",
+    "depth_figure",
     "imagenet_resnet101",
     "make_model",
     "permutation_demo",
@@ -70,6 +71,7 @@ __all__ = [
     "plot_training_traces",
     "scorecard",
     "select_best",
+    "training_trace_figure",
     "transfer_table",
 ]
 
@@ -818,6 +820,22 @@ def card(config: Config) -> pd.DataFrame:
     compression = results_frame([r for gid in COMPRESS_GRIDS for r in config.results(gid)])
     steps = cost_tables(config.results("cost")[0])[0]
     return scorecard(permutation_demo(config), transfer, compression, steps, config)
+
+
+def depth_figure(config: Config):
+    """Figure 2 from the runs of ``config`` (live or committed): :func:`plot_depth_traces` of the
+    transfer runs at each method's selected strength (:func:`select_best`)."""
+    transfer = results_frame(config.results("transfer_none") + config.results("transfer"))
+    return plot_depth_traces(select_best(transfer))
+
+
+def training_trace_figure(config: Config):
+    """Figure 3 from the runs of ``config`` (live or committed): :func:`plot_training_traces` of
+    the :math:`\\Omega_P` transfer runs at its selected strength."""
+    results = config.results("transfer_none") + config.results("transfer")
+    selected = select_best(results_frame(results))
+    alpha = selected[selected.method == "omega_p"].alpha.iloc[0]
+    return plot_training_traces([r for r in results if r.params["method"] == "omega_p" and r.params["alpha"] == alpha])
 
 
 def transfer_table(config: Config) -> pd.DataFrame:
