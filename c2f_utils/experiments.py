@@ -732,6 +732,7 @@ class Chapter:
         self.check_names(given)
         values = {n: p.values.get(profile) for n, p in self.parameters.items()}
         grids = dict(self.profiles[profile])
+        changes: dict[str, dict[str, Any]] = {}  # base fields per grid, applied at once (fields checked together)
         for pname, value in given.items():
             if value is None:
                 continue
@@ -743,7 +744,9 @@ class Chapter:
                 if fname in grid.sweep:
                     grids[gid] = dataclasses.replace(grid, sweep={**grid.sweep, fname: value})
                 else:
-                    grids[gid] = dataclasses.replace(grid, base=grid.base.replace(**{fname: value}))
+                    changes.setdefault(gid, {})[fname] = value
+        for gid, fields in changes.items():
+            grids[gid] = dataclasses.replace(grids[gid], base=grids[gid].base.replace(**fields))
         for gid, grid in grids.items():
             if grid.follow:
                 followed = {fname: grids[other].base for fname, other in grid.follow.items()}

@@ -30,6 +30,7 @@ from torch import nn
 
 from .. import data as c2f_data
 from .. import report
+from ..data.folders import image_regression_folder
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..losses.fierce import FIERCELoss
 from ..models import MLP, LeNet5, resnet18
@@ -131,16 +132,52 @@ class AgeRun(_CriterionRun):
 
     name: ClassVar[str] = "fierce.age"
     dataset: str = param(
-        "dataset with a continuous target (quick: ellipse size)", choices=("synthetic_sizes", "utkface")
+        "dataset with a continuous target (quick: ellipse size; image_folder: your own images, see `folder`)",
+        choices=("synthetic_sizes", "utkface", "image_folder"),
     )
     model: str = param("network: a tanh MLP (CPU) or the official ResNet-18", choices=("mlp", "resnet18"))
     image_size: int = param("image side in pixels (official: 64)", ge=8)
     anchor_range: tuple[float, ...] = param("grid anchors from low to high (official: bins 1..100)", length=2)
     tau: float = param("Gumbel-softmax temperature (official: 1)", gt=0)
     probe_every: int = param("probe every this many epochs", ge=1)
+    folder: str = param("dataset image_folder: the folder of your images ('' for other datasets)", default="")
+    targets: str = param(
+        "dataset image_folder: CSV with a file column and a numeric target column ('' to use `pattern`)", default=""
+    )
+    pattern: str = param(
+        "dataset image_folder without a CSV: regex whose first group, found in a file name, is the target", default=""
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.dataset == "image_folder":
+            if not self.folder or bool(self.targets) == bool(self.pattern):
+                raise ValueError(
+                    "Expected dataset 'image_folder' with `folder` and exactly one of `targets` (CSV) and `pattern`, "
+                    f"got folder={self.folder!r}, targets={self.targets!r}, pattern={self.pattern!r}"
+                )
+        elif self.folder or self.targets or self.pattern:
+            raise ValueError(
+                f"Expected `folder`, `targets` and `pattern` only with dataset 'image_folder', got dataset "
+                f"{self.dataset!r} with folder={self.folder!r}, targets={self.targets!r}, pattern={self.pattern!r}"
+            )
+
+    def check_data(self) -> list[str]:
+        """The registered datasets, or for ``image_folder`` the folder and its targets (both splits)."""
+        if self.dataset != "image_folder":
+            return super().check_data()
+        try:
+            self.load_data()
+        except (OSError, ValueError) as exc:
+            return [f"image_folder {self.folder}: {exc}"]
+        return []
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
-        """Training and test images with their continuous targets (synthetic: 2,000 ellipses)."""
+        """Training and test images with their continuous targets (synthetic: 2,000 ellipses;
+        ``image_folder``: :func:`~c2f_utils.data.folders.image_regression_folder`)."""
+        if self.dataset == "image_folder":
+            opts = {"targets": self.targets or None, "pattern": self.pattern or None, "size": self.image_size}
+            return tuple(image_regression_folder(split, self.folder, **opts) for split in ("train", "test"))
         options: dict[str, Any] = {"size": self.image_size}
         if self.dataset == "synthetic_sizes":
             options.update(n_images=2000, min_radius=self.image_size / 10, max_radius=self.image_size / 3.2)

@@ -1,0 +1,189 @@
+"""Your own data: a folder of images with a continuous target (image regression).
+
+The FIERCE age experiment (:class:`~c2f_utils.chapters.fierce.AgeRun`, ``dataset
+"image_folder"``) reads faces with ages, or any images with a number each, from a folder
+whose targets come from a CSV file or from the file names:
+
+- ``targets="ages.csv"``: a CSV with a header, one column naming the image files
+  (``file``, ``filename``, ``image``, ``path`` or ``name``; relative to the folder) and one
+  numeric target column (``target_column``, or the only numeric column);
+- ``pattern=r"^(\\d+)_"``: a regular expression searched in each file name, whose first
+  group (or group ``target``) is the target (UTKFace's naming is ``r"^(\\d+)_"``).
+
+This module is not part of the dataset registry (:func:`c2f_utils.data.load`): its
+folder is a parameter, not a fixed dataset name.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .._checks import check_number, check_positive_int
+from .core import DatasetNotFoundError, LabeledData, stratified_split, threshold_coarsening
+from .files import cached_tensors
+from .real import _IMAGE_SUFFIXES, _decode_folder, _images_to_tensor
+
+__all__ = ["FILE_COLUMNS", "image_regression_folder"]
+
+FILE_COLUMNS = ("file", "filename", "image", "path", "name")
+"""CSV column names accepted for the image file (the first present is used)."""
+
+
+def _targets_from_csv(folder: Path, targets: Path, target_column: str | None) -> tuple[list[Path], list[float], int]:
+    if not targets.is_file():
+        raise DatasetNotFoundError(f"Expected `targets` to be a CSV file, got {targets} (no such file)")
+    with open(targets, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"Expected `targets` {targets} to hold a header and at least one row, got none")
+    columns = list(rows[0])
+    file_column = next((c for c in FILE_COLUMNS if c in columns), None)
+    if file_column is None:
+        raise ValueError(f"Expected `targets` {targets} to have a file column among {FILE_COLUMNS}, got {columns}")
+    if target_column is None:
+        numeric = [c for c in columns if c != file_column and _all_numbers(r[c] for r in rows)]
+        if len(numeric) != 1:
+            raise ValueError(
+                f"Expected `targets` {targets} to have exactly one numeric column besides {file_column!r} "
+                f"(or pass `target_column`), got numeric columns {numeric}"
+            )
+        target_column = numeric[0]
+    elif target_column not in columns:
+        raise ValueError(f"Expected `target_column` among the columns of {targets} {columns}, got {target_column!r}")
+    files, values, missing = [], [], []
+    for i, row in enumerate(rows, start=2):
+        path = folder / row[file_column]
+        try:
+            value = float(row[target_column])
+        except ValueError:
+            got = row[target_column]
+            where = f"{targets} line {i}, column {target_column!r}"
+            raise ValueError(f"Expected a number in {where}, got {got!r}") from None
+        if not path.is_file():
+            missing.append(row[file_column])
+            continue
+        files.append(path)
+        values.append(value)
+    if missing:
+        raise DatasetNotFoundError(
+            f"{len(missing)} image(s) listed in {targets} are not in {folder}, e.g. {missing[:3]}"
+        )
+    listed = {p.resolve() for p in files}
+    skipped = sum(1 for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.resolve() not in listed)
+    return files, values, skipped
+
+
+def _all_numbers(values: Any) -> bool:
+    try:
+        return all(bool(str(v).strip()) and float(v) == float(v) for v in values)
+    except ValueError:
+        return False
+
+
+def _targets_from_names(folder: Path, pattern: str) -> tuple[list[Path], list[float], int]:
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"Expected `pattern` to be a regular expression, got {pattern!r} ({exc})") from None
+    if regex.groups == 0:
+        raise ValueError(f"Expected `pattern` with a group capturing the target, got {pattern!r}")
+    group = "target" if "target" in regex.groupindex else 1
+    files, values, skipped = [], [], 0
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in _IMAGE_SUFFIXES:
+            continue
+        match = regex.search(path.name)
+        try:
+            value = float(match.group(group)) if match else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None:
+            skipped += 1
+            continue
+        files.append(path)
+        values.append(value)
+    return files, values, skipped
+
+
+def image_regression_folder(
+    split: str,
+    folder: str | Path,
+    *,
+    targets: str | Path | None = None,
+    pattern: str | None = None,
+    target_column: str | None = None,
+    size: int = 64,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+) -> LabeledData:
+    """Images of ``folder`` resized to ``size x size`` (RGB), fine target = their number.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        Seeded split of the images (stratified on the target's quantiles, as
+        :func:`~c2f_utils.data.core.stratified_split` does), ``test_fraction`` for test.
+    folder : path
+        The images (``.jpg``, ``.jpeg``, ``.png``, ``.bmp``).
+    targets : path, optional
+        CSV of file names and targets (see the module docstring). Exactly one of
+        ``targets`` and ``pattern``.
+    pattern : str, optional
+        Regular expression searched in file names; its group ``target`` (or first group)
+        is the target. Images it does not match are skipped (counted in ``meta["skipped"]``).
+    target_column : str, optional
+        The CSV's target column, when it has several numeric ones.
+    size : int
+        Side of the resized images.
+    test_fraction, split_seed : float, int
+        Share and seed of the test split.
+
+    Returns
+    -------
+    LabeledData
+        Named ``"image_folder"``; coarsening ``"median"``: target above the median of the
+        training split (``meta["median"]``), as FIERCE's age experiment uses.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"Expected `split` 'train' or 'test', got {split!r}")
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"Expected `folder` to be a folder of images, got {root} (no such folder)")
+    if (targets is None) == (pattern is None):
+        raise ValueError(
+            f"Expected exactly one of `targets` (a CSV) and `pattern` (a regex on file names), "
+            f"got targets={targets!r}, pattern={pattern!r}"
+        )
+    check_positive_int("size", size, minimum=8)
+    check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    check_positive_int("split_seed", split_seed, minimum=0)
+    if targets is not None:
+        files, values, skipped = _targets_from_csv(root, Path(targets).expanduser(), target_column)
+    else:
+        files, values, skipped = _targets_from_names(root, pattern)
+    if len(files) < 2:
+        raise DatasetNotFoundError(f"Expected at least 2 images with a target in {root}, got {len(files)}")
+
+    def decode() -> dict[str, Any]:
+        return {"images": torch.as_tensor(_decode_folder(files, size))}
+
+    payload = cached_tensors("image_folder", files, decode, {"size": size, "files": [str(f) for f in files]})
+    target = torch.as_tensor(values, dtype=torch.float32)
+    train, test = stratified_split(target, test_fraction, split_seed)
+    idx = train if split == "train" else test
+    median = float(target[train].median())
+    return LabeledData(
+        "image_folder",
+        split,
+        _images_to_tensor(payload["images"][idx].numpy()),
+        target[idx],
+        {"median": threshold_coarsening(target[idx], median)},
+        ("target",),
+        {"median": (f"target <= {median:g}", f"target > {median:g}")},
+        {"source": str(root), "median": median, "skipped": skipped, "files": [str(files[i]) for i in idx.tolist()]},
+    )
