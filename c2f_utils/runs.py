@@ -175,6 +175,7 @@ def provenance() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),  # float reduction order, hence the last bits, depend on it
         "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
