@@ -234,7 +234,7 @@ class TensorBatches:
     the same order and a CPU run's result is unchanged; but a batch is one indexing
     operation, ``t[perm[i:i + batch_size]]``, instead of ``batch_size`` item lookups and
     a collate, which dominates an epoch of a small model. On CUDA the tensors are moved
-    to the device once when they take at most :data:`DEVICE_DATA_FRACTION` of its free
+    to the device once when they take at most ``DEVICE_DATA_FRACTION`` of its free
     memory, and otherwise pinned, so each batch is copied asynchronously.
 
     Parameters

@@ -127,7 +127,7 @@ def image_regression_folder(
     ----------
     split : {"train", "test"}
         Seeded split of the images (stratified on the target's quantiles, as
-        :func:`~c2f_utils.data.core.stratified_split` does), ``test_fraction`` for test.
+        ``c2f_utils.data.stratified_split`` does), ``test_fraction`` for test.
     folder : path
         The images (``.jpg``, ``.jpeg``, ``.png``, ``.bmp``).
     targets : path, optional
