@@ -814,9 +814,14 @@ def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
     return permutation_probe(source, target_test.x[:n_images])
 
 
+def _transfer_results(config: Config) -> list[RunResult]:
+    """Every Table 1 run of ``config``: the unregularized runs, then the regularized ones."""
+    return config.results("transfer_none") + config.results("transfer")
+
+
 def card(config: Config) -> pd.DataFrame:
     """:func:`scorecard` of the runs of ``config`` (live or committed)."""
-    transfer = results_frame(config.results("transfer_none") + config.results("transfer"))
+    transfer = results_frame(_transfer_results(config))
     compression = results_frame([r for gid in COMPRESS_GRIDS for r in config.results(gid)])
     steps = cost_tables(config.results("cost")[0])[0]
     return scorecard(permutation_demo(config), transfer, compression, steps, config)
@@ -825,14 +830,14 @@ def card(config: Config) -> pd.DataFrame:
 def depth_figure(config: Config):
     """Figure 2 from the runs of ``config`` (live or committed): :func:`plot_depth_traces` of the
     transfer runs at each method's selected strength (:func:`select_best`)."""
-    transfer = results_frame(config.results("transfer_none") + config.results("transfer"))
+    transfer = results_frame(_transfer_results(config))
     return plot_depth_traces(select_best(transfer))
 
 
 def training_trace_figure(config: Config):
     """Figure 3 from the runs of ``config`` (live or committed): :func:`plot_training_traces` of
     the :math:`\\Omega_P` transfer runs at its selected strength."""
-    results = config.results("transfer_none") + config.results("transfer")
+    results = _transfer_results(config)
     selected = select_best(results_frame(results))
     alpha = selected[selected.method == "omega_p"].alpha.iloc[0]
     return plot_training_traces([r for r in results if r.params["method"] == "omega_p" and r.params["alpha"] == alpha])
@@ -840,7 +845,7 @@ def training_trace_figure(config: Config):
 
 def transfer_table(config: Config) -> pd.DataFrame:
     """Table 1 (:func:`accuracy_table` of the selected strengths) from the runs of ``config``."""
-    transfer = results_frame(config.results("transfer_none") + config.results("transfer"))
+    transfer = results_frame(_transfer_results(config))
     return accuracy_table(select_best(transfer), ["method"], ["alpha"])
 
 
