@@ -121,7 +121,9 @@ def task_book(args: list[str]) -> int:
     if reports.exists():
         shutil.rmtree(reports)
     fingerprints, _ = forget_changed_pages()
-    code = _run([BIN / "jupyter-book", "build", ".", "--keep-going", *args])
+    # No progress bars on the pages (widgets would be saved as page outputs); "log" or "on" to see them.
+    env = {**os.environ, "C2F_PROGRESS": os.environ.get("C2F_PROGRESS", "off")}
+    code = _run([BIN / "jupyter-book", "build", ".", "--keep-going", *args], env=env)
     failed = sorted(reports.glob("**/*.err.log")) if reports.exists() else []
     if failed:
         for log in failed:

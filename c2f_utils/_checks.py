@@ -7,6 +7,7 @@ in the style of torchmetrics: ``Expected `alpha` in [0, 1], got 1.5``.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -14,11 +15,22 @@ import numpy as np
 import torch
 
 
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool if it is one (Python or NumPy), else raise: ``"no"`` or ``1`` are not booleans."""
+    if not _is_bool(value):
+        raise TypeError(f"Expected `{name}` to be a bool, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    """Return ``value`` if it is an integer >= ``minimum``, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """Return ``value`` as an int if it is an integer (NumPy integers too) >= ``minimum``, else raise."""
+    if _is_bool(value) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"Expected `{name}` to be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_number(
@@ -31,7 +43,7 @@ def check_number(
     high_inclusive: bool = True,
 ) -> float:
     """Return ``value`` as a float if it is finite and inside the given interval, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if _is_bool(value) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ValueError(f"Expected `{name}` to be a finite number, got {value!r}")
     too_low = low is not None and (value < low if low_inclusive else value <= low)
     too_high = high is not None and (value > high if high_inclusive else value >= high)

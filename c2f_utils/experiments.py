@@ -82,7 +82,9 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _PLURALS = {"criterion": "criteria", "analysis": "analyses", "index": "indices"}
 # Storage and declaration machinery: how a result is kept, not what it computes.
-_NOT_COMPUTATION = {f"{_PACKAGE}.{m}" for m in ("runs", "experiments", "report", "plots", "evidence", "sweep", "run")}
+_NOT_COMPUTATION = {
+    f"{_PACKAGE}.{m}" for m in ("runs", "experiments", "report", "plots", "evidence", "sweep", "run", "progress")
+}
 
 
 # --------------------------------------------------------------------------- fields
@@ -833,16 +835,20 @@ class Config:
         """The runs of grid ``gid``, in order."""
         return self.grid(gid).runs()
 
-    def results(self, gid: str, progress: bool = False):
-        """Run (or read from the cache) every run of grid ``gid``; returns their RunResults."""
-        from tqdm.auto import tqdm
+    def results(self, gid: str, progress: bool | None = None):
+        """Run (or read from the cache) every run of grid ``gid``; returns their RunResults.
+
+        ``progress``: show a bar over the runs (default: :func:`c2f_utils.progress.progress_mode`).
+        """
+        from .progress import progress_bar
 
         if self.store is not None:
             from .evidence import read_grid
 
             return read_grid(self, gid)
         runs = self.runs(gid)
-        return [r.cached() for r in tqdm(runs, desc=f"{self.chapter.name}.{gid}", disable=not progress, leave=False)]
+        bar = progress_bar(runs, desc=f"{self.chapter.name}.{gid}", unit="run", enabled=progress)
+        return [r.cached() for r in bar]
 
     def result(self, exp: Experiment):
         """One run's result (a grid's run or one it requires), computed or cached, or committed

@@ -36,8 +36,9 @@ from typing import Any
 
 from . import chapters
 from .experiments import PROFILES, Config
+from .progress import PROGRESS_ENV
 from .runs import RESULTS_ENV, provenance
-from .train import PROGRESS_ENV, SMOKE_ENV
+from .train import SMOKE_ENV
 
 __all__ = ["main", "run_chapter"]
 
@@ -261,7 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check_data:
         print(f"{args.chapter}, {args.profile} profile: every dataset found ({time.perf_counter() - started:.1f} s)")
         return 0
-    os.environ.setdefault(PROGRESS_ENV, "1")  # epoch lines from fit, also when not on a terminal
+    # epochs and runs on this terminal, and as plain lines in the executed notebook (papermill's log)
+    os.environ.setdefault(PROGRESS_ENV, "log" if not sys.stderr.isatty() else "on")
     if not args.executor and (args.record or args.profile != "quick"):
         # Long profiles compute their runs here first, one at a time, with progress on this terminal
         # (a notebook executed by papermill would show it only in the notebook), then the notebook.

@@ -36,10 +36,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from tqdm.auto import tqdm
-
 from .experiments import Config, Experiment, param
 from .paths import cache_dir as resolve_cache_dir
+from .progress import progress_bar
 
 __all__ = ["EXECUTORS", "NullRun", "Outcome", "SweepReport", "run_one", "sweep", "waves"]
 
@@ -239,7 +238,7 @@ def sweep(
     workers: int = 2,
     retries: int = 0,
     cache_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     poll_s: float = 0.2,
     **options: Any,
 ) -> SweepReport:
@@ -259,8 +258,9 @@ def sweep(
         Extra attempts for a failed run before it is reported.
     cache_dir : path, optional
         The shared cache (default ``$C2F_CACHE_DIR``); on a cluster, a shared filesystem.
-    progress : bool
-        Show a progress bar over runs (done, running, failed, elapsed, remaining).
+    progress : bool, optional
+        Show a progress bar over runs (done, running, failed, elapsed, remaining); by
+        default where :func:`c2f_utils.progress.progress_mode` says.
     **options
         Engine options: ``scheduler`` (Dask address), ``folder``, ``cluster``,
         ``partition``, ``gpus``, ``timeout_min`` (submitit).
@@ -289,7 +289,7 @@ def sweep(
             todo.append((gid, exp))
     if not todo:  # nothing to compute: no engine is started
         return SweepReport(list(outcomes.values()), time.perf_counter() - start)
-    bar = tqdm(total=len(todo), desc=f"{label} sweep", unit="run", disable=not progress)
+    bar = progress_bar(total=len(todo), desc=f"{label} sweep", unit="run", enabled=progress, leave=True)
     with bar, _ENGINES[executor](workers, threads, **options) as submit:
         for wave in waves(todo):
             futures = submit([(exp, cache, retries, threads) for _, exp in wave])

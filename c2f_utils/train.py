@@ -19,7 +19,6 @@ import contextvars
 import math
 import os
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,10 +31,10 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from tqdm.auto import tqdm
 
 from ._checks import check_choice, check_number, check_positive_int
 from .models import ModelOutput
+from .progress import progress_bar
 
 __all__ = [
     "EpochState",
@@ -119,8 +118,9 @@ class TrainConfig:
         loader: they are indexed directly, and on CUDA moved to the device once when
         they fit (see :func:`fit`).
     progress : bool, optional
-        Show a tqdm bar; by default when standard error is a terminal or
-        ``$C2F_PROGRESS`` is set (the runner sets it; then a line every 30 s).
+        Show the epochs in a progress bar: in a terminal, a widget in a notebook, a line
+        every 30 s in logs; by default as ``$C2F_PROGRESS`` says or as detected
+        (:func:`c2f_utils.progress.progress_mode`).
     checkpoint_every : int
         Inside :func:`checkpointing`, save a checkpoint every this many epochs (and
         after the last one).
@@ -253,9 +253,7 @@ class TensorBatches:
         self, tensors: Sequence[Tensor], batch_size: int, generator: torch.Generator, device: torch.device
     ) -> None:
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
-            raise ValueError(
-                f"Expected `tensors` of equal lengths, got lengths {[len(t) for t in tensors]}"
-            )
+            raise ValueError(f"Expected `tensors` of equal lengths, got lengths {[len(t) for t in tensors]}")
         check_positive_int("batch_size", batch_size)
         self.n, self.batch_size, self.generator, self.device = len(tensors[0]), batch_size, generator, device
         self.on_device = device.type != "cuda"
@@ -299,9 +297,7 @@ def _batches(dataset: Dataset, config: TrainConfig, generator: torch.Generator, 
 
 
 def _uses_channels_last(model: nn.Module, device: torch.device, config: TrainConfig) -> bool:
-    return (
-        config.channels_last and device.type == "cuda" and any(isinstance(m, nn.Conv2d) for m in model.modules())
-    )
+    return config.channels_last and device.type == "cuda" and any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 def _loss(criterion: Any, out: ModelOutput, y: Tensor) -> Tensor:
@@ -318,21 +314,12 @@ def _autocast(device: torch.device, amp: bool) -> tuple[Any, torch.amp.GradScale
     return torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
 
 
-def _show_progress(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    return bool(os.environ.get(PROGRESS_ENV)) or (sys.stderr.isatty() and not os.environ.get("CI"))
-
-
 # --------------------------------------------------------------------------- smoke runs and checkpoints
 
 SMOKE_ENV = "C2F_SMOKE"
 """When this environment variable is set (``--smoke``), every epoch of :func:`fit` stops after
 :data:`SMOKE_BATCHES` mini-batches: the same code path on a few batches."""
 SMOKE_BATCHES = 2
-PROGRESS_ENV = "C2F_PROGRESS"
-"""When set (the runner sets it), :func:`fit` reports its epochs on standard error even when it
-is not a terminal."""
 
 
 def smoke_mode() -> bool:
@@ -399,6 +386,23 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def _check_gradients(named: list[tuple[str, Tensor]], epoch: int) -> None:
+    """Raise naming the first parameter whose gradient is not finite (one reduction per step).
+
+    A finite loss can still back-propagate NaN or inf (a saturated ``log``, a ``sqrt`` at
+    0); the optimiser would then write them into the weights and every later epoch would
+    look normal. The sum of the gradients' norms is finite exactly when every gradient is.
+    """
+    grads = [(n, p.grad) for n, p in named if p.grad is not None]
+    if not grads:
+        return
+    total = torch.stack(torch._foreach_norm([g for _, g in grads])).sum()
+    if torch.isfinite(total):
+        return
+    bad = next(n for n, g in grads if not bool(torch.isfinite(g).all()))
+    raise FloatingPointError(f"Non-finite gradient of parameter {bad!r} at epoch {epoch + 1} (the loss was finite)")
 
 
 def _is_class_labels(y: Tensor) -> bool:
@@ -539,6 +543,9 @@ def fit(
     else:
         opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     base_lrs = [g["lr"] for g in opt.param_groups]
+    trained = [("model." + n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if isinstance(criterion, nn.Module):
+        trained += [("criterion." + n, p) for n, p in criterion.named_parameters() if p.requires_grad]
     autocast, scaler = _autocast(device, config.amp)
     generator = torch.Generator().manual_seed(config.seed)
     loader = _batches(dataset, config, generator, device)
@@ -604,18 +611,9 @@ def fit(
         run_callbacks(row0, 0)
         history.append(row0)
 
-    show = _show_progress(config.progress)
-    interval = 0.1 if sys.stderr.isatty() else 30.0
-    bar = tqdm(
-        total=config.epochs,
-        initial=start_epoch,
-        desc=f"fit {type(model).__name__}",
-        unit="epoch",
-        disable=not show,
-        leave=False,
-        mininterval=interval,
-        maxinterval=max(interval, 10.0),
-    )
+    name = type(model).__name__
+    show = config.progress
+    bar = progress_bar(total=config.epochs, initial=start_epoch, desc=f"fit {name}", unit="epoch", enabled=show)
     max_batches = SMOKE_BATCHES if smoke_mode() else None
     for epoch in range(start_epoch, config.epochs):
         factor = lr_factor(epoch, config)
@@ -645,6 +643,7 @@ def fit(
                 scaler.update()
             else:
                 loss.backward()
+                _check_gradients(trained, epoch)
                 opt.step()
             loss_sum += float(loss.detach()) * len(x)
             if _is_class_labels(y):

@@ -88,6 +88,8 @@ def test_labeled_data_validates_shapes() -> None:
         ("mnist", "test", "t10k-images-idx3-ubyte.gz"),
         ("cifar10h", "test", "cifar10h-counts.npy"),
         ("samson", "all", "Samson.mat"),
+        ("jasper_ridge", "all", "Jasper.mat or jasperRidge2_R198.mat \\+ end4.mat"),
+        ("urban", "all", "Urban.mat or Urban_R162.mat \\+ end4_groundTruth.mat"),
         ("utkface", "train", "crop_part1"),
     ],
 )
@@ -200,6 +202,87 @@ def test_unmixing_reader_two_files_integer_reflectance(tmp_path: Path) -> None:
 def test_unmixing_reader_names_missing_keys(tmp_path: Path) -> None:
     savemat(tmp_path / "x.mat", {"foo": np.zeros(3)})
     with pytest.raises(KeyError, match="foo"):
+        real_data.read_unmixing_mat([tmp_path / "x.mat"])
+
+
+def _scene_image(rng: np.random.Generator, rows: int = 9, cols: int = 7, bands: int = 12, k: int = 4):
+    """A scene with spatially smooth abundances (as real scenes have) and its pixels in column-major order."""
+    r, c = np.meshgrid(np.linspace(0, 1, rows), np.linspace(0, 1, cols), indexing="ij")
+    logits = np.stack([np.sin(3 * r + i) + np.cos(2 * c * (i + 1)) for i in range(k)], -1) * 2
+    image = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)  # rows x cols x k, sums to 1
+    endmembers = rng.uniform(0.05, 1, (k, bands))
+    abund = image.reshape(-1, k, order="F")
+    pixels = 0.4 * abund @ endmembers + rng.normal(0, 0.002, (rows * cols, bands))
+    return image, abund, pixels, endmembers
+
+
+def test_unmixing_reader_finds_arrays_by_content_in_a_single_file(tmp_path: Path) -> None:
+    """Jasper.mat-style single file, keys renamed: the arrays are recognised by their shapes and sums."""
+    image, abund, pixels, endmembers = _scene_image(np.random.default_rng(3))
+    scale = 4095
+    savemat(
+        tmp_path / "Jasper.mat",
+        {
+            "cube_data": np.round(pixels.T * scale).astype(np.int32),  # bands x pixels, integer reflectances
+            "maxValue": scale,
+            "refl": endmembers.T,  # bands x materials
+            "truth": image,  # rows x cols x materials
+            "wavelengths": np.linspace(400, 2500, endmembers.shape[1]),
+        },
+    )
+    data_dir = tmp_path / "data"
+    (data_dir / "hyperspectral").mkdir(parents=True)
+    shutil.move(tmp_path / "Jasper.mat", data_dir / "hyperspectral" / "Jasper.mat")
+    d = data.load("jasper_ridge", "all", data_dir=data_dir, download=False)
+    np.testing.assert_allclose(d.fine.numpy(), abund, rtol=1e-6)
+    np.testing.assert_allclose(d.x.numpy(), np.round(pixels * scale) / scale, atol=1e-6)
+    np.testing.assert_allclose(d.meta["endmembers"].numpy(), endmembers, rtol=1e-6)
+    assert d.meta["pixel_order"] == "F" and d.meta["pixel_fit"] > 0.99
+    assert d.meta["source"] == [str(data_dir / "hyperspectral" / "Jasper.mat")]
+
+
+@pytest.mark.parametrize("order", ["F", "C"])
+def test_unmixing_reader_detects_the_pixel_order_of_an_abundance_image(tmp_path: Path, order: str) -> None:
+    image, _, pixels, endmembers = _scene_image(np.random.default_rng(4))
+    # pixels listed in `order`; the abundance image is the same image either way
+    listed = pixels.reshape(image.shape[0], image.shape[1], -1, order="F").reshape(-1, pixels.shape[1], order=order)
+    savemat(tmp_path / "Urban.mat", {"Y": listed.T, "GT": endmembers, "S_GT": image})
+    out = real_data.read_unmixing_mat([tmp_path / "Urban.mat"])
+    assert out["pixel_order"] == order
+    np.testing.assert_allclose(out["abundances"], image.reshape(-1, image.shape[2], order=order), rtol=1e-6)
+    with pytest.warns(UserWarning, match="explain little"):
+        forced = real_data.read_unmixing_mat([tmp_path / "Urban.mat"], pixel_order="C" if order == "F" else "F")
+    assert forced["pixel_fit"] < out["pixel_fit"] - 0.05  # the other order mislabels the pixels
+
+
+def test_unmixing_reader_lines_up_a_cube_with_bands_first(tmp_path: Path) -> None:
+    image, abund, pixels, endmembers = _scene_image(np.random.default_rng(5))
+    cube = pixels.reshape(image.shape[0], image.shape[1], -1, order="F").transpose(2, 0, 1)  # bands x rows x cols
+    savemat(tmp_path / "scene.mat", {"Y": cube, "M": endmembers.T, "A": abund.T})
+    out = real_data.read_unmixing_mat([tmp_path / "scene.mat"])
+    np.testing.assert_allclose(out["pixels"], pixels, rtol=1e-6)
+    np.testing.assert_allclose(out["abundances"], abund, rtol=1e-6)
+
+
+def test_unmixing_reader_refuses_an_undecidable_pixel_order(tmp_path: Path) -> None:
+    """Abundances unrelated to the spectra: neither order explains them, so none is guessed."""
+    rng = np.random.default_rng(6)
+    image, _, _, endmembers = _scene_image(rng)
+    noise = rng.uniform(0, 1, (image.shape[0] * image.shape[1], endmembers.shape[1]))
+    savemat(tmp_path / "scene.mat", {"Y": noise.T, "GT": endmembers, "S_GT": image})
+    with pytest.raises(ValueError, match="pixel_order"):
+        real_data.read_unmixing_mat([tmp_path / "scene.mat"])
+    with pytest.warns(UserWarning, match="explain little"):
+        out = real_data.read_unmixing_mat([tmp_path / "scene.mat"], pixel_order="F")
+    assert out["pixel_order"] == "F"
+    with pytest.raises(ValueError, match="pixel_order"):
+        real_data.read_unmixing_mat([tmp_path / "scene.mat"], pixel_order="row")
+
+
+def test_unmixing_reader_names_ambiguous_arrays(tmp_path: Path) -> None:
+    image, _, pixels, endmembers = _scene_image(np.random.default_rng(7))
+    savemat(tmp_path / "x.mat", {"p": pixels.T, "q": pixels.T * 2, "GT": endmembers, "S_GT": image})
+    with pytest.raises(KeyError, match=r"several arrays.*could be the data"):
         real_data.read_unmixing_mat([tmp_path / "x.mat"])
 
 

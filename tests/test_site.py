@@ -73,9 +73,7 @@ def test_citation_lists_the_five_papers_and_the_package_version() -> None:
 
 
 def test_binder_installs_the_pinned_cpu_torch() -> None:
-    pins = dict(
-        d.split("==") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    )
+    pins = dict(d.split("==") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
     post = (ROOT / "binder" / "postBuild").read_text()
     for name in ("torch", "torchvision"):
         assert f'"{name}=={pins[name]}"' in post

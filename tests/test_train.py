@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from c2f_utils import data
-from c2f_utils.models import MLP
+from c2f_utils.models import MLP, ModelOutput
 from c2f_utils.train import (
     TensorBatches,
     TrainConfig,
@@ -283,3 +283,27 @@ def test_crop_flip_keeps_shape_and_moves_content_within_the_padding() -> None:
         shifts = [(dy, dx) for dy in range(9) for dx in range(9)]
         found = any(torch.equal(inner, c[:, dy : dy + 24, dx : dx + 24]) for c in candidates for dy, dx in shifts)
         assert found
+
+
+class _SqrtAtZero(nn.Module):
+    """Finite outputs whose gradient is NaN: d/dp sqrt(p - p) = inf * 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = MLP(4, 2, hidden=(6,))
+        self.p = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        out = self.body(x)
+        return ModelOutput(out.logits + 0 * torch.sqrt(self.p - self.p), out.features)
+
+
+def test_fit_stops_on_a_non_finite_gradient_and_names_the_parameter() -> None:
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 4, generator=g), torch.randint(0, 2, (16,), generator=g)
+    model = _SqrtAtZero()
+    before = model.body.head.weight.detach().clone()
+    with pytest.raises(FloatingPointError, match=r"gradient of parameter 'model\.p' at epoch 1"):
+        fit(model, (x, y), torch.nn.CrossEntropyLoss(), TrainConfig(epochs=1, batch_size=8, seed=0, progress=False))
+    assert all(bool(torch.isfinite(t).all()) for t in model.state_dict().values())  # no NaN was written
+    torch.testing.assert_close(model.body.head.weight, before)  # stopped before the first step

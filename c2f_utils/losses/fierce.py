@@ -208,9 +208,7 @@ class FIERCELoss(nn.Module):
         ``noise`` is the Gumbel draw ``(batch, n_anchors)``; by default a fresh one.
         """
         if features.ndim != 2 or features.shape[1] != self.feature_dim:
-            raise ValueError(
-                f"Expected `features` of shape (batch, {self.feature_dim}), got {tuple(features.shape)}"
-            )
+            raise ValueError(f"Expected `features` of shape (batch, {self.feature_dim}), got {tuple(features.shape)}")
         if features.shape[0] == 0:
             raise ValueError("Expected `features` with at least one row, got an empty batch")
         sim = similarity(features.float(), self.anchors, self.similarity)
