@@ -8,10 +8,11 @@
     python3 tasks.py notebooks               regenerate the chapters' notebook copies (book/*.ipynb)
     python3 tasks.py lab                     open the chapters as notebooks in JupyterLab
     python3 tasks.py env                     only create/update the virtual environment
+    python3 tasks.py lock [--upgrade]        regenerate requirements-lock.txt from pyproject.toml (uv)
 
 Each task creates the virtual environment ``.venv`` next to this file if it is missing
-and installs the package with the dependency versions pinned in ``pyproject.toml``
-(reinstalling when that file changes), then runs inside it.
+and installs the package with the exact versions of ``requirements-lock.txt`` (within the
+ranges of ``pyproject.toml``), reinstalling when either file changes, then runs inside it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+LOCK = ROOT / "requirements-lock.txt"
+# The lock covers every extra and every platform (uv's universal resolution, markers per platform).
+LOCK_COMMAND = [
+    "pip", "compile", "pyproject.toml", "--extra", "book", "--extra", "dev", "--extra", "cluster", "--extra", "lab",
+    "--universal", "--python-version", "3.11.5", "-c", LOCK.name, "-o", LOCK.name,
+]  # fmt: skip
 VENV = Path(os.environ.get("C2F_VENV", ROOT / ".venv"))
 STAMP = VENV / ".c2f-install-stamp"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
@@ -44,7 +51,7 @@ def ensure_env() -> None:
     """Create ``.venv`` and install the pinned dependencies when needed."""
     if sys.version_info < (3, 11):  # noqa: UP036 - this script must run, and explain, on older Pythons
         sys.exit(f"Python >= 3.11 is required, this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     start = time.perf_counter()
@@ -52,8 +59,8 @@ def ensure_env() -> None:
         _say(f"creating virtual environment {VENV}")
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
     subprocess.check_call([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    _say("installing c2f-utils with its pinned dependencies (first time: a few minutes, ~5 GB for PyTorch)")
-    code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster]"])
+    _say("installing c2f-utils with the locked dependencies (first time: a few minutes, ~5 GB for PyTorch)")
+    code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster]", "-c", LOCK.name])
     if code:
         sys.exit(f"pip install failed with exit status {code}")
     STAMP.write_text(wanted)
@@ -172,7 +179,7 @@ def unresolved_python_references(html: Path) -> list[tuple[str, str]]:
 API_PAGES = {
     "experiments": (
         "Experiments, runs and reports",
-        ["experiments", "runs", "evidence", "report", "sweep", "run", "train", "plots", "paths"],
+        ["experiments", "runs", "evidence", "report", "sweep", "run", "train", "progress", "plots", "paths"],
     ),
     "data": ("Data", "data"),
     "models": ("Models", ["models", "weights"]),
@@ -297,13 +304,22 @@ def task_lab(args: list[str]) -> int:
 
     ensure_env()
     if not (BIN / "jupyter-lab").exists():
-        code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster,lab]"])
+        code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster,lab]", "-c", LOCK.name])
         if code:
             return code
     overrides = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     overrides.parent.mkdir(parents=True, exist_ok=True)
     overrides.write_text(json.dumps(LAB_OVERRIDES, indent=2))
     return _run([BIN / "jupyter-lab", "--notebook-dir", ROOT / "book", *args])
+
+
+def task_lock(args: list[str]) -> int:
+    """Regenerate ``requirements-lock.txt`` with uv: the versions stay as locked unless
+    ``--upgrade`` (everything) or ``--upgrade-package NAME`` is given; the environment
+    follows at the next task. Changing torch, numpy, scikit-learn or POT changes every run's
+    cache key (:func:`c2f_utils.experiments.library_versions`): re-record the real profiles."""
+    ensure_env()
+    return _run([BIN / "uv", *LOCK_COMMAND, *args])
 
 
 def main(argv: list[str]) -> int:
@@ -314,6 +330,7 @@ def main(argv: list[str]) -> int:
         "api": task_api,
         "notebooks": task_notebooks,
         "lab": task_lab,
+        "lock": task_lock,
         "env": lambda _: ensure_env() or 0,
     }
     if not argv or argv[0] not in tasks:

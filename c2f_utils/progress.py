@@ -60,6 +60,13 @@ class _Lines:
         self.target.flush()
 
 
+class _LogBar(text_tqdm):
+    """A text bar for logs: a new postfix waits for the next timed redraw instead of forcing one."""
+
+    def set_postfix(self, ordered_dict: Any = None, refresh: bool = False, **kwargs: Any) -> None:
+        super().set_postfix(ordered_dict, refresh=False, **kwargs)
+
+
 def _in_kernel() -> bool:
     """True inside a Jupyter kernel (an IPython shell with a kernel: JupyterLab, Colab, papermill)."""
     ipython = sys.modules.get("IPython")
@@ -147,9 +154,10 @@ def progress_bar(
 
         return widget_tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, leave=leave)
     interval = _INTERVAL.get(mode, 0.5)  # a kernel without ipywidgets: text redrawn twice a second
+    bar = text_tqdm
     if mode == "log":  # a log keeps every line, the last one (the total) included
-        file, leave = _Lines(file if file is not None else sys.stderr), True
-    return text_tqdm(
+        file, leave, bar = _Lines(file if file is not None else sys.stderr), True, _LogBar
+    return bar(
         iterable,
         total=total,
         desc=desc,

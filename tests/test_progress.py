@@ -73,11 +73,14 @@ def test_log_mode_writes_lines_from_fit(nowhere: pytest.MonkeyPatch) -> None:
     """What papermill's --log-output and a batch log see: the fit's epochs as text."""
     nowhere.setenv(PROGRESS_ENV, "log")
     stream = io.StringIO()
-    bar = progress_bar(total=4, desc="fit MLP", unit="epoch", file=stream, leave=True)
+    bar = progress_bar(total=4, desc="fit MLP", unit="epoch", file=stream)
     for _ in range(4):
+        bar.set_postfix(loss="0.5")
         bar.update()
     bar.close()
-    assert "fit MLP" in stream.getvalue() and "4/4" in stream.getvalue()
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue() and lines[-1].startswith("fit MLP: 100%") and "4/4" in lines[-1]
+    assert len(lines) == 2  # the start and the end: within 30 s nothing in between
 
     captured = io.StringIO()
     nowhere.setattr(progress.sys, "stderr", captured)

@@ -72,12 +72,41 @@ def test_citation_lists_the_five_papers_and_the_package_version() -> None:
         assert title in citation
 
 
-def test_binder_installs_the_pinned_cpu_torch() -> None:
-    pins = dict(d.split("==") for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+def _locked() -> dict[str, list[str]]:
+    """Package -> locked versions (one per platform marker) in requirements-lock.txt."""
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, list[str]] = {}
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        if line and not line.startswith((" ", "#", "-")):
+            name, version = line.split(";")[0].strip().split("==")
+            pins.setdefault(canonicalize_name(name), []).append(version)
+    return pins
+
+
+def test_lock_pins_every_dependency_within_its_range() -> None:
+    """pyproject.toml holds ranges, the lock one exact version of each package (per platform) inside them."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
+    locked = _locked()
+    for text in declared:
+        req = Requirement(text)
+        assert not any(s.operator == "==" for s in req.specifier) or req.name == "ruff", f"{text}: a range, not a pin"
+        versions = locked.get(canonicalize_name(req.name))
+        assert versions, f"{req.name} is declared in pyproject.toml but not locked"
+        assert all(req.specifier.contains(v, prereleases=True) for v in versions), f"{text}: locked {versions}"
+    assert "requirements-lock.txt" in (ROOT / "tasks.py").read_text()
+
+
+def test_binder_installs_the_locked_cpu_torch() -> None:
     post = (ROOT / "binder" / "postBuild").read_text()
-    for name in ("torch", "torchvision"):
-        assert f'"{name}=={pins[name]}"' in post
-    assert "/whl/cpu" in post
+    locked = _locked()
+    assert locked["torch"] and locked["torchvision"]
+    assert "/whl/cpu" in post and '"$(locked torch)" "$(locked torchvision)"' in post
+    assert "-c requirements-lock.txt" in post
 
 
 def _site(tmp_path: Path, pages: dict[str, str]) -> Path:
