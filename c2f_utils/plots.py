@@ -10,9 +10,13 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["PALETTE", "plot_over_epochs", "set_theme"]
+__all__ = ["MAX_WIDTH", "PALETTE", "panel_grid", "plot_over_epochs", "set_theme"]
 
 PALETTE = "colorblind"
+MAX_WIDTH = 10.0
+"""Widest figure, in inches, the book draws: about 1,100 pixels at the theme's 110 dpi, so
+that a page's text column (about 800 pixels) shrinks it to no less than about 70%, where its
+labels stay readable."""
 
 
 def set_theme(context: str = "notebook") -> None:
@@ -26,6 +30,32 @@ def set_theme(context: str = "notebook") -> None:
         palette=PALETTE,
         rc={"figure.figsize": (6.4, 3.6), "figure.dpi": 110, "axes.titleweight": "bold", "savefig.bbox": "tight"},
     )
+
+
+def panel_grid(
+    n: int,
+    *,
+    panel: tuple[float, float] = (4.6, 3.4),
+    max_width: float = MAX_WIDTH,
+    **subplot_kw: object,
+) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n`` panels of size ``panel`` (inches), in as many rows as it takes to
+    stay within ``max_width``; the unused cells of the last row are hidden.
+
+    Returns the figure and its ``n`` axes in reading order.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"Expected `n` to be an integer >= 1, got {n!r}")
+    width, height = panel
+    if not (width > 0 and height > 0):
+        raise ValueError(f"Expected `panel` to be two positive sizes in inches, got {panel!r}")
+    cols = max(1, min(n, int(max_width // width)))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **subplot_kw)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
 
 
 def plot_over_epochs(
@@ -59,8 +89,7 @@ def plot_over_epochs(
     missing = [c for c in ["epoch", *metrics, *([hue] if hue else [])] if c not in history.columns]
     if missing:
         raise KeyError(f"Columns {missing} not in `history`; it has {list(history.columns)}")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
-    axes_list = list(axes[0])
+    fig, axes_list = panel_grid(len(metrics))
     for i, (ax, metric) in enumerate(zip(axes_list, metrics, strict=True)):
         sns.lineplot(
             data=history,

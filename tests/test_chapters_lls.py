@@ -196,3 +196,21 @@ def test_scorecard_verdicts_come_from_the_policy(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(type(one_seed), "results", lambda self, gid, progress=False: grids_one[gid])
     card = lls.scorecard(one_seed, agreement.iloc[:1], geometry[geometry.seed == 0])
     assert _config_frame(card, "LLS beats 1-hot").verdict == "not tested"
+
+
+def test_q_summary_reads_the_first_lls_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Range and most related class of softmax(q_logits), against a hand-built Q."""
+    logits = np.zeros((10, 10))
+    logits[np.arange(10), (np.arange(10) + 1) % 10] = 2.0  # class i relates most to class i+1
+    logits[np.arange(10), np.arange(10)] = -3.0
+    first = RunResult("lls.train", {"method": "LLS", "seed": 4}, {}, None, {"q_logits": logits}, {}, None, True)
+    other = RunResult("lls.train", {"method": "1-hot", "seed": 0}, {}, None, {}, {}, None, True)
+    config = lls.CHAPTER.configure("quick")
+    monkeypatch.setattr(type(config), "results", lambda self, gid, progress=False: [other, first])
+    summary = lls.q_summary(config)
+    q = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert summary["seed"] == 4
+    assert summary["off-diagonal range"] == f"[{q[0, 2]:.3f}, {q[0, 1]:.3f}]"
+    assert summary["diagonal range"] == f"[{q[0, 0]:.3f}, {q[0, 0]:.3f}]" and summary["uniform 1/K"] == "0.100"
+    related = summary["most related class"]
+    assert related.startswith("0 -> 1, 1 -> 2") and related.endswith("9 -> 0")

@@ -39,3 +39,20 @@ def test_plot_over_epochs_panels_lines_and_chance() -> None:
 def test_plot_over_epochs_missing_column() -> None:
     with pytest.raises(KeyError, match="accuracy"):
         plots.plot_over_epochs(_history(), ["accuracy"])
+
+
+@pytest.mark.parametrize(("n", "rows", "cols"), [(1, 1, 1), (2, 1, 2), (3, 2, 2), (4, 2, 2), (5, 3, 2)])
+def test_panel_grid_wraps_within_the_page_width(n: int, rows: int, cols: int) -> None:
+    fig, axes = plots.panel_grid(n)
+    grid = axes[0].get_subplotspec().get_gridspec()
+    assert len(axes) == n and (grid.nrows, grid.ncols) == (rows, cols)
+    assert fig.get_figwidth() <= plots.MAX_WIDTH
+    assert sum(ax.get_visible() for ax in fig.axes) == n  # the spare cells of the last row are hidden
+    plt.close(fig)
+
+
+def test_panel_grid_rejects_bad_sizes() -> None:
+    with pytest.raises(ValueError, match="n"):
+        plots.panel_grid(0)
+    with pytest.raises(ValueError, match="panel"):
+        plots.panel_grid(2, panel=(0, 3))

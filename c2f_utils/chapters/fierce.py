@@ -635,11 +635,12 @@ def plot_curves(history: pd.DataFrame, which: str, title: str = ""):
 
 
 def _panels(results: list[RunResult], seed: int, width: float, height: float, **kw: Any):
-    import matplotlib.pyplot as plt
+    """One panel per criterion of ``seed``, in a row of at most three narrowed to the page width."""
+    from ..plots import MAX_WIDTH, panel_grid
 
     chosen = [r for r in results if r.params["seed"] == seed]
-    fig, axes = plt.subplots(1, len(chosen), figsize=(width * len(chosen), height), **kw)
-    axes = np.atleast_1d(axes)
+    narrow = min(width, MAX_WIDTH / min(len(chosen), 3))
+    fig, axes = panel_grid(len(chosen), panel=(narrow, height * narrow / width), **kw)
     for ax, r in zip(axes, chosen, strict=True):
         ax.set_title(r.params["criterion"])
     return fig, axes, chosen

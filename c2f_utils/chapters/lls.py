@@ -32,7 +32,7 @@ __all__ = [
     "CHAPTER", "CLASS_NAMES", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train",
     "ablation_table", "accuracy_table", "card", "distillation_table", "geometry_figure", "geometry_summary",
     "make_criterion", "make_model", "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement",
-    "q_figure", "results_table", "scorecard",
+    "q_figure", "q_summary", "results_table", "scorecard",
 ]  # fmt: skip
 
 #: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
@@ -379,10 +379,10 @@ def _heatmap(ax, matrix: np.ndarray, names: Sequence[str], title: str, fmt: str 
 
 def plot_q_and_confusion(result: RunResult, class_names: Sequence[str]):
     """Figures 3-4: the learned Q, the test confusion and the soft confusion (diagonals masked)."""
-    import matplotlib.pyplot as plt
+    from ..plots import panel_grid
 
     q = torch.softmax(torch.as_tensor(result.arrays["q_logits"]), 1).numpy()
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
+    fig, axes = panel_grid(3, panel=(5.0, 4.6))
     shown = (q, result.arrays["confusion"], result.arrays["soft_confusion"])
     titles = ("learned Q (train)", "confusion (test)", "mean predicted probability (test)")
     for ax, m, title in zip(axes, shown, titles, strict=True):
@@ -405,15 +405,17 @@ def plot_geometry(results: Sequence[RunResult], class_names: Sequence[str], trio
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from ..plots import MAX_WIDTH
+
     by = {r.params["method"]: r for r in results if r.params["seed"] == seed and r.params["method"] in TEACHERS}
     idx = [list(class_names).index(c) for c in trio]
-    fig, axes = plt.subplots(3, len(TEACHERS), figsize=(4.4 * len(TEACHERS), 13))
+    fig, axes = plt.subplots(3, len(TEACHERS), figsize=(MAX_WIDTH, MAX_WIDTH * 1.05))
     for j, method in enumerate(TEACHERS):
         feats, labels = by[method].arrays["test_features"], by[method].arrays["test_labels"]
         names, last = np.asarray(class_names)[labels], j == len(TEACHERS) - 1
         _scatter(axes[0, j], feats, names, class_names, f"{method}: t-SNE (test)", s=6, palette="tab10", legend=last)
         d = probes.normalized_cosine_distances(by[method].arrays["centres"])
-        _heatmap(axes[1, j], d, class_names, f"{method}: centre distances", fmt=".3f")
+        _heatmap(axes[1, j], d, class_names, f"{method}: centre distances", fmt=".2f")
         mask = np.isin(labels, idx)
         title = f"{method}: {'/'.join(trio)}  d({trio[0]},{trio[1]})={d[idx[0], idx[1]]:.3f}"
         _scatter(axes[2, j], feats[mask], names[mask], trio, title, s=10)
@@ -437,11 +439,35 @@ def results_table(config: Config, gid: str) -> pd.DataFrame:
     return _TABLES[gid](config.results(gid))
 
 
+def _first_lls(config: Config) -> RunResult:
+    return next(r for r in config.results("main") if r.params["method"] == "LLS")
+
+
 def q_figure(config: Config):
     """Figures 3-4 from the runs of ``config`` (live or committed): :func:`plot_q_and_confusion`
     of the first LLS run of the ``main`` grid."""
-    first = next(r for r in config.results("main") if r.params["method"] == "LLS")
-    return plot_q_and_confusion(first, CLASS_NAMES[config["dataset"]])
+    return plot_q_and_confusion(_first_lls(config), CLASS_NAMES[config["dataset"]])
+
+
+def q_summary(config: Config) -> pd.Series:
+    """The learned :math:`Q` of the run :func:`q_figure` draws: the range of its off-diagonal
+    and diagonal entries against the uniform :math:`1/K`, and each class's most related class
+    (largest off-diagonal entry of its row)."""
+    first = _first_lls(config)
+    names = CLASS_NAMES[config["dataset"]]
+    q = torch.softmax(torch.as_tensor(first.arrays["q_logits"]), 1)
+    off = q[~torch.eye(len(q), dtype=torch.bool)]
+    related = q.clone().fill_diagonal_(0).argmax(1)
+    return pd.Series(
+        {
+            "seed": first.params["seed"],
+            "off-diagonal range": f"[{off.min():.3f}, {off.max():.3f}]",
+            "diagonal range": f"[{q.diagonal().min():.3f}, {q.diagonal().max():.3f}]",
+            "uniform 1/K": f"{1 / len(q):.3f}",
+            "most related class": ", ".join(f"{names[i]} -> {names[j]}" for i, j in enumerate(related.tolist())),
+        },
+        name="learned Q",
+    )
 
 
 def geometry_figure(config: Config):
