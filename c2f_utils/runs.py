@@ -14,6 +14,21 @@ An entry is written to a temporary folder and moved into place with one atomic
 rename, after every file in it is complete; ``record.json`` lists the SHA-256 of the
 other files. An entry that cannot be read back or whose checksums do not match is
 reported (a :class:`CorruptCacheWarning`) and recomputed, never silently used.
+
+Guarantees beyond that:
+
+- **One writer per key.** A process computes a key while holding a lock on
+  ``$C2F_CACHE_DIR/locks/<name>-<key>.lock`` (POSIX ``flock``); another process asking
+  for the same key waits, then reads the finished entry instead of computing it again.
+- **Fresh equals cached.** :func:`cached_run` returns the result as read back from the
+  entry it wrote (same types, same values as any later call), and refuses, before writing,
+  arrays that could not be read back without pickle.
+- **Nothing escapes or collides.** Run names are one folder name (no ``..``, no
+  separators); parameter mappings need string keys (``{1: "a"}`` would otherwise share a
+  key with ``{"1": "a"}``).
+- **Leftovers are cleaned.** Temporary folders carry their host and process id; those of
+  processes that are gone (or, from another host, older than a day) are removed at the next
+  write (:func:`clean_leftovers`).
 """
 
 from __future__ import annotations
@@ -25,6 +40,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -47,6 +63,7 @@ __all__ = [
     "RunOutput",
     "RunResult",
     "cached_run",
+    "clean_leftovers",
     "entry_path",
     "provenance",
     "publish_results",
@@ -112,18 +129,35 @@ def _canonical(value: Any, where: str, nonfinite_as_none: bool = False) -> Any:
     if isinstance(value, list | tuple):
         return [_canonical(v, f"{where}[{i}]", nonfinite_as_none) for i, v in enumerate(value)]
     if isinstance(value, Mapping):
-        return {str(k): _canonical(v, f"{where}.{k}", nonfinite_as_none) for k, v in value.items()}
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:  # {1: "a"} and {"1": "a"} would otherwise share a key (JSON keys are strings)
+            raise TypeError(f"Expected string keys in {where}, got {bad[0]!r} of type {type(bad[0]).__name__}")
+        return {k: _canonical(v, f"{where}.{k}", nonfinite_as_none) for k, v in value.items()}
     raise TypeError(
         f"Expected run parameters made of None, bool, int, float, str, lists and dicts, "
         f"got {where}={value!r} of type {type(value).__name__}"
     )
 
 
+def _check_name(name: Any) -> str:
+    """A run name is one folder under ``runs/``: letters, digits, '-', '_' and '.', not starting
+    with '.' (which would also let ``..`` climb out of the cache folder)."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or name.startswith(".")
+        or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
+    ):
+        raise ValueError(
+            f"Expected `name` made of ASCII letters, digits, '-', '_' or '.', not starting with '.', got {name!r}"
+        )
+    return name
+
+
 def run_key(name: str, params: Mapping[str, Any], code: str) -> str:
     """Hex key of a run: SHA-256 of its name, canonical parameters and ``code``
     (the fingerprint of the code it executes)."""
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
-        raise ValueError(f"Expected `name` made of letters, digits, '-', '_' or '.', got {name!r}")
+    _check_name(name)
     if not isinstance(code, str) or not code:
         raise ValueError(f"Expected `code` to be a non-empty fingerprint string, got {code!r}")
     blob = json.dumps(
@@ -136,6 +170,9 @@ def run_key(name: str, params: Mapping[str, Any], code: str) -> str:
 
 def entry_path(name: str, key: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Folder of the cache entry of run ``name`` with ``key``."""
+    _check_name(name)
+    if not isinstance(key, str) or not key or not all(c in "0123456789abcdef" for c in key):
+        raise ValueError(f"Expected `key` to be a hexadecimal run key, got {key!r}")
     return resolve_cache_dir(cache_dir) / "runs" / name / key
 
 
@@ -185,6 +222,72 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _storable_arrays(arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The arrays of a run as NumPy arrays ``np.load(allow_pickle=False)`` can read back; raises otherwise."""
+    out: dict[str, np.ndarray] = {}
+    for k, v in arrays.items():
+        if not isinstance(k, str) or not k.isidentifier():
+            raise TypeError(f"Expected array names that are Python identifiers, got {k!r}")
+        a = np.asarray(v)
+        if a.dtype.hasobject or a.dtype.kind not in "biufcSUMm":
+            raise TypeError(
+                f"Expected arrays of numbers, booleans or strings, got arrays[{k!r}] of dtype {a.dtype} "
+                "(object arrays cannot be read back without pickle)"
+            )
+        out[k] = a
+    return out
+
+
+_TEMP_PREFIXES = (".tmp-", ".trash-")
+_TEMP = re.compile(r"^\.(?:tmp|trash)-[0-9a-f]+-(?P<host>[A-Za-z0-9_.]*)-(?P<pid>\d+)-[0-9a-f]{8}$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", platform.node())
+
+
+def _temp_name(prefix: str, key: str) -> str:
+    """``<prefix><key>-<host>-<pid>-<random>``: who made it, so that leftovers can be told apart."""
+    return f"{prefix}{key}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clean_leftovers(folder: Path, max_age_s: float = 86400.0) -> list[Path]:
+    """Remove the temporary folders that interrupted writes left in ``folder`` (one run's entries).
+
+    A ``.tmp-*``/``.trash-*`` folder is removed when the process that made it (same host, by
+    pid) is gone, or, made on another host of a shared filesystem, when it is older than
+    ``max_age_s``. Returns the folders removed.
+    """
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        if not path.name.startswith(_TEMP_PREFIXES) or not path.is_dir():
+            continue
+        made = _TEMP.match(path.name)
+        try:
+            if made and made["host"] == _host():
+                stale = not _alive(int(made["pid"]))
+            else:  # another host of a shared filesystem, or an older naming: by age
+                stale = time.time() - path.stat().st_mtime > max_age_s
+        except FileNotFoundError:  # another process removed it meanwhile
+            continue
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: bool) -> bool:
     """Write an entry atomically; returns False when another writer finished the same key first.
 
@@ -195,17 +298,19 @@ def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: b
     writer's folder is discarded (the results are the same computation). ``replace``
     moves a corrupt entry aside first.
     """
+    arrays = _storable_arrays(out.arrays)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
+    clean_leftovers(final.parent)
+    tmp = final.parent / _temp_name(".tmp-", final.name)
     tmp.mkdir()
     try:
         files: dict[str, str] = {}
         if out.history is not None:
             out.history.to_csv(tmp / _HISTORY, index=False)
             files[_HISTORY] = _sha256(tmp / _HISTORY)
-        if out.arrays:
+        if arrays:
             buffer = io.BytesIO()
-            np.savez(buffer, **{k: np.asarray(v) for k, v in out.arrays.items()})
+            np.savez(buffer, **arrays)
             (tmp / _ARRAYS).write_bytes(buffer.getvalue())
             files[_ARRAYS] = _sha256(tmp / _ARRAYS)
         record = {**record, "files": files}
@@ -214,7 +319,7 @@ def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: b
             with open(f, "rb") as handle:
                 os.fsync(handle.fileno())
         if replace and final.exists():  # a corrupt entry being replaced: move it aside first
-            trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex[:8]}"
+            trash = final.parent / _temp_name(".trash-", final.name)
             with contextlib.suppress(FileNotFoundError):  # another writer moved it already
                 os.rename(final, trash)
             shutil.rmtree(trash, ignore_errors=True)
@@ -287,33 +392,72 @@ def cached_run(
     replace = force
     if entry.exists() and not force:
         replace = True
-        try:
-            result = read_entry(entry, name)
-            if result.params == params:
-                return result
-            raise ValueError("stored parameters differ from the requested ones")
-        except Exception as exc:  # noqa: BLE001 - any unreadable entry is recomputed, loudly
-            warnings.warn(
-                f"Cache entry {entry} is corrupt or partial ({type(exc).__name__}: {exc}); recomputing it.",
-                CorruptCacheWarning,
-                stacklevel=2,
-            )
-    from .train import checkpointing
+        hit = _read_valid(entry, name, params)
+        if hit is not None:
+            return hit
+    locks = resolve_cache_dir(cache_dir) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with _key_lock(locks / f"{name}-{key}.lock"):
+        # Another process may have computed this key while we waited for the lock: use its entry.
+        if not force and entry.exists():
+            hit = _read_valid(entry, name, params)
+            if hit is not None:
+                return hit
+        from .train import checkpointing
 
-    checkpoints = entry.parent / f".ckpt-{key}"
-    start = time.perf_counter()
-    with checkpointing(checkpoints):  # a killed run resumes from its last checkpoint when rerun
-        out = fn(**params)
-    wall = time.perf_counter() - start
-    if isinstance(out, Mapping):
-        out = RunOutput(metrics=dict(out))
-    if not isinstance(out, RunOutput):
-        raise TypeError(f"Expected `fn` to return a RunOutput or a dict of metrics, got {type(out).__name__}")
-    metrics = {k: _canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
-    prov = {**provenance(), "code_fingerprint": code, "wall_time_s": round(wall, 3)}
-    _write_entry(entry, {"name": name, "params": params, "metrics": metrics, "provenance": prov}, out, replace)
-    shutil.rmtree(checkpoints, ignore_errors=True)
-    return RunResult(name, params, metrics, out.history, dict(out.arrays), prov, entry, cached=False)
+        checkpoints = entry.parent / f".ckpt-{key}"
+        start = time.perf_counter()
+        with checkpointing(checkpoints):  # a killed run resumes from its last checkpoint when rerun
+            out = fn(**params)
+        wall = time.perf_counter() - start
+        if isinstance(out, Mapping):
+            out = RunOutput(metrics=dict(out))
+        if not isinstance(out, RunOutput):
+            raise TypeError(f"Expected `fn` to return a RunOutput or a dict of metrics, got {type(out).__name__}")
+        if not isinstance(out.metrics, Mapping) or not all(isinstance(k, str) for k in out.metrics):
+            raise TypeError(f"Expected the run's metrics to be a dict with string keys, got {out.metrics!r}")
+        metrics = {k: _canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
+        prov = {**provenance(), "code_fingerprint": code, "wall_time_s": round(wall, 3)}
+        record = {"name": name, "params": params, "metrics": metrics, "provenance": prov}
+        _write_entry(entry, record, out, replace)
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    # The result as it was stored (the same types and values a later call reads from the cache).
+    stored = read_entry(entry, name)
+    stored.cached = False
+    return stored
+
+
+def _read_valid(entry: Path, name: str, params: Any) -> RunResult | None:
+    """The entry's result when it reads back intact with the requested parameters, else None (warned)."""
+    try:
+        result = read_entry(entry, name)
+        if result.params == params:
+            return result
+        raise ValueError("stored parameters differ from the requested ones")
+    except Exception as exc:  # noqa: BLE001 - any unreadable entry is recomputed, loudly
+        warnings.warn(
+            f"Cache entry {entry} is corrupt or partial ({type(exc).__name__}: {exc}); recomputing it.",
+            CorruptCacheWarning,
+            stacklevel=3,
+        )
+    return None
+
+
+@contextlib.contextmanager
+def _key_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (one process computes a key at a time; the others wait
+    and then read its entry). POSIX ``flock``; where it is unavailable, no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: concurrent writers of one key still cannot corrupt an entry
+        yield
+        return
+    with open(path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def results_frame(results: Iterable[RunResult]) -> pd.DataFrame:

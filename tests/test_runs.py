@@ -145,3 +145,90 @@ def test_publish_results_only_under_the_runner(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv(runs.RESULTS_ENV, str(tmp_path / "r.json"))
     runs.publish_results({"x": 1, "ci": float("nan")})
     assert json.loads((tmp_path / "r.json").read_text()) == {"x": 1, "ci": None}
+
+
+# --------------------------------------------------------------------------- hardening (names, values, writers)
+
+
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "../x", "", "é"])
+def test_run_names_cannot_leave_the_cache_folder(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="name"):
+        runs.cached_run(name, Counter(), {"a": 1}, cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="name"):
+        runs.entry_path(name, "ab12", tmp_path)
+    with pytest.raises(ValueError, match="key"):
+        runs.entry_path("exp", "../../x", tmp_path)
+    assert not any(tmp_path.rglob("record.json"))
+
+
+def test_parameter_keys_must_be_strings() -> None:
+    """{1: "a"} and {"1": "a"} would serialise alike: the first is refused, not collapsed."""
+    with pytest.raises(TypeError, match=r"params\.d.*1"):
+        runs.run_key("x", {"d": {1: "a"}}, "c0")
+    assert runs.run_key("x", {"d": {"1": "a"}}, "c0")
+
+
+def test_unreadable_arrays_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    def fn(a: int) -> runs.RunOutput:
+        return runs.RunOutput(metrics={"m": 1.0}, arrays={"ragged": np.array([[1], [1, 2]], dtype=object)})
+
+    with pytest.raises(TypeError, match=r"arrays\['ragged'\].*object"):
+        runs.cached_run("exp", fn, {"a": 1}, cache_dir=tmp_path)
+    assert not (tmp_path / "runs" / "exp").exists() or not any((tmp_path / "runs" / "exp").iterdir())
+
+
+def test_fresh_and_cached_results_are_identical(tmp_path: Path) -> None:
+    def fn(a: int) -> runs.RunOutput:
+        history = pd.DataFrame({"epoch": np.arange(3, dtype=np.int32), "loss": np.float32([0.5, 0.25, 1 / 3])})
+        return runs.RunOutput(metrics={"m": np.float32(0.1), "n": np.int64(3)}, history=history, arrays={"w": [1, 2]})
+
+    fresh = runs.cached_run("exp", fn, {"a": 1}, cache_dir=tmp_path)
+    again = runs.cached_run("exp", fn, {"a": 1}, cache_dir=tmp_path)
+    assert not fresh.cached and again.cached
+    assert fresh.metrics == again.metrics and [type(v) for v in fresh.metrics.values()] == [float, int]
+    pd.testing.assert_frame_equal(fresh.history, again.history, check_exact=True)
+    assert fresh.arrays.keys() == again.arrays.keys() and fresh.arrays["w"].dtype == again.arrays["w"].dtype
+    assert fresh.provenance == again.provenance and fresh.path == again.path
+
+
+def test_leftovers_of_interrupted_writes_are_cleaned(tmp_path: Path) -> None:
+    runs.cached_run("exp", Counter(), {"a": 1}, cache_dir=tmp_path)
+    folder = tmp_path / "runs" / "exp"
+    host = runs._host()
+    dead = folder / f".tmp-{'a' * 32}-{host}-{2**22 + 12345}-0123abcd"  # no such pid
+    live = folder / f".tmp-{'b' * 32}-{host}-{os.getpid()}-0123abcd"  # a writer still at work
+    old = folder / f".trash-{'c' * 32}-89abcdef"  # an older naming, a day old
+    for path in (dead, live, old):
+        path.mkdir()
+        (path / "record.json").write_text("{}")
+    os.utime(old, (0, 0))
+    removed = runs.clean_leftovers(folder)
+    assert sorted(removed) == sorted([dead, old]) and live.is_dir()
+
+
+def _compute_once(cache: str, log: str, barrier, scores) -> None:
+    def fn(a: int) -> dict:
+        with open(log, "a") as f:
+            f.write("computed\n")
+        return {"score": float(a)}
+
+    barrier.wait()
+    scores.put(runs.cached_run("exp", fn, {"a": 7}, cache_dir=cache, code="fixed").metrics["score"])
+
+
+def test_concurrent_writers_of_one_key_compute_it_once(tmp_path: Path) -> None:
+    """Two processes asking for one key at once: one computes, the other waits and reads its entry."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    barrier, scores, log = ctx.Barrier(2), ctx.Queue(), tmp_path / "calls.log"
+    procs = [ctx.Process(target=_compute_once, args=(str(tmp_path / "cache"), str(log), barrier, scores)) for _ in "ab"]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    assert [scores.get(timeout=5), scores.get(timeout=5)] == [7.0, 7.0]
+    assert log.read_text().count("computed") == 1
+    entries = list((tmp_path / "cache" / "runs" / "exp").iterdir())
+    assert len(entries) == 1 and (entries[0] / "record.json").is_file()

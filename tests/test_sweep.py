@@ -74,10 +74,10 @@ def test_a_failing_run_is_retried_and_reported_with_parameters_and_traceback(tmp
 
 def _slow_run(cache: str, barrier) -> str:
     def fn(a: int) -> dict:
-        barrier.wait(timeout=60)  # both writers finish the same key at the same moment
         time.sleep(0.05)
         return {"a": float(a)}
 
+    barrier.wait(timeout=60)  # both processes ask for the same key at the same moment
     return str(runs.cached_run("race", fn, {"a": 1}, cache_dir=cache, code="fixed").path)
 
 
