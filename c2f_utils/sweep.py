@@ -36,11 +36,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ._checks import check_positive_int
 from .experiments import Config, Experiment, param
 from .paths import cache_dir as resolve_cache_dir
 from .progress import progress_bar
 
-__all__ = ["EXECUTORS", "NullRun", "Outcome", "SweepReport", "run_one", "sweep", "waves"]
+__all__ = [
+    "EXECUTORS",
+    "NullRun",
+    "Outcome",
+    "SweepReport",
+    "available_cores",
+    "pin_threads",
+    "run_one",
+    "sweep",
+    "threads_per_process",
+    "waves",
+]
 
 EXECUTORS = ("local", "dask", "submitit")
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -84,7 +96,25 @@ class SweepReport:
         return f"{len(self.outcomes)} runs: {parts} in {self.wall_s:.1f} s"
 
 
-def _pin_threads(threads: int) -> None:
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity: a SLURM or container allotment),
+    not the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_process(processes: int) -> int:
+    """Threads for each of ``processes`` PyTorch processes sharing :func:`available_cores`: two
+    processes with default threads on two cores slow each other down about tenfold."""
+    check_positive_int("processes", processes)
+    return max(1, available_cores() // processes)
+
+
+def pin_threads(threads: int) -> None:
+    """Set this process's PyTorch and BLAS threads (and those of the processes it starts)."""
+    check_positive_int("threads", threads)
     for var in _THREAD_VARS:
         os.environ[var] = str(threads)
     import torch
@@ -98,7 +128,7 @@ def run_one(exp: Experiment, cache_dir: str | None, retries: int, threads: int) 
     Every executor calls this function; it pins the worker's threads first, so a worker
     never oversubscribes the cores it was given.
     """
-    _pin_threads(threads)
+    pin_threads(threads)
     error = None
     start = time.perf_counter()
     for attempt in range(1, retries + 2):
@@ -135,7 +165,7 @@ def _init_local_worker(threads: int, counter: Any, n_gpus: int) -> None:
         counter.value += 1
     if n_gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(index % n_gpus)
-    _pin_threads(threads)
+    pin_threads(threads)
 
 
 @contextmanager
@@ -253,7 +283,7 @@ def sweep(
         The engine (module docstring).
     workers : int
         Parallel workers (local processes, Dask workers, or SLURM array parallelism).
-        Each gets ``max(1, cpu_count // workers)`` threads.
+        Each gets :func:`threads_per_process` threads (its share of the available cores).
     retries : int
         Extra attempts for a failed run before it is reported.
     cache_dir : path, optional
@@ -277,7 +307,7 @@ def sweep(
     else:
         raise TypeError(f"Expected `config` to be a configured chapter (Config) or experiments, got {config!r}")
     cache = str(resolve_cache_dir(cache_dir).resolve())  # absolute: workers may run elsewhere
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_process(workers)
     start = time.perf_counter()
     outcomes: dict[str, Outcome] = {}
     todo = []

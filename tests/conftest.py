@@ -11,6 +11,18 @@ from fake_data import FakeData, write_fake_data
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, each worker takes its share of the cores (PyTorch, BLAS, and the
+    kernels and processes it starts), unless OMP_NUM_THREADS was set by the caller
+    (``python3 tasks.py test`` sets 1): two workers with default threads on two cores run
+    about ten times slower."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and not os.environ.get("OMP_NUM_THREADS"):
+        from c2f_utils.sweep import pin_threads, threads_per_process
+
+        pin_threads(threads_per_process(int(workers)))
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own C2F_CACHE_DIR so that no test reads another's results."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
@@ -112,3 +113,34 @@ def test_bad_arguments_are_named() -> None:
         sweep(config, workers=0)
     with pytest.raises(TypeError, match="config"):
         sweep(setting.CHAPTER)
+
+
+def test_threads_are_a_share_of_the_available_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from c2f_utils.sweep import available_cores, pin_threads, threads_per_process
+
+    cores = available_cores()
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    assert threads_per_process(1) == cores and threads_per_process(cores + 1) == 1
+    assert threads_per_process(2) * 2 <= max(cores, 2)
+    with pytest.raises(ValueError, match="processes"):
+        threads_per_process(0)
+    before = torch.get_num_threads()
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # the variables pin_threads sets are undone after
+    try:
+        pin_threads(1)
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_xdist_workers_do_not_oversubscribe_the_cores() -> None:
+    import torch
+
+    from c2f_utils.sweep import available_cores
+
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        pytest.skip("checks pytest-xdist workers; this run has none (CI runs the suite with -n 2)")
+    assert torch.get_num_threads() * int(workers) <= max(available_cores(), int(workers))
