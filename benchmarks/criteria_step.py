@@ -162,7 +162,7 @@ def solver_table(device: torch.device, dims: list[int], n: int, repeats: int, se
             "exact (POT emd)": lambda c: transport_plan(c, "exact"),
             "proximal (IPOT)": lambda c: transport_plan(c, "proximal"),
             "POT sinkhorn (reg 0.05)": lambda c: torch.as_tensor(
-                ot.sinkhorn(np.full(d, 1 / d), np.full(d, 1 / d), (c / c.max()).cpu().double().numpy(), 0.05)
+                ot.sinkhorn(ot.unif(len(c)), ot.unif(len(c)), (c / c.max()).cpu().double().numpy(), 0.05)
             ),
         }
         exact_value = None
