@@ -446,14 +446,19 @@ def _read_valid(entry: Path, name: str, params: Any) -> RunResult | None:
 @contextlib.contextmanager
 def _key_lock(path: Path):
     """Hold an exclusive lock on ``path`` (one process computes a key at a time; the others wait
-    and then read its entry). POSIX ``flock``; where it is unavailable, no lock is taken."""
+    and then read its entry). POSIX ``flock``; where it is unavailable (Windows, a filesystem
+    without locks), no lock is taken and two writers may both compute, the first rename winning."""
     try:
         import fcntl
     except ImportError:  # Windows: concurrent writers of one key still cannot corrupt an entry
         yield
         return
     with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except OSError:  # a filesystem without locks (some network mounts): atomic renames still protect entries
+            yield
+            return
         try:
             yield
         finally:

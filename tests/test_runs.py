@@ -232,3 +232,16 @@ def test_concurrent_writers_of_one_key_compute_it_once(tmp_path: Path) -> None:
     assert log.read_text().count("computed") == 1
     entries = list((tmp_path / "cache" / "runs" / "exp").iterdir())
     assert len(entries) == 1 and (entries[0] / "record.json").is_file()
+
+
+def test_a_filesystem_without_locks_still_gets_its_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+
+    def no_locks(fd: int, op: int) -> None:
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    fn = Counter()
+    first = runs.cached_run("exp", fn, {"a": 2}, cache_dir=tmp_path)
+    assert not first.cached and runs.cached_run("exp", fn, {"a": 2}, cache_dir=tmp_path).cached
+    assert len(fn.calls) == 1
