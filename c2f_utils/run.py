@@ -97,6 +97,10 @@ def run_chapter(
         reported = Path(tmp) / "reported.json"
         previous = os.environ.get(RESULTS_ENV)
         os.environ[RESULTS_ENV] = str(reported)
+        # In the kernel, progress as plain lines (the executed notebook and papermill's log show
+        # them; a widget would show nowhere), unless the caller chose otherwise.
+        progress_given = os.environ.get(PROGRESS_ENV)
+        os.environ.setdefault(PROGRESS_ENV, "log")
         # The kernel runs in the chapter's folder: relative data/cache folders must not move with it.
         relative = {k: os.environ[k] for k in _PATH_ENVS if os.environ.get(k) and not Path(os.environ[k]).is_absolute()}
         os.environ.update({k: str(Path(v).expanduser().resolve()) for k, v in relative.items()})
@@ -112,6 +116,8 @@ def run_chapter(
                 log_output=log_output,
             )
         finally:
+            if progress_given is None:
+                os.environ.pop(PROGRESS_ENV, None)
             os.environ.update(relative)
             if previous is None:
                 os.environ.pop(RESULTS_ENV, None)
@@ -262,8 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check_data:
         print(f"{args.chapter}, {args.profile} profile: every dataset found ({time.perf_counter() - started:.1f} s)")
         return 0
-    # epochs and runs on this terminal, and as plain lines in the executed notebook (papermill's log)
-    os.environ.setdefault(PROGRESS_ENV, "log" if not sys.stderr.isatty() else "on")
+    if not sys.stderr.isatty():  # a batch job's log: the runs and epochs as a line every 30 s
+        os.environ.setdefault(PROGRESS_ENV, "log")
     if not args.executor and (args.record or args.profile != "quick"):
         # Long profiles compute their runs here first, one at a time, with progress on this terminal
         # (a notebook executed by papermill would show it only in the notebook), then the notebook.

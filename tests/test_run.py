@@ -165,3 +165,22 @@ def test_setting_chapter_quick_profile_with_papermill(tmp_path: Path) -> None:
     nb = nbformat.read(tmp_path / "setting.ipynb", as_version=4)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+
+
+def test_the_kernel_reports_progress_as_log_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The notebooks the runner executes get C2F_PROGRESS=log (papermill's log can show lines, not widgets),
+    unless the caller set it; the variable is restored afterwards."""
+    import papermill
+
+    seen: list[str | None] = []
+
+    def fake_execute(*args, **kwargs) -> None:
+        seen.append(os.environ.get("C2F_PROGRESS"))
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.delenv("C2F_PROGRESS", raising=False)
+    run.run_chapter("setting", out=tmp_path)
+    assert seen == ["log"] and "C2F_PROGRESS" not in os.environ
+    monkeypatch.setenv("C2F_PROGRESS", "off")
+    run.run_chapter("setting", out=tmp_path)
+    assert seen[-1] == "off" and os.environ["C2F_PROGRESS"] == "off"
