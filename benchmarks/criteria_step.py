@@ -134,11 +134,12 @@ def step_table(device: torch.device, rounds: int, batch: int, seed: int) -> dict
     rows = {}
     for name in names:
         ratios = np.array(times[name]) / np.array(times["CE"])
-        ci = (
-            bootstrap((ratios,), np.median, confidence_level=0.95, random_state=seed).confidence_interval
-            if rounds >= 3
-            else None
-        )
+        if rounds < 3:
+            ci = None
+        elif np.ptp(ratios) == 0:  # CE against itself: every ratio is 1
+            ci = type("CI", (), {"low": ratios[0], "high": ratios[0]})
+        else:
+            ci = bootstrap((ratios,), np.median, confidence_level=0.95, random_state=seed).confidence_interval
         rows[name] = {
             "median_step_s": statistics.median(times[name]),
             "ratio_to_ce": float(np.median(ratios)),
