@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -43,6 +44,7 @@ MODES = ("off", "bar", "notebook", "log")
 _OFF = {"off", "0", "false", "no"}
 _ON = {"on", "1", "true", "yes"}
 _INTERVAL = {"bar": 0.1, "log": 30.0}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class _Lines:
@@ -52,6 +54,7 @@ class _Lines:
         self.target = target
 
     def write(self, text: str) -> None:
+        text = _ANSI.sub("", text)  # cursor moves of stacked bars mean nothing in a log
         for part in text.replace("\n", "\r").split("\r"):
             if part.strip():
                 self.target.write(part.rstrip() + "\n")

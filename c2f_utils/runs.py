@@ -226,8 +226,8 @@ def _storable_arrays(arrays: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The arrays of a run as NumPy arrays ``np.load(allow_pickle=False)`` can read back; raises otherwise."""
     out: dict[str, np.ndarray] = {}
     for k, v in arrays.items():
-        if not isinstance(k, str) or not k.isidentifier():
-            raise TypeError(f"Expected array names that are Python identifiers, got {k!r}")
+        if not isinstance(k, str) or not k:
+            raise TypeError(f"Expected array names that are non-empty strings, got {k!r}")
         a = np.asarray(v)
         if a.dtype.hasobject or a.dtype.kind not in "biufcSUMm":
             raise TypeError(

@@ -88,3 +88,9 @@ def test_log_mode_writes_lines_from_fit(nowhere: pytest.MonkeyPatch) -> None:
     x, y = torch.randn(64, 5, generator=g), torch.randint(0, 2, (64,), generator=g)
     fit(MLP(5, 2, hidden=(8,)), (x, y), torch.nn.CrossEntropyLoss(), TrainConfig(epochs=2, batch_size=32, seed=0))
     assert "fit MLP" in captured.getvalue() and "2/2" in captured.getvalue()
+
+
+def test_log_lines_carry_no_terminal_escapes() -> None:
+    stream = io.StringIO()
+    progress._Lines(stream).write("\rfit: 0%\x1b[A\n\x1b[A\rfit: 100%")
+    assert stream.getvalue().splitlines() == ["fit: 0%", "fit: 100%"]
