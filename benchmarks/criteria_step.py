@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import random
 import statistics
 import time
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _idle import check_idle
 from scipy.stats import bootstrap
 
 from c2f_utils.losses import (
@@ -54,7 +54,6 @@ from c2f_utils.losses import (
 )
 from c2f_utils.models import resnet18
 from c2f_utils.runs import provenance
-from c2f_utils.sweep import available_cores
 
 TARGETS = {"FIERCE": 1.05, "LLS": 1.05, "OT exact": 1.3, "OT proximal": 1.3}
 K = 10
@@ -196,11 +195,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     device = torch.device(args.device)
-    cores = available_cores()
-    load = os.getloadavg()[0]
-    loaded = load > 0.5 * cores
-    if loaded and not args.force:
-        raise SystemExit(f"load average {load:.2f} on {cores} cores: not an idle machine (use --force to record)")
+    machine = check_idle(args.force)
     steps = step_table(device, args.rounds, args.batch_size, args.seed)
     print(f"{'criterion':<22} {'step s':>8} {'x CE':>6}  95% CI          target")
     for name, row in steps["rows"].items():
@@ -217,9 +212,7 @@ def main() -> None:
         "step_times_s": steps["times_s"],
         "solver_vs_d": solvers,
         "threads": torch.get_num_threads(),
-        "cores": cores,
-        "load_average_at_start": load,
-        "recorded_on_loaded_machine": loaded,
+        **machine,
         "provenance": provenance(),
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
+
+from _idle import check_idle
 
 from c2f_utils.chapters import setting
 from c2f_utils.runs import provenance
@@ -48,10 +49,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--force", action="store_true", help="record even on a loaded machine")
     args = parser.parse_args()
-    load = os.getloadavg()[0]
-    cores = os.cpu_count() or 1
-    if load > 0.5 * cores and not args.force:
-        raise SystemExit(f"load average {load:.2f} on {cores} cores: not an idle machine (use --force to record)")
+    machine = check_idle(args.force)
 
     config = setting.CHAPTER.configure("quick", epochs=args.epochs, seeds=[0, 1, 2, 3], probe_every=args.epochs)
     n_runs = len(config.runs("train"))
@@ -81,8 +79,7 @@ def main() -> None:
         },
         "overhead": overhead,
         "overhead_target_dask_ms": 50,
-        "load_average_at_start": load,
-        "recorded_on_loaded_machine": bool(load > 0.5 * cores),
+        **machine,
         "provenance": provenance(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
