@@ -9,6 +9,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 from c2f_utils.losses import L2SP, L2Penalty, OTRegularizer, neuron_cost, proximal_plan, transport_plan
+from c2f_utils.losses.transport import ConvergenceWarning, ipot, round_to_marginals
 from c2f_utils.models import MLP
 
 
@@ -105,10 +106,41 @@ def test_proximal_solver_agrees_with_exact(seed: int, d: int, dp: int) -> None:
 
 def test_proximal_plan_is_batched() -> None:
     costs = torch.rand(3, 6, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    plans = proximal_plan(costs)
+    plans = proximal_plan(costs, tol=1e-8)
     for c, p in zip(costs, plans, strict=True):
         exact = ot.emd2(np.full(6, 1 / 6), np.full(7, 1 / 7), c.numpy())
         assert float((p * c).sum()) == pytest.approx(exact, rel=1e-4)
+
+
+def test_rounding_meets_the_marginals_within_the_altschuler_bound() -> None:
+    g = torch.Generator().manual_seed(1)
+    plan = torch.rand(5, 7, generator=g, dtype=torch.float64)
+    plan /= plan.sum()
+    a, b = torch.full((5,), 1 / 5, dtype=torch.float64), torch.full((7,), 1 / 7, dtype=torch.float64)
+    rounded = round_to_marginals(plan, a, b)
+    torch.testing.assert_close(rounded.sum(1), a)
+    torch.testing.assert_close(rounded.sum(0), b)
+    assert bool((rounded >= 0).all())
+    bound = 2 * (float((plan.sum(1) - a).abs().sum()) + float((plan.sum(0) - b).abs().sum()))
+    assert float((rounded - plan).abs().sum()) <= bound + 1e-12
+
+
+def test_ipot_reports_steps_marginal_error_and_non_convergence() -> None:
+    a, t = _pair(32, 16, 16, 0)
+    cost = neuron_cost(a, t).detach().double()
+    exact = float((transport_plan(cost, "exact") * cost).sum())
+    solved = ipot(cost, tol=1e-6)
+    assert solved.marginal_error <= 1e-6 and 1 <= solved.iterations < 2000
+    assert float((solved.plan * cost).sum()) == pytest.approx(exact, rel=1e-4)
+    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+        early = ipot(cost, max_iter=3, tol=1e-9)
+    assert early.iterations == 3 and early.marginal_error > 1e-9
+    torch.testing.assert_close(early.plan.sum(1), torch.full((16,), 1 / 16, dtype=torch.float64))  # rounded
+    reg = OTRegularizer("ot", "proximal")
+    reg(a, t)
+    assert reg.last_iterations is not None and reg.last_marginal_error <= reg.tol
+    with pytest.raises(ValueError, match="init"):
+        ipot(cost, init=torch.zeros_like(cost))
 
 
 @pytest.mark.xfail(

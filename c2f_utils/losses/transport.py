@@ -26,16 +26,29 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import ot
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_number, check_positive_int
+from .._checks import check_bool, check_choice, check_number, check_positive_int
 
-__all__ = ["L2SP", "L2Penalty", "OTRegularizer", "neuron_cost", "proximal_plan", "transport_plan"]
+__all__ = [
+    "L2SP",
+    "ConvergenceWarning",
+    "L2Penalty",
+    "OTRegularizer",
+    "ProximalPlan",
+    "ipot",
+    "neuron_cost",
+    "proximal_plan",
+    "round_to_marginals",
+    "transport_plan",
+]
 
 PLANS = ("ot", "identity", "uniform")
 SOLVERS = ("exact", "proximal")
@@ -93,7 +106,48 @@ def neuron_cost(features: Tensor, ref_features: Tensor) -> Tensor:
     return torch.where(positive, torch.sqrt(torch.where(positive, sq, torch.ones_like(sq))), torch.zeros_like(sq))
 
 
-def proximal_plan(cost: Tensor, beta: float = 0.01, max_iter: int = 2000, tol: float = 1e-6) -> Tensor:
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration limit before meeting its tolerance."""
+
+
+class ProximalPlan(NamedTuple):
+    """What :func:`ipot` returns: the plans, the proximal steps taken, and the L1 error of
+    the row marginals before rounding (the largest over the batch)."""
+
+    plan: Tensor
+    iterations: int
+    marginal_error: float
+
+
+def round_to_marginals(plan: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    r"""The nearest feasible plan in the sense of Altschuler, Weed & Rigollet (2017, Alg. 2).
+
+    Rows above their marginal are scaled down to it, then columns; the missing mass
+    :math:`e_a = a - P\mathbf 1`, :math:`e_b = b - P^\top\mathbf 1` is added as
+    :math:`e_a e_b^\top / \lVert e_a \rVert_1`. The result has marginals ``a`` and ``b``
+    exactly (to rounding) and moves the plan by at most
+    :math:`2(\lVert P\mathbf 1 - a\rVert_1 + \lVert P^\top \mathbf 1 - b\rVert_1)` in L1.
+    Batched over a leading dimension.
+    """
+    rows = plan.sum(-1, keepdim=True)
+    plan = plan * torch.clamp(a[..., :, None] / rows.clamp_min(torch.finfo(plan.dtype).tiny), max=1.0)
+    cols = plan.sum(-2, keepdim=True)
+    plan = plan * torch.clamp(b[..., None, :] / cols.clamp_min(torch.finfo(plan.dtype).tiny), max=1.0)
+    err_a = (a - plan.sum(-1)).clamp_min(0)
+    err_b = (b - plan.sum(-2)).clamp_min(0)
+    mass = err_a.sum(-1, keepdim=True).clamp_min(torch.finfo(plan.dtype).tiny)
+    return plan + err_a[..., :, None] * err_b[..., None, :] / mass[..., None]
+
+
+def ipot(
+    cost: Tensor,
+    beta: float = 0.01,
+    max_iter: int = 2000,
+    tol: float = 1e-3,
+    *,
+    init: Tensor | None = None,
+    check_every: int = 5,
+) -> ProximalPlan:
     """Optimal plans with uniform marginals by the proximal-point method IPOT, batched.
 
     Each iteration is one Bregman-proximal step (Xie et al. 2019, Alg. 1, one inner
@@ -103,67 +157,90 @@ def proximal_plan(cost: Tensor, beta: float = 0.01, max_iter: int = 2000, tol: f
         \\mathbf P^{(k+1)} = \\mathop{\\arg\\min}_{\\mathbf P \\in \\Pi(\\mu, \\nu)}
         \\langle \\mathbf P, \\mathbf C \\rangle + \\beta\\, \\mathrm{KL}(\\mathbf P \\,\\|\\, \\mathbf P^{(k)}),
 
-    which converges to a solution of the unregularized problem (1). The cost is
+    whose fixed point is a solution of the unregularized problem (1). The cost is
     divided by its maximum first, so ``beta`` is relative to the largest cost.
 
-    This is the recurrence of POT's ``ot.solve_batch(..., method="proximal")``
-    (``ot.batch._utils.proximal_bregman_log_plan_batch``) with the sign of the
-    proximal term corrected: POT 0.9.7 builds the kernel from
-    :math:`\\mathbf C + \\beta \\log \\mathbf P^{(k)}` instead of
-    :math:`\\mathbf C - \\beta \\log \\mathbf P^{(k)}`, which makes every second
-    iterate nearly uniform (POT issue #842, fixed by PR #844 after 0.9.7). The
-    iterations stop when the plan moves by less than ``tol`` in L1 norm.
+    **Stopping.** After each column update the columns hold their marginal exactly; the
+    iterations stop when the rows do too, to ``tol`` in L1 (total mass 1), checked every
+    ``check_every`` steps (a check costs a device synchronisation). The plan is then
+    rounded onto the transport polytope (:func:`round_to_marginals`), so its marginals are
+    exact. At ``max_iter`` a :class:`ConvergenceWarning` is issued.
+
+    **Warm start.** ``init`` (a previous plan, e.g. the last mini-batch's) replaces the
+    uniform plan as :math:`\\mathbf P^{(0)}`; when the cost changed little, the
+    proximal steps start next to their fixed point. POT's own proximal solver
+    (``ot.solve_batch(method="proximal")``, 0.9.7) has the sign of the proximal term
+    reversed (POT issue #842); this is its recurrence with the sign corrected.
 
     Parameters
     ----------
     cost : Tensor ``(d, d')`` or ``(B, d, d')``
         Cost matrices (non-negative, finite); gradients are not tracked.
     beta : float
-        Proximal step parameter, relative to ``cost.max()``; smaller converges in
-        fewer iterations but needs a finer float precision.
+        Proximal step parameter, relative to ``cost.max()``.
     max_iter : int
         Maximum number of proximal steps.
     tol : float
-        Stopping threshold on :math:`\\lVert \\mathbf P^{(k+1)} - \\mathbf P^{(k)}\\rVert_1`.
-
-    Returns
-    -------
-    Tensor of the shape, dtype and device of ``cost``: plans summing to 1.
+        Stopping threshold on :math:`\\lVert \\mathbf P\\mathbf 1 - \\mu \\rVert_1`.
+    init : Tensor, optional
+        Starting plans, positive, of ``cost``'s shape.
+    check_every : int
+        Steps between two checks of the tolerance.
     """
     if not isinstance(cost, Tensor) or cost.ndim not in (2, 3) or 0 in cost.shape:
         raise ValueError(f"Expected `cost` as a non-empty tensor (d, d') or (B, d, d'), got {cost!r:.80}")
     check_number("beta", beta, low=0, low_inclusive=False)
     check_positive_int("max_iter", max_iter)
     check_number("tol", tol, low=0)
+    check_positive_int("check_every", check_every)
     c = cost.detach()
     if not torch.isfinite(c).all() or bool((c < 0).any()):
         raise ValueError("Expected `cost` with finite non-negative entries")
+    if init is not None and (not isinstance(init, Tensor) or init.shape != c.shape or bool((init <= 0).any())):
+        raise ValueError(f"Expected `init` as a positive plan of shape {tuple(c.shape)}, got {init!r:.80}")
     squeeze = c.ndim == 2
     if squeeze:
         c = c[None]
+        init = init[None] if init is not None else None
     batch, n, m = c.shape
     scale = c.amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(c.dtype).tiny)
     kernel = -(c / scale) / beta
     log_a = torch.full((batch, n), -float(np.log(n)), dtype=c.dtype, device=c.device)
     log_b = torch.full((batch, m), -float(np.log(m)), dtype=c.dtype, device=c.device)
-    u, v = torch.zeros_like(log_a), torch.zeros_like(log_b)
-    log_plan = log_a[:, :, None] + log_b[:, None, :]
-    for k in range(max_iter):
+    v = torch.zeros_like(log_b)
+    if init is None:
+        log_plan = log_a[:, :, None] + log_b[:, None, :]
+    else:
+        start = init.detach().to(c.dtype)
+        log_plan = (start / start.sum(dim=(1, 2), keepdim=True)).log()
+    error, k = float("inf"), 0
+    for k in range(1, max_iter + 1):
         shifted = kernel + log_plan
         u = log_a - torch.logsumexp(shifted + v[:, None, :], dim=2)
         v = log_b - torch.logsumexp(shifted + u[:, :, None], dim=1)
-        new = shifted + u[:, :, None] + v[:, None, :]
-        # Checking convergence costs a device sync: do it every 10 steps, like POT.
-        done = k % 10 == 9 and float((new.exp() - log_plan.exp()).abs().sum(dim=(1, 2)).max()) < tol
-        log_plan = new
-        if done:
-            break
-    plan = log_plan.exp()
-    return plan[0] if squeeze else plan
+        log_plan = shifted + u[:, :, None] + v[:, None, :]
+        if k % check_every == 0 or k == max_iter:
+            error = float((log_plan.exp().sum(2) - log_a.exp()).abs().sum(1).max())
+            if error <= tol:
+                break
+    else:
+        warnings.warn(
+            f"IPOT stopped at max_iter={max_iter} with a row-marginal error of {error:.2e} > tol={tol:.1e}; "
+            "the plan was rounded onto the marginals",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    plan = round_to_marginals(log_plan.exp(), log_a.exp(), log_b.exp())
+    return ProximalPlan(plan[0] if squeeze else plan, k, error)
+
+
+def proximal_plan(cost: Tensor, beta: float = 0.01, max_iter: int = 2000, tol: float = 1e-3) -> Tensor:
+    """The plans of :func:`ipot` (cold start)."""
+    return ipot(cost, beta, max_iter, tol).plan
 
 
 def transport_plan(
-    cost: Tensor, solver: str = "exact", *, beta: float = 0.01, max_iter: int = 2000, tol: float = 1e-6
+    cost: Tensor, solver: str = "exact", *, beta: float = 0.01, max_iter: int = 2000, tol: float = 1e-3
 ) -> Tensor:
     """Optimal plan of problem (1) with uniform marginals :math:`1/d` and :math:`1/d'`.
 
@@ -212,7 +289,14 @@ class OTRegularizer(nn.Module):
         How the optimal plan is computed (see :func:`transport_plan`); ignored for
         the fixed plans.
     beta, max_iter, tol : float, int, float
-        Parameters of the proximal solver.
+        Parameters of the proximal solver (:func:`ipot`; ``tol`` bounds the L1 error of the
+        row marginals before the plan is rounded onto them).
+    warm_start : bool
+        Start the proximal solver from the last call's plan when the shapes agree. Off by
+        default: measured on random 64 x 512 representations moved by a small step, the
+        warm start took more proximal steps than a cold one (95 against 35 at ``tol=1e-2``),
+        the previous, nearly sparse plan slowing the marginals down. The warm plan is not
+        part of a training checkpoint: a resumed run restarts it cold.
 
     Attributes
     ----------
@@ -220,10 +304,19 @@ class OTRegularizer(nn.Module):
         The plan of the last call (detached).
     last_value : float or None
         The last value of :math:`\\Omega`.
+    last_iterations, last_marginal_error : int or float, or None
+        The proximal solver's steps and its marginal error before rounding, at the last call.
     """
 
     def __init__(
-        self, plan: str = "ot", solver: str = "exact", *, beta: float = 0.01, max_iter: int = 2000, tol: float = 1e-6
+        self,
+        plan: str = "ot",
+        solver: str = "exact",
+        *,
+        beta: float = 0.01,
+        max_iter: int = 2000,
+        tol: float = 1e-3,
+        warm_start: bool = False,
     ) -> None:
         super().__init__()
         self.plan = check_choice("plan", plan, PLANS)
@@ -231,8 +324,11 @@ class OTRegularizer(nn.Module):
         self.beta = check_number("beta", beta, low=0, low_inclusive=False)
         self.max_iter = check_positive_int("max_iter", max_iter)
         self.tol = check_number("tol", tol, low=0)
+        self.warm_start = check_bool("warm_start", warm_start)
         self.last_plan: Tensor | None = None
         self.last_value: float | None = None
+        self.last_iterations: int | None = None
+        self.last_marginal_error: float | None = None
 
     def extra_repr(self) -> str:
         return f"plan={self.plan!r}, solver={self.solver!r}"
@@ -250,7 +346,13 @@ class OTRegularizer(nn.Module):
         if self.plan == "identity" and d != dp:
             raise ValueError(f"Expected d = d' for the identity plan, got d={d} and d'={dp}")
         cost = neuron_cost(features, ref_features.detach())
-        if self.plan == "ot":
+        if self.plan == "ot" and self.solver == "proximal":
+            last = self.last_plan
+            warm = self.warm_start and last is not None and last.shape == cost.shape
+            init = last.to(cost.device, cost.dtype).clamp_min(torch.finfo(cost.dtype).tiny) if warm else None
+            solved = ipot(cost, self.beta, self.max_iter, self.tol, init=init)
+            plan, self.last_iterations, self.last_marginal_error = solved
+        elif self.plan == "ot":
             plan = transport_plan(cost, self.solver, beta=self.beta, max_iter=self.max_iter, tol=self.tol)
         elif self.plan == "identity":
             plan = torch.eye(d, dtype=cost.dtype, device=cost.device) / d
