@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _idle import check_idle
 
 from c2f_utils.models import resnet18
 from c2f_utils.runs import provenance
@@ -53,8 +54,7 @@ def hand_written_epochs(
     _sync(device)
     start = time.perf_counter()
     cuda = device.type == "cuda"
-    if cuda:
-        model.to(memory_format=torch.channels_last)
+    model.to(device, memory_format=torch.channels_last if cuda else torch.preserve_format)
     x, y = x.to(device), y.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
     augment = crop_flip()
@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="epochs per block")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument("--force", action="store_true", help="record even on a loaded machine (said in the record)")
     args = parser.parse_args()
     device = torch.device(args.device)
     samples = args.samples or (1024 if device.type == "cpu" else 50_000)
@@ -120,6 +121,7 @@ def main() -> None:
         value = samples if name == "samples" else getattr(args, name)
         if value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    machine = check_idle(args.force)
     torch.manual_seed(0)
     x = torch.rand(samples, 3, 32, 32)
     y = torch.randint(0, 10, (samples,))
@@ -149,6 +151,7 @@ def main() -> None:
         "ratio_fit_to_hand_written": med["fit"] / med["hand_written"],
         "epoch_times_s": times,
         "threads": torch.get_num_threads(),
+        **machine,
         "provenance": provenance(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
