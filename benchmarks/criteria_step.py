@@ -198,7 +198,7 @@ def solver_table(device: torch.device, dims: list[int], n: int, repeats: int, se
                 seconds.append(time.perf_counter() - start)
             value = float((plan.to(cost.device, cost.dtype) * cost).sum())
             exact_value = value if exact_value is None else exact_value
-            row[name] = {"median_s": statistics.median(seconds), "transport_cost": value}
+            row[name] = {"median_s": statistics.median(seconds), "seconds": seconds, "transport_cost": value}
         row["proximal (IPOT)"].update(solved)
         row["proximal_cost_over_exact"] = row["proximal (IPOT)"]["transport_cost"] / exact_value
         out.append(row)
@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--dims", type=int, nargs="+", default=[64, 128, 256, 512, 1024, 2048, 4096])
-    parser.add_argument("--solver-repeats", type=int, default=3)
+    parser.add_argument("--solver-repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="record even on a loaded machine (said in the record)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")

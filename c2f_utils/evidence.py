@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from . import report
 from .data import DatasetNotFoundError
 from .runs import RunResult, entry_path, provenance, read_entry
 
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = [
     "EvidenceError",
     "RunStatus",
+    "benchmark_records",
+    "benchmarks_dir",
     "committed",
     "describe",
     "manifest",
@@ -65,6 +68,9 @@ MANIFEST = "manifest.json"
 MAX_FILE_BYTES = 1_000_000
 """A run's file larger than this (a network's weights) is not copied into ``results/``; the
 manifest lists it under ``left_out`` and the committed copy is read without it."""
+BENCHMARKS_DIR_ENV = "C2F_BENCHMARKS_DIR"
+"""Environment variable overriding the folder of recorded benchmarks (default:
+``benchmarks/results/`` beside the package, i.e. in the repository)."""
 COMMITTED_PROFILES = ("real", "paper")
 """Profiles whose runs are recorded and committed (``quick`` is executed live)."""
 
@@ -79,6 +85,42 @@ def results_dir(override: str | os.PathLike[str] | None = None) -> Path:
         return Path(override).expanduser()
     env = os.environ.get(RESULTS_DIR_ENV)
     return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "results"
+
+
+def benchmarks_dir(override: str | os.PathLike[str] | None = None) -> Path:
+    """The folder of recorded benchmarks: ``override``, else ``$C2F_BENCHMARKS_DIR``, else
+    ``<repo>/benchmarks/results``."""
+    if override is not None:
+        return Path(override).expanduser()
+    env = os.environ.get(BENCHMARKS_DIR_ENV)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+
+
+def benchmark_records(name: str, root: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every recorded device's result of benchmark ``name``, keyed by device type.
+
+    The scripts of ``benchmarks/`` write ``<name>_<device>.json`` (``criteria_step_cpu.json``,
+    ``criteria_step_cuda.json``), each with its machine and provenance; a chapter that quotes
+    a benchmark reads them here rather than timing on whatever machine builds the book.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"Expected `name` to be a benchmark's name such as 'criteria_step', got {name!r}")
+    folder = benchmarks_dir(root)
+    records = {}
+    for path in sorted(folder.glob(f"{name}_*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise EvidenceError(f"Benchmark record {path} is not valid JSON: {exc}") from exc
+        if not isinstance(record, dict) or record.get("benchmark") != name:
+            raise EvidenceError(f"Expected {path} to hold a record of benchmark {name!r}, got {str(record)[:80]}")
+        records[path.stem[len(name) + 1 :]] = record
+    if not records:
+        raise EvidenceError(
+            f"No record of benchmark {name!r} in {folder} (expected {name}_<device>.json): run "
+            f"`python benchmarks/{name}.py` there, or point ${BENCHMARKS_DIR_ENV} at the records"
+        )
+    return records
 
 
 def profile_dir(chapter: str, profile: str, root: str | os.PathLike[str] | None = None) -> Path:
@@ -325,6 +367,10 @@ def scorecards(
             missing = pd.DataFrame([row | {"evidence": f"{text}; needs data absent here: {exc}"}])
             parts.append(missing.set_axis(["(every claim of this profile)"]).rename_axis("claim"))
     out = pd.concat(p.assign(profile=p["profile, data, seeds"].str.split(";").str[0]) for p in parts).reset_index()
+    # A claim judged on a recorded benchmark is the same in every profile's card: shown once.
+    bench = out.profile == report.BENCHMARK
+    out.loc[bench, "evidence"] = "recorded benchmark (benchmarks/results)"
+    out = out[~(bench & out.duplicated(["claim", "profile"]))]
     order = {c: i for i, c in enumerate(first.index)}
     out = out.iloc[out["claim"].map(lambda c: order.get(c, len(order))).argsort(kind="stable")]
     return out.set_index(["claim", "profile"])

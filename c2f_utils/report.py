@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BENCHMARK",
     "CONFIDENCE",
     "MIN_SEEDS",
     "POLICY_PAGE",
@@ -59,6 +60,7 @@ __all__ = [
     "scorecard",
     "summarize",
     "where",
+    "where_benchmark",
 ]
 
 CONFIDENCE = 0.95
@@ -66,6 +68,9 @@ CONFIDENCE = 0.95
 MIN_SEEDS = 3
 """Fewest independent replicates a verdict other than "not tested" needs."""
 VERDICTS = ("reproduced", "partly", "not reproduced", "not tested", "not tested at this scale")
+BENCHMARK = "benchmark"
+"""First field of a claim's ``where`` when its evidence is a recorded benchmark
+(``benchmarks/results``), not a profile's runs: the same in every profile's scorecard."""
 POLICY_PAGE = "verdicts.md"
 """The book page that explains the policy; every scorecard links to it."""
 
@@ -473,3 +478,12 @@ def where(profile: str, data: str, seeds: Sequence[int]) -> str:
     else:
         text = ",".join(map(str, seeds))
     return f"{profile}; {data}; seeds {text}"
+
+
+def where_benchmark(name: str, device: str, detail: str) -> str:
+    """``"benchmark; criteria_step on NVIDIA H100; 50 rounds"`` for a :class:`Claim` whose
+    evidence is a recorded benchmark (:func:`c2f_utils.evidence.benchmark_records`)."""
+    for label, value in (("name", name), ("device", device), ("detail", detail)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"Expected `{label}` to be a non-empty string, got {value!r}")
+    return f"{BENCHMARK}; {name} on {device}; {detail}"

@@ -11,7 +11,7 @@ import torch
 from fake_data import write_fake_fgvc
 from scipy import stats
 
-from c2f_utils import data, probes
+from c2f_utils import data, probes, report
 from c2f_utils.chapters import ot_transfer as ch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -351,3 +351,71 @@ def test_cost_tables_from_a_tiny_timing_run() -> None:
     assert steps.loc[steps.regularizer == "l2sp", "× L2-SP"].item() == 1.0
     assert solvers[["d", "solver"]].values.tolist() == [[4, "exact"], [4, "proximal"], [16, "exact"]]
     assert abs(solvers["relative gap"]).max() < 1e-3
+
+
+def _bench_record(device: str, exact_ms: dict[int, float], prox_ms: dict[int, float]) -> dict:
+    """A criteria_step record with known times: OT proximal steps 3x, L2-SP steps 1.5x a CE step."""
+    rounds = 4
+    times = {"CE": [0.1] * rounds, "L2-SP": [0.15] * rounds, "OT proximal": [0.3, 0.3, 0.3, 0.33]}
+    steps = {
+        name: {"median_step_s": float(np.median(t)), "ratio_to_ce": float(np.median(t)) / 0.1, "ratio_ci95": None}
+        for name, t in times.items()
+    }
+    steps["OT proximal"]["ipot_iterations"] = {"median": 70, "max": 90}
+    rows = []
+    for d in exact_ms:
+        exact = [exact_ms[d] / 1e3 * f for f in (1.0, 1.1, 0.9)]
+        prox = [prox_ms[d] / 1e3] * 3
+        rows.append(
+            {
+                "d": d,
+                "exact (POT emd)": {"median_s": float(np.median(exact)), "seconds": exact, "transport_cost": 2.0},
+                "proximal (IPOT)": {
+                    "median_s": prox[0],
+                    "seconds": prox,
+                    "transport_cost": 2.0002,
+                    "iterations": d // 8,
+                    "marginal_error": 5e-4,
+                },
+            }
+        )
+    return {
+        "benchmark": "criteria_step",
+        "steps": steps,
+        "step_times_s": times,
+        "solver_vs_d": rows,
+        "threads": 2,
+        "provenance": {"device": device},
+    }
+
+
+def test_benchmark_tables_summary_and_claims_from_known_records() -> None:
+    exact = {64: 1.0, 512: 50.0, 2048: 1600.0}
+    records = {
+        "cpu": _bench_record("cpu (x86_64)", exact, {64: 10.0, 512: 40.0, 2048: 2000.0}),  # never faster at the end
+        "cuda": _bench_record("GPU", exact, {64: 20.0, 512: 30.0, 2048: 30.0}),  # faster from 512 on
+    }
+    steps, solvers = ch.benchmark_tables(records)
+    assert np.allclose(steps.loc[steps.criterion == "OT proximal", "× CE"], 3.0)
+    assert steps["IPOT steps (median)"].dropna().tolist() == [70, 70]
+    assert set(solvers.solver) == {"exact (POT emd)", "proximal (IPOT)"}
+    assert np.allclose(solvers.loc[solvers.solver == "proximal (IPOT)", "cost / exact"], 1.0001)
+    summary = ch.solver_summary(solvers)
+    assert summary["IPOT faster from d ="].tolist() == ["not up to 2048", "512"]
+    assert summary["IPOT steps"].tolist() == ["8-256", "8-256"]
+    assert np.allclose(summary["largest cost / exact - 1"], 1e-4)
+    card = report.scorecard(ch.benchmark_claims(records))
+    step_claim = "§4: a step with Ω_P (IPOT) costs 2.7× one with L2-SP (ResNet-18, {})"
+    lp_claim = "§4: the exact LP is slower than IPOT at d = 2048 ({}; LP time / IPOT time)"
+    assert card.index.tolist() == [c.format(d) for d in ("cpu", "cuda") for c in (step_claim, lp_claim)]
+    verdicts = ["not tested at this scale", "not reproduced", "not tested at this scale", "reproduced"]
+    assert card["verdict"].tolist() == verdicts
+    ratio = np.array([0.3, 0.3, 0.3, 0.33]) / 0.15
+    assert card["ours"].iloc[0].startswith(f"{ratio.mean():.2f}")
+    assert all(w.startswith("benchmark; criteria_step on ") for w in card["profile, data, seeds"])
+    with pytest.raises(ValueError, match="benchmark 'criteria_step', got 'fit_epoch'"):
+        ch.benchmark_tables({"cpu": {"benchmark": "fit_epoch"}})
+    with pytest.raises(ValueError, match="`records`"):
+        ch.benchmark_tables({})
+    with pytest.raises(ValueError, match="`solvers`"):
+        ch.solver_summary(steps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,3 +181,53 @@ def test_large_files_are_left_out_of_the_committed_copy(tmp_path: Path, monkeypa
     assert not list(folder.glob("runs/*/*/arrays.npz")) and list(folder.glob("runs/*/*/record.json"))
     result = evidence.committed(chapter, "real", tmp_path).results("w")[0]
     assert result.metrics == {"score": 1.0} and result.arrays == {}
+
+
+def _bench(name: str = "criteria_step", **extra) -> dict:
+    return {"benchmark": name, "rows": [1, 2], **extra}
+
+
+def test_benchmark_records_are_keyed_by_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "criteria_step_cpu.json").write_text(json.dumps(_bench(threads=2)))
+    (tmp_path / "criteria_step_cuda.json").write_text(json.dumps(_bench(threads=16)))
+    (tmp_path / "fit_epoch_cpu.json").write_text(json.dumps(_bench("fit_epoch")))
+    records = evidence.benchmark_records("criteria_step", tmp_path)
+    assert {k: v["threads"] for k, v in records.items()} == {"cpu": 2, "cuda": 16}
+    monkeypatch.setenv(evidence.BENCHMARKS_DIR_ENV, str(tmp_path))
+    assert list(evidence.benchmark_records("fit_epoch")) == ["cpu"]
+    assert evidence.benchmarks_dir() == tmp_path
+
+
+def test_benchmark_records_fail_naming_the_file_or_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(
+        evidence.EvidenceError, match=re.escape(f"No record of benchmark 'criteria_step' in {tmp_path}")
+    ):
+        evidence.benchmark_records("criteria_step", tmp_path)
+    with pytest.raises(ValueError, match=r"`name`.*'\.\./x'"):
+        evidence.benchmark_records("../x", tmp_path)
+    (tmp_path / "criteria_step_cpu.json").write_text(json.dumps(_bench("fit_epoch")))
+    with pytest.raises(evidence.EvidenceError, match=r"criteria_step_cpu\.json to hold a record of benchmark"):
+        evidence.benchmark_records("criteria_step", tmp_path)
+    (tmp_path / "criteria_step_cpu.json").write_text("{not json")
+    with pytest.raises(evidence.EvidenceError, match=r"criteria_step_cpu\.json is not valid JSON"):
+        evidence.benchmark_records("criteria_step", tmp_path)
+
+
+def test_the_committed_benchmarks_are_found() -> None:
+    records = evidence.benchmark_records("criteria_step")
+    assert "cpu" in records and all(r["provenance"]["git_commit"] for r in records.values())
+
+
+def test_benchmark_claims_appear_once_across_profiles(recorded) -> None:
+    chapter, root = recorded
+    where = report.where_benchmark("toy_bench", "cpu", "3 repeats")
+
+    def with_bench(config: Config) -> pd.DataFrame:
+        claim = report.Claim("the benchmark is fast", report.greater([3.0, 3.1, 2.9], value=1.0, paired=False), where)
+        return pd.concat([card(config), report.scorecard([claim])])
+
+    table = evidence.scorecards(with_bench, chapter.configure("quick"), root=root)
+    rows = table.xs("the benchmark is fast", level="claim")
+    assert rows.index.tolist() == ["benchmark"]
+    assert rows["evidence"].item() == "recorded benchmark (benchmarks/results)"
+    assert table.xs("scores exceed one", level="claim").index.tolist() == ["quick", "real"]

@@ -127,5 +127,9 @@ def test_tables_and_scorecard() -> None:
     assert card.loc["a beats b", "verdict"] == "not tested"
     assert card.loc["a beats b", "profile, data, seeds"] == "quick; toy; seeds 0,1"
     assert report.where("paper", "mnist", range(5)) == "paper; mnist; seeds 0-4"
+    bench = report.where_benchmark("criteria_step", "cpu", "15 rounds")
+    assert bench == "benchmark; criteria_step on cpu; 15 rounds" and bench.split(";")[0] == report.BENCHMARK
+    with pytest.raises(ValueError, match=r"`device`.*''"):
+        report.where_benchmark("criteria_step", "", "15 rounds")
     with pytest.raises(ValueError, match="claim"):
         report.Claim("", report.deterministic(1.0, at_least=0), "w")
