@@ -155,7 +155,7 @@ def test_train_run_splits_out_the_held_out_classes_and_measures_everything() -> 
         assert not set(parts[name].fine.unique().tolist()) & {4, 9}
     assert len(parts["val"]) == pytest.approx(0.2 * (len(parts["train"]) + len(parts["val"])), abs=2)
     out = run.run()
-    assert set(out.metrics) == {*ch.MEASUREMENTS, "val_acc", "i_ty"} - {"student_acc"}
+    assert set(out.metrics) == {*ch.MEASUREMENTS, "val_acc", "i_ty", "fewshot_shots"} - {"student_acc"}
     assert all(math.isfinite(v) for v in out.metrics.values())
     assert 0.5 <= out.metrics["fewshot_acc"] <= 1.0 and 0 <= out.metrics["separation"] <= 1
     with pytest.raises(ValueError, match="`held_out`"):
