@@ -33,7 +33,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(os.environ.get("C2F_SITE_DIR", ROOT / "_build" / "html"))
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHAPTERS = ("setting", "fierce", "ls_ib", "lls", "ot_transfer")
+CHAPTERS = ("setting", "fierce", "ls_ib", "lls", "ot_transfer", "synthesis")
 MODE = os.environ.get("C2F_BROWSER_TESTS", "")
 REQUIRED = MODE == "required"
 

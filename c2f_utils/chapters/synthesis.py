@@ -1,0 +1,609 @@
+"""Chapter "Synthesis": every criterion of the book on one coarse-to-fine benchmark.
+
+One protocol for all: the same network trains on the same *coarse* labels with the same
+epochs, seeds and recipe under each criterion of the book (cross-entropy, label
+smoothing, the confidence penalty, FIERCE, LLS, online label smoothing, TF-KD_reg). Each
+criterion's own hyperparameter is chosen on a validation split from a declared grid, the
+same size for all. Two classes (one per coarse class) are held out of training entirely,
+for transfer.
+
+Every trained network then gets the same battery of measurements (:class:`Train`): coarse
+accuracy; fine-label linear-probe and k-NN accuracy of the penultimate features; their class
+separation (Kornblith et al. 2021); their entropy (FIERCE's anchor estimate and a k-NN
+estimate); the information-plane point of the outputs; calibration; few-shot accuracy on
+the held-out classes; and, as a teacher, the accuracy of a small distilled student
+(:class:`Distill`).
+
+Report: :func:`selected`, :func:`summary_table`, :func:`tradeoff_figure`,
+:func:`rank_correlations`, :func:`best_per_measurement`, :func:`scorecard`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .. import data as c2f_data
+from .. import report
+from ..data import cifar100  # noqa: F401 - registers the cifar100 dataset
+from ..data.core import stratified_split
+from ..experiments import Chapter, Config, Experiment, Grid, param
+from ..losses import ConfidencePenalty, FIERCELoss, LLSLoss, OnlineLabelSmoothing, TFKDReg, teacher_objective
+from ..models import MLP, LeNet5, cifar_resnet, load_state_arrays, state_arrays
+from ..probes import anchor_entropy, calibration, few_shot_eval, info_plane, knn_entropy, linear_probe
+from ..runs import RunOutput, results_frame
+from ..train import TrainConfig, crop_flip, evaluate, extract_features, fit, resolve_device, seed_everything
+from . import register
+
+__all__ = [
+    "CHAPTER",
+    "CRITERIA",
+    "MEASUREMENTS",
+    "Distill",
+    "Train",
+    "best_per_measurement",
+    "card",
+    "class_separation",
+    "frame",
+    "make_criterion",
+    "make_model",
+    "rank_correlations",
+    "scorecard",
+    "selected",
+    "summary_table",
+    "tradeoff_figure",
+]
+
+CRITERIA = ("ce", "ls", "confidence", "fierce", "lls", "ols", "tfkd")
+"""The criteria, in the order of the tables."""
+LABELS = {
+    "ce": "cross-entropy",
+    "ls": "label smoothing",
+    "confidence": "confidence penalty",
+    "fierce": "FIERCE",
+    "lls": "LLS",
+    "ols": "online LS",
+    "tfkd": "TF-KD_reg",
+}
+STRENGTH_NAMES = {
+    "ce": "(none)",
+    "ls": "smoothing α",
+    "confidence": "β",
+    "fierce": "λ",
+    "lls": "α",
+    "ols": "α",
+    "tfkd": "α",
+}
+"""What ``strength`` is for each criterion."""
+MEASUREMENTS = {
+    "test_acc": ("coarse test accuracy", 1),
+    "fine_probe_acc": ("fine linear probe", 1),
+    "fine_knn_acc": ("fine k-NN", 1),
+    "separation": ("class separation R²", 1),
+    "entropy_anchor": ("feature entropy (anchors, bits)", 1),
+    "entropy_knn": ("feature entropy (k-NN, nats)", 1),
+    "i_xt": ("I(X;T) of the outputs (nats)", 1),
+    "ece": ("calibration error (ECE)", -1),
+    "fewshot_acc": ("held-out few-shot accuracy", 1),
+    "student_acc": ("distilled student accuracy", 1),
+}
+"""Measurement -> (label, direction): 1 where higher is better or simply reported high-to-low,
+-1 where lower is better (the "best" mark of :func:`summary_table`)."""
+MODELS = ("mlp", "lenet", "resnet20")
+DATASETS = ("digits", "cifar10", "cifar100")
+_COARSENING = {"digits": "lt5", "cifar10": "vehicle", "cifar100": "superclass"}
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def make_model(model: str, n_classes: int, input_shape: tuple[int, ...], feature_dim: int) -> nn.Module:
+    """The chapter's networks: ``mlp`` (one hidden layer of 128 on flat inputs), ``lenet``
+    (LeNet-5), ``resnet20`` (the CIFAR ResNet-20, 64 features)."""
+    if model == "mlp":
+        return MLP(int(np.prod(input_shape)), n_classes, hidden=(128,), feature_dim=feature_dim)
+    if model == "lenet":
+        return LeNet5(n_classes, in_channels=input_shape[0], feature_dim=feature_dim)
+    if model == "resnet20":
+        return cifar_resnet(20, n_classes, in_channels=input_shape[0])
+    raise ValueError(f"Expected `model` in {list(MODELS)}, got {model!r}")
+
+
+def make_criterion(criterion: str, strength: float, n_classes: int, feature_dim: int, seed: int) -> nn.Module:
+    """The criterion ``criterion`` at its hyperparameter ``strength`` (:data:`STRENGTH_NAMES`).
+
+    FIERCE: cross-entropy minus ``strength`` times the anchor estimate of the feature
+    entropy (in bits, 100 anchors drawn from the seed); LLS, online LS and TF-KD_reg with
+    their defaults otherwise.
+    """
+    if criterion == "ce":
+        return nn.CrossEntropyLoss()
+    if criterion == "ls":
+        return nn.CrossEntropyLoss(label_smoothing=strength)
+    if criterion == "confidence":
+        return ConfidencePenalty(beta=strength)
+    if criterion == "fierce":
+        generator = torch.Generator().manual_seed(seed)
+        return FIERCELoss(feature_dim, n_anchors=100, lam=strength, unit="bits", generator=generator)
+    if criterion == "lls":
+        return LLSLoss(n_classes, alpha=strength)
+    if criterion == "ols":
+        return OnlineLabelSmoothing(n_classes, alpha=strength)
+    if criterion == "tfkd":
+        return TFKDReg(n_classes, alpha=strength)
+    raise ValueError(f"Expected `criterion` in {list(CRITERIA)}, got {criterion!r}")
+
+
+def class_separation(features: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> float:
+    r"""Class separation :math:`R^2 = 1 - \bar d_{\text{within}} / \bar d_{\text{total}}`
+    (Kornblith et al. 2021, Eq. 1).
+
+    :math:`\bar d_{\text{within}}` is the mean cosine distance :math:`1 - \cos(x_i, x_j)`
+    over pairs of examples of the same class, averaged over classes; :math:`\bar d_{\text{total}}`
+    the mean over all pairs (:math:`i \ne j` excluded from neither: both means include the
+    zero diagonal, as in the paper's code, which averages whole blocks of the distance
+    matrix). 0: classes as spread as the whole set; 1: every class collapsed to a point.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray(labels)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"Expected `features` as an (n >= 2, d) array, got shape {x.shape}")
+    if y.shape != (len(x),):
+        raise ValueError(f"Expected `labels` of shape ({len(x)},), got {y.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("Expected finite `features`")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("Expected `features` without all-zero rows (their cosine distance is undefined)")
+    unit = x / norms
+    distance = 1.0 - unit @ unit.T
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"Expected at least two classes in `labels`, got {classes.tolist()}")
+    within = np.mean([distance[np.ix_(y == c, y == c)].mean() for c in classes])
+    total = distance.mean()
+    return float(1.0 - within / total)
+
+
+def _subsample(n: int, at_most: int, seed: int) -> np.ndarray:
+    rows = np.arange(n)
+    return rows if n <= at_most else np.sort(np.random.default_rng(seed).choice(n, at_most, replace=False))
+
+
+def _knn_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
+    """Accuracy of a 10-nearest-neighbour vote (cosine) fit on the training features."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=10, metric="cosine").fit(train_x, train_y)
+    return float(knn.score(test_x, test_y))
+
+
+# --------------------------------------------------------------------------- experiments
+
+
+@dataclass(frozen=True)
+class Train(Experiment):
+    """Train one network on the coarse labels with ``criterion`` at ``strength``, then measure it.
+
+    The classes ``held_out`` (fine labels) are removed from training, validation and the
+    coarse and fine test metrics; a ``val_fraction`` of the remaining training set,
+    stratified on the coarse labels, is the validation split (selection of ``strength``).
+    Metrics (:data:`MEASUREMENTS`, test split unless said): ``val_acc``; ``test_acc`` (coarse);
+    ``fine_probe_acc`` (logistic regression on training features) and ``fine_knn_acc``; ``separation`` (coarse classes,
+    :func:`class_separation`); ``entropy_anchor`` (bits, 100 uniform anchors) and
+    ``entropy_knn`` (nats); ``i_xt``, ``i_ty`` (:func:`~c2f_utils.probes.info_plane` of the
+    softmax outputs and coarse labels); ``ece`` (15 bins); ``fewshot_acc`` (2-way 5-shot
+    nearest class mean on the held-out classes' test features, 15 queries per class; fewer
+    shots and queries where a held-out class has fewer than 20 test images, ``fewshot_shots``).
+    The network's weights are stored for :class:`Distill`.
+    """
+
+    name: ClassVar[str] = "synthesis.train"
+    dataset: str = param("dataset (coarse labels: its natural coarsening)", choices=DATASETS)
+    held_out: tuple[int, ...] = param("fine classes held out of training, for transfer")
+    model: str = param("network", choices=MODELS)
+    feature_dim: int = param("size of the penultimate layer (mlp, lenet)", ge=2)
+    criterion: str = param("training criterion", choices=CRITERIA)
+    strength: float = param("the criterion's hyperparameter (see STRENGTH_NAMES)", ge=0)
+    seed: int = param("training seed (initialisation, batches, anchors)", ge=0)
+    epochs: int = param("training epochs", ge=1)
+    lr: float = param("SGD learning rate (momentum 0.9, cosine schedule)", gt=0)
+    batch_size: int = param("mini-batch size", ge=1)
+    val_fraction: float = param("share of the training set held out for validation", gt=0, lt=1)
+    probe_max: int = param("examples used by the probes, at most (0: all)", ge=0)
+    device: str = param("device to train on", device=True)
+
+    def split(self) -> dict[str, c2f_data.LabeledData]:
+        """``train``, ``val`` and ``test`` without the held-out classes, and ``held_out``
+        (the held-out classes' test images)."""
+        train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
+        fine_classes = set(train.fine.unique().tolist())
+        if not set(self.held_out) <= fine_classes or len(set(self.held_out)) < 2:
+            raise ValueError(f"Expected `held_out` as two or more fine classes of {self.dataset}, got {self.held_out}")
+        held = torch.tensor(self.held_out)
+        kept_train = train.subset(torch.nonzero(~torch.isin(train.fine, held)).flatten())
+        fit_rows, val_rows = stratified_split(
+            kept_train.labels(_COARSENING[self.dataset]), self.val_fraction, self.seed
+        )
+        return {
+            "train": kept_train.subset(fit_rows),
+            "val": kept_train.subset(val_rows),
+            "test": test.subset(torch.nonzero(~torch.isin(test.fine, held)).flatten()),
+            "held_out": test.subset(torch.nonzero(torch.isin(test.fine, held)).flatten()),
+        }
+
+    def train_config(self) -> TrainConfig:
+        """The recipe every criterion shares."""
+        recipe = dict(lr=self.lr, momentum=0.9, schedule="cosine", weight_decay=5e-4)
+        return TrainConfig(self.epochs, self.batch_size, seed=self.seed, device=self.device, **recipe)
+
+    def augmentation(self):
+        """Random crop and flip for CIFAR images, none for the 8x8 digits."""
+        return crop_flip(4, True) if self.dataset != "digits" else None
+
+    def build(self, n_classes: int, input_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+        """The seeded network and the criterion."""
+        seed_everything(self.seed)
+        net = make_model(self.model, n_classes, input_shape, self.feature_dim)
+        dim = 64 if self.model == "resnet20" else self.feature_dim
+        return net, make_criterion(self.criterion, self.strength, n_classes, dim, self.seed)
+
+    def run(self) -> RunOutput:
+        parts = self.split()
+        train, val, test, held = parts["train"], parts["val"], parts["test"], parts["held_out"]
+        coarse = _COARSENING[self.dataset]
+        k = int(train.labels(coarse).max()) + 1
+        net, crit = self.build(k, tuple(train.x.shape[1:]))
+        result = fit(
+            net,
+            (train.x, train.labels(coarse)),
+            crit,
+            self.train_config(),
+            val_data=(val.x, val.labels(coarse)),
+            callbacks=[crit.on_epoch_end] if hasattr(crit, "on_epoch_end") else [],  # online LS: next epoch's targets
+            transform=self.augmentation(),
+        )
+        model = result.model
+        out = {name: extract_features(model, d.x, device=self.device) for name, d in parts.items()}
+        tr_rows = _subsample(len(train), self.probe_max or len(train), self.seed)
+        te_rows = _subsample(len(test), self.probe_max or len(test), self.seed + 1)
+        f_tr, f_te = out["train"].features.numpy()[tr_rows], out["test"].features.numpy()[te_rows]
+        fine_tr, fine_te = train.fine.numpy()[tr_rows], test.fine.numpy()[te_rows]
+        coarse_te = test.labels(coarse)
+        probs = torch.softmax(out["test"].logits, 1)
+        point = info_plane(probs, coarse_te)
+        anchors = FIERCELoss(f_te.shape[1], n_anchors=100, generator=torch.Generator().manual_seed(self.seed)).anchors
+        smallest = int(torch.bincount(held.fine)[list(self.held_out)].min())
+        if smallest < 2:
+            raise ValueError(f"Expected at least 2 test images per held-out class, got {smallest} ({self.held_out})")
+        n_shot = min(5, smallest - 1)
+        n_way, n_query = len(self.held_out), min(15, smallest - n_shot)
+        feats = out["held_out"].features
+        shots = few_shot_eval(feats, held.fine, n_way, n_shot, n_query, n_episodes=500, seed=self.seed)
+        metrics = {
+            "val_acc": evaluate(model, (val.x, val.labels(coarse)), device=self.device)["acc"],
+            "test_acc": float((out["test"].logits.argmax(1) == coarse_te).float().mean()),
+            "fine_probe_acc": linear_probe(f_tr, fine_tr, f_te, fine_te, seed=self.seed).test_score,
+            "fine_knn_acc": _knn_accuracy(f_tr, fine_tr, f_te, fine_te),
+            "separation": class_separation(f_te, coarse_te.numpy()[te_rows]),
+            "entropy_anchor": float(anchor_entropy(f_te, anchors, "cosine") / np.log(2)),
+            "entropy_knn": knn_entropy(f_te),
+            "i_xt": point.i_xt,
+            "i_ty": point.i_ty,
+            "ece": calibration(probs, coarse_te).ece,
+            "fewshot_acc": shots.mean,
+            "fewshot_shots": n_shot,
+        }
+        return RunOutput(metrics=metrics, history=result.history, arrays=state_arrays(model))
+
+
+@dataclass(frozen=True)
+class Distill(Experiment):
+    """A small student trained on the coarse labels by knowledge distillation from a
+    :class:`Train` run (its ``criterion``, ``strength`` and ``seed`` follow this run's).
+
+    The student is an MLP with one hidden layer of ``student_width`` units on the flat
+    inputs, trained with the teacher's recipe on Hinton et al.'s objective at temperature
+    ``temperature`` (hard-label weight 0.1, soft term scaled by :math:`T^2`). Metric:
+    ``student_acc``, its coarse test accuracy.
+    """
+
+    name: ClassVar[str] = "synthesis.distill"
+    teacher: Train = param("the teacher's run (strength and seed follow this run's)")
+    strength: float = param("the criterion's hyperparameter (see STRENGTH_NAMES)", ge=0)
+    seed: int = param("training seed (initialisation, batches, anchors)", ge=0)
+    student_width: int = param("hidden units of the student MLP", ge=1)
+    temperature: float = param("distillation temperature", gt=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "teacher", self.teacher.replace(strength=self.strength, seed=self.seed))
+
+    def requires(self) -> list[Experiment]:
+        return [self.teacher]
+
+    def run(self) -> RunOutput:
+        t = self.teacher
+        parts = t.split()
+        train, test = parts["train"], parts["test"]
+        coarse = _COARSENING[t.dataset]
+        k = int(train.labels(coarse).max()) + 1
+        shape = tuple(train.x.shape[1:])
+        t_net = load_state_arrays(make_model(t.model, k, shape, t.feature_dim), t.cached().arrays)
+        crit, regularizer = teacher_objective(
+            t_net.to(resolve_device(t.device)), temperature=self.temperature, beta=0.1
+        )
+        seed_everything(self.seed)
+        student = MLP(int(np.prod(shape)), k, hidden=(self.student_width,), feature_dim=self.student_width)
+        res = fit(
+            student,
+            (train.x, train.labels(coarse)),
+            crit,
+            t.train_config(),
+            regularizer=regularizer,
+            transform=t.augmentation(),
+        )
+        acc = evaluate(res.model, (test.x, test.labels(coarse)), device=t.device)["acc"]
+        return RunOutput(metrics={"student_acc": acc}, history=res.history)
+
+
+_TWO = {
+    "ls": (0.1, 0.3),
+    "confidence": (0.1, 0.5),
+    "fierce": (0.1, 0.5),
+    "lls": (0.1, 0.3),
+    "ols": (0.5, 0.9),
+    "tfkd": (0.1, 0.5),
+}
+_THREE = {
+    "ls": (0.05, 0.1, 0.3),
+    "confidence": (0.05, 0.1, 0.5),
+    "fierce": (0.05, 0.1, 0.5),
+    "lls": (0.05, 0.1, 0.3),
+    "ols": (0.5, 0.7, 0.9),
+    "tfkd": (0.05, 0.1, 0.5),
+}
+STRENGTHS = {"quick": _TWO, "real": _TWO, "paper": _THREE}
+"""Each criterion's declared grid of ``strength`` per profile: the same size for all criteria of a
+profile (two values on a CPU, three on a GPU); cross-entropy has none."""
+
+
+def _profile(base: Train, seeds: tuple[int, ...], strengths: dict[str, tuple[float, ...]], width: int) -> dict:
+    grids: dict[str, Grid] = {}
+    for criterion in CRITERIA:
+        values = strengths.get(criterion, (0.0,))
+        train = base.replace(criterion=criterion, strength=values[0])
+        sweep = {"strength": values, "seed": seeds} if criterion != "ce" else {"seed": seeds}
+        fixed = ("criterion",) if criterion != "ce" else ("criterion", "strength")
+        grids[f"train_{criterion}"] = Grid(train, sweep, group=criterion, fixed=fixed)
+        distill = Distill(train, values[0], seeds[0], width, 4.0)
+        follow = {"teacher": f"train_{criterion}"}
+        grids[f"distill_{criterion}"] = Grid(distill, sweep, group=criterion, fixed=fixed[1:], follow=follow)
+    return grids
+
+
+# Train(dataset, held_out, model, feature_dim, criterion, strength, seed, epochs, lr, batch_size, val_fraction,
+#       probe_max, device)
+_QUICK = Train("digits", (4, 9), "mlp", 32, "ce", 0.0, 0, 30, 0.05, 64, 0.2, 0, "cpu")
+_REAL = Train("cifar10", (7, 9), "lenet", 84, "ce", 0.0, 0, 12, 0.05, 128, 0.1, 2000, "cpu")
+_PAPER = Train("cifar100", (5, 8), "resnet20", 64, "ce", 0.0, 0, 160, 0.1, 128, 0.1, 5000, "auto")
+
+#: The chapter (``python -m c2f_utils.run --list synthesis``).
+CHAPTER = register(
+    Chapter(
+        "synthesis",
+        "synthesis.md",
+        "Synthesis: every criterion on one benchmark",
+        {
+            "quick": _profile(_QUICK, (0, 1, 2), STRENGTHS["quick"], 32),
+            # real: CIFAR-10 (the offline JPEG copy), vehicles vs animals, horse and truck held out; LeNet-5
+            "real": _profile(_REAL, (0, 1, 2), STRENGTHS["real"], 256),
+            "paper": _profile(_PAPER, (0, 1, 2), STRENGTHS["paper"], 512),
+        },
+        shared=(
+            "seed",
+            "device",
+            "dataset",
+            "held_out",
+            "model",
+            "feature_dim",
+            "epochs",
+            "lr",
+            "batch_size",
+            "val_fraction",
+            "probe_max",
+            "student_width",
+            "temperature",
+        ),
+    )
+)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def frame(config: Config) -> pd.DataFrame:
+    """One row per (criterion, strength, seed) of ``config``'s runs (live or committed): the
+    teacher's metrics and its student's accuracy."""
+    teachers = results_frame([r for c in CRITERIA for r in config.results(f"train_{c}")])
+    students = pd.DataFrame(
+        {"criterion": c, "strength": r.params["strength"], "seed": r.params["seed"], **r.metrics}
+        for c in CRITERIA
+        for r in config.results(f"distill_{c}")
+    )
+    keys = ["criterion", "strength", "seed"]
+    return teachers.merge(students[[*keys, "student_acc"]], on=keys, how="left")
+
+
+def selected(frame: pd.DataFrame) -> pd.DataFrame:
+    """For each criterion, the rows (all seeds) of the ``strength`` with the best mean
+    validation accuracy (ties: the smaller strength). The selection sees only ``val_acc``."""
+    need = {"criterion", "strength", "seed", "val_acc"}
+    if not isinstance(frame, pd.DataFrame) or not need <= set(frame.columns):
+        raise ValueError(f"Expected `frame` with columns {sorted(need)}, got {frame!r:.80}")
+    means = frame.groupby(["criterion", "strength"], as_index=False)["val_acc"].mean()
+    best = means.sort_values(["criterion", "val_acc", "strength"], ascending=[True, False, True])
+    best = best.drop_duplicates("criterion")[["criterion", "strength"]]
+    out = frame.merge(best, on=["criterion", "strength"])
+    order = {c: i for i, c in enumerate(CRITERIA)}
+    return out.sort_values(["criterion", "seed"], key=lambda s: s.map(order) if s.name == "criterion" else s)
+
+
+def summary_table(sel: pd.DataFrame, measurements: Sequence[str] = tuple(MEASUREMENTS)) -> pd.DataFrame:
+    """Criteria x measurements: mean ± 95% interval over seeds of the selected runs.
+
+    A cell is marked ``*`` when its criterion is best in the column *and* beats the
+    runner-up significantly: the paired difference over seeds (each seed fixes
+    initialisation and batches for every criterion) has its whole 95% interval on the
+    better side (:func:`c2f_utils.report.greater`, verdict "reproduced").
+    """
+    rows = {}
+    for criterion, group in sel.groupby("criterion", sort=False):
+        strength = group["strength"].iloc[0]
+        name = LABELS[criterion] + ("" if criterion == "ce" else f" ({STRENGTH_NAMES[criterion]} = {strength:g})")
+        rows[criterion] = {"criterion": name}
+        for m in measurements:
+            values = group.sort_values("seed")[m].dropna()
+            rows[criterion][MEASUREMENTS[m][0]] = report.estimate(values).format(3) if len(values) else "—"
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    for m, (best, runner) in _leaders(sel, measurements).items():
+        if best is not None and _beats(sel, m, best, runner):
+            table.loc[best, MEASUREMENTS[m][0]] += " *"
+    return table.set_index("criterion")
+
+
+def _leaders(sel: pd.DataFrame, measurements: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    out = {}
+    for m in measurements:
+        means = sel.groupby("criterion")[m].mean().dropna() * MEASUREMENTS[m][1]
+        ranked = means.sort_values(ascending=False).index.tolist()
+        out[m] = (ranked[0], ranked[1]) if len(ranked) > 1 else (None, None)
+    return out
+
+
+def _beats(sel: pd.DataFrame, m: str, a: str, b: str) -> bool:
+    sign = MEASUREMENTS[m][1]
+    x, y = report.paired_columns(sel, m, "criterion", a, b)
+    finding = report.greater(sign * np.asarray(x), sign * np.asarray(y), paired=True)
+    return finding.verdict == "reproduced"
+
+
+def best_per_measurement(sel: pd.DataFrame, measurements: Sequence[str] = tuple(MEASUREMENTS)) -> pd.DataFrame:
+    """For each measurement, the leading criterion, the runner-up, and whether the lead is
+    significant (the ``*`` of :func:`summary_table`): the "which criterion for which later
+    task" table, computed from the runs."""
+    rows = []
+    for m, (best, runner) in _leaders(sel, measurements).items():
+        if best is None:
+            continue
+        lead = _beats(sel, m, best, runner)
+        rows.append(
+            {
+                "measurement": MEASUREMENTS[m][0],
+                "best": LABELS[best],
+                "runner-up": LABELS[runner],
+                "significant lead": lead,
+            }
+        )
+    return pd.DataFrame(rows).set_index("measurement")
+
+
+def rank_correlations(sel: pd.DataFrame, measurements: Sequence[str] = tuple(MEASUREMENTS)) -> pd.DataFrame:
+    """Spearman rank correlation across criteria (their mean over seeds) between every pair
+    of measurements: does one measurement order the criteria like another?"""
+    means = sel.groupby("criterion")[list(measurements)].mean()
+    return means.rename(columns={m: MEASUREMENTS[m][0] for m in measurements}).corr(method="spearman")
+
+
+def tradeoff_figure(sel: pd.DataFrame, x: str = "test_acc", y: str = "fine_probe_acc"):
+    """The trade-off: mean ``x`` against mean ``y`` per criterion, with 95% intervals over seeds."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
+    for criterion, group in sel.groupby("criterion", sort=False):
+        ex, ey = report.estimate(group[x]), report.estimate(group[y])
+        ax.errorbar(
+            ex.mean,
+            ey.mean,
+            xerr=[[ex.mean - ex.low], [ex.high - ex.mean]],
+            yerr=[[ey.mean - ey.low], [ey.high - ey.mean]],
+            fmt="o",
+            capsize=3,
+            label=LABELS[criterion],
+        )
+    ax.set(xlabel=MEASUREMENTS[x][0], ylabel=MEASUREMENTS[y][0], title="what coarse training keeps")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def scorecard(sel: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Claims from outside the four papers and each paper's central claim, on the common benchmark.
+
+    Across-criteria claims (Kornblith et al. 2021) correlate the criteria's means (one point
+    per criterion); within-pair claims are paired over seeds.
+    """
+    where = report.where(config.profile, config["dataset"], config["seeds"])
+    means = sel.groupby("criterion")[list(MEASUREMENTS)].mean()
+
+    def pair(m: str, a: str, b: str, more: bool = True) -> report.Finding:
+        x, y = report.paired_columns(sel, m, "criterion", a, b)
+        return (report.greater if more else report.less)(x, y, paired=True)
+
+    claims = [
+        report.Claim(
+            "Kornblith et al. 2021: criteria with higher accuracy give less transferable features "
+            "(coarse accuracy vs fine probe, across criteria)",
+            report.correlated(means["test_acc"], means["fine_probe_acc"], sign=-1),
+            f"{where}; one point per criterion",
+            "negative (ImageNet, 8 objectives)",
+        ),
+        report.Claim(
+            "Kornblith et al. 2021: more class separation, less transferable features (across criteria)",
+            report.correlated(means["separation"], means["fine_probe_acc"], sign=-1),
+            f"{where}; one point per criterion",
+            "negative",
+        ),
+        report.Claim(
+            "Müller et al. 2019: label smoothing tightens class clusters (separation, LS vs CE)",
+            pair("separation", "ls", "ce"),
+            where,
+            "qualitative (projections)",
+        ),
+        report.Claim(
+            "Müller et al. 2019: a label-smoothed teacher distils worse (student accuracy, CE vs LS)",
+            pair("student_acc", "ce", "ls"),
+            where,
+            "qualitative (Fig. 5)",
+        ),
+        report.Claim(
+            "FIERCE: feature entropy keeps fine information (fine probe, FIERCE vs CE)",
+            pair("fine_probe_acc", "fierce", "ce"),
+            where,
+            "FIERCE chapter",
+        ),
+        report.Claim(
+            "LS as IB: label smoothing compresses the outputs (I(X;T), LS vs CE)",
+            pair("i_xt", "ls", "ce", more=False),
+            where,
+            "LS-IB chapter",
+        ),
+        report.Claim(
+            "LLS: learned smoothing beats fixed smoothing (coarse accuracy, LLS vs LS)",
+            pair("test_acc", "lls", "ls"),
+            where,
+            "LLS chapter",
+        ),
+    ]
+    return report.scorecard(claims)
+
+
+def card(config: Config) -> pd.DataFrame:
+    """:func:`scorecard` of the runs of ``config`` (live or committed)."""
+    return scorecard(selected(frame(config)), config)
