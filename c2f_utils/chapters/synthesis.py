@@ -51,12 +51,15 @@ __all__ = [
     "card",
     "class_separation",
     "frame",
+    "leaders",
     "make_criterion",
     "make_model",
     "rank_correlations",
     "scorecard",
     "selected",
+    "summary",
     "summary_table",
+    "tradeoff",
     "tradeoff_figure",
 ]
 
@@ -607,3 +610,18 @@ def scorecard(sel: pd.DataFrame, config: Config) -> pd.DataFrame:
 def card(config: Config) -> pd.DataFrame:
     """:func:`scorecard` of the runs of ``config`` (live or committed)."""
     return scorecard(selected(frame(config)), config)
+
+
+def summary(config: Config) -> pd.DataFrame:
+    """:func:`summary_table` of the selected runs of ``config`` (live or committed)."""
+    return summary_table(selected(frame(config)))
+
+
+def leaders(config: Config) -> pd.DataFrame:
+    """:func:`best_per_measurement` of the selected runs of ``config`` (live or committed)."""
+    return best_per_measurement(selected(frame(config)))
+
+
+def tradeoff(config: Config):
+    """:func:`tradeoff_figure` of the selected runs of ``config`` (live or committed)."""
+    return tradeoff_figure(selected(frame(config)))
