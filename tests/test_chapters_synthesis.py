@@ -121,6 +121,9 @@ def test_summary_marks_only_significant_leads_in_the_right_direction() -> None:
     best = ch.best_per_measurement(sel)
     assert best.loc[probe].tolist() == ["TF-KD_reg", "online LS", True]
     assert best.loc[acc, "best"] == "online LS" and not best.loc[acc, "significant lead"]
+    descriptive = [label for label, direction in ch.MEASUREMENTS.values() if direction == 0]
+    assert descriptive and not set(descriptive) & set(best.index)
+    assert not any(table[label].str.endswith("*").any() for label in descriptive)
 
 
 def test_rank_correlations_are_spearman_over_criterion_means() -> None:

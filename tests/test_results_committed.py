@@ -21,7 +21,7 @@ ROOT = evidence.results_dir()
 MANIFESTS = sorted(ROOT.glob("*/*/manifest.json"))
 RECORDED = {f"{p.parent.parent.name}/{p.parent.name}" for p in MANIFESTS}
 # Profiles whose runs have been recorded and must stay in the repository (issue 11's evidence).
-EXPECTED = {"setting/real", "fierce/real", "ls_ib/real", "lls/real", "ot_transfer/real"}
+EXPECTED = {"setting/real", "fierce/real", "ls_ib/real", "lls/real", "ot_transfer/real", "synthesis/real"}
 
 
 def test_expected_profiles_are_recorded() -> None:

@@ -88,16 +88,17 @@ MEASUREMENTS = {
     "test_acc": ("coarse test accuracy", 1),
     "fine_probe_acc": ("fine linear probe", 1),
     "fine_knn_acc": ("fine k-NN", 1),
-    "separation": ("class separation R²", 1),
-    "entropy_anchor": ("feature entropy (anchors, bits)", 1),
-    "entropy_knn": ("feature entropy (k-NN, nats)", 1),
-    "i_xt": ("I(X;T) of the outputs (nats)", 1),
+    "separation": ("class separation R²", 0),
+    "entropy_anchor": ("feature entropy (anchors, bits)", 0),
+    "entropy_knn": ("feature entropy (k-NN, nats)", 0),
+    "i_xt": ("I(X;T) of the outputs (nats)", 0),
     "ece": ("calibration error (ECE)", -1),
     "fewshot_acc": ("held-out few-shot accuracy", 1),
     "student_acc": ("distilled student accuracy", 1),
 }
-"""Measurement -> (label, direction): 1 where higher is better or simply reported high-to-low,
--1 where lower is better (the "best" mark of :func:`summary_table`)."""
+"""Measurement -> (label, direction): 1 where higher serves a later task, -1 where lower does
+(calibration error), 0 for the descriptive ones (separation, entropies, I(X;T)), which have
+no "best" (:func:`summary_table`, :func:`best_per_measurement`)."""
 MODELS = ("mlp", "lenet", "resnet20")
 DATASETS = ("digits", "cifar10", "cifar100")
 _COARSENING = {"digits": "lt5", "cifar10": "vehicle", "cifar100": "superclass"}
@@ -461,10 +462,10 @@ def selected(frame: pd.DataFrame) -> pd.DataFrame:
 def summary_table(sel: pd.DataFrame, measurements: Sequence[str] = tuple(MEASUREMENTS)) -> pd.DataFrame:
     """Criteria x measurements: mean ± 95% interval over seeds of the selected runs.
 
-    A cell is marked ``*`` when its criterion is best in the column *and* beats the
-    runner-up significantly: the paired difference over seeds (each seed fixes
-    initialisation and batches for every criterion) has its whole 95% interval on the
-    better side (:func:`c2f_utils.report.greater`, verdict "reproduced").
+    A cell of a directed measurement (:data:`MEASUREMENTS`) is marked ``*`` when its
+    criterion is best in the column *and* beats the runner-up significantly: the paired
+    difference over seeds (each seed fixes initialisation and batches for every criterion)
+    has its whole 95% interval on the better side (:func:`c2f_utils.report.greater`, verdict "reproduced").
     """
     rows = {}
     for criterion, group in sel.groupby("criterion", sort=False):
@@ -482,8 +483,9 @@ def summary_table(sel: pd.DataFrame, measurements: Sequence[str] = tuple(MEASURE
 
 
 def _leaders(sel: pd.DataFrame, measurements: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    """Leader and runner-up of every directed measurement (descriptive ones are left out)."""
     out = {}
-    for m in measurements:
+    for m in (m for m in measurements if MEASUREMENTS[m][1]):
         means = sel.groupby("criterion")[m].mean().dropna() * MEASUREMENTS[m][1]
         ranked = means.sort_values(ascending=False).index.tolist()
         out[m] = (ranked[0], ranked[1]) if len(ranked) > 1 else (None, None)
@@ -498,7 +500,7 @@ def _beats(sel: pd.DataFrame, m: str, a: str, b: str) -> bool:
 
 
 def best_per_measurement(sel: pd.DataFrame, measurements: Sequence[str] = tuple(MEASUREMENTS)) -> pd.DataFrame:
-    """For each measurement, the leading criterion, the runner-up, and whether the lead is
+    """For each directed measurement, the leading criterion, the runner-up, and whether the lead is
     significant (the ``*`` of :func:`summary_table`): the "which criterion for which later
     task" table, computed from the runs."""
     rows = []
