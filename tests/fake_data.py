@@ -82,6 +82,7 @@ FAKE_FILES: dict[str, tuple[str, ...]] = {
         "cifar-100-python/test",
         "cifar-100-python/meta",
     ),
+    "cifar100": ("cifar-100-python/train", "cifar-100-python/test", "cifar-100-python/meta"),
     "samson": ("hyperspectral/Samson.mat",),
     "jasper_ridge": ("hyperspectral/jasperRidge2_R198.mat", "hyperspectral/end4.mat"),
     "urban": ("hyperspectral/Urban_R162.mat", "hyperspectral/end4_groundTruth.mat"),

@@ -16,6 +16,7 @@ import pytest
 import torch
 from fake_data import FAKE_FILES, FGVC_PER_SPLIT, FGVC_VARIANTS, FakeData, accept_fake_cifar_batches, write_fake_data
 
+import c2f_utils.data.cifar100  # registered by the synthesis chapter; imported here so that it is checked
 import c2f_utils.data.fgvc  # noqa: F401 - registered by the OT chapter; imported here so that it is checked
 from c2f_utils import data
 from c2f_utils.data import DatasetNotFoundError, LabeledData
@@ -83,6 +84,14 @@ def check_cifar_fs(d: LabeledData, fake: FakeData, split: str) -> None:
     assert torch.equal(d.coarse["superclass"], torch.as_tensor(expected_super))
     if split == "test":  # novel classes: enough images for 5-shot, 15-query episodes
         assert min(Counter(d.fine.tolist()).values()) >= 20
+
+
+def check_cifar100(d: LabeledData, fake: FakeData, split: str) -> None:
+    images, fine, coarse = fake.cifar100[split]
+    fine_names, coarse_names = fake.cifar100_names
+    torch.testing.assert_close(d.x, _images(images), rtol=0, atol=1e-6)
+    assert torch.equal(d.fine, torch.as_tensor(fine)) and torch.equal(d.coarse["superclass"], torch.as_tensor(coarse))
+    assert d.fine_names == tuple(fine_names) and d.coarse_names["superclass"] == tuple(coarse_names)
 
 
 def _check_unmixing(d: LabeledData, fake: FakeData, split: str, name: str) -> None:
@@ -180,6 +189,7 @@ CHECKS: dict[str, Callable[[LabeledData, FakeData, str], None]] = {
     "cifar10": check_cifar10,
     "cifar10h": check_cifar10h,
     "cifar_fs": check_cifar_fs,
+    "cifar100": check_cifar100,
     "samson": check_samson,
     "jasper_ridge": check_jasper_ridge,
     "urban": check_urban,
@@ -192,7 +202,7 @@ CHECKS: dict[str, Callable[[LabeledData, FakeData, str], None]] = {
 
 # Datasets read through torchvision's CIFAR classes, which refuse any batch file whose MD5
 # is not the original's (see test_torchvision_refuses_fake_cifar_batches).
-NEEDS_MD5_BYPASS = {"cifar_fs"}
+NEEDS_MD5_BYPASS = {"cifar_fs", "cifar100"}
 
 
 # --------------------------------------------------------------------------- tests
