@@ -50,7 +50,9 @@ from ..weights import load_weights
 from . import register
 
 __all__ = [
+    "BENCHMARK",
     "CHAPTER",
+    "PAPER_D",
     "RESNET_LAYERS",
     "TARGET",
     "Compress",

@@ -45,6 +45,8 @@ __all__ = [
     "CHAPTER",
     "CRITERIA",
     "MEASUREMENTS",
+    "STRENGTHS",
+    "STRENGTH_NAMES",
     "Distill",
     "Train",
     "best_per_measurement",
