@@ -145,13 +145,14 @@ def step_table(device: torch.device, rounds: int, batch: int, seed: int) -> dict
         if rounds < 3:
             ci = None
         elif np.ptp(ratios) == 0:  # CE against itself: every ratio is 1
-            ci = type("CI", (), {"low": ratios[0], "high": ratios[0]})
+            ci = [float(ratios[0])] * 2
         else:
-            ci = bootstrap((ratios,), np.median, confidence_level=0.95, random_state=seed).confidence_interval
+            interval = bootstrap((ratios,), np.median, confidence_level=0.95, random_state=seed).confidence_interval
+            ci = [float(interval.low), float(interval.high)]
         rows[name] = {
             "median_step_s": statistics.median(times[name]),
             "ratio_to_ce": float(np.median(ratios)),
-            "ratio_ci95": [float(ci.low), float(ci.high)] if ci is not None else None,
+            "ratio_ci95": ci,
             "target": TARGETS.get(name),
             "meets_target": bool(np.median(ratios) <= TARGETS[name]) if name in TARGETS else None,
         }
@@ -170,10 +171,7 @@ def solver_table(device: torch.device, dims: list[int], n: int, repeats: int, se
         f, r = torch.randn(n, d, generator=g).to(device), torch.randn(n, d, generator=g).to(device)
         cost = neuron_cost(f, r)
         row: dict = {"d": d}
-        a, b = (
-            torch.full((d,), 1 / d, dtype=cost.dtype, device=device),
-            torch.full((d,), 1 / d, dtype=cost.dtype, device=device),
-        )
+        a = b = torch.full((d,), 1 / d, dtype=cost.dtype, device=device)  # uniform marginals, d = d'
         solved: dict = {}
 
         def proximal(c: torch.Tensor, solved: dict = solved) -> torch.Tensor:

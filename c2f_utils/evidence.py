@@ -81,19 +81,21 @@ class EvidenceError(LookupError):
 
 def results_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """The folder of committed results: ``override``, else ``$C2F_RESULTS_DIR``, else ``<repo>/results``."""
+    return _folder(override, RESULTS_DIR_ENV, "results")
+
+
+def _folder(override: str | os.PathLike[str] | None, env_name: str, *default: str) -> Path:
+    """``override``, else the folder named by ``$env_name``, else ``<repo>/<default...>``."""
     if override is not None:
         return Path(override).expanduser()
-    env = os.environ.get(RESULTS_DIR_ENV)
-    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "results"
+    env = os.environ.get(env_name)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent.joinpath(*default)
 
 
 def benchmarks_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """The folder of recorded benchmarks: ``override``, else ``$C2F_BENCHMARKS_DIR``, else
     ``<repo>/benchmarks/results``."""
-    if override is not None:
-        return Path(override).expanduser()
-    env = os.environ.get(BENCHMARKS_DIR_ENV)
-    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+    return _folder(override, BENCHMARKS_DIR_ENV, "benchmarks", "results")
 
 
 def benchmark_records(name: str, root: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:

@@ -52,6 +52,7 @@ __all__ = [
     "best_per_measurement",
     "card",
     "class_separation",
+    "coarsening",
     "frame",
     "leaders",
     "make_criterion",
@@ -107,6 +108,13 @@ _COARSENING = {"digits": "lt5", "cifar10": "vehicle", "cifar100": "superclass"}
 
 
 # --------------------------------------------------------------------------- pieces
+
+
+def coarsening(dataset: str) -> str:
+    """The coarse labeling the chapter trains on for ``dataset`` (its natural coarsening)."""
+    if dataset not in _COARSENING:
+        raise ValueError(f"Expected `dataset` in {list(DATASETS)}, got {dataset!r}")
+    return _COARSENING[dataset]
 
 
 def make_model(model: str, n_classes: int, input_shape: tuple[int, ...], feature_dim: int) -> nn.Module:
