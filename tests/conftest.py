@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own C2F_CACHE_DIR so that no test reads another's results."""
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own C2F_CACHE_DIR so that no test reads another's results; it is
+    removed when the test ends (runs, checkpoints and decoded datasets would otherwise
+    accumulate over the session)."""
     cache = tmp_path_factory.mktemp("c2f-cache")
     monkeypatch.setenv("C2F_CACHE_DIR", str(cache))
-    return cache
+    yield cache
+    shutil.rmtree(cache, ignore_errors=True)
 
 
 def _shared_data() -> Path | None:
