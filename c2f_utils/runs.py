@@ -68,6 +68,7 @@ __all__ = [
     "provenance",
     "publish_results",
     "read_entry",
+    "record_digest",
     "results_frame",
     "run_key",
 ]
@@ -313,7 +314,8 @@ def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: b
             np.savez(buffer, **arrays)
             (tmp / _ARRAYS).write_bytes(buffer.getvalue())
             files[_ARRAYS] = _sha256(tmp / _ARRAYS)
-        record = {**record, "files": files}
+        record = json.loads(json.dumps({**record, "files": files}))  # as it will read back
+        record["digest"] = record_digest(record)
         (tmp / _RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
         for f in tmp.iterdir():
             with open(f, "rb") as handle:
@@ -335,13 +337,27 @@ def _write_entry(final: Path, record: dict[str, Any], out: RunOutput, replace: b
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def record_digest(record: Mapping[str, Any]) -> str:
+    """SHA-256 of a record's content (name, parameters, metrics, provenance, file checksums),
+    as canonical JSON, without its own ``digest`` field."""
+    body = {k: v for k, v in record.items() if k != "digest"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def read_entry(path: Path, name: str, left_out: Iterable[str] = ()) -> RunResult:
     """Read a cache entry (or a committed copy of one), verifying every file's SHA-256.
 
-    ``left_out`` names files the record lists but a committed copy does not hold (too large
-    for the repository); they are neither checked nor read.
+    ``record.json`` is covered by its ``digest`` (:func:`record_digest`): parameters, metrics
+    and provenance cannot be edited unnoticed, and a record without one (written before
+    digests existed) is refused like a damaged one. ``left_out`` names files the record
+    lists but a committed copy does not hold (too large for the repository); they are
+    neither checked nor read.
     """
     record = json.loads((path / _RECORD).read_text())
+    if "digest" not in record:
+        raise ValueError(f"{_RECORD} has no digest (written before records were checksummed)")
+    if record_digest(record) != record["digest"]:
+        raise ValueError(f"checksum mismatch for {_RECORD} (parameters, metrics or provenance changed)")
     files = {f: d for f, d in record["files"].items() if f not in set(left_out)}
     for fname, digest in files.items():
         if _sha256(path / fname) != digest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -91,7 +92,9 @@ def test_interrupted_write_leaves_no_entry(tmp_path: Path, monkeypatch: pytest.M
     assert not res.cached and len(fn.calls) == 2
 
 
-@pytest.mark.parametrize("damage", ["truncate_history", "garble_record", "delete_arrays", "edit_metrics"])
+@pytest.mark.parametrize(
+    "damage", ["truncate_history", "garble_record", "delete_arrays", "edit_params", "edit_metrics", "no_digest"]
+)
 def test_corrupt_entry_is_recomputed(tmp_path: Path, damage: str) -> None:
     fn = Counter()
     entry = runs.cached_run("exp", fn, {"a": 4}, cache_dir=tmp_path).path
@@ -103,7 +106,12 @@ def test_corrupt_entry_is_recomputed(tmp_path: Path, damage: str) -> None:
         (entry / "arrays.npz").unlink()
     else:
         record = json.loads((entry / "record.json").read_text())
-        record["params"]["a"] = 5  # an entry whose content does not match its key
+        if damage == "edit_params":
+            record["params"]["a"] = 5  # an entry whose content does not match its key
+        elif damage == "edit_metrics":
+            record["metrics"]["score"] = 0.5  # caught by the record's digest alone
+        else:
+            del record["digest"]
         (entry / "record.json").write_text(json.dumps(record))
     with pytest.warns(runs.CorruptCacheWarning, match="recomputing"):
         res = runs.cached_run("exp", fn, {"a": 4}, cache_dir=tmp_path)
@@ -245,3 +253,16 @@ def test_a_filesystem_without_locks_still_gets_its_entry(tmp_path: Path, monkeyp
     first = runs.cached_run("exp", fn, {"a": 2}, cache_dir=tmp_path)
     assert not first.cached and runs.cached_run("exp", fn, {"a": 2}, cache_dir=tmp_path).cached
     assert len(fn.calls) == 1
+
+
+def test_record_digest_covers_parameters_metrics_and_provenance(tmp_path: Path) -> None:
+    entry = runs.cached_run("exp", Counter(), {"a": 4}, cache_dir=tmp_path).path
+    record = json.loads((entry / "record.json").read_text())
+    assert record["digest"] == runs.record_digest(record)
+    body = {k: v for k, v in record.items() if k != "digest"}
+    expected = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert record["digest"] == expected  # an independent recomputation of the canonical JSON's SHA-256
+    for field, value in [("metrics", {"score": 2.5}), ("params", {"a": 3}), ("provenance", {"torch": "0"})]:
+        (entry / "record.json").write_text(json.dumps({**record, field: value}))
+        with pytest.raises(ValueError, match=r"checksum mismatch for record\.json"):
+            runs.read_entry(entry, "exp")
