@@ -81,3 +81,151 @@ def check_same_length(x_name: str, x: Any, y_name: str, y: Any) -> None:
         raise ValueError(f"Expected `{x_name}` and `{y_name}` of equal length, got {len(x)} and {len(y)}")
     if len(x) == 0:
         raise ValueError(f"Expected `{x_name}` with at least one sample, got none")
+
+
+def _dims(ndim: int | Sequence[int]) -> tuple[int, ...]:
+    return (ndim,) if isinstance(ndim, int) else tuple(ndim)
+
+
+def check_tensor(
+    name: str,
+    value: Any,
+    *,
+    ndim: int | Sequence[int],
+    floating: bool | None = None,
+    min_rows: int = 1,
+    allow_neg_inf: bool = False,
+) -> torch.Tensor:
+    """Return ``value`` if it is a tensor with ``ndim`` dimensions (or one of several), at least
+    ``min_rows`` rows (an empty batch is an error), of a floating (``floating=True``) or integer
+    (``False``) dtype, and with no NaN or infinite entry (``-inf`` allowed with
+    ``allow_neg_inf``: a logit of a zero probability); raises naming ``name`` otherwise.
+
+    Values (finiteness here, ranges and sums in the checks built on it) are checked for
+    tensors on the CPU only: on a GPU the check would synchronise with the device at every
+    call, and :func:`~c2f_utils.train.fit` stops on a non-finite loss there anyway."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"Expected `{name}` to be a torch.Tensor, got {type(value).__name__}")
+    allowed = _dims(ndim)
+    if value.ndim not in allowed:
+        raise ValueError(
+            f"Expected `{name}` with {' or '.join(map(str, allowed))} dimension(s), got shape {tuple(value.shape)}"
+        )
+    if floating is True and not value.is_floating_point():
+        raise TypeError(f"Expected `{name}` to be a floating-point tensor, got {value.dtype}")
+    if floating is False and (value.is_floating_point() or value.is_complex() or value.dtype == torch.bool):
+        raise TypeError(f"Expected `{name}` to be an integer tensor, got {value.dtype}")
+    if value.ndim and value.shape[0] < min_rows:
+        raise ValueError(f"Expected `{name}` with at least {min_rows} row(s), got shape {tuple(value.shape)}")
+    if value.is_floating_point() and value.device.type == "cpu":
+        bad = torch.isnan(value) | (value == math.inf)
+        if not allow_neg_inf:
+            bad |= value == -math.inf
+        n_bad = int(bad.sum())
+        if n_bad:
+            raise ValueError(f"Expected finite values in `{name}`, got {n_bad} NaN or infinite")
+    return value
+
+
+def check_logits(name: str, value: Any) -> torch.Tensor:
+    """Return ``value`` if it is a float ``(N, K)`` tensor of logits, ``N >= 1``,
+    ``K >= 2``, with no NaN or ``+inf``; ``-inf`` is a zero probability and allowed,
+    but not a whole row of it (no distribution); raises naming ``name`` otherwise."""
+    check_tensor(name, value, ndim=2, floating=True, allow_neg_inf=True)
+    if value.shape[1] < 2:
+        raise ValueError(f"Expected `{name}` of shape (N, K) with K >= 2, got {tuple(value.shape)}")
+    if value.device.type == "cpu" and bool(torch.isinf(value).all(dim=1).any()):
+        raise ValueError(f"Expected `{name}` with at least one finite logit per row, got a row of -inf")
+    return value
+
+
+def check_labels(
+    name: str,
+    value: Any,
+    *,
+    num_classes: int,
+    rows: int | None = None,
+    like: str = "logits",
+    ignore_index: int | None = None,
+) -> torch.Tensor:
+    """Return ``value`` as int64 if it is a 1-D integer tensor of class labels in
+    ``[0, num_classes)`` (or equal to ``ignore_index``, with at least one label that is not),
+    with ``rows`` entries (one per row of the argument ``like``) if given; raises naming
+    ``name`` otherwise."""
+    check_tensor(name, value, ndim=1, floating=False)
+    if rows is not None and value.shape[0] != rows:
+        raise ValueError(f"Expected `{name}` with one label per row of `{like}` ({rows}), got {value.shape[0]}")
+    if value.device.type != "cpu":
+        return value.long()
+    kept = value if ignore_index is None else value[value != ignore_index]
+    if kept.numel() == 0:
+        raise ValueError(f"Expected `{name}` with at least one label that is not ignore_index={ignore_index}")
+    low, high = int(kept.min()), int(kept.max())
+    if low < 0 or high >= num_classes:
+        also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        raise ValueError(f"Expected `{name}` in [0, {num_classes - 1}]{also}, got values in [{low}, {high}]")
+    return value.long()
+
+
+def check_probs(
+    name: str,
+    value: Any,
+    *,
+    rows: int | None = None,
+    like: str = "logits",
+    atol: float = 1e-4,
+    min_entry: float = 0.0,
+) -> torch.Tensor:
+    """Return ``value`` if it is a float ``(N, K)`` tensor whose rows are probability
+    distributions (entries >= ``min_entry``, each row summing to 1 within ``atol``), with
+    ``rows`` rows (one per row of the argument ``like``) if given; raises naming ``name``
+    otherwise. Ground-truth proportions read from files (hyperspectral abundances) are only
+    approximately on the simplex: check them with a loose ``atol`` (0.1) and ``min_entry``
+    (-0.01), which still catch counts, percentages and swapped arguments."""
+    check_tensor(name, value, ndim=2, floating=True)
+    if rows is not None and value.shape[0] != rows:
+        raise ValueError(f"Expected `{name}` with one row per row of `{like}` ({rows}), got {tuple(value.shape)}")
+    if value.device.type != "cpu":
+        return value
+    low = float(value.min())
+    if low < min_entry:
+        raise ValueError(f"Expected `{name}` with entries >= {min_entry:g}, got a minimum of {low}")
+    worst = float((value.sum(dim=1) - 1).abs().max())
+    if worst > atol:
+        raise ValueError(f"Expected the rows of `{name}` to sum to 1, got a row sum off by {worst:.3g}")
+    return value
+
+
+def check_module(name: str, value: Any, *, attribute: str | None = None) -> torch.nn.Module:
+    """Return ``value`` if it is a ``torch.nn.Module`` (with the attribute ``attribute``, if
+    given), else raise a TypeError naming ``name``."""
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"Expected `{name}` to be a torch.nn.Module, got {type(value).__name__}")
+    if attribute is not None and not hasattr(value, attribute):
+        raise TypeError(f"Expected `{name}` with an attribute `{attribute}`, got a {type(value).__name__} without")
+    return value
+
+
+def check_device(name: str, value: Any, *, str_only: bool = False) -> torch.device:
+    """Return ``value`` as a ``torch.device`` if it is a device name (or, unless ``str_only``, a
+    ``torch.device``) that torch understands, else raise naming ``name``."""
+    kinds = str if str_only else str | torch.device
+    if not isinstance(value, kinds):
+        wanted = "a device name (str)" if str_only else "a device name (str) or a torch.device"
+        raise TypeError(f"Expected `{name}` to be {wanted}, got {value!r}")
+    try:
+        return torch.device(value)
+    except RuntimeError as exc:
+        raise ValueError(f"Expected `{name}` to be a device such as 'cpu' or 'cuda', got {value!r}") from exc
+
+
+def check_integer_values(name: str, arr: np.ndarray) -> np.ndarray:
+    """Return ``arr`` if it holds integers: an integer (or boolean) dtype, or a floating dtype
+    whose (finite) values are all whole numbers; raise naming ``name`` otherwise."""
+    if arr.dtype.kind in "biu":
+        return arr
+    if arr.dtype.kind != "f":
+        raise TypeError(f"Expected `{name}` to hold integers, got dtype {arr.dtype}")
+    if not np.isfinite(arr).all() or (arr != np.round(arr)).any():
+        raise ValueError(f"Expected `{name}` to hold integers, got non-integer values of dtype {arr.dtype}")
+    return arr

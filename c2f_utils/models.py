@@ -27,16 +27,17 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextvars
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
-if TYPE_CHECKING:
-    import numpy as np
 
 from ._checks import check_choice, check_number, check_positive_int
 
@@ -64,8 +65,64 @@ class ModelOutput(NamedTuple):
     """Penultimate representation, shape ``(batch, feature_dim)``."""
 
 
+def _check_model(model: Any, name: str = "model") -> nn.Module:
+    """Return ``model`` if it is a :class:`torch.nn.Module`, else raise naming ``name``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected `{name}` to be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_prefix(prefix: Any) -> str:
+    if not isinstance(prefix, str):
+        raise TypeError(f"Expected `prefix` to be a str, got {prefix!r} ({type(prefix).__name__})")
+    return prefix
+
+
+_INPUTS_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("c2f_inputs_checked", default=False)
+"""True while :func:`~c2f_utils.train.fit` runs a training step on a batch of data it has already checked
+(when it started): the models' forward then skips :func:`_check_inputs`, which a small model would feel."""
+
+
+def _check_inputs(x: Any, like: Tensor | None = None, name: str = "x") -> Tensor:
+    """Return ``x`` if it is a non-empty batch tensor (at least 2 dimensions, one row or more),
+    of the dtype of the parameter ``like`` (when given, outside autocast), and with no NaN or
+    infinite entry; raises naming ``name`` otherwise (nothing is checked inside a training step
+    of :func:`~c2f_utils.train.fit`, whose data were checked once, see ``_INPUTS_CHECKED``).
+
+    The values are checked on the CPU only (as :func:`~c2f_utils._checks.check_tensor` does),
+    with one reduction: the sum of the batch is finite exactly when every entry is, unless it
+    overflows, and only then is every entry looked at.
+    """
+    if _INPUTS_CHECKED.get():
+        return x
+    if not isinstance(x, Tensor):
+        raise TypeError(f"Expected `{name}` to be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"Expected `{name}` as a batch (batch, ...) with 2 or more dimensions, got {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"Expected `{name}` with at least one sample, got shape {tuple(x.shape)}")
+    if like is not None and x.dtype != like.dtype and not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(f"Expected `{name}` of dtype {like.dtype} (the model's parameters), got {x.dtype}")
+    if x.is_floating_point() and x.device.type == "cpu" and not math.isfinite(float(x.detach().sum())):
+        n_bad = int((~torch.isfinite(x)).sum())
+        if n_bad:
+            raise ValueError(f"Expected finite values in `{name}`, got {n_bad} NaN or infinite")
+    return x
+
+
+def _sizes(name: str, value: Any, *, allow_empty: bool) -> list[int]:
+    """``value`` (a sequence or 1-D array of integers >= 1) as a list of ints, else raise naming ``name``."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise TypeError(f"Expected `{name}` to be a sequence of integers, got {value!r}")
+    out = [check_positive_int(name, v) for v in value]
+    if not out and not allow_empty:
+        raise ValueError(f"Expected `{name}` with at least one entry, got {value!r}")
+    return out
+
+
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters of ``model``."""
+    """Number of trainable parameters of ``model`` (a :class:`torch.nn.Module`, else :class:`TypeError`)."""
+    _check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -73,19 +130,58 @@ _STATE_PREFIX = "state/"
 
 
 def state_arrays(model: nn.Module, prefix: str = _STATE_PREFIX) -> dict[str, np.ndarray]:
-    """The model's ``state_dict`` as numpy arrays named ``prefix + key`` (for a cached run's arrays)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}")
+    """The model's ``state_dict`` as numpy arrays named ``prefix + key`` (for a cached run's arrays).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model.
+    prefix : str
+        Prepended to every key (a non-string raises :class:`TypeError`).
+    """
+    _check_model(model)
+    _check_prefix(prefix)
     return {f"{prefix}{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
 
 
 def load_state_arrays(model: nn.Module, arrays: dict[str, np.ndarray], prefix: str = _STATE_PREFIX) -> nn.Module:
-    """Load the arrays written by :func:`state_arrays` into ``model`` (strictly: every key must match)."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"Expected `model` to be a torch.nn.Module, got {type(model).__name__}")
+    """Load the arrays written by :func:`state_arrays` into ``model`` (strictly: every key must match).
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model to load into.
+    arrays : mapping of str to array
+        Arrays named ``prefix + key``: those with the prefix must be exactly the keys of
+        ``model.state_dict()``, each of the same shape; otherwise :class:`ValueError`
+        names the missing, unexpected or misshapen keys (other names are ignored).
+    prefix : str
+        The prefix of the model's arrays (a non-string raises :class:`TypeError`).
+
+    Returns
+    -------
+    nn.Module
+        ``model``, loaded.
+    """
+    _check_model(model)
+    if not isinstance(arrays, Mapping):
+        raise TypeError(f"Expected `arrays` to be a mapping of names to arrays, got {type(arrays).__name__}")
+    _check_prefix(prefix)
     state = {k.removeprefix(prefix): torch.as_tensor(v) for k, v in arrays.items() if k.startswith(prefix)}
     if not state:
         raise ValueError(f"Expected arrays named {prefix!r}<key> in `arrays`, got {sorted(arrays)[:5]}")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f"Expected `arrays` to hold exactly the state of the model, got missing keys {missing[:5]} "
+            f"and unexpected keys {unexpected[:5]}"
+        )
+    shapes = [(k, tuple(v.shape), tuple(expected[k].shape)) for k, v in state.items() if v.shape != expected[k].shape]
+    if shapes:
+        k, got, want = shapes[0]
+        raise ValueError(f"Expected `arrays` with the model's shapes, got {prefix}{k} of shape {got} instead of {want}")
     model.load_state_dict(state)
     return model
 
@@ -108,9 +204,16 @@ def reference_outputs(model: nn.Module, x: Tensor) -> ModelOutput:
     """Outputs of a frozen reference network on a batch: no graph is built, eval mode is kept.
 
     The one place where a teacher or a source network is run on the student's batch.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A frozen network in eval mode (see :func:`freeze`).
+    x : Tensor
+        A non-empty batch ``(batch, ...)`` with no NaN or infinite entry (checked on the CPU).
     """
-    if not isinstance(x, Tensor):
-        raise TypeError(f"Expected `x` to be a tensor, got {type(x).__name__}")
+    _check_model(model)
+    _check_inputs(x)
     if model.training:
         raise ValueError("Expected `model` in eval mode (a frozen reference); call c2f_utils.models.freeze(model)")
     with torch.no_grad():
@@ -132,7 +235,8 @@ class MLP(nn.Module):
     n_classes : int
         Number of output classes.
     hidden : sequence of int
-        Sizes of the hidden layers before the feature layer (may be empty).
+        Sizes of the hidden layers before the feature layer (may be empty), each an
+        integer >= 1 (NumPy integers too).
     feature_dim : int
         Size of the feature layer.
     activation : {"relu", "tanh", "gelu"}
@@ -151,8 +255,7 @@ class MLP(nn.Module):
         check_positive_int("in_dim", in_dim)
         check_positive_int("n_classes", n_classes)
         check_positive_int("feature_dim", feature_dim)
-        for size in hidden:
-            check_positive_int("hidden", size)
+        hidden = _sizes("hidden", hidden, allow_empty=True)
         act = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}[
             check_choice("activation", activation, ("relu", "tanh", "gelu"))
         ]
@@ -166,9 +269,13 @@ class MLP(nn.Module):
         self.feature_dim = feature_dim
 
     def forward(self, x: Tensor) -> ModelOutput:
+        """Logits and features of a batch ``x`` of shape ``(batch, ...)`` with ``in_dim`` values
+        per sample, of the parameters' dtype, non-empty and finite (else :class:`ValueError`
+        or :class:`TypeError`)."""
+        _check_inputs(x, self.head.weight)
         x = x.flatten(1)
         if x.shape[1] != self.in_dim:
-            raise ValueError(f"Expected inputs with {self.in_dim} values per sample, got shape {tuple(x.shape)}")
+            raise ValueError(f"Expected `x` with {self.in_dim} values per sample, got shape {tuple(x.shape)}")
         features = self.body(x)
         return ModelOutput(self.head(features), features)
 
@@ -201,8 +308,11 @@ class LeNet5(nn.Module):
         self.feature_dim = feature_dim
 
     def forward(self, x: Tensor) -> ModelOutput:
+        """Logits and features of a batch ``x`` of shape ``(batch, C, 28|32, 28|32)``, of the
+        parameters' dtype, non-empty and finite (else :class:`ValueError` or :class:`TypeError`)."""
+        _check_inputs(x, self.head.weight)
         if x.ndim != 4 or x.shape[-2:] not in ((28, 28), (32, 32)):
-            raise ValueError(f"Expected inputs of shape (batch, C, 28|32, 28|32), got {tuple(x.shape)}")
+            raise ValueError(f"Expected `x` of shape (batch, C, 28|32, 28|32), got {tuple(x.shape)}")
         if x.shape[-1] == 28:
             x = F.pad(x, (2, 2, 2, 2))
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -253,6 +363,20 @@ class ResNet(nn.Module):
     ``feature_dim=1`` they are the mean of those ``C`` values passed through a learnable
     affine map ``a * m + b`` (the official FIERCE age model); with any other
     ``feature_dim != C`` a linear projection ``C -> feature_dim`` follows the pooling.
+
+    Parameters
+    ----------
+    stage_widths, blocks_per_stage : sequence of int
+        Channels and number of blocks of each stage: non-empty, of equal lengths, entries
+        integers >= 1 (a list, tuple or integer array).
+    n_classes, in_channels : int
+        Output classes and image channels.
+    stem : {"cifar", "imagenet"}
+        See :func:`resnet18`.
+    shortcut : {"A", "B"}
+        Option A (parameter-free) or B (1x1 convolution) shortcuts of He et al. (2016).
+    feature_dim : int, optional
+        Feature size; defaults to the last stage width.
     """
 
     def __init__(
@@ -270,6 +394,8 @@ class ResNet(nn.Module):
         check_positive_int("in_channels", in_channels)
         check_choice("stem", stem, ("cifar", "imagenet"))
         check_choice("shortcut", shortcut, ("A", "B"))
+        stage_widths = _sizes("stage_widths", stage_widths, allow_empty=False)
+        blocks_per_stage = _sizes("blocks_per_stage", blocks_per_stage, allow_empty=False)
         if len(stage_widths) != len(blocks_per_stage) or not stage_widths:
             raise ValueError(
                 f"Expected `stage_widths` and `blocks_per_stage` of equal non-zero length, "
@@ -314,8 +440,11 @@ class ResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> ModelOutput:
+        """Logits and features of images ``x`` of shape ``(batch, C, H, W)``, of the parameters'
+        dtype, non-empty and finite (else :class:`ValueError` or :class:`TypeError`)."""
+        _check_inputs(x, self.head.weight)
         if x.ndim != 4:
-            raise ValueError(f"Expected images of shape (batch, C, H, W), got {tuple(x.shape)}")
+            raise ValueError(f"Expected `x` as images of shape (batch, C, H, W), got {tuple(x.shape)}")
         maps = self.stages(self.stem(x))
         pooled = maps.mean(dim=(2, 3))
         if self.feature_dim == 1:
@@ -339,7 +468,7 @@ def cifar_resnet(
     Parameters
     ----------
     depth : int
-        20, 32, 44, 56, 110, ...: any ``6n + 2``.
+        20, 32, 44, 56, 110, ...: any ``6n + 2`` (NumPy integers too).
     n_classes : int
         Number of output classes.
     width : float
@@ -350,8 +479,9 @@ def cifar_resnet(
     feature_dim : int, optional
         Feature size; defaults to the last stage width (64 x ``width``).
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+    if isinstance(depth, bool | np.bool_) or not isinstance(depth, numbers.Integral) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"Expected `depth` of the form 6n + 2 with n >= 1, got {depth!r}")
+    depth = int(depth)
     check_number("width", width, low=0, low_inclusive=False)
     n = (depth - 2) // 6
     widths = [max(1, round(w * width)) for w in (16, 32, 64)]

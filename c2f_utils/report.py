@@ -30,12 +30,15 @@ Verdicts are computed by these functions, never typed.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ._checks import check_bool, check_number, check_positive_int
 
 __all__ = [
     "BENCHMARK",
@@ -79,7 +82,12 @@ POLICY_PAGE = "verdicts.md"
 
 
 def _values(name: str, values: Iterable[float]) -> np.ndarray:
-    x = np.asarray(list(values), dtype=np.float64)
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise TypeError(f"Expected `{name}` to be a sequence of numbers, got {type(values).__name__}")
+    items = list(values)
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool | np.bool_) for v in items):
+        raise TypeError(f"Expected `{name}` to be a sequence of numbers, got {items!r:.80}")
+    x = np.asarray(items, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise ValueError(f"Expected `{name}` to be a non-empty 1-D sequence of numbers, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
@@ -88,8 +96,37 @@ def _values(name: str, values: Iterable[float]) -> np.ndarray:
 
 
 def _check_confidence(confidence: float) -> None:
-    if isinstance(confidence, bool) or not isinstance(confidence, int | float) or not 0 < confidence < 1:
-        raise ValueError(f"Expected `confidence` in (0, 1), got {confidence!r}")
+    check_number("confidence", confidence, low=0, high=1, low_inclusive=False, high_inclusive=False)
+
+
+def _digits(digits: int) -> int:
+    return check_positive_int("digits", digits, minimum=0)
+
+
+def _frame(frame: Any, *columns: tuple[str, Any]) -> pd.DataFrame:
+    """``frame`` if it is a DataFrame holding every named column; raises naming the argument."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"Expected `frame` to be a pandas DataFrame, got {type(frame).__name__}")
+    for arg, names in columns:
+        for name in names if isinstance(names, list | tuple) else [names]:
+            if not isinstance(name, str) or name not in frame.columns:
+                raise ValueError(
+                    f"Expected `{arg}` to name columns of `frame`, got {name!r}; it has {list(frame.columns)}"
+                )
+    if frame.empty:
+        raise ValueError("Expected `frame` with at least one row, got an empty frame")
+    return frame
+
+
+def _names(arg: str, names: Any, *, allow_str: bool = True) -> list[str]:
+    """Column names as a list: a string (where ``allow_str``) or a non-empty sequence of strings."""
+    if isinstance(names, str) and allow_str:
+        return [names]
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not names:
+        raise TypeError(
+            f"Expected `{arg}` to be {'a column name or ' * allow_str}a list of column names, got {names!r}"
+        )
+    return list(names)
 
 
 def mean_ci(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -109,7 +146,11 @@ def mean_ci(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[fl
 
 
 def format_mean_ci(mean: float, half: float, digits: int = 3) -> str:
-    """``"0.912 ± 0.010"``; just the mean when the interval is undefined (one seed)."""
+    """``"0.912 ± 0.010"``; just the mean when the interval is undefined (one seed, ``half`` NaN)."""
+    mean = check_number("mean", mean)
+    digits = _digits(digits)
+    if isinstance(half, bool) or not isinstance(half, numbers.Real) or (math.isfinite(half) and half < 0):
+        raise ValueError(f"Expected `half` to be a number >= 0 (or NaN: no interval), got {half!r}")
     if not math.isfinite(half):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
@@ -143,11 +184,13 @@ def estimate(values: Iterable[float], confidence: float = CONFIDENCE) -> Estimat
 def summarize(
     frame: pd.DataFrame, by: str | list[str], metrics: list[str], confidence: float = CONFIDENCE
 ) -> pd.DataFrame:
-    """Mean, CI half-width (``<metric>_ci``) and count ``n`` of each metric per group (one row per seed)."""
-    by = [by] if isinstance(by, str) else list(by)
-    missing = [c for c in [*by, *metrics] if c not in frame.columns]
-    if missing:
-        raise KeyError(f"Columns {missing} not in the frame; it has {list(frame.columns)}")
+    """Mean, CI half-width (``<metric>_ci``) and count ``n`` of each metric per group (one row per seed).
+
+    ``by`` and ``metrics`` must name columns of ``frame``.
+    """
+    by = _names("by", by)
+    metrics = _names("metrics", metrics, allow_str=False)
+    _frame(frame, ("by", by), ("metrics", metrics))
     rows = []
     for key, group in frame.groupby(by, sort=False):
         row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
@@ -181,10 +224,16 @@ def mean_ci_table(
     digits, scale : int, float
         Decimal places, and a factor applied first (100 for percentages).
     order : sequence, optional
-        Order of the groups (single ``by`` column).
+        Order of the groups (single ``by`` column): it must list every group of the table;
+        listed groups the frame does not have are skipped.
     """
-    if scale <= 0 or not math.isfinite(scale):
-        raise ValueError(f"Expected `scale` > 0, got {scale!r}")
+    check_number("scale", scale, low=0, low_inclusive=False)
+    digits = _digits(digits)
+    if not isinstance(columns, Mapping) or not columns:
+        raise TypeError(f"Expected `columns` to be a non-empty mapping of column -> label, got {columns!r:.80}")
+    _frame(frame, ("by", _names("by", by)), ("columns", list(columns)))
+    if order is not None and (isinstance(order, str | bytes) or not isinstance(order, Sequence)):
+        raise TypeError(f"Expected `order` to be a sequence of group names, got {order!r}")
     scaled = frame.assign(**{c: frame[c] * scale for c in columns if c in frame})
     summary = summarize(scaled, by, list(columns))
     table = pd.DataFrame(
@@ -196,7 +245,10 @@ def mean_ci_table(
     keys = [by] if isinstance(by, str) else list(by)
     table.index = pd.MultiIndex.from_frame(summary[keys]) if len(keys) > 1 else pd.Index(summary[keys[0]])
     table["seeds"] = summary["n"].to_numpy()
-    if order is not None:
+    if order is not None:  # groups a profile did not run are skipped; every group it ran must be placed
+        missing = [g for g in table.index if g not in list(order)]
+        if missing:
+            raise ValueError(f"Expected `order` to list every group of the table, got {list(order)}; missing {missing}")
         table = table.loc[[o for o in order if o in table.index]]
     return table
 
@@ -205,9 +257,10 @@ def paired_columns(
     frame: pd.DataFrame, column: str, by: str, a: Any, b: Any, on: str = "seed"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Values of ``column`` for ``by == a`` and ``by == b``, aligned on ``on`` (the seeds both have)."""
-    for c in (column, by, on):
-        if c not in frame.columns:
-            raise KeyError(f"Column {c!r} not in the frame; it has {list(frame.columns)}")
+    _frame(frame, ("column", column), ("by", by), ("on", on))
+    for arg, group in (("a", a), ("b", b)):
+        if not (frame[by] == group).any():
+            raise ValueError(f"Expected `{arg}` to be a value of column {by!r}, got {group!r}")
     left = frame[frame[by] == a].set_index(on)[column]
     right = frame[frame[by] == b].set_index(on)[column]
     if left.index.has_duplicates or right.index.has_duplicates:
@@ -252,7 +305,7 @@ def _difference(a: np.ndarray, b: np.ndarray | None, value: float | None, paired
         return estimate(a - value, confidence)
     if paired:
         if a.size != b.size:
-            raise ValueError(f"Expected paired samples of equal size, got {a.size} and {b.size}")
+            raise ValueError(f"Expected `a` and `b` of equal size when `paired`, got {a.size} and {b.size}")
         return estimate(a - b, confidence)
     n = min(a.size, b.size)
     mean = float(a.mean() - b.mean())
@@ -274,8 +327,8 @@ def _operands(
     x = _values("a", a)
     if (b is None) == (value is None):
         raise ValueError("Expected exactly one of `b` (a second sample) and `value` (a constant)")
-    if value is not None and (isinstance(value, bool) or not math.isfinite(float(value))):
-        raise ValueError(f"Expected `value` to be a finite number, got {value!r}")
+    if value is not None:
+        value = check_number("value", value)
     return x, (None if b is None else _values("b", b)), (None if value is None else float(value))
 
 
@@ -315,10 +368,9 @@ def _directional(
     digits: int = 3,
 ) -> Finding:
     x, y, c = _operands(a, b, value)
-    if isinstance(min_effect, bool) or not math.isfinite(min_effect) or min_effect < 0:
-        raise ValueError(f"Expected `min_effect` >= 0, got {min_effect!r}")
-    if not isinstance(paired, bool):
-        raise TypeError(f"Expected `paired` to be True or False, got {paired!r}")
+    min_effect = check_number("min_effect", min_effect, low=0)
+    paired = check_bool("paired", paired)
+    digits = _digits(digits)
     effect = _difference(x, y, c, paired, CONFIDENCE)
     kind = "constant" if y is None else ("paired" if paired else "Welch")
     test = f"{kind} difference {'>' if sign > 0 else '<'} {sign * min_effect + 0.0:g}, 95% t interval"
@@ -341,8 +393,9 @@ def equivalent(
     ``[-margin, margin]``. The margin is declared with the claim, before looking.
     """
     x, y, c = _operands(a, b, value)
-    if not math.isfinite(margin) or margin <= 0:
-        raise ValueError(f"Expected `margin` > 0, got {margin!r}")
+    margin = check_number("margin", margin, low=0, low_inclusive=False)
+    paired = check_bool("paired", paired)
+    digits = _digits(digits)
     effect = _difference(x, y, c, paired, 1 - 2 * (1 - CONFIDENCE))
     kind = "constant" if y is None else ("paired" if paired else "Welch")
     test = f"{kind} difference within ±{margin:g} (TOST, 90% t interval)"
@@ -359,6 +412,7 @@ def correlated(x: Iterable[float], y: Iterable[float], *, sign: int = 1, digits:
     from scipy import stats
 
     u, v = _values("x", x), _values("y", y)
+    digits = _digits(digits)
     if u.size != v.size:
         raise ValueError(f"Expected `x` and `y` of equal length, got {u.size} and {v.size}")
     if sign not in (1, -1):
@@ -384,12 +438,12 @@ def deterministic(
     into the bounds, declared with the claim): ``"reproduced"`` inside, else
     ``"not reproduced"``.
     """
-    if isinstance(value, bool) or not math.isfinite(float(value)):
-        raise ValueError(f"Expected `value` to be a finite number, got {value!r}")
+    value = check_number("value", value)
+    digits = _digits(digits)
     if at_least is None and at_most is None:
         raise ValueError("Expected at least one of `at_least` and `at_most`")
-    low = -math.inf if at_least is None else float(at_least)
-    high = math.inf if at_most is None else float(at_most)
+    low = -math.inf if at_least is None else check_number("at_least", at_least)
+    high = math.inf if at_most is None else check_number("at_most", at_most)
     if low > high:
         raise ValueError(f"Expected `at_least` <= `at_most`, got {at_least!r} > {at_most!r}")
     value = float(value)
@@ -409,8 +463,10 @@ def paper_check(
     when they are not, the verdict is ``"not tested at this scale"``.
     """
     x = _values("values", values)
-    if not math.isfinite(tolerance) or tolerance < 0:
-        raise ValueError(f"Expected `tolerance` >= 0, got {tolerance!r}")
+    paper = check_number("paper", paper)
+    tolerance = check_number("tolerance", tolerance, low=0)
+    scale_matches = check_bool("scale_matches", scale_matches)
+    digits = _digits(digits)
     est = estimate(x)
     test = f"paper's number within our 95% interval ± {tolerance:g}"
     if not scale_matches:
@@ -454,8 +510,13 @@ class Claim:
 
 def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
     """The scorecard table: claim, paper (reference), ours, where, test, verdict; one row per claim."""
+    if isinstance(claims, str | bytes) or not isinstance(claims, Sequence):
+        raise TypeError(f"Expected `claims` to be a sequence of Claim, got {claims!r:.80}")
     if not claims:
-        raise ValueError("Expected at least one claim, got none")
+        raise ValueError("Expected `claims` with at least one Claim, got none")
+    bad = [c for c in claims if not isinstance(c, Claim)]
+    if bad:
+        raise TypeError(f"Expected `claims` to hold Claim objects, got {bad[0]!r:.80}")
     rows = [
         {
             "claim": c.claim,
@@ -472,7 +533,12 @@ def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
 
 def where(profile: str, data: str, seeds: Sequence[int]) -> str:
     """``"quick; digits; seeds 0-2"`` for a :class:`Claim`."""
-    seeds = list(seeds)
+    for label, value in (("profile", profile), ("data", data)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"Expected `{label}` to be a non-empty string, got {value!r}")
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Iterable):
+        raise TypeError(f"Expected `seeds` to be a sequence of seeds, got {seeds!r}")
+    seeds = [check_positive_int("seeds", v, minimum=0) for v in seeds]
     if seeds and seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
         text = f"{seeds[0]}-{seeds[-1]}"
     else:

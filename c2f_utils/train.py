@@ -20,9 +20,9 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +32,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from ._checks import check_choice, check_number, check_positive_int
-from .models import ModelOutput
+from ._checks import check_bool, check_choice, check_number, check_positive_int
+from .models import _INPUTS_CHECKED, ModelOutput, _check_inputs, _check_model
 from .progress import progress_bar
 
 __all__ = [
@@ -55,21 +55,65 @@ Callback = Callable[["EpochState"], dict[str, float] | None]
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch (CPU and CUDA) random generators."""
-    check_positive_int("seed", seed, minimum=0)
+    """Seed Python, NumPy and PyTorch (CPU and CUDA) random generators.
+
+    Parameters
+    ----------
+    seed : int
+        An integer >= 0 (NumPy integers too).
+    """
+    seed = check_positive_int("seed", seed, minimum=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - libraries still draw from the legacy global generator
     torch.manual_seed(seed)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`."""
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"``, or a device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``) or :class:`torch.device`.
+        Another type raises :class:`TypeError`; an unknown name, or a CUDA device that is
+        not available (no CUDA, or an index beyond the GPUs present), :class:`ValueError`.
+
+    Returns
+    -------
+    torch.device
+        The device.
+    """
+    return _device("device", device)
+
+
+def _device(name: str, device: Any, *, available: bool = True) -> torch.device:
+    """:func:`resolve_device` with errors naming the argument ``name``; ``available=False``
+    checks the name only (a config may be written where it will not run: a GPU job planned
+    on a login node)."""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"Expected `device` to be available, got {device!r} but CUDA is not available")
+    if not isinstance(device, str | torch.device):
+        raise TypeError(f"Expected `{name}` to be 'auto', a device name or a torch.device, got {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"Expected `{name}` to be 'auto' or a device such as 'cpu' or 'cuda:0', got {device!r}"
+        ) from exc
+    if dev.type == "cuda" and available:
+        if not torch.cuda.is_available():
+            raise ValueError(f"Expected `{name}` to be available, got {device!r} but CUDA is not available")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"Expected `{name}` to be available, got {device!r} but there are {torch.cuda.device_count()} GPU(s)"
+            )
     return dev
+
+
+def _optional_callable(name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise TypeError(f"Expected `{name}` to be callable or None, got {value!r} ({type(value).__name__})")
+    return value
 
 
 @dataclass(frozen=True)
@@ -87,7 +131,8 @@ class TrainConfig:
     lr, momentum, weight_decay : float
         Learning rate, SGD momentum and L2 weight decay.
     nesterov : bool
-        Nesterov momentum for SGD.
+        Nesterov momentum for SGD. This and the other flags (``amp``, ``channels_last``,
+        ``progress``) must be Python or NumPy bools: ``"no"`` or ``1`` raise :class:`TypeError`.
     schedule : {"constant", "step", "multistep", "cosine"}
         Learning-rate schedule, applied per epoch after the warm-up:
         ``step`` multiplies by ``gamma`` every ``step_size`` epochs; ``multistep`` at
@@ -95,7 +140,8 @@ class TrainConfig:
     step_size : int
         Period of the ``step`` schedule.
     milestones : sequence of int
-        Epochs of the ``multistep`` schedule.
+        Epochs of the ``multistep`` schedule: integers >= 1 in increasing order (a list,
+        tuple or integer array, possibly empty).
     gamma : float
         Decay factor of ``step`` and ``multistep``.
     warmup_epochs : int
@@ -104,8 +150,10 @@ class TrainConfig:
         Learning rate for the criterion's own parameters (defaults to ``lr``).
     seed : int
         Seeds initialisation-independent randomness: shuffling, dropout, augmentation.
-    device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"``...
+    device : str or torch.device
+        ``"auto"``, ``"cpu"``, ``"cuda"``...; the name is checked when the config is made
+        (an unknown name raises :class:`ValueError`), whether that device exists when
+        :func:`fit` starts.
     amp : bool
         Mixed precision (bfloat16 autocast, or float16 with gradient scaling) on CUDA;
         ignored on CPU, where training stays in float32 and is deterministic.
@@ -148,6 +196,13 @@ class TrainConfig:
     checkpoint_every: int = 5
 
     def __post_init__(self) -> None:
+        if isinstance(self.milestones, str | bytes) or not isinstance(self.milestones, Iterable):
+            raise TypeError(f"Expected `milestones` to be a sequence of integers, got {self.milestones!r}")
+        for flag in ("nesterov", "amp", "channels_last"):
+            check_bool(flag, getattr(self, flag))
+        if self.progress is not None:
+            check_bool("progress", self.progress)
+        _device("device", self.device, available=False)  # whether it exists is checked where the run starts
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_choice("optimizer", self.optimizer, ("sgd", "adam", "adamw"))
@@ -169,6 +224,11 @@ class TrainConfig:
         check_positive_int("seed", self.seed, minimum=0)
         check_positive_int("checkpoint_every", self.checkpoint_every)
         check_positive_int("num_workers", self.num_workers, minimum=0)
+        # NumPy scalars (valid above) become the Python numbers torch expects; Python values are kept as given.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.generic):
+                object.__setattr__(self, f.name, value.item())
 
 
 def lr_factor(epoch: int, cfg: TrainConfig) -> float:
@@ -178,7 +238,17 @@ def lr_factor(epoch: int, cfg: TrainConfig) -> float:
     then the schedule on the remaining epochs, counted from the end of the warm-up.
     The ``step``/``multistep``/``cosine`` values equal those of PyTorch's
     ``StepLR``/``MultiStepLR``/``CosineAnnealingLR(T_max=epochs - warmup, eta_min=0)``.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch, an integer >= 0 (NumPy integers too).
+    cfg : TrainConfig
+        The schedule (another type raises :class:`TypeError`).
     """
+    epoch = check_positive_int("epoch", epoch, minimum=0)
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"Expected `cfg` to be a TrainConfig, got {type(cfg).__name__}")
     w = cfg.warmup_epochs
     if epoch < w:
         return (epoch + 1) / (w + 1)
@@ -211,12 +281,61 @@ class TrainResult:
     history: pd.DataFrame
 
 
-def _as_dataset(data: Dataset | tuple[Tensor, Tensor]) -> Dataset:
+def _check_pair(name: str, x: Any, y: Any) -> Tensor:
+    """Check in-memory ``(inputs, targets)`` of the argument ``name``; return the targets, class
+    labels of another integer dtype as int64 (the dtype of the losses), else unchanged."""
+    if not isinstance(x, Tensor) or not isinstance(y, Tensor):
+        raise TypeError(f"Expected `{name}` as (inputs, targets) tensors, got ({type(x).__name__}, {type(y).__name__})")
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"Expected `{name}` as (inputs, targets) of equal length, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"Expected `{name}` with at least one sample, got none")
+    for part, t in (("inputs", x), ("targets", y)):
+        if t.is_floating_point() and t.device.type == "cpu" and not math.isfinite(float(t.detach().sum())):
+            n_bad = int((~torch.isfinite(t)).sum())
+            if n_bad:
+                raise ValueError(f"Expected finite {part} in `{name}`, got {n_bad} NaN or infinite")
+    if _is_class_labels(y) and y.dtype not in (torch.int64, torch.bool):
+        return y.long()
+    return y
+
+
+def _as_dataset(data: Dataset | tuple[Tensor, Tensor], name: str = "data") -> Dataset:
+    """``data`` (a :class:`~torch.utils.data.Dataset` or an ``(inputs, targets)`` pair) as a Dataset;
+    in-memory tensors are checked (equal non-zero lengths, finite), errors name ``name``."""
     if isinstance(data, tuple):
-        if len(data) != 2 or data[0].shape[0] != data[1].shape[0]:
-            raise ValueError("Expected data as a Dataset or a pair (inputs, targets) of equal length")
-        return TensorDataset(*data)
+        if len(data) != 2:
+            raise ValueError(f"Expected `{name}` as a Dataset or a pair (inputs, targets), got {len(data)} items")
+        y = _check_pair(name, *data)
+        return TensorDataset(data[0], y)
+    if isinstance(data, TensorDataset) and len(data.tensors) == 2:
+        y = _check_pair(name, *data.tensors)
+        return data if y is data.tensors[1] else TensorDataset(data.tensors[0], y)
+    if not isinstance(data, Dataset):
+        raise TypeError(f"Expected `{name}` to be a Dataset or a pair (inputs, targets), got {type(data).__name__}")
     return data
+
+
+def _check_label_range(name: str, dataset: Dataset, logits: Tensor, criterion: Any) -> None:
+    """Raise unless the class labels of in-memory ``dataset`` index the columns of ``logits``
+    (labels equal to the criterion's ``ignore_index`` excepted); other targets pass."""
+    if not isinstance(dataset, TensorDataset) or len(dataset.tensors) != 2 or logits.ndim != 2:
+        return
+    y = dataset.tensors[1]
+    if not _is_class_labels(y) or y.dtype == torch.bool:
+        return
+    ignore = getattr(criterion, "ignore_index", None)
+    kept = y if not isinstance(ignore, int) else y[y != ignore]
+    if kept.numel() == 0:
+        return
+    low, high, k = int(kept.min()), int(kept.max()), logits.shape[1]
+    if low < 0 or high >= k:
+        raise ValueError(
+            f"Expected the labels of `{name}` in [0, {k - 1}] (one per column of the model's logits), "
+            f"got values in [{low}, {high}]"
+        )
 
 
 DEVICE_DATA_FRACTION = 0.5
@@ -246,15 +365,29 @@ class TensorBatches:
     generator : torch.Generator
         CPU generator of the batch order.
     device : torch.device
-        Where the batches are used.
+        Where the batches are used (a device name is accepted too, see :func:`resolve_device`).
+
+    Raises
+    ------
+    TypeError
+        If ``tensors`` is not a sequence of tensors or ``generator`` not a :class:`torch.Generator`.
+    ValueError
+        If ``tensors`` is empty, or holds tensors of unequal or zero lengths, or ``batch_size`` < 1.
     """
 
     def __init__(
         self, tensors: Sequence[Tensor], batch_size: int, generator: torch.Generator, device: torch.device
     ) -> None:
+        if not isinstance(tensors, Sequence) or not all(isinstance(t, Tensor) and t.ndim for t in tensors):
+            raise TypeError(f"Expected `tensors` to be a sequence of tensors with a batch axis, got {tensors!r}")
         if not tensors or any(len(t) != len(tensors[0]) for t in tensors):
             raise ValueError(f"Expected `tensors` of equal lengths, got lengths {[len(t) for t in tensors]}")
-        check_positive_int("batch_size", batch_size)
+        if len(tensors[0]) == 0:
+            raise ValueError("Expected `tensors` with at least one sample, got none")
+        batch_size = check_positive_int("batch_size", batch_size)
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"Expected `generator` to be a torch.Generator, got {type(generator).__name__}")
+        device = _device("device", device)
         self.n, self.batch_size, self.generator, self.device = len(tensors[0]), batch_size, generator, device
         self.on_device = device.type != "cuda"
         if device.type == "cuda":
@@ -350,9 +483,9 @@ def checkpointing(folder: str | os.PathLike[str]) -> Iterator[Path]:
     same weights and history as an uninterrupted run. :func:`~c2f_utils.runs.cached_run`
     opens this block for every run; the folder is deleted once the run's result is stored.
     """
+    if not isinstance(folder, str | os.PathLike) or not str(folder):
+        raise TypeError(f"Expected `folder` to be a non-empty path (str or os.PathLike), got {folder!r}")
     path = Path(folder)
-    if not str(folder):
-        raise ValueError(f"Expected `folder` to be a non-empty path, got {folder!r}")
     token = _CHECKPOINTS.set(_Slot(path))
     try:
         yield path
@@ -429,21 +562,55 @@ def evaluate(
     batch_size: int = 512,
     device: str | torch.device = "auto",
 ) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` on ``data`` (accuracy only for class labels)."""
+    """Mean loss and accuracy of ``model`` on ``data`` (accuracy only for class labels).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Returns :class:`~c2f_utils.models.ModelOutput`.
+    data : Dataset or (inputs, targets)
+        Non-empty; in-memory tensors must be of equal lengths, finite, and class labels
+        (1-D integer targets, any integer dtype) in ``[0, n_classes)``.
+    criterion : callable, optional
+        Loss, :class:`torch.nn.CrossEntropyLoss` by default.
+    batch_size : int
+        Evaluation batch size, an integer >= 1 (NumPy integers too).
+    device : str or torch.device
+        See :func:`resolve_device`.
+
+    Returns
+    -------
+    dict of str to float
+        ``loss``, and ``acc`` for class labels.
+    """
+    _check_model(model)
+    dataset = _as_dataset(data, "data")
+    criterion = _optional_callable("criterion", criterion)
+    batch_size = check_positive_int("batch_size", batch_size)
     dev = resolve_device(device)
+    return _evaluate(model, dataset, criterion, batch_size, dev)
+
+
+@torch.no_grad()
+def _evaluate(
+    model: nn.Module, dataset: Dataset, criterion: Any, batch_size: int, dev: torch.device, name: str = "data"
+) -> dict[str, float]:
+    """:func:`evaluate` on checked arguments (``name``: the argument the data came from)."""
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
     total, loss_sum, correct, is_class = 0, 0.0, 0, True
     with _eval_mode(model):
-        for x, y in DataLoader(_as_dataset(data), batch_size=batch_size):
+        for x, y in DataLoader(dataset, batch_size=batch_size):
             x, y = x.to(dev), y.to(dev)
             out = model(x)
+            if total == 0:
+                _check_label_range(name, dataset, out.logits, criterion)
             loss_sum += float(_loss(criterion, out, y)) * len(x)
             is_class = _is_class_labels(y)
             if is_class:
                 correct += int((out.logits.argmax(1) == y).sum())
             total += len(x)
     if total == 0:
-        raise ValueError("Expected `data` with at least one sample, got an empty dataset")
+        raise ValueError(f"Expected `{name}` with at least one sample, got an empty dataset")
     result = {"loss": loss_sum / total}
     if is_class:
         result["acc"] = correct / total
@@ -454,7 +621,27 @@ def evaluate(
 def extract_features(
     model: nn.Module, x: Tensor, batch_size: int = 512, device: str | torch.device = "auto"
 ) -> ModelOutput:
-    """Logits and features of ``model`` on the inputs ``x``, on the CPU, in eval mode."""
+    """Logits and features of ``model`` on the inputs ``x``, on the CPU, in eval mode.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Returns :class:`~c2f_utils.models.ModelOutput`.
+    x : Tensor
+        Inputs ``(N, ...)``, ``N >= 1``, with no NaN or infinite entry (checked on the CPU).
+    batch_size : int
+        Batch size, an integer >= 1 (NumPy integers too).
+    device : str or torch.device
+        See :func:`resolve_device`.
+
+    Returns
+    -------
+    ModelOutput
+        Float32 logits and features on the CPU, one row per input.
+    """
+    _check_model(model)
+    _check_inputs(x)
+    batch_size = check_positive_int("batch_size", batch_size)
     dev = resolve_device(device)
     logits, feats = [], []
     with _eval_mode(model):
@@ -485,7 +672,10 @@ def fit(
         Returns :class:`~c2f_utils.models.ModelOutput`. Initialise it after
         :func:`seed_everything` for reproducible weights.
     train_data : Dataset or (inputs, targets)
-        Training samples ``(x, y)``. In-memory tensors (a pair or a
+        Training samples ``(x, y)``, at least one. In-memory tensors must be of equal
+        lengths and finite; class labels (1-D integer targets, of any integer dtype, used
+        as int64) must index the columns of the model's logits (checked on the first batch).
+        In-memory tensors (a pair or a
         :class:`~torch.utils.data.TensorDataset`) are batched by :class:`TensorBatches`
         (same batches as a shuffling ``DataLoader``, without its per-sample overhead;
         on the device when they fit); another dataset goes through a ``DataLoader``
@@ -497,12 +687,14 @@ def fit(
         Hyper-parameters; keyword ``overrides`` replace individual fields
         (``fit(model, data, epochs=5, lr=0.01)``).
     val_data : Dataset or (inputs, targets), optional
-        Evaluated after every epoch: ``val_loss`` and ``val_acc`` columns.
+        Evaluated after every epoch: ``val_loss`` and ``val_acc`` columns. Checked as
+        ``train_data``.
     regularizer : callable, optional
         ``regularizer(inputs, output) -> scalar`` added to the loss.
     callbacks : sequence of callable
         Called with an :class:`EpochState` before training (epoch 0) and after each
         epoch; the returned ``{name: number}`` dict is added to that epoch's row.
+        ``None`` or an entry that is not callable raises :class:`TypeError`.
     transform : callable, optional
         Applied to each input batch on the device during training (augmentation).
 
@@ -513,15 +705,28 @@ def fit(
         ``epoch``, ``lr``, ``train_loss``, ``train_acc`` (class labels only),
         ``val_*``, ``time_s`` and the callbacks' columns.
     """
+    _check_model(model)
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"Expected `config` to be a TrainConfig or None, got {type(config).__name__}")
+    _optional_callable("criterion", criterion)
+    _optional_callable("regularizer", regularizer)
+    _optional_callable("transform", transform)
+    if isinstance(callbacks, str | bytes) or not isinstance(callbacks, Iterable):
+        raise TypeError(f"Expected `callbacks` to be a sequence of callables, got {callbacks!r}")
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        if not callable(cb):
+            raise TypeError(f"Expected `callbacks` to hold callables, got {cb!r}")
     if config is None:
         config = TrainConfig(**overrides)
     elif overrides:
         config = TrainConfig(**{**config.__dict__, **overrides})
     device = resolve_device(config.device)
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    dataset = _as_dataset(train_data)
+    dataset = _as_dataset(train_data, "train_data")
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ValueError("Expected `train_data` with at least one sample, got an empty dataset")
+    val_set = None if val_data is None else _as_dataset(val_data, "val_data")
 
     model.to(device).train()
     if isinstance(criterion, nn.Module):
@@ -615,6 +820,9 @@ def fit(
     show = config.progress
     bar = progress_bar(total=config.epochs, initial=start_epoch, desc=f"fit {name}", unit="epoch", enabled=show)
     max_batches = SMOKE_BATCHES if smoke_mode() else None
+    labels_checked = False
+    # In-memory data were checked whole by _as_dataset: the models' forward need not check each batch.
+    inputs_checked = isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2
     for epoch in range(start_epoch, config.epochs):
         factor = lr_factor(epoch, config)
         for group, base in zip(opt.param_groups, base_lrs, strict=True):
@@ -629,11 +837,18 @@ def fit(
                 x = transform(x)
             if channels_last and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                out = model(x)
-                loss = _loss(criterion, out, y)
-                if regularizer is not None:
-                    loss = loss + regularizer(x, out)
+            checked = _INPUTS_CHECKED.set(inputs_checked)
+            try:
+                with autocast:
+                    out = model(x)
+                    if not labels_checked:
+                        _check_label_range("train_data", dataset, out.logits, criterion)
+                        labels_checked = True
+                    loss = _loss(criterion, out, y)
+                    if regularizer is not None:
+                        loss = loss + regularizer(x, out)
+            finally:
+                _INPUTS_CHECKED.reset(checked)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"Non-finite training loss {float(loss.detach())} at epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
@@ -656,8 +871,10 @@ def fit(
         }
         if _is_class_labels(y):
             row["train_acc"] = correct / seen
-        if val_data is not None:
-            row.update({f"val_{k}": v for k, v in evaluate(model, val_data, criterion, device=device).items()})
+        if val_set is not None:
+            row.update(
+                {f"val_{k}": v for k, v in _evaluate(model, val_set, criterion, 512, device, "val_data").items()}
+            )
             model.train()
         row["time_s"] = time.perf_counter() - start
         if callbacks:
@@ -674,8 +891,17 @@ def fit(
 
 def crop_flip(pad: int = 4, flip: bool = True) -> Callable[[Tensor], Tensor]:
     """Batch augmentation for ``fit(transform=...)``: zero-pad by ``pad``, random crop back
-    to size, and (if ``flip``) a random horizontal flip, drawn per image on the batch's device."""
-    check_positive_int("pad", pad, minimum=0)
+    to size, and (if ``flip``) a random horizontal flip, drawn per image on the batch's device.
+
+    Parameters
+    ----------
+    pad : int
+        Padding in pixels, an integer >= 0 (NumPy integers too).
+    flip : bool
+        Random horizontal flips; a Python or NumPy bool (``"no"``, ``1``, ``None`` raise).
+    """
+    pad = check_positive_int("pad", pad, minimum=0)
+    flip = check_bool("flip", flip)
 
     def transform(x: Tensor) -> Tensor:
         n, _, h, w = x.shape

@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ._checks import check_bool
+
 __all__ = ["WeightsChecksumError", "WeightsNotFoundError", "hash_prefix", "load_weights", "resolve", "weights_folder"]
 
 
@@ -62,15 +64,31 @@ def resolve(weights: Any) -> Any:
     raise TypeError(f"Expected `weights` to be a torchvision WeightsEnum member or its name, got {weights!r}")
 
 
-def weights_folder(override: str | os.PathLike[str] | None = None) -> Path:
-    """The folder weights are read from: ``override``, else ``$C2F_WEIGHTS_DIR``, else torch's
-    hub cache ``$TORCH_HOME/hub/checkpoints``."""
+def _folder(name: str, override: Any) -> Path:
+    """:func:`weights_folder` with errors naming the argument ``name`` that holds ``override``."""
     if override is not None:
         if not isinstance(override, str | os.PathLike):
-            raise TypeError(f"Expected `weights_dir` to be a path, got {override!r}")
+            raise TypeError(f"Expected `{name}` to be a path (str or os.PathLike), got {override!r}")
         return Path(override).expanduser()
     env = os.environ.get("C2F_WEIGHTS_DIR")
     return Path(env).expanduser() if env else Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def weights_folder(override: str | os.PathLike[str] | None = None) -> Path:
+    """The folder weights are read from: ``override``, else ``$C2F_WEIGHTS_DIR``, else torch's
+    hub cache ``$TORCH_HOME/hub/checkpoints``.
+
+    Parameters
+    ----------
+    override : str or os.PathLike, optional
+        A folder to use instead; anything else (a number, a list) raises :class:`TypeError`.
+
+    Returns
+    -------
+    Path
+        The folder (``~`` expanded); it may not exist yet.
+    """
+    return _folder("override", override)
 
 
 def hash_prefix(weights: Any) -> str:
@@ -111,7 +129,8 @@ def load_weights(
         ``$TORCH_HOME/hub/checkpoints``).
     download : bool
         Download a missing file into that folder from the weights' URL (SHA-256 prefix
-        checked while downloading). Offline, or with ``download=False``, a missing file
+        checked while downloading). A Python or NumPy bool; ``"no"``, ``1`` or ``None``
+        raise :class:`TypeError`. Offline, or with ``download=False``, a missing file
         raises :class:`WeightsNotFoundError`.
 
     Returns
@@ -127,9 +146,8 @@ def load_weights(
         The file's SHA-256 does not start with the prefix in its published name.
     """
     entry = resolve(weights)
-    if not isinstance(download, bool):
-        raise TypeError(f"Expected `download` to be true or false, got {download!r}")
-    folder = weights_folder(weights_dir)
+    download = check_bool("download", download)
+    folder = _folder("weights_dir", weights_dir)
     dest = folder / Path(entry.url).name
     expected = hash_prefix(entry)
     if not dest.is_file():

@@ -62,7 +62,7 @@ def test_optimum_depends_on_the_label_only_so_it_lies_on_the_ib_line() -> None:
     ],
 )
 def test_invalid_inputs(logits: torch.Tensor, target: torch.Tensor, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         ConfidencePenalty(0.1)(logits, target)
 
 

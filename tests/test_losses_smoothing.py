@@ -208,7 +208,7 @@ def test_invalid_inputs_name_the_argument(loss: nn.Module) -> None:
         loss(torch.randn(2, 4), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="logits"):
         loss(torch.randn(6), torch.tensor([0, 1]))
-    with pytest.raises(ValueError, match="target"):
+    with pytest.raises(TypeError, match="`target` to be an integer tensor"):
         loss(good, torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="target"):
         loss(good, torch.tensor([0, 3]))

@@ -301,7 +301,7 @@ class Train(Experiment):
         feats = out["held_out"].features
         shots = few_shot_eval(feats, held.fine, n_way, n_shot, n_query, n_episodes=500, seed=self.seed)
         metrics = {
-            "val_acc": evaluate(model, (val.x, val.labels(coarse)), device=self.device)["acc"],
+            "val_acc": float((out["val"].logits.argmax(1) == val.labels(coarse)).float().mean()),
             "test_acc": float((out["test"].logits.argmax(1) == coarse_te).float().mean()),
             "fine_probe_acc": linear_probe(f_tr, fine_tr, f_te, fine_te, seed=self.seed).test_score,
             "fine_knn_acc": _knn_accuracy(f_tr, fine_tr, f_te, fine_te),

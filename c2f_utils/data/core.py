@@ -12,6 +12,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
+from .._checks import check_bool
+
 __all__ = [
     "DatasetNotFoundError",
     "DatasetSpec",
@@ -25,6 +27,14 @@ __all__ = [
 
 class DatasetNotFoundError(FileNotFoundError):
     """A real dataset's files are missing and could not be downloaded."""
+
+
+class _UnknownNameError(KeyError, ValueError):
+    """A dataset name that is not registered: a :class:`KeyError` (a registry lookup) that is
+    also a :class:`ValueError` (a bad argument value)."""
+
+    def __str__(self) -> str:  # the message, without the quotes KeyError adds
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass
@@ -149,14 +159,36 @@ def register(
 
 
 def available(kind: str | None = None) -> list[str]:
-    """Registered dataset names, optionally only those of one ``kind``."""
+    """Registered dataset names, optionally only those of one ``kind`` (``"embedded"`` or ``"real"``)."""
+    if kind is not None and kind not in ("embedded", "real"):
+        raise ValueError(f"Expected `kind` to be 'embedded', 'real' or None, got {kind!r}")
     return sorted(n for n, s in _REGISTRY.items() if kind is None or s.kind == kind)
 
 
 def describe(name: str) -> DatasetSpec:
-    """The registry entry of ``name``."""
+    """The registry entry of ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registered dataset name (see :func:`available`).
+
+    Returns
+    -------
+    DatasetSpec
+        Its loader, kind, splits and description.
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+    KeyError
+        If ``name`` is not registered (the error is also a :class:`ValueError`).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"Expected `name` to be a dataset name (str), got {name!r} ({type(name).__name__})")
     if name not in _REGISTRY:
-        raise KeyError(f"Unknown dataset {name!r}; available: {available()}")
+        raise _UnknownNameError(f"Unknown dataset `name` {name!r}; available: {available()}")
     return _REGISTRY[name]
 
 
@@ -182,20 +214,24 @@ def load(
     download : bool
         For real datasets with a public URL: download missing files (checksum
         verified). Offline, or with ``download=False``, missing files raise
-        :class:`DatasetNotFoundError`.
+        :class:`DatasetNotFoundError`. A Python or NumPy bool (``"no"``, ``1`` or
+        ``None`` raise :class:`TypeError`).
     **options
         Dataset-specific options (see each loader's docstring).
 
     Raises
     ------
+    TypeError
+        If ``name`` is not a string or ``download`` not a bool.
     KeyError
-        If ``name`` is not registered.
+        If ``name`` is not registered (the error is also a :class:`ValueError`).
     ValueError
         If ``split`` or an option is invalid.
     DatasetNotFoundError
         If a real dataset's files are missing and cannot be downloaded.
     """
     spec = describe(name)
+    download = check_bool("download", download)
     if split not in spec.splits:
         raise ValueError(f"Expected `split` in {list(spec.splits)} for dataset {name!r}, got {split!r}")
     accepted = inspect.signature(spec.loader).parameters

@@ -23,6 +23,7 @@ on every machine.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,8 +177,15 @@ def occluded_digits(
     :func:`occlude`). ``fine`` is the coloured digit;
     ``meta["nuisance"]`` the occluder's digit, drawn independently of it;
     ``meta["box"]`` the occluder's box.
+
+    Parameters
+    ----------
+    jitter : int
+        Largest offset of the occluder from the centre, in pixels: an integer >= 0
+        (``None``, which :func:`occlude` reads as a uniform position, is refused here).
     """
     check_positive_int("copies", copies)
+    jitter = check_positive_int("jitter", jitter, minimum=0)
     check_positive_int("size", size, minimum=8)
     check_positive_int("occluder_size", occluder_size, minimum=2)
     if occluder_size > size:
@@ -344,6 +352,13 @@ def cluttered_mnist(
 # --------------------------------------------------------------------------- several labels per input
 
 
+def _as_pair(name: str, value: Any) -> tuple[Any, Any]:
+    """``value`` as a pair ``(a, b)`` (a tuple, list or 1-D array of two entries), else raise."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or np.ndim(value) != 1 or len(value) != 2:
+        raise TypeError(f"Expected `{name}` to be a pair (a, b), got {value!r}")
+    return value[0], value[1]
+
+
 @register(
     "annotator_counts",
     kind="embedded",
@@ -375,16 +390,26 @@ def annotator_counts(
 
     ``fine``: the label distribution of each item (float32 ``(N, K)``);
     ``meta["counts"]``: the counts; coarsening ``"majority"``; ``x``: item indices.
+
+    Parameters
+    ----------
+    annotators : (int, int)
+        ``(low, high)``, integers with ``1 <= low <= high``: the range of the number of
+        labels per item. A tuple, list or array of two entries; anything else raises.
+    ambiguity : (float, float)
+        The Beta parameters ``(a, b)`` of the ambiguity, both finite and > 0; a pair as
+        for ``annotators``.
     """
     check_positive_int("n_items", n_items)
     check_positive_int("n_classes", n_classes, minimum=2)
     if n_classes % 2:
         raise ValueError(f"Expected an even `n_classes` (classes come in pairs), got {n_classes}")
-    lo, hi = annotators
-    check_positive_int("annotators", lo)
+    lo, hi = _as_pair("annotators", annotators)
+    lo = check_positive_int("annotators", lo)
+    hi = check_positive_int("annotators", hi)
     if hi < lo:
         raise ValueError(f"Expected `annotators` as (low, high) with low <= high, got {annotators}")
-    for v in ambiguity:
+    for v in _as_pair("ambiguity", ambiguity):
         check_number("ambiguity", v, low=0, low_inclusive=False)
     check_number("partner_share", partner_share, low=0, high=1)
     check_positive_int("seed", seed, minimum=0)

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_number
+from .smoothing import check_logits_target, check_support, finite_log
 
 __all__ = ["ConfidencePenalty"]
 
@@ -35,7 +36,8 @@ class ConfidencePenalty(nn.Module):
         \\qquad \\text{(Kudo 2025, Eq. 10)}
 
     The entropy is computed from ``log_softmax`` so that saturated outputs give
-    ``0 log 0 = 0`` and finite gradients.
+    ``0 log 0 = 0`` and finite gradients, a zero probability (a ``-inf`` logit) included,
+    except on the label itself (an infinite cross-entropy, refused).
 
     Parameters
     ----------
@@ -54,20 +56,10 @@ class ConfidencePenalty(nn.Module):
         """Mean output entropy of the last call (nats), for plotting."""
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        if logits.ndim != 2 or logits.shape[1] < 2:
-            raise ValueError(f"Expected `logits` of shape (N, K) with K >= 2, got {tuple(logits.shape)}")
-        if target.shape != (logits.shape[0],) or target.is_floating_point():
-            raise ValueError(
-                f"Expected `target` as integer labels of shape ({logits.shape[0]},), "
-                f"got {target.dtype} of shape {tuple(target.shape)}"
-            )
-        if target.numel() and (int(target.min()) < 0 or int(target.max()) >= logits.shape[1]):
-            raise ValueError(
-                f"Expected `target` in [0, {logits.shape[1] - 1}], got values in "
-                f"[{int(target.min())}, {int(target.max())}]"
-            )
+        target = check_logits_target(logits, target)
         log_p = F.log_softmax(logits, dim=1)
-        ent = -(log_p.exp() * log_p).sum(1).mean()
+        check_support(logits, F.one_hot(target, logits.shape[1]))
+        ent = -(log_p.exp() * finite_log(log_p)).sum(1).mean()
         self.last_entropy = float(ent.detach())
         return F.nll_loss(log_p, target) - self.beta * ent
 

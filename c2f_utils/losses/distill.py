@@ -28,9 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_number
+from .._checks import check_bool, check_choice, check_labels, check_logits, check_number
 from ..models import ModelOutput, freeze, reference_outputs
-from .smoothing import LLSLoss, check_logits_target, soft_cross_entropy
+from .smoothing import LLSLoss, check_logits_target, check_support, finite_log, soft_cross_entropy
 
 __all__ = ["KD_DIVERGENCES", "KDLoss", "SubstituteTeacherLoss", "kd_loss", "teacher_objective"]
 
@@ -86,30 +86,36 @@ def kd_loss(
     """
     check_number("temperature", temperature, low=0, low_inclusive=False)
     check_number("beta", beta, low=0, high=1)
-    if not isinstance(teacher_logits, Tensor) or not isinstance(student_logits, Tensor):
-        raise ValueError("Expected `student_logits` and `teacher_logits` as tensors")
+    check_logits("student_logits", student_logits)
+    check_logits("teacher_logits", teacher_logits)
     if teacher_logits.shape != student_logits.shape:
         raise ValueError(
             f"Expected `teacher_logits` of shape {tuple(student_logits.shape)} like `student_logits`, "
             f"got {tuple(teacher_logits.shape)}"
         )
     check_choice("divergence", divergence, KD_DIVERGENCES)
-    if not isinstance(t2_scaling, bool):
-        raise TypeError(f"Expected `t2_scaling` to be True or False, got {t2_scaling!r}")
+    check_bool("t2_scaling", t2_scaling)
+    if target is not None:
+        target = check_labels(
+            "target", target, num_classes=student_logits.shape[1], rows=student_logits.shape[0], like="student_logits"
+        )
+    elif beta > 0:
+        raise ValueError("Expected `target` labels when `beta` > 0, got None")
     if divergence == "kl":
         log_student = F.log_softmax(student_logits / temperature, dim=1)
         log_teacher = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
-        soft = F.kl_div(log_student, log_teacher, reduction="batchmean", log_target=True)
+        check_support(student_logits, log_teacher.exp(), "student_logits")
+        # finite_log: a zero probability gives 0 log 0 = 0 (the same values otherwise, bit for bit)
+        soft = F.kl_div(finite_log(log_student), finite_log(log_teacher), reduction="batchmean", log_target=True)
     else:
         teacher_probs = torch.softmax(teacher_logits.detach().float() / temperature, dim=1)
+        check_support(student_logits, teacher_probs, "student_logits")
         soft = soft_cross_entropy(student_logits / temperature, teacher_probs)
     if t2_scaling:
         soft = soft * temperature**2
     loss = (1 - beta) * soft
     if beta > 0:
-        if target is None:
-            raise ValueError("Expected `target` labels when `beta` > 0, got None")
-        check_logits_target(student_logits, target)
+        check_support(student_logits, F.one_hot(target, student_logits.shape[1]), "student_logits")
         loss = loss + beta * F.cross_entropy(student_logits.float(), target)
     return loss
 
@@ -128,9 +134,7 @@ class KDLoss(nn.Module):
         self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
         self.beta = check_number("beta", beta, low=0, high=1)
         self.divergence = check_choice("divergence", divergence, KD_DIVERGENCES)
-        if not isinstance(t2_scaling, bool):
-            raise TypeError(f"Expected `t2_scaling` to be True or False, got {t2_scaling!r}")
-        self.t2_scaling = t2_scaling
+        self.t2_scaling = check_bool("t2_scaling", t2_scaling)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, beta={self.beta}, divergence={self.divergence!r}, t2={self.t2_scaling}"
@@ -225,9 +229,10 @@ class SubstituteTeacherLoss(nn.Module):
     def targets(self, target: Tensor) -> Tensor:
         """The class-wise targets :math:`t_y`, ``(B, K)``."""
         k = self.q_logits.shape[0]
+        target = check_labels("target", target, num_classes=k)
         onehot = F.one_hot(target, k).float()
         return (1 - self.alpha) * onehot + self.alpha * torch.softmax(self.q_logits[target], dim=1)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        check_logits_target(logits, target, self.q_logits.shape[0])
+        target = check_logits_target(logits, target, self.q_logits.shape[0])
         return soft_cross_entropy(logits, self.targets(target))

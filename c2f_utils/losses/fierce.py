@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_number, check_positive_int
+from .._checks import check_choice, check_number, check_positive_int, check_tensor
+from .smoothing import check_logits_target, check_support
 
 __all__ = ["ANCHOR_KINDS", "SIMILARITIES", "FIERCELoss", "draw_anchors", "hard_assignment_entropy", "similarity"]
 
@@ -207,14 +208,15 @@ class FIERCELoss(nn.Module):
 
         ``noise`` is the Gumbel draw ``(batch, n_anchors)``; by default a fresh one.
         """
-        if features.ndim != 2 or features.shape[1] != self.feature_dim:
+        check_tensor("features", features, ndim=2, floating=True)
+        if features.shape[1] != self.feature_dim:
             raise ValueError(f"Expected `features` of shape (batch, {self.feature_dim}), got {tuple(features.shape)}")
         if features.shape[0] == 0:
             raise ValueError("Expected `features` with at least one row, got an empty batch")
         sim = similarity(features.float(), self.anchors, self.similarity)
         if noise is None:
             noise = -torch.empty_like(sim).exponential_().log()
-        elif noise.shape != sim.shape:
+        elif check_tensor("noise", noise, ndim=2, floating=True).shape != sim.shape:
             raise ValueError(f"Expected `noise` of shape {tuple(sim.shape)}, got {tuple(noise.shape)}")
         soft = torch.softmax((sim + noise) / self.tau, dim=1)
         hard = F.one_hot(soft.argmax(1), self.n_anchors).to(soft.dtype)
@@ -223,15 +225,14 @@ class FIERCELoss(nn.Module):
         return h / math.log(2) if self.unit == "bits" else h
 
     def forward(self, logits: Tensor, features: Tensor, target: Tensor, noise: Tensor | None = None) -> Tensor:
-        if logits.ndim != 2 or target.shape != logits.shape[:1]:
-            raise ValueError(
-                f"Expected `logits` (batch, classes) and `target` (batch,), "
-                f"got {tuple(logits.shape)} and {tuple(target.shape)}"
-            )
-        if features.shape[:1] != logits.shape[:1]:
+        target = check_logits_target(logits, target)
+        check_tensor("features", features, ndim=2, floating=True)
+        if features.shape[0] != logits.shape[0]:
             raise ValueError(
                 f"Expected `features` with {logits.shape[0]} rows like `logits`, got {tuple(features.shape)}"
             )
+        mass = F.one_hot(target, logits.shape[1]) if self.label_smoothing == 0 else torch.ones_like(logits)
+        check_support(logits, mass)
         ce = F.cross_entropy(logits.float(), target, label_smoothing=self.label_smoothing)
         self.last_ce = float(ce.detach())
         if self.lam == 0 and noise is None:

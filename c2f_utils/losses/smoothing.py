@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_number, check_positive_int
+from .._checks import check_bool, check_labels, check_logits, check_number, check_positive_int, check_probs
 
 if TYPE_CHECKING:
     from ..train import EpochState
@@ -77,22 +77,35 @@ _LOG_FLOOR = math.log(1e-12)
 ``alpha = 0`` the target is one-hot and the reverse KL is infinite in exact arithmetic."""
 
 
-def check_logits_target(logits: Tensor, target: Tensor, num_classes: int | None = None) -> None:
-    """Raise unless ``logits`` is ``(B, K)`` floating and ``target`` ``(B,)`` integer labels in ``[0, K)``."""
-    if not isinstance(logits, Tensor) or logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"Expected `logits` as a floating tensor of shape (batch, classes), got {_describe(logits)}")
+def check_logits_target(logits: Tensor, target: Tensor, num_classes: int | None = None) -> Tensor:
+    """Raise unless ``logits`` is a ``(B, K)`` floating tensor, ``B >= 1``, with no NaN or
+    ``+inf`` (``-inf`` is a zero probability), and ``target`` ``(B,)`` integer labels in
+    ``[0, K)``; returns the labels as int64. Values are checked where the tensors are on
+    the CPU (on a GPU that check would synchronise every step; ``fit`` stops on a
+    non-finite loss there)."""
+    check_logits("logits", logits)
     if num_classes is not None and logits.shape[1] != num_classes:
         raise ValueError(f"Expected `logits` with {num_classes} classes, got shape {tuple(logits.shape)}")
-    if not isinstance(target, Tensor) or target.ndim != 1 or target.is_floating_point() or target.dtype == torch.bool:
-        raise ValueError(f"Expected `target` as integer class labels of shape (batch,), got {_describe(target)}")
-    if target.shape[0] != logits.shape[0]:
-        raise ValueError(f"Expected `target` with {logits.shape[0]} labels like `logits`, got {target.shape[0]}")
-    # The range check synchronises with the device; on CUDA indexing asserts on bad labels anyway.
-    on_cpu = target.device.type == "cpu"
-    if on_cpu and target.numel() and (int(target.min()) < 0 or int(target.max()) >= logits.shape[1]):
+    return check_labels("target", target, num_classes=logits.shape[1], rows=logits.shape[0])
+
+
+def finite_log(log_p: Tensor) -> Tensor:
+    """``log_p`` with ``-inf`` (a probability of 0) replaced by the most negative finite value of
+    its dtype, so that :math:`0 \\log 0 = 0` in products and their gradients stay finite."""
+    return log_p.clamp_min(torch.finfo(log_p.dtype).min)
+
+
+def check_support(logits: Tensor, target_probs: Tensor, name: str = "logits") -> None:
+    """Raise where a target puts mass on a class the prediction gives probability 0 (a ``-inf``
+    logit): the cross-entropy is infinite there. Checked on the CPU, and only when a ``-inf``
+    is present."""
+    if logits.device.type != "cpu":
+        return
+    zero = torch.isneginf(logits)
+    if bool(zero.any()) and bool((zero & (target_probs > 0)).any()):
         raise ValueError(
-            f"Expected `target` labels in [0, {logits.shape[1]}), got values in "
-            f"[{int(target.min())}, {int(target.max())}]"
+            f"Expected `{name}` to give a non-zero probability to every class the target gives mass, "
+            "got a -inf logit there (an infinite cross-entropy)"
         )
 
 
@@ -122,7 +135,7 @@ def label_smoothing_targets(target: Tensor, num_classes: int, alpha: float) -> T
     """
     check_positive_int("num_classes", num_classes, minimum=2)
     check_number("alpha", alpha, low=0, high=1)
-    check_logits_target(torch.zeros(len(target), num_classes), target)
+    target = check_labels("target", target, num_classes=num_classes)
     onehot = F.one_hot(target, num_classes).float()
     return (1 - alpha) * onehot + alpha / num_classes
 
@@ -136,14 +149,15 @@ def soft_cross_entropy(logits: Tensor, target_probs: Tensor) -> Tensor:
     target_probs : Tensor ``(B, K)``
         Rows of probabilities (non-negative); gradients flow into them if they require it.
     """
-    if not isinstance(logits, Tensor) or logits.ndim != 2 or not logits.is_floating_point():
-        raise ValueError(f"Expected `logits` as a floating tensor of shape (batch, classes), got {_describe(logits)}")
-    if not isinstance(target_probs, Tensor) or target_probs.shape != logits.shape:
+    check_logits("logits", logits)
+    check_probs("target_probs", target_probs, rows=logits.shape[0], like="logits", atol=1e-3)
+    if target_probs.shape != logits.shape:
         raise ValueError(
             f"Expected `target_probs` of shape {tuple(logits.shape)} like `logits`, got {_describe(target_probs)}"
         )
     log_p = F.log_softmax(logits.to(_work_dtype(logits)), dim=1)
-    return -(target_probs.to(log_p.dtype) * log_p).sum(1).mean()
+    check_support(logits, target_probs)
+    return -(target_probs.to(log_p.dtype) * finite_log(log_p)).sum(1).mean()
 
 
 class LLSLoss(nn.Module):
@@ -225,8 +239,7 @@ class LLSLoss(nn.Module):
         if unknown or not terms or len(set(terms)) != len(terms):
             raise ValueError(f"Expected `terms` as distinct names from {list(LLS_TERMS)}, got {list(terms)}")
         self.terms = terms
-        if not isinstance(learn_q, bool):
-            raise TypeError(f"Expected `learn_q` to be a bool, got {learn_q!r}")
+        learn_q = check_bool("learn_q", learn_q)
         self.q_weight_decay = check_number("q_weight_decay", q_weight_decay, low=0)
         self.q_logits = nn.Parameter(torch.zeros(num_classes, num_classes), requires_grad=learn_q)
         self.last_terms: dict[str, Tensor] = {}
@@ -253,16 +266,18 @@ class LLSLoss(nn.Module):
 
     def targets(self, target: Tensor) -> Tensor:
         """The current targets :math:`p^{lls}` (Eq. 4) of the labels ``target``, ``(B, K)``, detached."""
-        check_logits_target(torch.zeros(len(target), self.num_classes), target)
+        target = check_labels("target", target, num_classes=self.num_classes)
         with torch.no_grad():
             return self._target(target.to(self.q_logits.device), torch.float32)[0]
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        check_logits_target(logits, target, self.num_classes)
+        target = check_logits_target(logits, target, self.num_classes)
         dtype = _work_dtype(logits)
         log_p = F.log_softmax(logits.to(dtype), dim=1)
         p = log_p.exp()
         t, log_t = self._target(target, dtype)
+        check_support(logits, t)
+        log_p = finite_log(log_p)
         per_sample = {
             "fce": -(t * log_p).sum(1),
             "rce": -(p * log_t).sum(1),
@@ -323,14 +338,17 @@ class OnlineLabelSmoothing(nn.Module):
         return f"num_classes={self.num_classes}, alpha={self.alpha}"
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        check_logits_target(logits, target, self.num_classes)
+        target = check_logits_target(logits, target, self.num_classes)
         log_p = F.log_softmax(logits.to(_work_dtype(logits)), dim=1)
+        soft_labels = self.soft_labels[target].to(log_p.dtype)
+        check_support(logits, soft_labels + F.one_hot(target, self.num_classes))
         hard = F.nll_loss(log_p, target)
-        soft = -(self.soft_labels[target] * log_p).sum(1).mean()
+        soft = -(soft_labels * finite_log(log_p)).sum(1).mean()
         if self.training and torch.is_grad_enabled():
             with torch.no_grad():
                 p = log_p.exp()
                 correct = p.argmax(1) == target
+                p = p.to(self._sums.dtype)
                 self._sums.index_add_(0, target[correct], p[correct])
                 self._counts.index_add_(0, target[correct], torch.ones_like(p[correct, 0]))
         return self.alpha * hard + (1 - self.alpha) * soft
@@ -408,14 +426,16 @@ class TFKDReg(nn.Module):
 
     def teacher_log_probs(self, target: Tensor) -> Tensor:
         """:math:`\\log p^d_\\tau` for each label, ``(B, K)``."""
+        target = check_labels("target", target, num_classes=self.num_classes)
         k = self.num_classes
         design = torch.full((len(target), k), (1 - self.correct_prob) / (k - 1), device=target.device)
         design[torch.arange(len(target), device=target.device), target] = self.correct_prob
         return F.log_softmax(design / self.temperature, dim=1)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        check_logits_target(logits, target, self.num_classes)
+        target = check_logits_target(logits, target, self.num_classes)
         log_p = F.log_softmax(logits.to(_work_dtype(logits)), dim=1)
         log_t = self.teacher_log_probs(target).to(log_p.dtype)
+        check_support(logits, log_t.exp())
         kl = (log_t.exp() * (log_t - log_p)).sum(1).mean()
         return (1 - self.alpha) * F.nll_loss(log_p, target) + self.alpha * self.multiplier * kl

@@ -35,7 +35,7 @@ import ot
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_bool, check_choice, check_number, check_positive_int
+from .._checks import check_bool, check_choice, check_number, check_positive_int, check_tensor
 
 __all__ = [
     "L2SP",
@@ -129,6 +129,18 @@ def round_to_marginals(plan: Tensor, a: Tensor, b: Tensor) -> Tensor:
     :math:`2(\lVert P\mathbf 1 - a\rVert_1 + \lVert P^\top \mathbf 1 - b\rVert_1)` in L1.
     Batched over a leading dimension.
     """
+    check_tensor("plan", plan, ndim=(2, 3), floating=True)
+    check_tensor("a", a, ndim=(1, 2), floating=True)
+    check_tensor("b", b, ndim=(1, 2), floating=True)
+    if a.shape != plan.shape[:-1] or b.shape != plan.shape[:-2] + plan.shape[-1:] or 0 in plan.shape:
+        raise ValueError(
+            f"Expected `a` of shape {tuple(plan.shape[:-1])} and `b` of shape "
+            f"{tuple(plan.shape[:-2] + plan.shape[-1:])} for a non-empty `plan` of shape {tuple(plan.shape)}, "
+            f"got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    for name, value in (("plan", plan), ("a", a), ("b", b)):
+        if value.device.type == "cpu" and bool((value < 0).any()):
+            raise ValueError(f"Expected `{name}` with entries >= 0, got a minimum of {float(value.min())}")
     rows = plan.sum(-1, keepdim=True)
     plan = plan * torch.clamp(a[..., :, None] / rows.clamp_min(torch.finfo(plan.dtype).tiny), max=1.0)
     cols = plan.sum(-2, keepdim=True)
@@ -251,8 +263,12 @@ def transport_plan(
     at the optimum treats it as a constant.
     """
     check_choice("solver", solver, SOLVERS)
-    if not isinstance(cost, Tensor) or cost.ndim != 2 or 0 in cost.shape:
-        raise ValueError(f"Expected `cost` as a non-empty (d, d') tensor, got {cost!r:.80}")
+    check_number("beta", beta, low=0, low_inclusive=False)
+    check_positive_int("max_iter", max_iter)
+    check_number("tol", tol, low=0)
+    check_tensor("cost", cost, ndim=2, floating=True)
+    if 0 in cost.shape:
+        raise ValueError(f"Expected `cost` as a non-empty (d, d') tensor, got shape {tuple(cost.shape)}")
     if solver == "proximal":
         return proximal_plan(cost, beta=beta, max_iter=max_iter, tol=tol)
     c = cost.detach().to("cpu", torch.float64).numpy()

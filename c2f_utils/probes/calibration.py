@@ -53,7 +53,7 @@ def calibration(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> Calibr
         \mathrm{ECE} = \sum_b \frac{|B_b|}{N}\,|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|,\qquad
         \mathrm{MCE} = \max_b |\mathrm{acc}(B_b) - \mathrm{conf}(B_b)|.
     """
-    check_positive_int("n_bins", n_bins)
+    n_bins = check_positive_int("n_bins", n_bins)  # torchmetrics refuses NumPy integers
     p, y = _probs_labels(probs, labels)
     pt, yt = torch.as_tensor(p, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
     k = p.shape[1]
@@ -69,7 +69,7 @@ def reliability_diagram(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -
 
     Bins are ``n_bins`` equal-width intervals of ``(0, 1]``, right-closed like torchmetrics'.
     """
-    check_positive_int("n_bins", n_bins)
+    n_bins = check_positive_int("n_bins", n_bins)
     p, y = _probs_labels(probs, labels)
     conf = p.max(1)
     correct = (p.argmax(1) == y).astype(np.float64)

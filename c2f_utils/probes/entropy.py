@@ -82,6 +82,8 @@ def knn_entropy(features: ArrayLike, k: int = 3, min_distance: float = 1e-10) ->
     check_positive_int("k", k)
     check_number("min_distance", min_distance, low=0, low_inclusive=False)
     x = as_array("features", features, (1, 2)).astype(np.float64)
+    if x.size == 0:
+        raise ValueError(f"Expected non-empty `features`, got shape {x.shape}")
     x = x.reshape(len(x), -1)
     n, d = x.shape
     if n <= k:

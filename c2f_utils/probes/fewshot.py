@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._checks import as_array, check_positive_int, check_same_length
+from .._checks import as_array, check_integer_values, check_positive_int, check_same_length
 from .linear import ArrayLike
 
 __all__ = ["FewShotResult", "few_shot_eval"]
@@ -56,7 +56,8 @@ def few_shot_eval(
     features : (N, d) array
         Features of the novel-class samples.
     labels : (N,) int array
-        Their classes; every class used needs ``n_shot + n_query`` samples.
+        Their classes (integers of any value); every class used needs
+        ``n_shot + n_query`` samples, and at least ``n_way`` classes must have that many.
     n_way, n_shot, n_query, n_episodes : int
         Episode shape and count (5-way, 1-shot, 15 queries, 10,000 episodes by default).
     seed : int
@@ -71,13 +72,14 @@ def few_shot_eval(
     if n_way < 2:
         raise ValueError(f"Expected `n_way` >= 2, got {n_way}")
     x = as_array("features", features, 2).astype(np.float32)
-    y = as_array("labels", labels, 1)
+    y = check_integer_values("labels", as_array("labels", labels, 1))
     check_same_length("features", x, "labels", y)
     classes, counts = np.unique(y, return_counts=True)
     eligible = classes[counts >= n_shot + n_query]
     if len(eligible) < n_way:
         raise ValueError(
-            f"Expected at least n_way={n_way} classes with n_shot + n_query = {n_shot + n_query} samples each, "
+            f"Expected at least n_way={n_way} classes in `labels` with n_shot + n_query = {n_shot + n_query} "
+            "samples each, "
             f"got {len(eligible)} (class sizes {dict(zip(classes.tolist(), counts.tolist(), strict=True))})"
         )
     by_class = [np.flatnonzero(y == c) for c in eligible]

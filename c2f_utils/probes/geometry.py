@@ -207,7 +207,8 @@ def equidistance(distances: ArrayLike) -> float:
     0 for equidistant classes; larger when some pairs are much closer than others.
     NaN if every off-diagonal entry is zero.
     """
-    x = off_diagonal(distances)
+    m = _square("distances", distances)
+    x = m[~np.eye(len(m), dtype=bool)]
     mean = float(x.mean())
     return float(x.std() / mean) if mean > 0 else float("nan")
 
@@ -249,6 +250,8 @@ def tsne(
     from sklearn.manifold import TSNE
 
     x = as_array("features", features, 2).astype(np.float32)
+    if len(x) == 0:
+        raise ValueError(f"Expected `features` with at least one sample, got shape {x.shape}")
     check_number("perplexity", perplexity, low=0, low_inclusive=False)
     check_positive_int("seed", seed, minimum=0)
     index = np.arange(len(x))
@@ -258,5 +261,7 @@ def tsne(
             index = np.sort(np.random.default_rng(seed).choice(len(x), max_samples, replace=False))
     if perplexity >= len(index):
         raise ValueError(f"Expected `perplexity` < the number of samples {len(index)}, got {perplexity}")
+    if float(np.ptp(x[index], axis=0).max()) == 0:  # sklearn's PCA start divides by 0 and Barnes-Hut crashes
+        raise ValueError("Expected `features` with at least two distinct rows, got identical rows (no layout)")
     emb = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x[index])
     return emb, index

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_number, check_positive_int
+from .._checks import check_bool, check_device, check_number, check_positive_int
 
 __all__ = [
     "IBSolution",
@@ -112,28 +112,43 @@ def empirical_joint(labels: ArrayLike, n_classes: int | None = None) -> Tensor:
         ``K`` for hard labels; defaults to ``max(labels) + 1``. Must match ``K`` of a
         matrix.
     """
+    return _empirical_joint(labels, n_classes, "labels")
+
+
+def _label_tensor(name: str, labels: ArrayLike) -> Tensor:
+    """``labels`` as a tensor (unchanged if it is one), raising naming ``name`` if it holds no numbers."""
+    if isinstance(labels, Tensor):
+        return labels
+    arr = np.asarray(labels)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Expected `{name}` to be an array of numbers, got {type(labels).__name__}")
+    return torch.as_tensor(arr)
+
+
+def _empirical_joint(labels: ArrayLike, n_classes: int | None, name: str) -> Tensor:
+    """:func:`empirical_joint` with error messages naming the argument ``name``."""
     if n_classes is not None:
         check_positive_int("n_classes", n_classes, minimum=2)
-    raw = labels if isinstance(labels, Tensor) else torch.as_tensor(np.asarray(labels))
+    raw = _label_tensor(name, labels)
     if raw.ndim == 1:
         if raw.is_floating_point() and not torch.equal(raw, raw.round()):
-            raise TypeError("Expected integer class labels in 1-D `labels`, got non-integer values")
+            raise TypeError(f"Expected integer class labels in 1-D `{name}`, got non-integer values")
         y = raw.to(torch.int64)
         if len(y) == 0:
-            raise ValueError("Expected `labels` with at least one sample, got none")
+            raise ValueError(f"Expected `{name}` with at least one sample, got none")
         k = n_classes if n_classes is not None else max(int(y.max()) + 1, 2)
         if (y < 0).any() or (y >= k).any():
-            raise ValueError(f"Expected `labels` in [0, {k - 1}], got values in [{int(y.min())}, {int(y.max())}]")
+            raise ValueError(f"Expected `{name}` in [0, {k - 1}], got values in [{int(y.min())}, {int(y.max())}]")
         joint = torch.zeros(len(y), k, dtype=torch.float64)
         joint[torch.arange(len(y)), y] = 1.0 / len(y)
         return joint
-    m = _as_float64("labels", raw)
+    m = _as_float64(name, raw)
     if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] < 2:
-        raise ValueError(f"Expected `labels` of shape (N,) or (N, K) with K >= 2, got {tuple(m.shape)}")
+        raise ValueError(f"Expected `{name}` of shape (N,) or (N, K) with K >= 2, got {tuple(m.shape)}")
     if n_classes is not None and m.shape[1] != n_classes:
-        raise ValueError(f"Expected `labels` with n_classes={n_classes} columns, got {m.shape[1]}")
+        raise ValueError(f"Expected `{name}` with n_classes={n_classes} columns, got {m.shape[1]}")
     if (m < 0).any():
-        raise ValueError(f"Expected non-negative `labels`, got a minimum of {float(m.min()):.3g}")
+        raise ValueError(f"Expected non-negative `{name}`, got a minimum of {float(m.min()):.3g}")
     sums = m.sum(1)
     if ((sums - 1).abs() <= _SUM_TOL).all():
         return m / sums[:, None] / len(m)
@@ -141,7 +156,7 @@ def empirical_joint(labels: ArrayLike, n_classes: int | None = None) -> Tensor:
         return m / m.sum()
     i = int(((sums - 1).abs() > _SUM_TOL).nonzero()[0])
     raise ValueError(
-        f"Expected `labels` rows summing to 1 (distributions) or non-negative integer counts with no empty row, "
+        f"Expected `{name}` rows summing to 1 (distributions) or non-negative integer counts with no empty row, "
         f"got a row summing to {float(sums[i]):.6g} in row {i}"
     )
 
@@ -210,7 +225,9 @@ def info_plane(probs: ArrayLike, labels: ArrayLike) -> InfoPlanePoint:
     """
     cond = _as_float64("probs", probs)
     _check_probabilities("probs", cond)
-    label_t = labels if isinstance(labels, Tensor) else torch.as_tensor(np.asarray(labels))
+    label_t = _label_tensor("labels", labels)
+    if label_t.ndim not in (1, 2):
+        raise ValueError(f"Expected `labels` of shape (N,) or (N, K), got {tuple(label_t.shape)}")
     if label_t.shape[0] != cond.shape[0]:
         raise ValueError(
             f"Expected `probs` and `labels` with the same number of rows, got {cond.shape[0]} and {label_t.shape[0]}"
@@ -284,7 +301,7 @@ def ls_info_plane(alpha: float, class_counts: ArrayLike) -> InfoPlanePoint:
     check_number("alpha", alpha, low=0, high=1)
     counts = _as_float64("class_counts", class_counts)
     if counts.ndim == 2:
-        joint = empirical_joint(counts)
+        joint = _empirical_joint(counts, None, "class_counts")
         k = joint.shape[1]
         soft = joint / joint.sum(1, keepdim=True)
         i_xt, i_ty = _plane_terms((1 - alpha) * soft + alpha / k, joint)
@@ -350,7 +367,8 @@ def ib_lagrangian(
     ----------
     labels : array
         Hard labels ``(N,)`` or label counts / distributions ``(N, K)`` (see
-        :func:`empirical_joint`).
+        :func:`empirical_joint`). Every class ``0 .. K-1`` must occur (a class without
+        samples makes the gradient NaN).
     betas : sequence of float
         Trade-offs :math:`\\beta \\ge 0`; each is solved from the same seeded start.
     n_outputs : int, optional
@@ -367,16 +385,16 @@ def ib_lagrangian(
     init_scale : float
         Standard deviation of the seeded normal initial logits.
     warm_start : bool
-        Solve the ``betas`` in the given order, each starting from the previous
+        (A Python or NumPy bool.) Solve the ``betas`` in the given order, each starting from the previous
         solution (continuation along the curve), instead of each from the start.
     seed : int
         Seed of the initial logits.
     record_every : int
         Objective recorded every this many steps.
     keep_probs : bool
-        Keep each solution's ``p(T|x)`` matrix.
+        (A Python or NumPy bool.) Keep each solution's ``p(T|x)`` matrix.
     device : str or torch.device
-        Where to optimise (``"cuda"`` helps for large ``N``).
+        Where to optimise (``"cuda"`` helps for large ``N``); a device name torch knows.
 
     Returns
     -------
@@ -390,11 +408,17 @@ def ib_lagrangian(
     check_positive_int("steps", steps)
     check_number("lr", lr, low=0, low_inclusive=False)
     check_number("init_scale", init_scale, low=0)
-    check_positive_int("seed", seed, minimum=0)
+    seed = check_positive_int("seed", seed, minimum=0)  # torch.Generator refuses NumPy integers
     check_positive_int("record_every", record_every)
+    check_bool("warm_start", warm_start)
+    check_bool("keep_probs", keep_probs)
+    check_device("device", device)
     if init not in ("random", "labels"):
         raise ValueError(f"Expected `init` in ['random', 'labels'], got {init!r}")
     joint = empirical_joint(labels)
+    empty = (joint.sum(0) == 0).nonzero().flatten().tolist()
+    if empty:  # a zero column of the joint gives 0 * log 0 in the gradient: NaN from the first step
+        raise ValueError(f"Expected every class of `labels` to occur, got no sample of classes {empty}")
     k_t = joint.shape[1] if n_outputs is None else check_positive_int("n_outputs", n_outputs, minimum=2)
     if init == "labels" and k_t != joint.shape[1]:
         raise ValueError(f"Expected `n_outputs` = {joint.shape[1]} classes with init='labels', got {k_t}")

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .._checks import as_array, check_number, check_positive_int, check_same_length
+from .._checks import as_array, check_integer_values, check_number, check_positive_int, check_probs, check_same_length
 
 __all__ = ["ProbeResult", "linear_probe", "ridge_probe", "within_group_accuracy"]
 
@@ -60,7 +60,7 @@ def linear_probe(
     train_features, test_features : array ``(n, d)``
         Frozen features.
     train_labels, test_labels : array ``(n,)`` of int
-        Class labels.
+        Class labels (integers of any value; floats only if whole numbers).
     C : float
         Inverse L2 regularisation strength of scikit-learn's ``LogisticRegression``.
     max_iter : int
@@ -68,7 +68,7 @@ def linear_probe(
     max_train : int, optional
         Fit on a seeded random subset of at most this many training samples.
     seed : int
-        Seed of that subset.
+        Seed of that subset, >= 0.
 
     Returns
     -------
@@ -80,10 +80,11 @@ def linear_probe(
     check_positive_int("max_iter", max_iter)
     if max_train is not None:
         check_positive_int("max_train", max_train, minimum=2)
+    check_positive_int("seed", seed, minimum=0)
     xtr = as_array("train_features", train_features, 2)
-    ytr = as_array("train_labels", train_labels, 1)
+    ytr = check_integer_values("train_labels", as_array("train_labels", train_labels, 1))
     xte = as_array("test_features", test_features, 2)
-    yte = as_array("test_labels", test_labels, 1)
+    yte = check_integer_values("test_labels", as_array("test_labels", test_labels, 1))
     check_same_length("train_features", xtr, "train_labels", ytr)
     check_same_length("test_features", xte, "test_labels", yte)
     if xtr.shape[1] != xte.shape[1]:
@@ -147,19 +148,25 @@ def within_group_accuracy(
     Parameters
     ----------
     proba : array ``(n, n_fine)``
-        Fine-class probabilities (e.g. ``ProbeResult.test_prediction``).
+        Fine-class probabilities (e.g. ``ProbeResult.test_prediction``): entries >= 0,
+        rows summing to 1.
     fine_labels : array ``(n,)``
-        True fine labels.
+        True fine labels (integers, or floats that are whole numbers).
     groups : array ``(n_fine,)``
         Coarse group of each fine class (indexed like the columns of ``proba``).
     classes : array ``(n_fine,)``, optional
-        Fine label of each column of ``proba`` (``ProbeResult.classes``); defaults to
-        ``0 .. n_fine - 1``.
+        Fine label of each column of ``proba`` (``ProbeResult.classes``; integers, or
+        floats that are whole numbers); defaults to ``0 .. n_fine - 1``.
     """
     p = as_array("proba", proba, 2)
-    y = as_array("fine_labels", fine_labels, 1).astype(np.int64)
+    check_probs("proba", torch.as_tensor(p))
+    y = check_integer_values("fine_labels", as_array("fine_labels", fine_labels, 1)).astype(np.int64)
     g = as_array("groups", groups, 1)
-    cls = np.arange(p.shape[1]) if classes is None else as_array("classes", classes, 1).astype(np.int64)
+    cls = (
+        np.arange(p.shape[1])
+        if classes is None
+        else check_integer_values("classes", as_array("classes", classes, 1)).astype(np.int64)
+    )
     check_same_length("proba", p, "fine_labels", y)
     if len(g) != p.shape[1] or len(cls) != p.shape[1]:
         raise ValueError(

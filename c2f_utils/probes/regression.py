@@ -21,7 +21,16 @@ import ot
 import torch
 from torch import Tensor, nn
 
-from .._checks import as_array, check_choice, check_positive_int, check_same_length
+from .._checks import (
+    as_array,
+    check_choice,
+    check_device,
+    check_logits,
+    check_positive_int,
+    check_probs,
+    check_same_length,
+    check_tensor,
+)
 from ..models import ModelOutput
 from ..train import TrainConfig, fit, seed_everything
 from .linear import ArrayLike
@@ -130,9 +139,10 @@ def ot_regression_1d(
     targets : (N,) array
         The true fine targets (their distribution feeds step 2; the MSE compares with them).
     class_means : (C,) array
-        Mean target of each coarse class (from the training set).
+        Mean target of each coarse class (from the training set), ``C >= 1``.
     val : (features, predicted_class, targets), optional
-        A validation set on which ``beta`` is chosen for ``mse_val``.
+        A validation set on which ``beta`` is chosen for ``mse_val``: a tuple or list of
+        three arrays.
     betas : array, optional
         Interpolation weights in [0, 1]; 101 evenly spaced by default.
     orientation : {"class", "oracle"}
@@ -146,6 +156,8 @@ def ot_regression_1d(
     c = as_array("predicted_class", predicted_class, 1)
     z = as_array("targets", targets, 1).astype(np.float64)
     m = as_array("class_means", class_means, 1).astype(np.float64)
+    if len(m) == 0:
+        raise ValueError("Expected `class_means` with at least one class, got none")
     check_same_length("features", f, "predicted_class", c)
     check_same_length("features", f, "targets", z)
     if c.dtype.kind not in "iu" or c.min() < 0 or c.max() >= len(m):
@@ -166,6 +178,10 @@ def ot_regression_1d(
 
     mse_val = beta_val = float("nan")
     if val is not None:
+        if not isinstance(val, tuple | list) or len(val) != 3:
+            raise TypeError(
+                f"Expected `val` as a triple (features, predicted_class, targets), got {type(val).__name__}"
+            )
         vf = as_array("val features", val[0], (1, 2)).astype(np.float64).ravel()
         vc = as_array("val predicted_class", val[1], 1)
         vz = as_array("val targets", val[2], 1).astype(np.float64)
@@ -219,18 +235,24 @@ class SoftmaxHead(nn.Module):
         self.head = nn.Linear(in_features, out_features)
 
     def forward(self, x: Tensor) -> ModelOutput:
-        """Logits :math:`W x + b` of the ``(N, d)`` features ``x``, and ``x`` as the features."""
+        """Logits :math:`W x + b` of the ``(N, d)`` features ``x``, and ``x`` as the features.
+
+        ``x`` must be a floating-point tensor of width ``d = in_features``, with finite values.
+        """
+        check_tensor("x", x, ndim=2, floating=True, min_rows=0)
+        if x.shape[1] != self.head.in_features:
+            raise ValueError(f"Expected `x` of shape (N, {self.head.in_features}), got {tuple(x.shape)}")
         return ModelOutput(self.head(x), x)
 
 
 def _check_simplex_pair(pred_name: str, pred: Tensor, target_name: str, target: Tensor) -> None:
-    if pred.ndim != 2 or pred.shape != target.shape:
+    """``pred`` (logits or probabilities, already checked) and ``target`` proportions of the same shape."""
+    check_probs(target_name, target, atol=0.1, min_entry=-0.01)
+    if pred.shape != target.shape:
         raise ValueError(
             f"Expected `{pred_name}` and `{target_name}` of the same shape (N, m), "
             f"got {tuple(pred.shape)} and {tuple(target.shape)}"
         )
-    if pred.shape[0] == 0:
-        raise ValueError(f"Expected `{pred_name}` with at least one row, got none")
 
 
 def softmax_mse(logits: Tensor, target: Tensor) -> Tensor:
@@ -240,8 +262,18 @@ def softmax_mse(logits: Tensor, target: Tensor) -> Tensor:
 
     The official code's raw and transfer MSE (Eq. 14 of the paper has a square root
     inside the sum; the printed numbers are this one). ``logits`` and ``target`` are
-    ``(N, m)``; returns a scalar tensor, usable as a training criterion.
+    ``(N, m)``, ``N >= 1``, ``m >= 2``; returns a scalar tensor, usable as a training
+    criterion.
+
+    Parameters
+    ----------
+    logits : Tensor ``(N, m)``
+        Finite logits (``-inf`` allowed: a zero proportion).
+    target : Tensor ``(N, m)``
+        Proportions: finite, entries >= 0 and rows summing to 1 up to the noise of
+        ground-truth files (an entry down to -0.01 and a row sum within 0.1 of 1 pass).
     """
+    check_logits("logits", logits)
     _check_simplex_pair("logits", logits, "target", target)
     return (torch.softmax(logits, dim=1) - target).square().sum(1).mean()
 
@@ -251,7 +283,15 @@ def simplex_mse(probs: Tensor, target: Tensor) -> float:
 
     The evaluation counterpart of :func:`softmax_mse` for outputs already on the simplex
     (a classifier's softmax read as abundances: the *raw MSE* of Table 1).
+
+    Parameters
+    ----------
+    probs : Tensor ``(N, m)``
+        Probabilities: finite, entries >= 0, rows summing to 1 (within 1e-4).
+    target : Tensor ``(N, m)``
+        Proportions, checked as in :func:`softmax_mse`.
     """
+    check_probs("probs", probs)
     _check_simplex_pair("probs", probs, "target", target)
     return float((probs - target).square().sum(1).mean())
 
@@ -276,15 +316,16 @@ def transfer_mse(
     Parameters
     ----------
     train_features, test_features : Tensor
-        ``(N, d)`` frozen features.
+        ``(N, d)`` frozen features, finite, ``N >= 1``; float64 features are read as
+        float32, the head's dtype.
     train_targets, test_targets : Tensor
-        ``(N, m)`` proportions (rows on the simplex).
+        ``(N, m)`` proportions (rows on the simplex), checked as in :func:`softmax_mse`.
     epochs : int
         Training epochs of the head.
     seed : int
-        Seed of the head's initialisation and batch order.
+        Seed of the head's initialisation and batch order, >= 0.
     device : str
-        Where the head trains.
+        Where the head trains: ``"auto"`` or a device name torch knows.
 
     Returns
     -------
@@ -299,17 +340,19 @@ def transfer_mse(
         ("train", train_features, train_targets),
         ("test", test_features, test_targets),
     ):
-        if feats.ndim != 2 or targets.ndim != 2 or len(feats) != len(targets) or len(feats) == 0:
-            raise ValueError(
-                f"Expected `{name}_features` (N, d) and `{name}_targets` (N, m) with the same N > 0, "
-                f"got {tuple(feats.shape)} and {tuple(targets.shape)}"
-            )
+        check_tensor(f"{name}_features", feats, ndim=2, floating=True)
+        check_probs(f"{name}_targets", targets, rows=len(feats), like=f"{name}_features", atol=0.1, min_entry=-0.01)
+    check_positive_int("epochs", epochs)
+    seed = check_positive_int("seed", seed, minimum=0)  # random.seed refuses NumPy integers
+    if not (isinstance(device, str) and device == "auto"):
+        check_device("device", device, str_only=True)
+    # The head is float32: float64 features are read as float32 (a no-op for float32 ones).
+    train_features, test_features = train_features.float(), test_features.float()
     if train_features.shape[1] != test_features.shape[1] or train_targets.shape[1] != test_targets.shape[1]:
         raise ValueError(
             f"Expected train and test of equal widths, got features {train_features.shape[1]} and "
             f"{test_features.shape[1]}, targets {train_targets.shape[1]} and {test_targets.shape[1]}"
         )
-    check_positive_int("epochs", epochs)
     seed_everything(seed)
     head = SoftmaxHead(train_features.shape[1], train_targets.shape[1])
     config = TrainConfig(

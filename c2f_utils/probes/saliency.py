@@ -15,9 +15,10 @@ References
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
-from .._checks import check_positive_int
+from .._checks import as_array, check_integer_values, check_labels, check_module, check_positive_int, check_tensor
 
 __all__ = ["box_area_fraction", "box_mass", "gradcam_maps"]
 
@@ -56,11 +57,13 @@ def gradcam_maps(
         A book model returning :class:`~c2f_utils.models.ModelOutput`; used in eval mode
         on the device of its parameters.
     images : Tensor ``(N, C, H, W)``
+        ``N >= 1`` images with finite values.
     target_layer : nn.Module
         A module of ``model`` producing feature maps (e.g. the last convolution or the
         last residual stage).
     targets : Tensor of int ``(N,)``, optional
-        Class whose score is explained; by default the predicted class.
+        Class whose score is explained, in ``[0, K)`` for the ``K`` logits of ``model``;
+        by default the predicted class.
     batch_size : int
         Images per Grad-CAM call.
 
@@ -72,18 +75,20 @@ def gradcam_maps(
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"Expected `images` of shape (N, C, H, W) with N >= 1, got {tuple(images.shape)}")
+    check_module("model", model)
+    check_tensor("images", images, ndim=4)
     if not any(m is target_layer for m in model.modules()):
         raise ValueError("Expected `target_layer` to be a module of `model`")
-    if targets is not None and (targets.shape != (len(images),) or targets.is_floating_point()):
-        raise ValueError(f"Expected `targets` as {len(images)} integer labels, got shape {tuple(targets.shape)}")
-    check_positive_int("batch_size", batch_size)
+    batch_size = check_positive_int("batch_size", batch_size)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out = []
     try:
+        if targets is not None:
+            with torch.no_grad():
+                n_classes = model(images[:1].to(device)).logits.shape[1]
+            check_labels("targets", targets, num_classes=n_classes, rows=len(images), like="images")
         with GradCAM(model=_LogitsOnly(model), target_layers=[target_layer]) as cam:
             for i in range(0, len(images), batch_size):
                 batch = images[i : i + batch_size].to(device)
@@ -93,6 +98,8 @@ def gradcam_maps(
                 out.append(np.asarray(cam(input_tensor=batch, targets=chosen), dtype=np.float64))
     finally:
         model.train(was_training)
+    if sum(len(o) for o in out) != len(images):  # grad-cam reports an error in its block and swallows it
+        raise RuntimeError(f"Grad-CAM returned maps for {sum(len(o) for o in out)} of {len(images)} images")
     return np.concatenate(out)
 
 
@@ -109,29 +116,51 @@ def box_mass(maps: np.ndarray | Tensor, boxes: np.ndarray | Tensor) -> np.ndarra
 
     Parameters
     ----------
-    maps : array ``(N, H, W)``, non-negative
+    maps : array ``(N, H, W)``
+        ``N >= 1`` finite, non-negative maps.
     boxes : array of int ``(N, 4)``
-        ``(top, left, height, width)`` of each box.
+        ``(top, left, height, width)`` of each box: corners >= 0, sizes >= 1.
     """
-    m = maps.detach().cpu().numpy() if isinstance(maps, Tensor) else np.asarray(maps, dtype=np.float64)
-    b = boxes.detach().cpu().numpy() if isinstance(boxes, Tensor) else np.asarray(boxes)
-    if m.ndim != 3:
-        raise ValueError(f"Expected `maps` of shape (N, H, W), got {m.shape}")
-    if b.shape != (len(m), 4):
-        raise ValueError(f"Expected `boxes` of shape ({len(m)}, 4), got {b.shape}")
-    if not np.isfinite(m).all() or (m < 0).any():
-        raise ValueError("Expected finite, non-negative `maps`")
-    if (b[:, :2] < 0).any() or (b[:, 2:] <= 0).any():
-        raise ValueError("Expected boxes with non-negative corners and positive sizes")
+    m = as_array("maps", maps, 3)
+    if not isinstance(maps, Tensor):
+        m = m.astype(np.float64)
+    if len(m) == 0:
+        raise ValueError(f"Expected `maps` with at least one map, got shape {m.shape}")
+    if (m < 0).any():
+        raise ValueError(f"Expected non-negative `maps`, got a minimum of {m.min()}")
+    b = _boxes(boxes)
+    if len(b) != len(m):
+        raise ValueError(f"Expected `boxes` with one box per map of `maps` ({len(m)}), got shape {b.shape}")
     total = m.sum(axis=(1, 2))
     inside = np.array([m[i, t : t + h, left : left + w].sum() for i, (t, left, h, w) in enumerate(b.astype(int))])
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
 
 
+def _boxes(boxes: np.ndarray | Tensor) -> np.ndarray:
+    """``boxes`` as an ``(N, 4)`` integer array of non-negative corners and positive sizes."""
+    b = as_array("boxes", boxes, 2)
+    if b.shape[1] != 4:
+        raise ValueError(f"Expected `boxes` of shape (N, 4) (top, left, height, width), got {b.shape}")
+    check_integer_values("boxes", b)
+    if (b[:, :2] < 0).any() or (b[:, 2:] <= 0).any():
+        raise ValueError("Expected `boxes` with non-negative corners and positive sizes")
+    return b
+
+
 def box_area_fraction(boxes: np.ndarray | Tensor, height: int, width: int) -> np.ndarray:
-    """Area of each box (clipped to the image) over the image's: the score of a uniform map."""
-    b = boxes.detach().cpu().numpy() if isinstance(boxes, Tensor) else np.asarray(boxes)
+    """Area of each box (clipped to the image) over the image's: the score of a uniform map.
+
+    Parameters
+    ----------
+    boxes : array of int ``(N, 4)``
+        ``(top, left, height, width)`` of each box: corners >= 0, sizes >= 1.
+    height, width : int
+        Size of the image, >= 1.
+    """
+    height = check_positive_int("height", height)
+    width = check_positive_int("width", width)
+    b = _boxes(boxes)
     h = np.minimum(b[:, 0] + b[:, 2], height) - b[:, 0]
     w = np.minimum(b[:, 1] + b[:, 3], width) - b[:, 1]
     return (h * w) / float(height * width)

@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from .._checks import check_module, check_number, check_positive_int, check_tensor
 from ..losses.transport import OTRegularizer, neuron_cost, transport_plan
 from ..train import extract_features
 
@@ -57,12 +58,24 @@ def _as_tensor(name: str, value: Tensor | np.ndarray) -> Tensor:
     return value.detach().to(torch.float64)
 
 
+def _representations(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
+    """``a`` and ``b`` as float64 ``(n, d)`` and ``(n, d')`` tensors, ``n, d, d' >= 1``, finite."""
+    a_t, b_t = _as_tensor("a", a), _as_tensor("b", b)
+    for name, t in (("a", a_t), ("b", b_t)):
+        check_tensor(name, t, ndim=2)
+        if t.shape[1] == 0:
+            raise ValueError(f"Expected `{name}` with at least one neuron (column), got shape {tuple(t.shape)}")
+    if len(a_t) != len(b_t):
+        raise ValueError(f"Expected `a` and `b` on the same inputs, got batch sizes {len(a_t)} and {len(b_t)}")
+    return a_t, b_t
+
+
 def ot_plan_analysis(a: Tensor | np.ndarray, b: Tensor | np.ndarray, solver: str = "exact") -> PlanAnalysis:
     """Optimal plan between representations ``a`` (``n x d``) and ``b`` (``n x d'``) of the same inputs.
 
-    Raises ValueError for different numbers of inputs or non-finite activations.
+    Raises ValueError for empty representations, different numbers of inputs or non-finite activations.
     """
-    a_t, b_t = _as_tensor("a", a), _as_tensor("b", b)
+    a_t, b_t = _representations(a, b)
     cost = neuron_cost(a_t, b_t)
     plan = transport_plan(cost, solver)
     square = plan.shape[0] == plan.shape[1]
@@ -84,14 +97,35 @@ def ot_plan_trace(a: Tensor | np.ndarray, b: Tensor | np.ndarray, solver: str = 
 
     in [0, 1]: the share of neurons matched to themselves (1 for identical
     representations, about 0 when the neurons are shuffled). Both must have the same
-    number ``d`` of neurons.
+    number ``d`` of neurons and the same number ``n >= 1`` of inputs, with finite values.
     """
-    a_t, b_t = _as_tensor("a", a), _as_tensor("b", b)
+    a_t, b_t = _representations(a, b)
     if a_t.ndim == 2 and b_t.ndim == 2 and a_t.shape[1] != b_t.shape[1]:
         raise ValueError(
             f"Expected representations with the same number of neurons, got {a_t.shape[1]} and {b_t.shape[1]}"
         )
     return float(cast(float, ot_plan_analysis(a_t, b_t, solver).trace))
+
+
+class _LayerShapeError(ValueError):
+    """A hooked layer's output is neither ``(N, d)`` nor ``(N, C, H, W)``."""
+
+
+def _check_inputs(name: str, x: object) -> Tensor:
+    """``x`` as a non-empty batch tensor (at least one dimension) with finite values."""
+    if isinstance(x, Tensor) and x.ndim == 0:
+        raise ValueError(f"Expected `{name}` as a batch (N, ...), got a 0-d tensor")
+    return check_tensor(name, x, ndim=x.ndim if isinstance(x, Tensor) else 1)
+
+
+def _forward(model: nn.Module, x: Tensor) -> object:
+    """``model(x)``, an error of the model on its input reported as one of the argument ``x``."""
+    try:
+        return model(x)
+    except _LayerShapeError:
+        raise
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise ValueError(f"Expected `x` to be a valid input of `model`, got shape {tuple(x.shape)}: {exc}") from exc
 
 
 @torch.no_grad()
@@ -104,7 +138,20 @@ def layer_representations(
     ``(N, C, H, W)`` becomes ``(N * H * W, C)``: a channel is one neuron, observed at
     every position of every input. The model runs in eval mode on ``x``'s device;
     results are on the CPU.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x : Tensor
+        A non-empty batch of inputs of ``model``, with finite values.
+    layers : sequence of str
+        Names of submodules of ``model`` (non-empty).
+    batch_size : int
+        Inputs per forward pass, >= 1.
     """
+    check_module("model", model)
+    _check_inputs("x", x)
+    batch_size = check_positive_int("batch_size", batch_size)
     if isinstance(layers, str) or not layers:
         raise ValueError(f"Expected `layers` as a non-empty sequence of module names, got {layers!r}")
     modules = dict(model.named_modules())
@@ -119,7 +166,9 @@ def layer_representations(
             if out.ndim == 4:
                 out = out.permute(0, 2, 3, 1).reshape(-1, out.shape[1])
             elif out.ndim != 2:
-                raise ValueError(f"Expected layer {name!r} to output (N, d) or (N, C, H, W), got {tuple(out.shape)}")
+                raise _LayerShapeError(
+                    f"Expected layer {name!r} to output (N, d) or (N, C, H, W), got {tuple(out.shape)}"
+                )
             store[name].append(out.cpu())
 
         return save
@@ -129,7 +178,7 @@ def layer_representations(
     model.eval()
     try:
         for i in range(0, len(x), batch_size):
-            model(x[i : i + batch_size])
+            _forward(model, x[i : i + batch_size])
     finally:
         model.train(was_training)
         for h in handles:
@@ -140,7 +189,17 @@ def layer_representations(
 def permute_features(model: nn.Module, perm: Tensor) -> nn.Module:
     """A copy of an MLP (a ``body`` whose last ``Linear`` makes the features, a linear
     ``head``) whose feature neurons are reordered by ``perm``: the same function, with
-    features ``model(x).features[:, perm]``."""
+    features ``model(x).features[:, perm]``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        An MLP with ``body``, ``head`` and ``feature_dim`` (e.g. :class:`~c2f_utils.models.MLP`).
+    perm : Tensor of int ``(feature_dim,)``
+        A permutation of ``range(feature_dim)``.
+    """
+    check_module("model", model, attribute="feature_dim")
+    check_tensor("perm", perm, ndim=1, floating=False, min_rows=0)
     if sorted(perm.tolist()) != list(range(model.feature_dim)):
         raise ValueError(f"Expected `perm` to be a permutation of range({model.feature_dim}), got {perm.tolist()}")
     out = copy.deepcopy(model)
@@ -162,7 +221,26 @@ def permutation_probe(
     with ``seed``, so that none of them stays in place), the largest change of the
     logits, the three regularizers, the trace of the optimal plan and the share of
     neurons whose match in the plan is their true counterpart.
+
+    Parameters
+    ----------
+    model : nn.Module
+        An MLP as for :func:`permute_features`.
+    x : Tensor
+        A non-empty batch of inputs of ``model``, with finite values.
+    fractions : sequence of float
+        Shares of the feature neurons to move, each in [0, 1].
+    seed : int
+        Seed of the neurons drawn, >= 0.
     """
+    check_module("model", model, attribute="feature_dim")
+    _check_inputs("x", x)
+    if isinstance(fractions, str):
+        raise TypeError(f"Expected `fractions` as a sequence of numbers, got {fractions!r}")
+    fractions = list(fractions)
+    for frac in fractions:
+        check_number("fractions", frac, low=0, high=1)
+    seed = check_positive_int("seed", seed, minimum=0)  # torch.Generator refuses NumPy integers
     g, d = torch.Generator().manual_seed(seed), model.feature_dim
     base = extract_features(model, x, device="cpu")
     rows = []
