@@ -15,6 +15,10 @@ import numpy as np
 import torch
 
 
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped at its iteration limit before meeting its tolerance."""
+
+
 def _is_bool(value: Any) -> bool:
     return isinstance(value, bool | np.bool_)
 

@@ -1035,6 +1035,20 @@ def _claims() -> list[report.Claim]:
     return [report.Claim("a claim", finding, report.where("quick", "digits", [0]))]
 
 
+def _data_file() -> tuple[str, str]:
+    """A fresh data folder holding one file: ``(folder, file)``."""
+    folder = tempfile.mkdtemp(prefix="c2f-data-")
+    (Path(folder) / "mine.bin").write_bytes(b"my own data")
+    return folder, str(Path(folder) / "mine.bin")
+
+
+_add_role(
+    "optional_md5",
+    (("short", lambda v: "abc"), ("int", lambda v: 3), ("not_hex", lambda v: "z" * 32)),
+    _NONE_VALID,
+)
+
+
 def _calls_rest() -> list[Call]:
     """The public callables the module lists above do not declare."""
     return [
@@ -1045,6 +1059,25 @@ def _calls_rest() -> list[Call]:
             {"folder": "path"},
         ),
         Call("data.available", data.available, lambda: {"kind": "real"}, {"kind": "dataset_kind"}),
+        Call(
+            "data.content_digest",
+            data.content_digest,
+            lambda: {"path": _data_file()[1], "algorithm": "sha256"},
+            {"path": "path", "algorithm": "choice"},
+        ),
+        Call("data.registry", data.registry, lambda: {"data_dir": _data_file()[0]}, {"data_dir": "optional_path"}),
+        Call(
+            "data.verify",
+            data.verify,
+            lambda: dict(zip(("data_dir", "path"), _data_file(), strict=True), dataset="mine", md5=None),
+            {"dataset": "text", "path": "path", "data_dir": "path", "md5": "optional_md5"},
+        ),
+        Call(
+            "data.accept",
+            data.accept,
+            lambda: dict(zip(("data_dir", "path"), _data_file(), strict=True)),
+            {"path": "path", "data_dir": "path"},
+        ),
         Call("report.scorecard", report.scorecard, lambda: {"claims": _claims()}, {"claims": "claims"}),
         Call(
             "losses.teacher_objective",

@@ -10,8 +10,8 @@ under ``--smoke``) runs without the real files and without network:
 dataset                    fake files (under the returned root)
 =========================  ==========================================================
 mnist, cluttered_mnist     ``mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``
-cifar10, occluded_cifar    ``cifar10-jpeg/{train,test}/<class>/NNNN.jpg`` (and, with
-                           ``cifar10_batches=True``, ``cifar-10-batches-py/``)
+cifar10, occluded_cifar    ``cifar-10-batches-py/`` (unless ``cifar10_batches=False``)
+cifar10_jpeg               ``cifar10-jpeg/{train,test}/<class>/NNNN.jpg``
 cifar10h                   ``cifar10h/cifar10h-counts.npy`` (one row per fake CIFAR-10
                            test image, in test-batch order)
 cifar_fs                   ``splits/cifar-fs/{train,val,test}.json`` +
@@ -26,9 +26,9 @@ The CIFAR python batches are Python-2 pickles like the originals (string keys st
 as Python 2 ``str``): ``pickle.load(f, encoding="bytes")`` gives ``b"data"`` keys and
 ``encoding="latin1"`` (torchvision) gives ``"data"``. torchvision checks the MD5 of
 every batch file on each read, so it refuses these copies unless the check is lifted
-(:func:`accept_fake_cifar_batches`); for that reason the CIFAR-10 batches are not
-written by default (with them present, ``load("cifar10")`` would prefer them over the
-image folder).
+(:func:`accept_fake_cifar_batches`). Every other fake file that has a registered checksum
+is accepted in the fake folder (:func:`c2f_utils.data.accept`, the way a reader accepts a
+valid copy of their own), so the loaders verify them against the fake copy's checksums.
 
 Every value is drawn from a seeded :class:`numpy.random.Generator`; nothing is copied
 from the real datasets. What was written is returned as a :class:`FakeData` so that
@@ -54,6 +54,7 @@ __all__ = [
     "FAKE_FILES",
     "FakeData",
     "accept_fake_cifar_batches",
+    "write_fake_cifar10_batches",
     "write_fake_data",
 ]
 
@@ -72,7 +73,8 @@ UTKFACE_SIZE = 32
 # Files (or folders) each registered real dataset reads, relative to the fake root.
 FAKE_FILES: dict[str, tuple[str, ...]] = {
     "mnist": tuple(f"mnist/{s}-{p}-ubyte.gz" for s in ("train", "t10k") for p in ("images-idx3", "labels-idx1")),
-    "cifar10": ("cifar10-jpeg/train", "cifar10-jpeg/test"),
+    "cifar10": ("cifar-10-batches-py/data_batch_1", "cifar-10-batches-py/test_batch"),
+    "cifar10_jpeg": ("cifar10-jpeg/train", "cifar10-jpeg/test"),
     "cifar10h": ("cifar10h/cifar10h-counts.npy",),
     "cifar_fs": (
         "splits/cifar-fs/train.json",
@@ -87,7 +89,7 @@ FAKE_FILES: dict[str, tuple[str, ...]] = {
     "jasper_ridge": ("hyperspectral/jasperRidge2_R198.mat", "hyperspectral/end4.mat"),
     "urban": ("hyperspectral/Urban_R162.mat", "hyperspectral/end4_groundTruth.mat"),
     "utkface": ("utkface/crop_part1",),
-    "occluded_cifar": ("cifar10-jpeg/train", "cifar10-jpeg/test", "mnist/train-images-idx3-ubyte.gz"),
+    "occluded_cifar": ("cifar-10-batches-py/test_batch", "mnist/train-images-idx3-ubyte.gz"),
     "cluttered_mnist": ("mnist/train-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz"),
     "fgvc_aircraft": ("fgvc-aircraft-2013b/data/variants.txt", "fgvc-aircraft-2013b/data/images"),
     "mnist10k": tuple(f"mnist/t10k-{p}-ubyte.gz" for p in ("images-idx3", "labels-idx1")),
@@ -254,6 +256,23 @@ def _write_cifar10(root: Path, rng: np.random.Generator, fake: FakeData, batches
     )
 
 
+def write_fake_cifar10_batches(root: Path, per_class: dict[str, int], seed: int = 0) -> None:
+    """Only CIFAR-10's python batches (``cifar-10-batches-py/``), ``per_class[split]`` random images a class;
+    torchvision reads them with :func:`accept_fake_cifar_batches`."""
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for split, n in per_class.items():
+        labels = np.repeat(np.arange(10), n)
+        images = _blocky_images(rng, len(labels))
+        if split == "test":
+            _write_cifar_batch(folder / "test_batch", "testing batch 1 of 1", images, labels)
+            continue
+        for b, part in enumerate(np.array_split(np.arange(len(labels)), CIFAR10_TRAIN_BATCHES), start=1):
+            _write_cifar_batch(folder / f"data_batch_{b}", f"training batch {b} of 5", images[part], labels[part])
+    write_py2_pickle(folder / "batches.meta", {"num_cases_per_batch": 10, "label_names": list(CIFAR10_CLASSES)})
+
+
 def _write_cifar_batch(path: Path, batch_label: str, images: np.ndarray, labels: np.ndarray) -> None:
     write_py2_pickle(
         path,
@@ -418,12 +437,13 @@ def write_fake_fgvc(root: Path, variants: tuple[str, ...] = FGVC_VARIANTS, per_s
         (data_dir / f"images_variant_{split}.txt").write_text("".join(rows))
 
 
-def write_fake_data(root: Path, seed: int = 0, *, cifar10_batches: bool = False) -> FakeData:
+def write_fake_data(root: Path, seed: int = 0, *, cifar10_batches: bool = True, accept: bool = True) -> FakeData:
     """Write fake copies of every real dataset under ``root`` (created; must not hold them yet).
 
-    ``cifar10_batches`` also writes CIFAR-10's python batches (``cifar-10-batches-py/``),
-    which ``load("cifar10")`` then prefers over the JPEG folder and which torchvision
-    reads only with :func:`accept_fake_cifar_batches`.
+    ``cifar10_batches`` writes CIFAR-10's python batches (``cifar-10-batches-py/``), which
+    torchvision reads only with :func:`accept_fake_cifar_batches`. ``accept`` records the
+    checksum of every fake file or folder the package's registry knows in
+    ``root/c2f-registry.txt`` (without it the loaders refuse them as damaged copies).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -440,6 +460,13 @@ def write_fake_data(root: Path, seed: int = 0, *, cifar10_batches: bool = False)
     _write_zhu(hyper, rng, fake, "urban", ("Urban_R162.mat", "end4_groundTruth.mat"), 11, 12, 1000)
     _write_utkface(root, rng, fake)
     write_fake_fgvc(root)
+    if accept:
+        from c2f_utils.data import accept as accept_copy
+        from c2f_utils.data import registry
+
+        for path in registry():
+            if (root / path).exists():
+                accept_copy(path, root)
     return fake
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from fake_data import write_fake_fgvc
+from fake_data import accept_fake_cifar_batches, write_fake_cifar10_batches, write_fake_fgvc
 from scipy import stats
 
 from c2f_utils import data, probes, report
@@ -110,19 +110,6 @@ def test_paper_profile_plans_the_papers_recipe() -> None:
         ch.make_model("source", "cifar10")
 
 
-def write_fake_cifar10_folder(root: Path, per_class: dict[str, int]) -> None:
-    """A tiny image-folder copy of CIFAR-10 (``cifar10-jpeg/<split>/<class>/*.jpg``)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for split, n in per_class.items():
-        for name in data.real.CIFAR10_CLASSES:
-            folder = root / "cifar10-jpeg" / split / name
-            folder.mkdir(parents=True)
-            for i in range(n):
-                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
-
-
 def test_fgvc_loader_reads_a_fake_copy(tmp_path: Path) -> None:
     write_fake_fgvc(tmp_path)
     train = data.load("fgvc_aircraft", "trainval", data_dir=tmp_path, download=False, size=32)
@@ -176,7 +163,8 @@ def test_paper_profile_runs_end_to_end_on_fake_data_and_weights(
     from c2f_utils import weights
 
     write_fake_fgvc(tmp_path / "data")
-    write_fake_cifar10_folder(tmp_path / "data", {"train": 3, "test": 1})
+    write_fake_cifar10_batches(tmp_path / "data", {"train": 3, "test": 1})
+    accept_fake_cifar_batches(monkeypatch)  # torchvision checks the MD5 of the original batches
     torch.save(resnet101().state_dict(), tmp_path / "resnet101-63fe2227.pth")
     digest = hashlib.sha256((tmp_path / "resnet101-63fe2227.pth").read_bytes()).hexdigest()
     monkeypatch.setattr(weights, "hash_prefix", lambda w: digest[:8])  # the fake file stands for torchvision's

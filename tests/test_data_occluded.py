@@ -80,7 +80,8 @@ def test_annotator_counts_layout_and_disagreement() -> None:
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_occluded_cifar_and_cluttered_mnist_from_the_shared_data(shared_data) -> None:
-    occ = data.load("occluded_cifar", "test", data_dir=shared_data)
+    with pytest.warns(data.real.LossySourceWarning):  # the shared folder has the JPEG copy, not the batches
+        occ = data.load("occluded_cifar", "test", data_dir=shared_data, source="cifar10_jpeg")
     assert occ.x.shape == (10000, 3, 32, 32) and occ.meta["nuisance"].shape == (10000,)
     assert set(occ.meta["nuisance"].unique().tolist()) == set(range(10))
     cl = data.load("cluttered_mnist", "test", data_dir=shared_data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -230,3 +231,21 @@ def test_ib_solver_decreases_its_objective_and_compresses_with_beta() -> None:
         for alpha in np.linspace(0, 1, 11):
             ls = ls_info_plane(float(alpha), counts)
             assert s.objective <= -ls.i_ty + s.beta * ls.i_xt + 1e-3
+
+
+def test_ib_lagrangian_reports_non_convergence() -> None:
+    """Issue 14: an iterative solver says when it stopped before its tolerance. The objective's relative
+    change over the last ``record_every`` steps is recomputed here from the returned trace."""
+    from c2f_utils._checks import ConvergenceWarning
+
+    labels = np.repeat(np.arange(3), 20)
+    with pytest.warns(ConvergenceWarning, match=r"not converged after steps=5 .* at beta \[0.5\]"):
+        (short,) = ib_lagrangian(labels, [0.5], steps=5, lr=0.05, record_every=5, seed=0)
+    assert not short.converged
+    assert short.change == pytest.approx(abs(short.trace[-1] - short.trace[-2]) / max(1, abs(short.trace[-1])))
+    assert short.change > 1e-5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        (long,) = ib_lagrangian(labels, [0.5], steps=3000, lr=0.1, record_every=50, seed=0)
+    assert long.converged and long.change <= 1e-5
+    assert long.change == pytest.approx(abs(long.trace[-1] - long.trace[-2]) / max(1, abs(long.trace[-1])))

@@ -114,7 +114,7 @@ def test_check_data_reports_everything_missing_at_once(tmp_path: Path, monkeypat
     assert run.main(["fierce", "--profile", "real", "--check-data"]) == 2
     out = capsys.readouterr().out
     assert "3 missing or unreadable data file(s)" in out
-    for name in ("utkface", "samson", "cifar10"):
+    for name in ("utkface", "samson", "cifar10_jpeg"):
         assert f"- {name} (" in out
 
 

@@ -327,7 +327,9 @@ class FewShotRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.fewshot"
-    dataset: str = param("dataset split into base and novel classes", choices=("digits", "cifar10", "cifar_fs"))
+    dataset: str = param(
+        "dataset split into base and novel classes", choices=("digits", *c2f_data.real.CIFAR10_NAMES, "cifar_fs")
+    )
     episodes: int = param("evaluation episodes", ge=1)
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
@@ -339,21 +341,21 @@ class FewShotRun(_CriterionRun):
         if self.dataset == "digits":
             full = c2f_data.load("digits", "all")
             return c2f_data.class_subset(full, range(5)), c2f_data.class_subset(full, range(5, 10))
-        if self.dataset == "cifar10":
-            base = c2f_data.class_subset(c2f_data.load("cifar10", "train"), range(5))
-            return base, c2f_data.class_subset(c2f_data.load("cifar10", "test"), range(5, 10))
+        if self.dataset in c2f_data.real.CIFAR10_NAMES:
+            base = c2f_data.class_subset(c2f_data.load(self.dataset, "train"), range(5))
+            return base, c2f_data.class_subset(c2f_data.load(self.dataset, "test"), range(5, 10))
         return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
 
     def build_model(self, n_base: int) -> nn.Module:
         """An MLP ``64-256-128`` on digits, LeNet-5 (84 features) on CIFAR-10, ResNet-18 on CIFAR-FS."""
         if self.dataset == "digits":
             return MLP(64, n_base, hidden=(256,), feature_dim=128)
-        if self.dataset == "cifar10":
+        if self.dataset in c2f_data.real.CIFAR10_NAMES:
             return LeNet5(n_base, in_channels=3)
         return resnet18(n_base)
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
-        return {"digits": 128, "cifar10": 84}.get(self.dataset, 512), {}
+        return {"digits": 128, "cifar10": 84, "cifar10_jpeg": 84}.get(self.dataset, 512), {}
 
     def run(self) -> RunOutput:
         base, novel = self.load_data()
@@ -420,7 +422,7 @@ CHAPTER = register(Chapter(
             age=dict(dataset="utkface", model="mlp", image_size=32, epochs=30, lr=1e-3, batch_size=64, lam=0.3,
                      smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=3),
             unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, transfer_epochs=100, probe_every=25),
-            fewshot=dict(_FEWSHOT, dataset="cifar10", epochs=10, lr=0.05, episodes=2000),
+            fewshot=dict(_FEWSHOT, dataset="cifar10_jpeg", epochs=10, lr=0.05, episodes=2000),
             lams=(0.3, 1.0, 4.0),
             anchor_counts=(10, 100, 400),
         ),

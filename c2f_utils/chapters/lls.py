@@ -40,9 +40,12 @@ METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")
 TEACHERS = ("1-hot", "LS", "LLS")
 STUDENT_KINDS = ("alone", "KD 1-hot", "KD LS", "KD LLS", "LLS-ST")
 _TEACHER_OF = {"alone": "1-hot", "KD 1-hot": "1-hot", "KD LS": "LS", "KD LLS": "LLS", "LLS-ST": "LLS"}
-CLASS_NAMES = {"digits": tuple(str(d) for d in range(10)), "cifar10": c2f_data.real.CIFAR10_CLASSES}
+CLASS_NAMES = {
+    "digits": tuple(str(d) for d in range(10)),
+    **dict.fromkeys(c2f_data.real.CIFAR10_NAMES, c2f_data.real.CIFAR10_CLASSES),
+}
 """Class names of each dataset, in label order (the committed runs are read without the data)."""
-TRIOS = {"digits": ("4", "9", "0"), "cifar10": ("cat", "dog", "truck")}
+TRIOS = {"digits": ("4", "9", "0"), **dict.fromkeys(c2f_data.real.CIFAR10_NAMES, ("cat", "dog", "truck"))}
 """Per dataset, two related classes and a third (Figure 6's cat, dog and truck)."""
 
 PAPER = {
@@ -102,7 +105,7 @@ def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: floa
 
 
 def _augmentation(dataset: str):
-    return crop_flip(4, True) if dataset == "cifar10" else None
+    return crop_flip(4, True) if dataset in c2f_data.real.CIFAR10_NAMES else None
 
 
 # --------------------------------------------------------------------------- experiments
@@ -112,7 +115,7 @@ def _augmentation(dataset: str):
 class _Setup(Experiment):
     """The fields that :class:`Train` and :class:`Overhead` share."""
 
-    dataset: str = param("dataset", choices=("digits", "cifar10"))
+    dataset: str = param("dataset", choices=("digits", *c2f_data.real.CIFAR10_NAMES))
     model: str = param("network (and teacher)", choices=("mlp", "lenet", "resnet18", "resnet20"))
     alpha: float = param("smoothing weight of LS and LLS", ge=0, le=1)
     lr: float = param("SGD learning rate (momentum 0.9), also Q's", gt=0)
@@ -260,7 +263,7 @@ def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], stu
 # Train(dataset, model, alpha, lr, batch_size, device, method, seed, epochs, warmup_epochs, schedule, milestones,
 #       weight_decay, tsne_samples)
 _QUICK = Train("digits", "mlp", 0.1, 0.2, 128, "cpu", "1-hot", 0, 20, 0, "cosine", (), 5e-4, 540)
-_REAL = Train("cifar10", "lenet", 0.1, 0.05, 128, "cpu", "1-hot", 0, 10, 0, "cosine", (), 5e-4, 1000)
+_REAL = Train("cifar10_jpeg", "lenet", 0.1, 0.05, 128, "cpu", "1-hot", 0, 10, 0, "cosine", (), 5e-4, 1000)
 _PAPER = Train("cifar10", "resnet18", 0.1, 0.1, 128, "auto", "1-hot", 0, 300, 10, "multistep", (140, 215), 5e-4, 2000)
 #: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list lls``).
 CHAPTER = register(

@@ -108,7 +108,7 @@ class Plane(_Training):
     optimum's I(X;T) (Prop. 4.5)."""
 
     name: ClassVar[str] = "ls_ib.plane"
-    dataset: str = param("Figure 3 data", choices=("digits", "cifar10"))
+    dataset: str = param("Figure 3 data", choices=("digits", *c2f_data.real.CIFAR10_NAMES))
     alpha: float = param("label-smoothing strengths of Figure 3", ge=0, le=1)
     beta: float = param("confidence-penalty weights of Figure 3 (then alpha = 0)", ge=0)
 
@@ -176,10 +176,15 @@ class IBCurve(Experiment):
         sols = ib_lagrangian(counts, sorted(self.betas), steps=self.steps, device=resolve_device(self.device), **solver)
         alphas = np.linspace(0, 1, 101)
         ls = np.array([tuple(ls_info_plane(float(a), counts)) for a in alphas])
-        arrays = {k: np.array([getattr(s, k) for s in sols]) for k in ("beta", "i_xt", "i_ty")}
+        arrays = {k: np.array([getattr(s, k) for s in sols]) for k in ("beta", "i_xt", "i_ty", "change", "converged")}
         ceiling = label_information(counts)
         return RunOutput(
-            metrics={"h_y": ceiling.i_xt, "i_xy": ceiling.i_ty, "n_items": len(counts)},
+            metrics={
+                "h_y": ceiling.i_xt,
+                "i_xy": ceiling.i_ty,
+                "n_items": len(counts),
+                "ib_converged": float(np.mean([s.converged for s in sols])),
+            },
             arrays={**arrays, "ls_alpha": alphas, "ls_i_xt": ls[:, 0], "ls_i_ty": ls[:, 1]},
         )
 
@@ -276,7 +281,7 @@ _QUICK_GRIDS = _profile(
 # Figure 6 repeats the embedded stand-in (occluded CIFAR needs the MNIST training digits, not offline);
 # Figures 7-8 are not run (cluttered MNIST needs them too, and the embedded stand-in does not train).
 _REAL_GRIDS = _profile(
-    ("cifar10", "cifar10h", "occluded_digits", "cluttered_digits"),
+    ("cifar10_jpeg", "cifar10h", "occluded_digits", "cluttered_digits"),
     ((0.0, 0.2, 0.4, 0.6, 0.8), (0.5, 2.0), (0.0, 0.8), ()),
     (0, 1, 2),
     **{"epochs": 15, "optimizer": "adam", "lr": 0.002, "batch_size": 128, "augment": False, "device": "cpu"},

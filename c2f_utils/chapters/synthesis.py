@@ -103,8 +103,8 @@ MEASUREMENTS = {
 (calibration error), 0 for the descriptive ones (separation, entropies, I(X;T)), which have
 no "best" (:func:`summary_table`, :func:`best_per_measurement`)."""
 MODELS = ("mlp", "lenet", "resnet20")
-DATASETS = ("digits", "cifar10", "cifar100")
-_COARSENING = {"digits": "lt5", "cifar10": "vehicle", "cifar100": "superclass"}
+DATASETS = ("digits", "cifar10", "cifar10_jpeg", "cifar100")
+_COARSENING = {"digits": "lt5", "cifar10": "vehicle", "cifar10_jpeg": "vehicle", "cifar100": "superclass"}
 
 
 # --------------------------------------------------------------------------- pieces
@@ -405,7 +405,7 @@ def _profile(base: Train, seeds: tuple[int, ...], strengths: dict[str, tuple[flo
 # Train(dataset, held_out, model, feature_dim, criterion, strength, seed, epochs, lr, batch_size, val_fraction,
 #       probe_max, device)
 _QUICK = Train("digits", (4, 9), "mlp", 32, "ce", 0.0, 0, 30, 0.05, 64, 0.2, 0, "cpu")
-_REAL = Train("cifar10", (7, 9), "lenet", 84, "ce", 0.0, 0, 12, 0.05, 128, 0.1, 2000, "cpu")
+_REAL = Train("cifar10_jpeg", (7, 9), "lenet", 84, "ce", 0.0, 0, 12, 0.05, 128, 0.1, 2000, "cpu")
 _PAPER = Train("cifar100", (5, 8), "resnet20", 64, "ce", 0.0, 0, 160, 0.1, 128, 0.1, 5000, "auto")
 
 #: The chapter (``python -m c2f_utils.run --list synthesis``).

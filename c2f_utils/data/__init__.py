@@ -11,9 +11,13 @@ Two kinds of dataset are registered:
 - *embedded*: no file and no network (scikit-learn digits; chapters add seeded
   synthetic generators with :func:`register`);
 - *real*: read from the data folder (``data_dir=`` or ``$C2F_DATA_DIR``), downloaded
-  when online and a public URL exists (checksum verified), decoded once and cached
-  as tensors under ``$C2F_CACHE_DIR``. When the files are missing the error names
-  them and says how to obtain them; a real dataset is never replaced by another.
+  when online and a public URL exists, verified against their known checksums each
+  time they are read (:mod:`~c2f_utils.data.files`; a damaged file raises
+  :class:`DataIntegrityError`, a valid copy of your own is accepted with
+  ``python -m c2f_utils.data accept PATH``), decoded once and cached as tensors under
+  ``$C2F_CACHE_DIR``. When the files are missing the error names them and says how to
+  obtain them; a real dataset is never replaced by another (the JPEG copy of CIFAR-10
+  is its own name, ``cifar10_jpeg``).
 
 Use ``available()`` to list the registered names.
 """
@@ -26,14 +30,18 @@ from . import (
     real,
 )
 from .core import DatasetNotFoundError, DatasetSpec, LabeledData, available, describe, load, register
+from .files import DataIntegrityError, accept, content_digest, registry, verify
 from .splits import class_subset, few_shot_split, holdout_split
 
 __all__ = [
+    "DataIntegrityError",
     "DatasetNotFoundError",
     "DatasetSpec",
     "LabeledData",
+    "accept",
     "available",
     "class_subset",
+    "content_digest",
     "describe",
     "embedded",
     "few_shot_split",
@@ -41,4 +49,6 @@ __all__ = [
     "load",
     "real",
     "register",
+    "registry",
+    "verify",
 ]

@@ -14,14 +14,10 @@ import numpy as np
 import torch
 
 from .core import LabeledData, register
-from .files import missing_error
+from .files import reading
+from .real import _images_to_tensor, _torchvision_cifar
 
 __all__ = ["cifar100"]
-
-
-def _images(images: np.ndarray) -> torch.Tensor:
-    """(N, 32, 32, 3) uint8 -> (N, 3, 32, 32) float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().div_(255.0)
 
 
 @register(
@@ -37,33 +33,20 @@ def cifar100(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     Read from torchvision's layout ``cifar-100-python/`` under the data folder; torchvision
     downloads it when online and checks the files' MD5 sums.
     """
-    from torchvision.datasets import CIFAR100
-
     root = data_dir / "cifar-100-python"
-    if not root.is_dir() and not download:
-        raise missing_error(
-            "cifar100",
-            root,
-            "Call with download=True to fetch CIFAR-100 with torchvision "
-            "(https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz).",
-        )
-    try:
-        CIFAR100(str(data_dir), train=split == "train", download=download and not root.is_dir())
+    _torchvision_cifar("cifar100", "cifar100", data_dir, download, (split == "train",))  # checks the files' MD5
+    with reading("cifar100", root / split, data_dir):
         with open(root / split, "rb") as f:
             entry = pickle.load(f, encoding="latin1")
-        with open(root / "meta", "rb") as f:
-            meta = pickle.load(f, encoding="latin1")
-    except Exception as exc:
-        raise missing_error(
-            "cifar100", root, f"torchvision could not read or download CIFAR-100 ({type(exc).__name__}: {exc})."
-        ) from exc
-    images = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    fine = torch.as_tensor(entry["fine_labels"], dtype=torch.int64)
-    coarse = torch.as_tensor(entry["coarse_labels"], dtype=torch.int64)
+        images = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        fine = torch.as_tensor(entry["fine_labels"], dtype=torch.int64)
+        coarse = torch.as_tensor(entry["coarse_labels"], dtype=torch.int64)
+    with reading("cifar100", root / "meta", data_dir), open(root / "meta", "rb") as f:
+        meta = pickle.load(f, encoding="latin1")
     return LabeledData(
         "cifar100",
         split,
-        _images(images),
+        _images_to_tensor(images),
         fine,
         {"superclass": coarse},
         tuple(meta["fine_label_names"]),

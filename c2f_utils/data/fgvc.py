@@ -31,7 +31,7 @@ import torch
 
 from .._checks import check_positive_int
 from .core import LabeledData, register
-from .files import cached_tensors, missing_error
+from .files import cached_tensors, missing_error, reading
 
 __all__ = ["BANNER_ROWS", "FGVC_URL", "fgvc_aircraft", "read_fgvc_image"]
 
@@ -109,9 +109,13 @@ def fgvc_aircraft(split: str, *, data_dir: Path, download: bool, size: int = 256
             raise missing_error("fgvc_aircraft", Path(path), f"An image of the {split} list is missing. {how}.")
 
     def decode() -> dict[str, Any]:
-        return {"images": torch.as_tensor(np.stack([read_fgvc_image(p, size) for p, _ in items]))}
+        images = []
+        for p, _ in items:
+            with reading("fgvc_aircraft", Path(p), data_dir):
+                images.append(read_fgvc_image(p, size))
+        return {"images": torch.as_tensor(np.stack(images))}
 
-    sources = [root / "data" / f"images_variant_{split}.txt", root / "data" / "images"]
+    sources = [root / "data" / f"images_variant_{split}.txt", *(Path(p) for p, _ in items)]
     payload = cached_tensors(f"fgvc_aircraft-{split}", sources, decode, {"size": size, "n": len(items)})
     images = payload["images"].permute(0, 3, 1, 2).contiguous().float().div_(255.0)
     fine = torch.as_tensor([label for _, label in items], dtype=torch.int64)

@@ -170,7 +170,7 @@ def image_regression_folder(
         raise DatasetNotFoundError(f"Expected at least 2 images with a target in {root}, got {len(files)}")
 
     def decode() -> dict[str, Any]:
-        return {"images": torch.as_tensor(_decode_folder(files, size))}
+        return {"images": torch.as_tensor(_decode_folder(files, size, "image_folder"))}
 
     payload = cached_tensors("image_folder", files, decode, {"size": size, "files": [str(f) for f in files]})
     target = torch.as_tensor(values, dtype=torch.float32)

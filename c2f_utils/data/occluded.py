@@ -30,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .._checks import check_number, check_positive_int
+from .._checks import check_choice, check_number, check_positive_int
 from .core import LabeledData, register
 from .embedded import digits
+from .real import CIFAR10_NAMES
 
 __all__ = [
     "annotator_counts",
@@ -225,12 +226,12 @@ def occluded_cifar(
     occluder_size: int = 16,
     occluder_split: str | None = None,
     seed: int = 0,
-    source: str = "auto",
+    source: str = "cifar10",
 ) -> LabeledData:
     """CIFAR-10 images occluded by a random MNIST digit (Achille & Soatto 2018).
 
-    Each CIFAR-10 image of ``split`` (see :func:`c2f_utils.data.real.cifar10` for
-    ``source``) is occluded (:func:`occlude`) by an MNIST digit drawn uniformly from
+    Each CIFAR-10 image of ``split`` (``source``: ``"cifar10"``, the original batches, or
+    ``"cifar10_jpeg"``, the image-folder copy) is occluded (:func:`occlude`) by an MNIST digit drawn uniformly from
     MNIST's ``occluder_split`` (default: the same split), resized to
     ``occluder_size``, at a random position. ``fine`` is the CIFAR class;
     ``meta["nuisance"]`` the MNIST digit; ``meta["box"]`` its box. Both datasets are
@@ -242,7 +243,8 @@ def occluded_cifar(
     check_positive_int("seed", seed, minimum=0)
     if occluder_split not in (None, "train", "test"):
         raise ValueError(f"Expected `occluder_split` in [None, 'train', 'test'], got {occluder_split!r}")
-    cifar = load("cifar10", split, data_dir=data_dir, download=download, source=source)
+    check_choice("source", source, CIFAR10_NAMES)
+    cifar = load(source, split, data_dir=data_dir, download=download)
     mnist = load("mnist", occluder_split or split, data_dir=data_dir, download=download)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
     pick = torch.as_tensor(rng.integers(0, len(mnist), len(cifar)))

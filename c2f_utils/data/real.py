@@ -5,8 +5,9 @@ Expected layout inside the data folder (any one of the alternatives):
 =============  =========================================================================
 dataset        files
 =============  =========================================================================
-cifar10        ``cifar-10-batches-py/`` (torchvision, downloaded when online), or an
-               image-folder copy ``cifar10-jpeg/{train,test}/<class>/*.jpg``
+cifar10        ``cifar-10-batches-py/`` (torchvision, downloaded when online)
+cifar10_jpeg   an image-folder copy ``cifar10-jpeg/{train,test}/<class>/*.jpg`` (lossy,
+               and the shared copy holds 20,000 of the 50,000 training images)
 mnist          ``mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz`` (the test
                split alone is enough for ``split="test"``), downloaded when online
 cifar10h       ``cifar10h/cifar10h-counts.npy``, downloaded when online
@@ -19,13 +20,19 @@ utkface        ``utkface/crop_part1/`` or ``utkface/UTKFace/``: ``<age>_<gender>
 cifar_fs       ``splits/cifar-fs/{train,val,test}.json`` + ``cifar-100-python/`` (torchvision)
 =============  =========================================================================
 
-Decoded tensors are cached under ``$C2F_CACHE_DIR/data``: the images are read once.
+Every file with a known checksum is verified when it is read, and a damaged one raises
+:class:`~c2f_utils.data.files.DataIntegrityError` (:mod:`c2f_utils.data.files`). Decoded
+tensors are cached under ``$C2F_CACHE_DIR/data``, keyed by the files' content: the images
+are decoded once. No loader chooses another source on its own: the JPEG copy of CIFAR-10 is
+its own dataset name, ``cifar10_jpeg``, announced by a :class:`LossySourceWarning` when read.
 """
 
 from __future__ import annotations
 
 import gzip
 import re
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +42,15 @@ import torch
 from .._checks import check_choice, check_number, check_positive_int
 from .core import LabeledData, mapping_coarsening, register, stratified_split, take_split, threshold_coarsening
 from .embedded import digit_coarsenings
-from .files import cached_tensors, fetch, missing_error
+from .files import DataIntegrityError, cached_tensors, fetch, fix_hint, missing_error, reading, verify
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "CIFAR10_NAMES",
     "UNMIXING_LAYOUTS",
+    "LossySourceWarning",
     "cifar10",
+    "cifar10_jpeg",
     "cifar10h",
     "cifar_fs",
     "jasper_ridge",
@@ -54,6 +64,8 @@ __all__ = [
 ]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_NAMES = ("cifar10", "cifar10_jpeg")
+"""The dataset names that hold CIFAR-10: the original batches and the JPEG copy."""
 _VEHICLES = {0, 1, 8, 9}
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -66,13 +78,14 @@ def _images_to_tensor(images: np.ndarray) -> torch.Tensor:
     return t.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
-def _decode_folder(files: list[Path], size: int | None = None) -> np.ndarray:
-    """Decode image files to one ``(N, H, W, 3)`` uint8 array (optionally resized)."""
+def _decode_folder(files: list[Path], size: int | None = None, dataset: str = "image folder") -> np.ndarray:
+    """Decode image files to one ``(N, H, W, 3)`` uint8 array (optionally resized); a file that
+    cannot be decoded raises :class:`DataIntegrityError` naming ``dataset`` and the file."""
     from PIL import Image
 
     out = []
     for f in files:
-        with Image.open(f) as img:
+        with reading(dataset, f), Image.open(f) as img:
             img = img.convert("RGB")
             if size is not None and img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
@@ -80,84 +93,136 @@ def _decode_folder(files: list[Path], size: int | None = None) -> np.ndarray:
     return np.stack(out)
 
 
+class LossySourceWarning(UserWarning):
+    """A dataset was read from a lossy or smaller copy than the original (e.g. ``cifar10_jpeg``)."""
+
+
 # --------------------------------------------------------------------------- CIFAR-10
 
 
-@register(
-    "cifar10",
-    kind="real",
-    splits=("train", "test"),
-    description="CIFAR-10 (Krizhevsky 2009): torchvision format or an image-folder copy; coarsening vehicle",
-)
-def cifar10(split: str, *, data_dir: Path, download: bool, source: str = "auto") -> LabeledData:
-    """CIFAR-10 as ``(N, 3, 32, 32)`` images in [0, 1].
-
-    Parameters
-    ----------
-    source : {"auto", "torchvision", "folder"}
-        ``"torchvision"``: the original batches in ``cifar-10-batches-py/``
-        (downloaded when missing and ``download``). ``"folder"``: an image-folder copy
-        in ``cifar10-jpeg/`` or ``cifar10/`` with ``train|test/<class>/`` sub-folders.
-        ``"auto"``: the original batches if present, else the folder copy if present,
-        else a download.
-
-    Coarsening ``"vehicle"``: 1 for airplane, automobile, ship, truck; 0 for animals.
-    """
-    check_choice("source", source, ("auto", "torchvision", "folder"))
-    batches = data_dir / "cifar-10-batches-py"
-    folders = [d for d in (data_dir / "cifar10-jpeg", data_dir / "cifar10") if (d / split).is_dir()]
-    use_folder = source == "folder" or (source == "auto" and not batches.is_dir() and folders)
-    if use_folder:
-        if not folders:
-            raise missing_error(
-                "cifar10",
-                data_dir / "cifar10-jpeg" / split,
-                "Expected an image-folder copy with one sub-folder per class (airplane, automobile, ...).",
-            )
-        root = folders[0] / split
-        files, labels = [], []
-        for c, name in enumerate(CIFAR10_CLASSES):
-            class_dir = root / name
-            if not class_dir.is_dir():
-                raise missing_error("cifar10", class_dir, "The image-folder copy lacks this class folder.")
-            found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
-            files += found
-            labels += [c] * len(found)
-
-        def decode() -> dict[str, Any]:
-            return {"images": torch.as_tensor(_decode_folder(files)), "labels": torch.as_tensor(labels)}
-
-        payload = cached_tensors(f"cifar10-folder-{split}", [root, *[root / n for n in CIFAR10_CLASSES]], decode)
-        origin = str(root)
-    else:
-        from torchvision.datasets import CIFAR10
-
-        if not batches.is_dir() and not download:
-            raise missing_error(
-                "cifar10",
-                batches,
-                "Call with download=True to fetch it with torchvision "
-                "(https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), or provide an image-folder copy.",
-            )
-        try:
-            ds = CIFAR10(str(data_dir), train=split == "train", download=download and not batches.is_dir())
-        except Exception as exc:
-            raise missing_error(
-                "cifar10", batches, f"torchvision could not read or download it ({type(exc).__name__}: {exc})."
-            ) from exc
-        payload = {"images": torch.as_tensor(ds.data), "labels": torch.as_tensor(ds.targets)}
-        origin = str(batches)
+def _cifar10_data(name: str, split: str, payload: dict[str, Any], origin: str, digest: str) -> LabeledData:
     fine = payload["labels"].to(torch.int64)
     return LabeledData(
-        "cifar10",
+        name,
         split,
         _images_to_tensor(payload["images"].numpy()),
         fine,
         {"vehicle": mapping_coarsening(fine, {c: int(c in _VEHICLES) for c in range(10)})},
         CIFAR10_CLASSES,
         {"vehicle": ("animal", "vehicle")},
-        {"source": origin},
+        {"source": origin, "digest": digest},
     )
+
+
+@register(
+    "cifar10",
+    kind="real",
+    splits=("train", "test"),
+    description="CIFAR-10 (Krizhevsky 2009), the original batches (torchvision); coarsening vehicle",
+)
+def cifar10(split: str, *, data_dir: Path, download: bool) -> LabeledData:
+    """CIFAR-10 as ``(N, 3, 32, 32)`` images in [0, 1], from the original python batches.
+
+    Read from ``cifar-10-batches-py/`` with torchvision, which checks every batch file's
+    MD5 against the original on each read (downloaded when missing and ``download``).
+    An image-folder copy is never used in their place: ask for it by name,
+    ``"cifar10_jpeg"``.
+
+    Coarsening ``"vehicle"``: 1 for airplane, automobile, ship, truck; 0 for animals.
+    """
+    (ds,) = _torchvision_cifar("cifar10", "cifar10", data_dir, download, (split == "train",))
+    batches = data_dir / "cifar-10-batches-py"
+    payload = {"images": torch.as_tensor(ds.data), "labels": torch.as_tensor(ds.targets)}
+    return _cifar10_data("cifar10", split, payload, str(batches), "md5 checked by torchvision")
+
+
+def _torchvision_cifar(dataset: str, which: str, data_dir: Path, download: bool, trains: tuple[bool, ...]) -> list:
+    """torchvision's ``CIFAR10``/``CIFAR100`` datasets (one per ``trains`` flag), read from
+    ``data_dir``: torchvision checks every file's MD5 against the original's on each read.
+
+    A missing folder is downloaded when ``download`` (a failed download removes its archive
+    and the folders it created, then raises :class:`DatasetNotFoundError`); a folder that
+    torchvision refuses raises :class:`DataIntegrityError`.
+    """
+    from torchvision import datasets
+
+    cls, folder, archive = {
+        "cifar10": (datasets.CIFAR10, "cifar-10-batches-py", "cifar-10-python.tar.gz"),
+        "cifar100": (datasets.CIFAR100, "cifar-100-python", "cifar-100-python.tar.gz"),
+    }[which]
+    root = data_dir / folder
+    url = f"https://www.cs.toronto.edu/~kriz/{archive}"
+    if not root.is_dir() and not download:
+        other = "; or, for the image-folder copy in cifar10-jpeg/, load 'cifar10_jpeg'" if which == "cifar10" else ""
+        raise missing_error(dataset, root, f"Call with download=True to fetch it with torchvision ({url}){other}.")
+    present = root.is_dir()
+    created = [p for p in (data_dir / archive, root, data_dir) if not p.exists()]
+    try:
+        return [cls(str(data_dir), train=t, download=download and not present) for t in trains]
+    except Exception as exc:
+        if present:
+            raise DataIntegrityError(
+                dataset,
+                root,
+                f"cannot be read as the original files ({type(exc).__name__}: {exc})",
+                f"the files of {archive} with the MD5 sums torchvision lists (torchvision.datasets.{cls.__name__})",
+                f"Delete the folder and call with download=True, or unpack {archive} there again.",
+            ) from exc
+        for path in created:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        raise missing_error(dataset, root, f"torchvision could not download it ({type(exc).__name__}: {exc}).") from exc
+
+
+@register(
+    "cifar10_jpeg",
+    kind="real",
+    splits=("train", "test"),
+    description="CIFAR-10 from an image-folder copy (cifar10-jpeg/, lossy JPEG); coarsening vehicle",
+)
+def cifar10_jpeg(split: str, *, data_dir: Path, download: bool) -> LabeledData:
+    """CIFAR-10 as ``(N, 3, 32, 32)`` images in [0, 1], from the image-folder copy
+    ``cifar10-jpeg/{train,test}/<class>/*.jpg``.
+
+    The project's shared copy is lossy (JPEG) and holds 2,000 training images per class
+    (20,000 of 50,000) and the full test set in another order than the original's, so
+    accuracies are a little below those on the original pixels and the test rows do not
+    line up with CIFAR-10H. Reading it emits a :class:`LossySourceWarning`. The folder is
+    verified against its registered checksum (or one you accepted). Not downloadable
+    (``download`` is ignored). Coarsening ``"vehicle"`` as for ``"cifar10"``.
+    """
+    root = data_dir / "cifar10-jpeg" / split
+    if not root.is_dir():
+        raise missing_error(
+            "cifar10_jpeg",
+            root,
+            "Expected an image-folder copy with one sub-folder per class (airplane, automobile, ...); "
+            "for the original batches, load 'cifar10'.",
+        )
+    files, labels = [], []
+    for c, name in enumerate(CIFAR10_CLASSES):
+        class_dir = root / name
+        if not class_dir.is_dir():
+            raise missing_error("cifar10_jpeg", class_dir, "The image-folder copy lacks this class folder.")
+        found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        files += found
+        labels += [c] * len(found)
+    digest = verify("cifar10_jpeg", root, data_dir)
+    warnings.warn(
+        f"cifar10_jpeg: CIFAR-10 read from the image-folder copy {root} ({len(files)} images; JPEG is lossy), "
+        "not from the original batches ('cifar10')",
+        LossySourceWarning,
+        stacklevel=3,
+    )
+
+    def decode() -> dict[str, Any]:
+        images = _decode_folder(files, dataset="cifar10_jpeg")
+        return {"images": torch.as_tensor(images), "labels": torch.as_tensor(labels)}
+
+    payload = cached_tensors(f"cifar10-folder-{split}", [root], decode)
+    return _cifar10_data("cifar10_jpeg", split, payload, str(root), digest)
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -197,7 +262,9 @@ def mnist(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     """MNIST as ``(N, 1, 28, 28)`` images in [0, 1], read from ``mnist/`` idx files.
 
     Each split needs only its own two files, so ``split="test"`` loads from the
-    test files alone. Missing files are downloaded when ``download`` (MD5 checked).
+    test files alone. Missing files are downloaded when ``download`` (MD5 checked); every
+    file is verified against its registered checksum when read (uncompressed copies,
+    which have none, are read as they are).
     """
     folder = data_dir / "mnist"
     how = f"Get it from {_MNIST_URL} (the original LeCun distribution files)."
@@ -205,17 +272,20 @@ def mnist(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     for part in ("images", "labels"):
         name, md5 = _MNIST_FILES[(split, part)]
         plain = folder / name.removesuffix(".gz")
-        paths.append(
-            plain
-            if plain.is_file()
-            else fetch("mnist", _MNIST_URL + name, folder / name, md5, download=download, how=how)
-        )
+        if plain.is_file():
+            verify("mnist", plain, data_dir)
+            paths.append(plain)
+        else:
+            paths.append(
+                fetch("mnist", _MNIST_URL + name, folder / name, md5, download=download, how=how, data_dir=data_dir)
+            )
 
     def decode() -> dict[str, Any]:
-        return {
-            "images": torch.as_tensor(read_idx(paths[0]).copy()),
-            "labels": torch.as_tensor(read_idx(paths[1]).copy()),
-        }
+        arrays = []
+        for path in paths:
+            with reading("mnist", path, data_dir):
+                arrays.append(torch.as_tensor(read_idx(path).copy()))
+        return {"images": arrays[0], "labels": arrays[1]}
 
     payload = cached_tensors(f"mnist-{split}", paths, decode)
     fine = payload["labels"].to(torch.int64)
@@ -286,12 +356,14 @@ def cifar10h(split: str, *, data_dir: Path, download: bool) -> LabeledData:
         _CIFAR10H_MD5,
         download=download,
         how="It is data/cifar10h-counts.npy of the public jcpeterson/cifar-10h repository.",
+        data_dir=data_dir,
     )
-    counts = torch.as_tensor(np.load(path, allow_pickle=False)).to(torch.int64)
-    if counts.ndim != 2 or counts.shape[1] != 10 or (counts < 0).any() or (counts.sum(1) == 0).any():
-        raise ValueError(
-            f"{path}: expected non-negative counts of shape (N, 10) with no empty row, got shape {tuple(counts.shape)}"
-        )
+    with reading("cifar10h", path, data_dir):
+        counts = torch.as_tensor(np.load(path, allow_pickle=False)).to(torch.int64)
+        if counts.ndim != 2 or counts.shape[1] != 10 or (counts < 0).any() or (counts.sum(1) == 0).any():
+            raise ValueError(
+                f"expected non-negative counts of shape (N, 10) with no empty row, got shape {tuple(counts.shape)}"
+            )
     probs = counts.float() / counts.sum(1, keepdim=True)
     return LabeledData(
         "cifar10h",
@@ -418,7 +490,10 @@ def read_unmixing_mat(paths: list[Path], pixel_order: str = "auto") -> dict[str,
     if not paths:
         raise ValueError("Expected at least one .mat file in paths, got an empty list")
     label = " + ".join(str(p) for p in paths)
-    mats = [loadmat(p) for p in paths]
+    mats = []
+    for p in paths:
+        with reading("unmixing scene", p):
+            mats.append(loadmat(p))
     arrays = _numeric_arrays(mats)
 
     axes = {k: ax for k, v in arrays.items() if (ax := _material_axis(v)) is not None}
@@ -517,9 +592,15 @@ def _unmixing(
             "into <data dir>/hyperspectral/, or pass files=.",
         )
     paths = [folder / f for f in found]
+    for path in paths:
+        verify(name, path, data_dir)
 
     def decode() -> dict[str, Any]:
-        out = read_unmixing_mat(paths, pixel_order)
+        try:
+            out = read_unmixing_mat(paths, pixel_order)
+        except DataIntegrityError as exc:  # name the dataset, not the reader's generic one
+            problem = str(exc).split(f"{exc.path} ", 1)[-1].split("; expected", 1)[0]
+            raise DataIntegrityError(name, exc.path, problem, exc.expected, fix_hint(name, exc.path, data_dir)) from exc
         return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
 
     payload = cached_tensors(f"unmixing-{name}", paths, decode, {"reader": 2, "pixel_order": pixel_order})
@@ -635,8 +716,10 @@ def utkface(
     if not files:
         raise missing_error("utkface", folder / "<age>_<gender>_<race>_<date>.jpg", "The folder holds no such file.")
 
+    digest = verify("utkface", folder, data_dir)
+
     def decode() -> dict[str, Any]:
-        return {"images": torch.as_tensor(_decode_folder(files, size))}
+        return {"images": torch.as_tensor(_decode_folder(files, size, "utkface"))}
 
     payload = cached_tensors("utkface", [folder], decode, {"size": size, "n": len(files)})
     age = torch.as_tensor(ages, dtype=torch.float32)
@@ -654,6 +737,7 @@ def utkface(
         {"median": (f"age <= {median:g}", f"age > {median:g}")},
         {
             "source": str(folder),
+            "digest": digest,
             "median_age": median,
             "skipped": skipped,
             "gender": torch.as_tensor(genders)[idx],
@@ -692,8 +776,6 @@ def cifar_fs(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     """
     import json
 
-    from torchvision.datasets import CIFAR100
-
     name = f"{split}.json"
     split_file = fetch(
         "cifar_fs",
@@ -702,22 +784,14 @@ def cifar_fs(split: str, *, data_dir: Path, download: bool) -> LabeledData:
         _CIFAR_FS_MD5[split],
         download=download,
         how="The class split lists come from torchmeta's assets (MIT).",
+        data_dir=data_dir,
     )
-    pairs = json.loads(split_file.read_text())
+    with reading("cifar_fs", split_file, data_dir):
+        pairs = json.loads(split_file.read_text())
+        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise ValueError("expected a JSON list of [superclass, class] pairs")
     root = data_dir / "cifar-100-python"
-    if not root.is_dir() and not download:
-        raise missing_error(
-            "cifar_fs",
-            root,
-            "Call with download=True to fetch CIFAR-100 with torchvision "
-            "(https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz).",
-        )
-    try:
-        parts = [CIFAR100(str(data_dir), train=t, download=download and not root.is_dir()) for t in (True, False)]
-    except Exception as exc:
-        raise missing_error(
-            "cifar_fs", root, f"torchvision could not read or download CIFAR-100 ({type(exc).__name__}: {exc})."
-        ) from exc
+    parts = _torchvision_cifar("cifar_fs", "cifar100", data_dir, download, (True, False))
     classes = parts[0].classes
     images = np.concatenate([p.data for p in parts])
     labels = np.concatenate([np.asarray(p.targets) for p in parts])

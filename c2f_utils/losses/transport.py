@@ -35,7 +35,7 @@ import ot
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_bool, check_choice, check_number, check_positive_int, check_tensor
+from .._checks import ConvergenceWarning, check_bool, check_choice, check_number, check_positive_int, check_tensor
 
 __all__ = [
     "L2SP",
@@ -104,10 +104,6 @@ def neuron_cost(features: Tensor, ref_features: Tensor) -> Tensor:
     positive = sq > 1e-12 * scale
     # sqrt'(0) is infinite: evaluate it only where the cost is positive (double-where trick).
     return torch.where(positive, torch.sqrt(torch.where(positive, sq, torch.ones_like(sq))), torch.zeros_like(sq))
-
-
-class ConvergenceWarning(UserWarning):
-    """An iterative solver stopped at its iteration limit before meeting its tolerance."""
 
 
 class ProximalPlan(NamedTuple):

@@ -36,6 +36,7 @@ References
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -44,7 +45,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_bool, check_device, check_number, check_positive_int
+from .._checks import ConvergenceWarning, check_bool, check_device, check_number, check_positive_int
 
 __all__ = [
     "IBSolution",
@@ -332,6 +333,11 @@ class IBSolution:
     """Objective every ``record_every`` steps (the first entry is at initialisation)."""
     probs: np.ndarray | None = None
     """The solution :math:`p(T \\mid x_i)`, ``(N, K_T)``, when requested."""
+    change: float = float("nan")
+    """Relative change of the objective over the last ``record_every`` steps,
+    :math:`|L_{s} - L_{s-r}| / \\max(1, |L_s|)`."""
+    converged: bool = True
+    """Whether ``change`` is at most the solver's ``tol`` (otherwise a :class:`ConvergenceWarning` was issued)."""
 
 
 def ib_lagrangian(
@@ -348,6 +354,7 @@ def ib_lagrangian(
     record_every: int = 50,
     keep_probs: bool = False,
     device: str | torch.device = "cpu",
+    tol: float = 1e-5,
 ) -> list[IBSolution]:
     """Solve the empirical IB Lagrangian over all encoders of a finite joint (paper §5.2.2).
 
@@ -395,11 +402,22 @@ def ib_lagrangian(
         (A Python or NumPy bool.) Keep each solution's ``p(T|x)`` matrix.
     device : str or torch.device
         Where to optimise (``"cuda"`` helps for large ``N``); a device name torch knows.
+    tol : float
+        Convergence tolerance: a solution whose objective still changed by more than ``tol``
+        (relative, :attr:`IBSolution.change`) over its last ``record_every`` steps is not
+        converged; :attr:`IBSolution.converged` says so and a :class:`ConvergenceWarning`
+        names the :math:`\\beta` values concerned.
 
     Returns
     -------
     list of IBSolution
         One per :math:`\\beta`, in the given order.
+
+    Raises
+    ------
+    FloatingPointError
+        If the objective becomes NaN or infinite (lower ``lr``); no solution with NaN
+        coordinates is returned.
     """
     if len(betas) == 0:
         raise ValueError("Expected at least one value in `betas`, got none")
@@ -413,6 +431,7 @@ def ib_lagrangian(
     check_bool("warm_start", warm_start)
     check_bool("keep_probs", keep_probs)
     check_device("device", device)
+    check_number("tol", tol, low=0)
     if init not in ("random", "labels"):
         raise ValueError(f"Expected `init` in ['random', 'labels'], got {init!r}")
     joint = empirical_joint(labels)
@@ -429,6 +448,7 @@ def ib_lagrangian(
     joint = joint.to(device)
     out = []
     for beta in betas:
+        window_start = float("nan")
         logits = start.clone().to(device).requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=lr)
         trace = []
@@ -438,6 +458,13 @@ def ib_lagrangian(
             loss = -i_ty + beta * i_xt
             if step % record_every == 0 or step == steps:
                 trace.append(float(loss.detach()))
+                if not np.isfinite(trace[-1]):
+                    raise FloatingPointError(
+                        f"The IB Lagrangian became {trace[-1]} at beta={float(beta)}, step {step}: "
+                        f"lower `lr` (got {lr})"
+                    )
+            if step == steps - record_every:
+                window_start = float(loss.detach())
             if step == steps:
                 break
             opt.zero_grad()
@@ -447,6 +474,9 @@ def ib_lagrangian(
             start = logits.detach().cpu()
         probs = torch.softmax(logits.detach(), dim=1)
         i_xt, i_ty = _plane_terms(probs, joint)
+        if not np.isfinite(window_start):  # fewer steps than one window: the change since the start
+            window_start = trace[0]
+        change = abs(trace[-1] - window_start) / max(1.0, abs(trace[-1]))
         out.append(
             IBSolution(
                 beta=float(beta),
@@ -455,6 +485,16 @@ def ib_lagrangian(
                 objective=float(-i_ty + beta * i_xt),
                 trace=np.asarray(trace),
                 probs=probs.cpu().numpy() if keep_probs else None,
+                change=change,
+                converged=change <= tol,
             )
+        )
+    slow = [s.beta for s in out if not s.converged]
+    if slow:
+        warnings.warn(
+            f"ib_lagrangian: {len(slow)} of {len(out)} solutions not converged after steps={steps} (relative change "
+            f"over the last {min(record_every, steps)} steps > tol={tol:g}) at beta {slow}; raise `steps` or `lr`",
+            ConvergenceWarning,
+            stacklevel=2,
         )
     return out
