@@ -183,6 +183,17 @@ def verify(dataset: str, path: Path, data_dir: Path, md5: str | None = None) -> 
     A file with no known checksum is not refused (your own scene, another release): its
     digest is returned for the run's provenance and keys the decoded cache.
 
+    Parameters
+    ----------
+    dataset : str
+        The dataset's name, for the error message.
+    path : path
+        The file or folder read.
+    data_dir : path
+        The data folder ``path`` is in (its ``c2f-registry.txt`` holds accepted copies).
+    md5 : str, optional
+        32 hexadecimal digits: the checksum of a downloaded file.
+
     Raises
     ------
     DataIntegrityError
