@@ -240,37 +240,36 @@ def _write_cifar10(root: Path, rng: np.random.Generator, fake: FakeData, batches
             folder.mkdir(parents=True)
             for k, i in enumerate(np.flatnonzero(labels == c)):
                 _save_jpeg(folder / f"{k:04d}.jpg", images[i])
-    if not batches:
-        return
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir()
-    images, labels = fake.cifar10["train"]
-    for b, part in enumerate(np.array_split(np.arange(len(labels)), CIFAR10_TRAIN_BATCHES), start=1):
-        _write_cifar_batch(folder / f"data_batch_{b}", f"training batch {b} of 5", images[part], labels[part])
-    images, labels = fake.cifar10["test"]
-    _write_cifar_batch(folder / "test_batch", "testing batch 1 of 1", images, labels)
-    meta = {"num_cases_per_batch": len(fake.cifar10["train"][1]) // 5, "label_names": list(CIFAR10_CLASSES)}
-    write_py2_pickle(folder / "batches.meta", {**meta, "num_vis": 3072})
-    (folder / "readme.html").write_text(
-        "<meta HTTP-EQUIV='REFRESH' content='0; url=https://www.cs.toronto.edu/~kriz/cifar.html'>"
-    )
+    if batches:
+        _write_cifar10_batches(root / "cifar-10-batches-py", fake.cifar10)
 
 
 def write_fake_cifar10_batches(root: Path, per_class: dict[str, int], seed: int = 0) -> None:
     """Only CIFAR-10's python batches (``cifar-10-batches-py/``), ``per_class[split]`` random images a class;
     torchvision reads them with :func:`accept_fake_cifar_batches`."""
     rng = np.random.default_rng(seed)
-    folder = Path(root) / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
+    splits = {}
     for split, n in per_class.items():
         labels = np.repeat(np.arange(10), n)
-        images = _blocky_images(rng, len(labels))
-        if split == "test":
-            _write_cifar_batch(folder / "test_batch", "testing batch 1 of 1", images, labels)
-            continue
+        splits[split] = (_blocky_images(rng, len(labels)), labels)
+    _write_cifar10_batches(Path(root) / "cifar-10-batches-py", splits)
+
+
+def _write_cifar10_batches(folder: Path, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """The original layout: ``data_batch_1..5`` (the training split cut in five), ``test_batch``, ``batches.meta``."""
+    folder.mkdir(parents=True)
+    if "train" in splits:
+        images, labels = splits["train"]
         for b, part in enumerate(np.array_split(np.arange(len(labels)), CIFAR10_TRAIN_BATCHES), start=1):
             _write_cifar_batch(folder / f"data_batch_{b}", f"training batch {b} of 5", images[part], labels[part])
-    write_py2_pickle(folder / "batches.meta", {"num_cases_per_batch": 10, "label_names": list(CIFAR10_CLASSES)})
+    if "test" in splits:
+        _write_cifar_batch(folder / "test_batch", "testing batch 1 of 1", *splits["test"])
+    per_batch = len(splits["train"][1]) // CIFAR10_TRAIN_BATCHES if "train" in splits else 0
+    meta = {"num_cases_per_batch": per_batch, "label_names": list(CIFAR10_CLASSES), "num_vis": 3072}
+    write_py2_pickle(folder / "batches.meta", meta)
+    (folder / "readme.html").write_text(
+        "<meta HTTP-EQUIV='REFRESH' content='0; url=https://www.cs.toronto.edu/~kriz/cifar.html'>"
+    )
 
 
 def _write_cifar_batch(path: Path, batch_label: str, images: np.ndarray, labels: np.ndarray) -> None:
