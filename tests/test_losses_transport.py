@@ -143,6 +143,91 @@ def test_ipot_reports_steps_marginal_error_and_non_convergence() -> None:
         ipot(cost, init=torch.zeros_like(cost))
 
 
+def _ipot_log_reference(cost: torch.Tensor, beta: float, max_iter: int, tol: float, check_every: int = 5):
+    """The log-domain IPOT loop as it was before the scaling-domain form (reference, batched)."""
+    c = cost[None] if cost.ndim == 2 else cost
+    batch, n, m = c.shape
+    kernel = -(c / c.amax(dim=(1, 2), keepdim=True)) / beta
+    log_a = torch.full((batch, n), -float(np.log(n)), dtype=c.dtype)
+    log_b = torch.full((batch, m), -float(np.log(m)), dtype=c.dtype)
+    v = torch.zeros_like(log_b)
+    log_plan = log_a[:, :, None] + log_b[:, None, :]
+    error, k = float("inf"), 0
+    for k in range(1, max_iter + 1):
+        shifted = kernel + log_plan
+        u = log_a - torch.logsumexp(shifted + v[:, None, :], dim=2)
+        v = log_b - torch.logsumexp(shifted + u[:, :, None], dim=1)
+        log_plan = shifted + u[:, :, None] + v[:, None, :]
+        if k % check_every == 0 or k == max_iter:
+            error = float((log_plan.exp().sum(2) - log_a.exp()).abs().sum(1).max())
+            if error <= tol:
+                break
+    plan = round_to_marginals(log_plan.exp(), log_a.exp(), log_b.exp())
+    return (plan[0] if cost.ndim == 2 else plan), k, error
+
+
+def _count_log_fallbacks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from c2f_utils.losses import transport
+
+    calls: list[int] = []
+    log_steps = transport._ipot_log_steps
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return log_steps(*args, **kwargs)
+
+    monkeypatch.setattr(transport, "_ipot_log_steps", counted)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("seed", "shape", "tol"),
+    [(0, (64, 64), 1e-3), (1, (40, 56), 1e-6), (2, (3, 6, 7), 1e-8), (3, (2, 128, 96), 1e-4)],
+)
+def test_ipot_scaling_steps_match_the_log_domain_recurrence(
+    seed: int, shape: tuple[int, ...], tol: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (3, 6, 7) at tol=1e-8 takes 730 steps, through a stretch where plain scaling steps lose entries
+    # below float64's range for good and stall at a row error of 1/21: the check recomputes them from logs.
+    g = torch.Generator().manual_seed(seed)
+    if len(shape) == 2:
+        a, t = _pair(32, shape[0], shape[1], seed)
+        cost = neuron_cost(a, t)
+    else:
+        cost = torch.rand(*shape, dtype=torch.float64, generator=g)
+    plan_ref, k_ref, error_ref = _ipot_log_reference(cost, 0.01, 2000, tol)
+    fallbacks = _count_log_fallbacks(monkeypatch)
+    solved = ipot(cost, tol=tol)
+    assert not fallbacks  # scaling steps throughout
+    assert solved.iterations == k_ref
+    assert solved.marginal_error == pytest.approx(error_ref, rel=1e-6, abs=1e-12)
+    torch.testing.assert_close(solved.plan, plan_ref, rtol=1e-6, atol=1e-9)
+    if tol > 1e-6:  # at a loose tol the plan's cost is off the exact one by more than 1e-4 (either form)
+        return
+    costs = cost[None] if cost.ndim == 2 else cost
+    for c, p in zip(costs, solved.plan[None] if cost.ndim == 2 else solved.plan, strict=True):
+        exact = ot.emd2(np.full(c.shape[0], 1 / c.shape[0]), np.full(c.shape[1], 1 / c.shape[1]), c.numpy())
+        assert float((p * c).sum()) == pytest.approx(exact, rel=1e-4)
+
+
+def test_ipot_falls_back_to_the_log_domain_where_a_scaling_step_underflows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # beta=5e-4: the Gibbs kernel exp(-C / (beta max C)) is 0 in float64 off the cheapest entries, a row
+    # of Q sums to 0 and a = mu / (Q b) is infinite; the steps are then redone in the log domain.
+    a, t = _pair(32, 24, 24, 4)
+    cost = neuron_cost(a, t)
+    assert float(torch.exp(-(cost / cost.max()) / 5e-4).sum(1).min()) == 0.0
+    plan_ref, k_ref, error_ref = _ipot_log_reference(cost, 5e-4, 2000, 1e-6)
+    fallbacks = _count_log_fallbacks(monkeypatch)
+    solved = ipot(cost, beta=5e-4, tol=1e-6)
+    assert fallbacks == [1]
+    assert bool(torch.isfinite(solved.plan).all())
+    assert solved.iterations == k_ref
+    assert solved.marginal_error == pytest.approx(error_ref, rel=1e-6, abs=1e-12)
+    torch.testing.assert_close(solved.plan, plan_ref, rtol=1e-6, atol=1e-9)
+    exact = float((transport_plan(cost, "exact") * cost).sum())
+    assert float((solved.plan * cost).sum()) == pytest.approx(exact, rel=1e-4)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="POT 0.9.7 solve_batch(method='proximal') has the sign bug of POT issue #842 (fixed by PR #844); "
