@@ -179,7 +179,19 @@ def unresolved_python_references(html: Path) -> list[tuple[str, str]]:
 API_PAGES = {
     "experiments": (
         "Experiments, runs and reports",
-        ["experiments", "runs", "evidence", "report", "sweep", "run", "train", "progress", "plots", "paths"],
+        [
+            "experiments",
+            "runs",
+            "evidence",
+            "report",
+            "sweep",
+            "run",
+            "train",
+            "progress",
+            "plots",
+            "paths",
+            "constants",
+        ],
     ),
     "data": ("Data", "data"),
     "models": ("Models", ["models", "weights"]),
@@ -207,7 +219,7 @@ def api_pages() -> dict[Path, str]:
             text += "\n".join(f"## `c2f_utils.{m}`\n\n{_automodule(m, True)}" for m in modules)
         else:
             package = ROOT / "c2f_utils" / modules
-            subs = sorted(p.stem for p in package.glob("*.py") if p.stem != "__init__")
+            subs = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
             text += _automodule(modules, False)
             for sub in subs:
                 text += f"\n## `c2f_utils.{modules}.{sub}`\n\n{_automodule(f'{modules}.{sub}', True)}"

@@ -12,7 +12,10 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
-import torch
+
+from ._lazy import lazy_module
+
+torch = lazy_module("torch")  # imported by the first tensor check, not by `--list`
 
 
 class ConvergenceWarning(UserWarning):

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import report
-from .data import DatasetNotFoundError
 from .runs import RunResult, entry_path, provenance, read_entry
 
 if TYPE_CHECKING:
@@ -352,6 +351,8 @@ def scorecards(
     that has recorded runs. The ``evidence`` column says whether a row was executed live,
     read from current committed runs, or from stale ones (with their commit).
     """
+    from .data import DatasetNotFoundError  # here: importing the data layer imports torch
+
     parts = []
     first = live_card if live_card is not None else card(live)
     parts.append(first.assign(evidence=f"executed live ({live.profile})"))

@@ -376,21 +376,38 @@ def _is_library(module: str) -> bool:
     return module.startswith(_PACKAGE + ".") and not module.startswith(f"{_PACKAGE}.chapters")
 
 
-def _is_module(name: str) -> bool:
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _source_file(module: str) -> Path | None:
+    """Source file of ``module``. The package's own modules are located by path, not by
+    :func:`importlib.util.find_spec`, which imports a submodule's parent packages (and with
+    them torch): hashing a chapter's code for ``--plan`` imports nothing."""
+    if module == _PACKAGE or module.startswith(_PACKAGE + "."):
+        base = _PACKAGE_DIR.joinpath(*module.split(".")[1:])
+        for candidate in (base / "__init__.py", base.with_suffix(".py")):
+            if candidate.is_file():
+                return candidate
+        return None
     try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
+        spec = importlib.util.find_spec(module)
+    except (ModuleNotFoundError, ValueError):
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin not in (None, "built-in", "frozen") else None
+
+
+def _is_module(name: str) -> bool:
+    return _source_file(name) is not None
 
 
 @cache
 def _module_imports(module: str) -> tuple[str, ...]:
     """Package modules imported by ``module`` (from its source, relative imports resolved)."""
-    spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
+    origin = _source_file(module)
+    if origin is None:
         return ()
-    tree = ast.parse(Path(spec.origin).read_text())
-    is_package = Path(spec.origin).name == "__init__.py"
+    tree = ast.parse(origin.read_text())
+    is_package = origin.name == "__init__.py"
     base = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(tree):
@@ -409,6 +426,56 @@ def _module_imports(module: str) -> tuple[str, ...]:
     return tuple(sorted(m for m in found if m.startswith(_PACKAGE + ".") and m not in _NOT_COMPUTATION))
 
 
+@cache
+def _package_layout(package: str) -> tuple[dict[str, str], frozenset[str], bool] | None:
+    """What a package's ``__init__`` binds, read from its source: ``(exports, imported, own)``.
+
+    ``exports`` maps each name bound by ``from .sub import name`` to ``package.sub``;
+    ``imported`` are the submodules it imports as modules (``from . import sub``: for their
+    registrations, as :mod:`c2f_utils.data` imports its datasets); ``own`` is whether it
+    defines anything itself. ``None`` for a plain module.
+    """
+    origin = _source_file(package)
+    if origin is None or origin.name != "__init__.py":
+        return None
+    exports: dict[str, str] = {}
+    imported: set[str] = set()
+    own = False
+    for node in ast.parse(origin.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            for alias in node.names:
+                if node.module:
+                    exports[alias.asname or alias.name] = f"{package}.{node.module}"
+                else:
+                    imported.add(f"{package}.{alias.name}")
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            own = own or not (len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == "__all__")
+    return exports, frozenset(imported), own
+
+
+def _modules_read(module: str, names: set[str]) -> set[str]:
+    """The library modules that code reading ``names`` off module ``module`` reaches.
+
+    A plain module is itself. For a package, the names are resolved statically from its
+    ``__init__`` (:func:`_package_layout`), without importing it: each exported name read
+    (``c2f_probes.linear_probe``) is its defining submodule, each submodule read
+    (``c2f_data.core``) itself, and the submodules the ``__init__`` imports as modules
+    always count, with the ``__init__``. A package that defines names of its own is
+    counted whole. ``names`` are every name the code reads, attributes of other objects
+    too, so the result may be larger than needed, never smaller.
+    """
+    layout = _package_layout(module)
+    if layout is None:
+        return {module}
+    exports, imported, own = layout
+    if own:
+        return {module}
+    read = {exports[n] for n in names if n in exports}
+    read |= {f"{module}.{n}" for n in names if _is_module(f"{module}.{n}")}
+    return {f"{module}.__init__", *imported, *read}
+
+
 def _library_closure(modules: set[str]) -> list[str]:
     todo, seen = list(modules), set()
     while todo:
@@ -416,7 +483,8 @@ def _library_closure(modules: set[str]) -> list[str]:
         if m in seen or m in _NOT_COMPUTATION or not _is_library(m):
             continue
         seen.add(m)
-        todo.extend(_module_imports(m))
+        if not m.endswith(".__init__"):  # a package's own file (see _modules_read): hashed, its imports not followed
+            todo.extend(_module_imports(m))
     return sorted(seen)
 
 
@@ -434,7 +502,8 @@ def _walk(root: Any) -> tuple[dict[str, Any], set[str]]:
             continue
         objects[qual] = obj
         namespace = vars(sys.modules[obj.__module__])
-        used = [n for n in _names_used(obj) if n in namespace]
+        names = _names_used(obj)
+        used = [n for n in names if n in namespace]
         for name in used:  # module-level constants (tables, defaults) the code reads
             if isinstance(namespace[name], _CONSTANT_TYPES) and not _is_library(obj.__module__):
                 objects[f"{obj.__module__}.{name}"] = _Constant(namespace[name])
@@ -442,9 +511,9 @@ def _walk(root: Any) -> tuple[dict[str, Any], set[str]]:
         if isinstance(obj, type):
             candidates += [b for b in obj.__mro__[1:] if b not in (Experiment, object)]
         for value in candidates:
-            if isinstance(value, types.ModuleType):
+            if isinstance(value, types.ModuleType):  # a module, or a LazyModule not imported yet
                 if _is_library(value.__name__):
-                    modules.add(value.__name__)
+                    modules.update(_modules_read(value.__name__, names))
                 continue
             module = getattr(value, "__module__", None)
             ours = isinstance(module, str) and (module.startswith(_PACKAGE + ".") or module == root.__module__)
@@ -509,8 +578,10 @@ def _object_source(obj: Any) -> bytes:
 
 @cache
 def _module_digest(module: str) -> str:
-    spec = importlib.util.find_spec(module)
-    return hashlib.sha256(_normalized(Path(spec.origin).read_text())).hexdigest()
+    origin = _source_file(module)
+    if origin is None:
+        raise ModuleNotFoundError(f"No source file for module {module!r}")
+    return hashlib.sha256(_normalized(origin.read_text())).hexdigest()
 
 
 @cache

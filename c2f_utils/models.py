@@ -45,6 +45,7 @@ __all__ = [
     "MLP",
     "LeNet5",
     "ModelOutput",
+    "PretrainedResNet",
     "ResNet",
     "cifar_resnet",
     "count_parameters",
@@ -520,3 +521,70 @@ def resnet18(
     check_number("width", width, low=0, low_inclusive=False)
     widths = [max(1, round(base_width * width * m)) for m in (1, 2, 4, 8)]
     return ResNet(widths, [2, 2, 2, 2], n_classes, in_channels, stem=stem, shortcut="B", feature_dim=feature_dim)
+
+
+class PretrainedResNet(nn.Module):
+    """A torchvision ResNet returning :class:`~c2f_utils.models.ModelOutput` with a new head.
+
+    Inputs are images in [0, 1]; they are normalised with the ImageNet statistics of the
+    weights' own transforms. ``features`` are the globally pooled outputs of the last
+    residual unit (2,048 for ResNet-101), the penultimate representation that
+    :math:`\\Omega` regularizes; ``head`` is a new linear classifier (the L2-SP
+    convention: parameters named ``head.*`` are new). ``taps.unit<k>`` are modules
+    whose outputs are the pooled outputs of residual unit ``k`` (counted from 1 over
+    all stages), for :func:`c2f_utils.probes.layer_representations` (Figure 2).
+
+    Parameters
+    ----------
+    network : torchvision.models.ResNet
+        The pretrained network (its ``fc`` is dropped).
+    n_classes : int
+        Classes of the new task.
+    mean, std : sequence of float
+        Input normalisation (the weights' ``transforms().mean`` and ``.std``).
+    taps : sequence of int
+        Residual units whose pooled outputs are exposed (none by default).
+    """
+
+    def __init__(
+        self,
+        network: nn.Module,
+        n_classes: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        taps: Sequence[int] = (),
+    ) -> None:
+        super().__init__()
+        from torchvision.models import ResNet
+
+        if not isinstance(network, ResNet):
+            raise TypeError(f"Expected `network` to be a torchvision ResNet, got {type(network).__name__}")
+        check_positive_int("n_classes", n_classes)
+        for arg, values, low in (("mean", mean, None), ("std", std, 0.0)):
+            if isinstance(values, str | bytes) or not isinstance(values, Sequence) or len(values) != 3:
+                raise ValueError(f"Expected `{arg}` as one number for each of 3 channels, got {values!r}")
+            for v in values:
+                check_number(arg, v, low=low, low_inclusive=low is None)
+        units = [unit for stage in (network.layer1, network.layer2, network.layer3, network.layer4) for unit in stage]
+        taps = _sizes("taps", taps, allow_empty=True)
+        for k in taps:
+            if k > len(units):
+                raise ValueError(f"Expected `taps` among the {len(units)} residual units, got {k}")
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+        self.stem = nn.Sequential(network.conv1, network.bn1, network.relu, network.maxpool)
+        self.units = nn.Sequential(*units)
+        self.taps = nn.ModuleDict({f"unit{k}": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) for k in taps})
+        self.feature_dim = network.fc.in_features
+        self.head = nn.Linear(self.feature_dim, n_classes)
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"Expected images of shape (batch, 3, H, W), got {tuple(x.shape)}")
+        x = self.stem((x - self.mean) / self.std)
+        for k, unit in enumerate(self.units, start=1):
+            x = unit(x)
+            if f"unit{k}" in self.taps:
+                self.taps[f"unit{k}"](x)  # its output is read by forward hooks only
+        features = x.mean(dim=(2, 3))
+        return ModelOutput(self.head(features), features)

@@ -38,7 +38,6 @@ from . import chapters
 from .experiments import PROFILES, Config
 from .progress import PROGRESS_ENV
 from .runs import RESULTS_ENV, provenance
-from .train import SMOKE_ENV
 
 __all__ = ["main", "run_chapter"]
 
@@ -249,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             values[pname] = chapter.parameters[pname].parse(text)
         if args.smoke:
             values = {**chapter.smoke_values(chapter.check_profile(args.profile)), **values}
+            from .train import SMOKE_ENV
+
             os.environ[SMOKE_ENV] = "1"  # fit's batch cap and the smoke cache folder, in every worker
         config = configure(args.chapter, args.profile, values)
         if args.record and (args.smoke or values or args.profile == "quick"):

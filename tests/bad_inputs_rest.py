@@ -338,6 +338,13 @@ def _mlp() -> models.MLP:
     return models.MLP(D, K, hidden=(8,), feature_dim=4)
 
 
+def _tiny_torchvision_resnet() -> Any:
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    return resnet18()
+
+
 def _frozen_mlp() -> models.MLP:
     return models.freeze(_mlp())
 
@@ -470,6 +477,19 @@ def _calls_models() -> list[Call]:
                 "feature_dim": "optional_size",
                 "stem": "choice",
             },
+        ),
+        _ctor(
+            m,
+            "PretrainedResNet",
+            models.PretrainedResNet,
+            lambda: {
+                "network": _tiny_torchvision_resnet(),
+                "n_classes": K,
+                "mean": [0.5, 0.5, 0.5],
+                "std": [0.25, 0.25, 0.25],
+                "taps": [2],
+            },
+            {"network": "model", "n_classes": "pos_int", "mean": "floats", "std": "floats", "taps": "pos_int_seq"},
         ),
         _ctor(m, "count_parameters", models.count_parameters, lambda: {"model": _mlp()}, {"model": "model"}),
         _ctor(m, "freeze", models.freeze, lambda: {"model": _mlp()}, {"model": "model"}),

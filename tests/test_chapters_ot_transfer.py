@@ -13,6 +13,7 @@ from scipy import stats
 
 from c2f_utils import data, probes, report
 from c2f_utils.chapters import ot_transfer as ch
+from c2f_utils.models import PretrainedResNet
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -142,15 +143,15 @@ def test_pretrained_resnet_returns_features_and_taps() -> None:
     from torchvision.models import resnet18
 
     torch.manual_seed(0)
-    model = ch.PretrainedResNet(resnet18(), 5, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), taps=(2, 8)).eval()
+    model = PretrainedResNet(resnet18(), 5, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), taps=(2, 8)).eval()
     out = model(torch.rand(3, 3, 64, 64))
     assert out.logits.shape == (3, 5) and out.features.shape == (3, 512)
     reps = probes.layer_representations(model, torch.rand(3, 3, 64, 64), ["taps.unit2", "taps.unit8"])
     assert reps["taps.unit2"].shape == (3, 64) and reps["taps.unit8"].shape == (3, 512)
     with pytest.raises(ValueError, match="taps"):
-        ch.PretrainedResNet(resnet18(), 5, (0.5,) * 3, (0.25,) * 3, taps=(9,))
+        PretrainedResNet(resnet18(), 5, (0.5,) * 3, (0.25,) * 3, taps=(9,))
     with pytest.raises(TypeError, match="network"):
-        ch.PretrainedResNet(torch.nn.Linear(2, 2), 5, (0.5,) * 3, (0.25,) * 3)
+        PretrainedResNet(torch.nn.Linear(2, 2), 5, (0.5,) * 3, (0.25,) * 3)
 
 
 def test_paper_profile_runs_end_to_end_on_fake_data_and_weights(

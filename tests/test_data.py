@@ -16,7 +16,7 @@ from c2f_utils import data
 from c2f_utils.data import DatasetNotFoundError, LabeledData
 from c2f_utils.data import files as data_files
 from c2f_utils.data import real as real_data
-from c2f_utils.data.files import md5sum
+from c2f_utils.data.files import content_digest
 
 # --------------------------------------------------------------------------- registry and embedded data
 
@@ -155,7 +155,7 @@ def test_download_verifies_checksum(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     _write_idx(mirror / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (4, 28, 28)))
     _write_idx(mirror / "t10k-labels-idx1-ubyte.gz", np.array([3, 1, 4, 1]))
     files = {
-        ("test", part): (name, md5sum(mirror / name))
+        ("test", part): (name, content_digest(mirror / name, "md5").removeprefix("md5:"))
         for part, name in (("images", "t10k-images-idx3-ubyte.gz"), ("labels", "t10k-labels-idx1-ubyte.gz"))
     }
     monkeypatch.setattr(real_data, "_MNIST_URL", url)

@@ -25,22 +25,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
-from .. import data as c2f_data
 from .. import report
-from ..data.folders import image_regression_folder
+from ..constants import CIFAR10_NAMES
 from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..losses.fierce import FIERCELoss
-from ..models import MLP, LeNet5, resnet18
-from ..probes.calibration import calibration, output_mutual_information, reliability_diagram
-from ..probes.entropy import anchor_entropy, histogram_entropy, knn_entropy
-from ..probes.fewshot import few_shot_eval
-from ..probes.regression import ot_regression_1d, simplex_mse, transfer_mse
 from ..runs import RunOutput, RunResult, results_frame
-from ..train import EpochState, TrainConfig, extract_features, fit, seed_everything
 from . import register
+from ._layers import c2f_data, c2f_folders, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
 
 __all__ = [
     "CHAPTER",
@@ -109,10 +100,10 @@ class _CriterionRun(Experiment):
             return nn.CrossEntropyLoss(label_smoothing=self.smoothing)
         dim, options = self._fierce_setting()
         gen = torch.Generator().manual_seed(10_000 + self.seed)
-        return FIERCELoss(dim, self.anchor_count, self.lam, unit=self.entropy_unit, generator=gen, **options)
+        return c2f_losses.FIERCELoss(dim, self.anchor_count, self.lam, unit=self.entropy_unit, generator=gen, **options)
 
-    def _adam(self) -> TrainConfig:
-        return TrainConfig(
+    def _adam(self) -> c2f_train.TrainConfig:
+        return c2f_train.TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, optimizer="adam", lr=self.lr, seed=self.seed,
             device=self.device, progress=False,
         )  # fmt: skip
@@ -177,7 +168,7 @@ class AgeRun(_CriterionRun):
         ``image_folder``: :func:`~c2f_utils.data.folders.image_regression_folder`)."""
         if self.dataset == "image_folder":
             opts = {"targets": self.targets or None, "pattern": self.pattern or None, "size": self.image_size}
-            return tuple(image_regression_folder(split, self.folder, **opts) for split in ("train", "test"))
+            return tuple(c2f_folders.image_regression_folder(split, self.folder, **opts) for split in ("train", "test"))
         options: dict[str, Any] = {"size": self.image_size}
         if self.dataset == "synthetic_sizes":
             options.update(n_images=2000, min_radius=self.image_size / 10, max_radius=self.image_size / 3.2)
@@ -186,8 +177,8 @@ class AgeRun(_CriterionRun):
     def build_model(self, in_shape: tuple[int, ...]) -> nn.Module:
         """The official age ResNet-18 (base width 16, 1-D feature) or a tanh MLP ``pixels-128-32-1``."""
         if self.model == "resnet18":
-            return resnet18(2, base_width=16, in_channels=in_shape[0], feature_dim=1)
-        return MLP(int(np.prod(in_shape)), 2, hidden=(128, 32), feature_dim=1, activation="tanh")
+            return c2f_models.resnet18(2, base_width=16, in_channels=in_shape[0], feature_dim=1)
+        return c2f_models.MLP(int(np.prod(in_shape)), 2, hidden=(128, 32), feature_dim=1, activation="tanh")
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
         return 1, {"tau": self.tau, "similarity": "neg_sqdist", "anchors": "grid", "anchor_range": self.anchor_range}
@@ -196,20 +187,20 @@ class AgeRun(_CriterionRun):
         train, test = self.load_data()
         y_train, y_test = train.labels("median"), test.labels("median")
         class_means = torch.stack([train.fine[y_train == c].mean() for c in (0, 1)]).numpy()
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         net = self.build_model(tuple(train.x.shape[1:]))
         crit = self.build_criterion()
         grid = torch.linspace(self.anchor_range[0], self.anchor_range[1], self.anchor_count).unsqueeze(1)
 
-        def probe(state: EpochState) -> dict[str, float] | None:
+        def probe(state: c2f_train.EpochState) -> dict[str, float] | None:
             if state.epoch % self.probe_every and state.epoch != self.epochs:
                 return None
-            tr, te = (extract_features(state.model, d.x, device=state.device) for d in (train, test))
+            tr, te = (c2f_train.extract_features(state.model, d.x, device=state.device) for d in (train, test))
             f_tr, f_te = tr.features[:, 0].numpy(), te.features[:, 0].numpy()
             pred_tr, pred_te = tr.logits.argmax(1).numpy(), te.logits.argmax(1).numpy()
             z_tr, z_te = train.fine.numpy(), test.fine.numpy()
-            res = ot_regression_1d(f_te, pred_te, z_te, class_means, val=(f_tr, pred_tr, z_tr))
-            res_tr = ot_regression_1d(f_tr, pred_tr, z_tr, class_means)
+            res = c2f_probes.ot_regression_1d(f_te, pred_te, z_te, class_means, val=(f_tr, pred_tr, z_tr))
+            res_tr = c2f_probes.ot_regression_1d(f_tr, pred_tr, z_tr, class_means)
             spread = f_te.std()
             return {
                 "mse_test": res.mse_val,
@@ -217,12 +208,12 @@ class AgeRun(_CriterionRun):
                 "mse_train_self": res_tr.mse_self,
                 "beta_self": res.beta_self,
                 "mse_class_mean": res.mse_class_mean,
-                "entropy_anchor": anchor_entropy(te.features, grid, "neg_sqdist"),
-                "entropy_hist": histogram_entropy(f_te / spread) if spread > 0 else -np.inf,
+                "entropy_anchor": c2f_probes.anchor_entropy(te.features, grid, "neg_sqdist"),
+                "entropy_hist": c2f_probes.histogram_entropy(f_te / spread) if spread > 0 else -np.inf,
                 "test_acc": float((te.logits.argmax(1) == y_test).float().mean()),
             }
 
-        result = fit(net, (train.x, y_train), crit, self._adam(), callbacks=[probe])
+        result = c2f_train.fit(net, (train.x, y_train), crit, self._adam(), callbacks=[probe])
         probed = result.history.dropna(subset=["mse_test"])
         last = probed.iloc[-1]
         metrics = {
@@ -234,7 +225,7 @@ class AgeRun(_CriterionRun):
             "test_acc": last.test_acc,
             "entropy_anchor": last.entropy_anchor,
         }
-        feature = extract_features(result.model, test.x, device=self.device).features[:, 0].numpy()
+        feature = c2f_train.extract_features(result.model, test.x, device=self.device).features[:, 0].numpy()
         arrays = {"test_feature": feature, "test_target": test.fine.numpy()}
         return RunOutput({k: float(v) for k, v in metrics.items()}, result.history, arrays)
 
@@ -264,48 +255,50 @@ class UnmixingRun(_CriterionRun):
 
     def build_model(self, bands: int, materials: int) -> nn.Module:
         """The official MLP ``bands-200-400-100-materials``."""
-        return MLP(bands, materials, hidden=(200, 400), feature_dim=100)
+        return c2f_models.MLP(bands, materials, hidden=(200, 400), feature_dim=100)
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
         return 100, {"similarity": self.similarity, "anchors": self.anchor_kind}
 
     def run(self) -> RunOutput:
         train, test = self.load_data()
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         net = self.build_model(train.x.shape[1], train.fine.shape[1])
         crit = self.build_criterion()
         anchors = self.build_criterion("fierce").anchors  # a FIERCE run's own anchors (same seed, same draw)
         knn_rows = np.random.default_rng(self.seed).choice(len(test), min(len(test), 1000), replace=False)
         y_train, y_test = train.labels("argmax"), test.labels("argmax")
 
-        def probe(state: EpochState) -> dict[str, float] | None:
+        def probe(state: c2f_train.EpochState) -> dict[str, float] | None:
             if state.epoch % self.probe_every and state.epoch != self.epochs:
                 return None
-            tr, te = (extract_features(state.model, d.x, device=state.device) for d in (train, test))
-            transfer = transfer_mse(tr.features, train.fine, te.features, test.fine, self.transfer_epochs, self.seed)
+            tr, te = (c2f_train.extract_features(state.model, d.x, device=state.device) for d in (train, test))
+            transfer = c2f_probes.transfer_mse(
+                tr.features, train.fine, te.features, test.fine, self.transfer_epochs, self.seed
+            )
             return {
-                "raw_mse_train": simplex_mse(torch.softmax(tr.logits, 1), train.fine),
-                "raw_mse_test": simplex_mse(torch.softmax(te.logits, 1), test.fine),
+                "raw_mse_train": c2f_probes.simplex_mse(torch.softmax(tr.logits, 1), train.fine),
+                "raw_mse_test": c2f_probes.simplex_mse(torch.softmax(te.logits, 1), test.fine),
                 "transfer_mse_train": transfer[0],
                 "transfer_mse_test": transfer[1],
-                "entropy_anchor": anchor_entropy(te.features, anchors, self.similarity),
-                "entropy_knn": knn_entropy(te.features[knn_rows]),
+                "entropy_anchor": c2f_probes.anchor_entropy(te.features, anchors, self.similarity),
+                "entropy_knn": c2f_probes.knn_entropy(te.features[knn_rows]),
                 "test_acc": float((te.logits.argmax(1) == y_test).float().mean()),
             }
 
-        result = fit(net, (train.x, y_train), crit, self._adam(), callbacks=[probe])
+        result = c2f_train.fit(net, (train.x, y_train), crit, self._adam(), callbacks=[probe])
         probed = result.history.dropna(subset=["raw_mse_test"])
         last = probed.iloc[-1]
-        te = extract_features(result.model, test.x, device=self.device)
+        te = c2f_train.extract_features(result.model, test.x, device=self.device)
         probs = torch.softmax(te.logits, 1)
-        cal = calibration(probs, y_test)
+        cal = c2f_probes.calibration(probs, y_test)
         metrics = {
             **{k: last[k] for k in ("raw_mse_test", "transfer_mse_test", "test_acc", "entropy_anchor", "entropy_knn")},
             "raw_mse_train_min": probed.raw_mse_train.min(),
             "transfer_mse_train_min": probed.transfer_mse_train.min(),
             "ece": cal.ece,
             "mce": cal.mce,
-            "output_mi": output_mutual_information(probs),
+            "output_mi": c2f_probes.output_mutual_information(probs),
         }
         arrays = {
             "test_probs": probs.numpy(),
@@ -327,9 +320,7 @@ class FewShotRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.fewshot"
-    dataset: str = param(
-        "dataset split into base and novel classes", choices=("digits", *c2f_data.real.CIFAR10_NAMES, "cifar_fs")
-    )
+    dataset: str = param("dataset split into base and novel classes", choices=("digits", *CIFAR10_NAMES, "cifar_fs"))
     episodes: int = param("evaluation episodes", ge=1)
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
@@ -341,7 +332,7 @@ class FewShotRun(_CriterionRun):
         if self.dataset == "digits":
             full = c2f_data.load("digits", "all")
             return c2f_data.class_subset(full, range(5)), c2f_data.class_subset(full, range(5, 10))
-        if self.dataset in c2f_data.real.CIFAR10_NAMES:
+        if self.dataset in CIFAR10_NAMES:
             base = c2f_data.class_subset(c2f_data.load(self.dataset, "train"), range(5))
             return base, c2f_data.class_subset(c2f_data.load(self.dataset, "test"), range(5, 10))
         return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
@@ -349,28 +340,28 @@ class FewShotRun(_CriterionRun):
     def build_model(self, n_base: int) -> nn.Module:
         """An MLP ``64-256-128`` on digits, LeNet-5 (84 features) on CIFAR-10, ResNet-18 on CIFAR-FS."""
         if self.dataset == "digits":
-            return MLP(64, n_base, hidden=(256,), feature_dim=128)
-        if self.dataset in c2f_data.real.CIFAR10_NAMES:
-            return LeNet5(n_base, in_channels=3)
-        return resnet18(n_base)
+            return c2f_models.MLP(64, n_base, hidden=(256,), feature_dim=128)
+        if self.dataset in CIFAR10_NAMES:
+            return c2f_models.LeNet5(n_base, in_channels=3)
+        return c2f_models.resnet18(n_base)
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
         return {"digits": 128, "cifar10": 84, "cifar10_jpeg": 84}.get(self.dataset, 512), {}
 
     def run(self) -> RunOutput:
         base, novel = self.load_data()
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         net = self.build_model(int(base.fine.max()) + 1)
         crit = self.build_criterion()
         milestones = (max(1, self.epochs // 3), max(2, 2 * self.epochs // 3))
-        config = TrainConfig(
+        config = c2f_train.TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=5e-4,
             schedule="multistep", milestones=milestones, seed=self.seed, device=self.device, progress=False,
         )  # fmt: skip
-        result = fit(net, (base.x, base.fine), crit, config)
-        feats = extract_features(result.model, novel.x, device=self.device).features
-        one = few_shot_eval(feats, novel.fine, 5, 1, 15, self.episodes, seed=self.seed)
-        five = few_shot_eval(feats, novel.fine, 5, 5, 15, self.episodes, seed=self.seed)
+        result = c2f_train.fit(net, (base.x, base.fine), crit, config)
+        feats = c2f_train.extract_features(result.model, novel.x, device=self.device).features
+        one = c2f_probes.few_shot_eval(feats, novel.fine, 5, 1, 15, self.episodes, seed=self.seed)
+        five = c2f_probes.few_shot_eval(feats, novel.fine, 5, 5, 15, self.episodes, seed=self.seed)
         metrics = {"acc_1shot": one.mean, "acc_1shot_ci": one.ci95, "acc_5shot": five.mean, "acc_5shot_ci": five.ci95}
         return RunOutput({**metrics, "train_acc": float(result.history.iloc[-1].train_acc)}, result.history)
 
@@ -663,7 +654,7 @@ def plot_reliability(results: list[RunResult], seed: int, n_bins: int = 10):
     """App. A.2, Figure 3: reliability diagrams of the unmixing classifiers (one seed)."""
     fig, axes, chosen = _panels(results, seed, 3.6, 3.4, sharey=True)
     for ax, r in zip(axes, chosen, strict=True):
-        diag = reliability_diagram(r.arrays["test_probs"], r.arrays["test_abundances"].argmax(1), n_bins)
+        diag = c2f_probes.reliability_diagram(r.arrays["test_probs"], r.arrays["test_abundances"].argmax(1), n_bins)
         width = diag.bin_high - diag.bin_low
         ax.bar(diag.bin_low, diag.accuracy, width=width, align="edge", edgecolor="k", alpha=0.7, label="accuracy")
         ax.plot([0, 1], [0, 1], "k--", lw=1)

@@ -15,18 +15,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
-from .. import data as c2f_data
-from .. import probes, report
+from .. import report
+from ..constants import CIFAR10_CLASSES, CIFAR10_NAMES, LLS_ABLATIONS
 from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..losses import LLS_ABLATIONS, LLSLoss, OnlineLabelSmoothing, SubstituteTeacherLoss, TFKDReg, teacher_objective
-from ..models import MLP, LeNet5, cifar_resnet, count_parameters, load_state_arrays, resnet18, state_arrays
-from ..probes import class_centres, confusion, silhouette
 from ..runs import RunOutput, RunResult, results_frame
-from ..train import TrainConfig, crop_flip, evaluate, extract_features, fit, resolve_device, seed_everything
 from . import register
+from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
 
 __all__ = [
     "CHAPTER", "CLASS_NAMES", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train",
@@ -42,10 +37,10 @@ STUDENT_KINDS = ("alone", "KD 1-hot", "KD LS", "KD LLS", "LLS-ST")
 _TEACHER_OF = {"alone": "1-hot", "KD 1-hot": "1-hot", "KD LS": "LS", "KD LLS": "LLS", "LLS-ST": "LLS"}
 CLASS_NAMES = {
     "digits": tuple(str(d) for d in range(10)),
-    **dict.fromkeys(c2f_data.real.CIFAR10_NAMES, c2f_data.real.CIFAR10_CLASSES),
+    **dict.fromkeys(CIFAR10_NAMES, CIFAR10_CLASSES),
 }
 """Class names of each dataset, in label order (the committed runs are read without the data)."""
-TRIOS = {"digits": ("4", "9", "0"), **dict.fromkeys(c2f_data.real.CIFAR10_NAMES, ("cat", "dog", "truck"))}
+TRIOS = {"digits": ("4", "9", "0"), **dict.fromkeys(CIFAR10_NAMES, ("cat", "dog", "truck"))}
 """Per dataset, two related classes and a third (Figure 6's cat, dog and truck)."""
 
 PAPER = {
@@ -68,15 +63,15 @@ def make_model(name: str, n_classes: int, x_shape: Sequence[int]) -> nn.Module:
     LeNet-5, ResNet-18 and -20; ``x_shape`` is one input's shape ``(C, H, W)``."""
     channels = int(x_shape[0])
     if name == "mlp":
-        return MLP(math.prod(x_shape), n_classes, hidden=(128,), feature_dim=32)
+        return c2f_models.MLP(math.prod(x_shape), n_classes, hidden=(128,), feature_dim=32)
     if name == "mlp_small":
-        return MLP(math.prod(x_shape), n_classes, hidden=(24,), feature_dim=16)
+        return c2f_models.MLP(math.prod(x_shape), n_classes, hidden=(24,), feature_dim=16)
     if name == "lenet":
-        return LeNet5(n_classes, in_channels=channels)
+        return c2f_models.LeNet5(n_classes, in_channels=channels)
     if name == "resnet18":
-        return resnet18(n_classes, in_channels=channels)
+        return c2f_models.resnet18(n_classes, in_channels=channels)
     if name == "resnet20":
-        return cifar_resnet(20, n_classes, in_channels=channels)
+        return c2f_models.cifar_resnet(20, n_classes, in_channels=channels)
     raise ValueError(f"Expected `model` in ['mlp', 'mlp_small', 'lenet', 'resnet18', 'resnet20'], got {name!r}")
 
 
@@ -95,17 +90,17 @@ def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: floa
     if method == "LS":
         return nn.CrossEntropyLoss(label_smoothing=alpha), []
     if method == "OLS":
-        ols = OnlineLabelSmoothing(n_classes, 0.5)
+        ols = c2f_losses.OnlineLabelSmoothing(n_classes, 0.5)
         return ols, [ols.on_epoch_end]
     if method == "TF-KD_reg":
-        return TFKDReg(n_classes, alpha=0.1, temperature=20.0, correct_prob=0.9, multiplier=1.0), []
+        return c2f_losses.TFKDReg(n_classes, alpha=0.1, temperature=20.0, correct_prob=0.9, multiplier=1.0), []
     if method in LLS_ABLATIONS:
-        return LLSLoss(n_classes, alpha, terms=LLS_ABLATIONS[method], q_weight_decay=weight_decay), []
+        return c2f_losses.LLSLoss(n_classes, alpha, terms=LLS_ABLATIONS[method], q_weight_decay=weight_decay), []
     raise ValueError(f"Expected `method` in {list(METHODS) + list(LLS_ABLATIONS)}, got {method!r}")
 
 
 def _augmentation(dataset: str):
-    return crop_flip(4, True) if dataset in c2f_data.real.CIFAR10_NAMES else None
+    return c2f_train.crop_flip(4, True) if dataset in CIFAR10_NAMES else None
 
 
 # --------------------------------------------------------------------------- experiments
@@ -115,7 +110,7 @@ def _augmentation(dataset: str):
 class _Setup(Experiment):
     """The fields that :class:`Train` and :class:`Overhead` share."""
 
-    dataset: str = param("dataset", choices=("digits", *c2f_data.real.CIFAR10_NAMES))
+    dataset: str = param("dataset", choices=("digits", *CIFAR10_NAMES))
     model: str = param("network (and teacher)", choices=("mlp", "lenet", "resnet18", "resnet20"))
     alpha: float = param("smoothing weight of LS and LLS", ge=0, le=1)
     lr: float = param("SGD learning rate (momentum 0.9), also Q's", gt=0)
@@ -139,41 +134,41 @@ class Train(_Setup):
     weight_decay: float = param("weight decay of the network and (as an L2 term) of Q", ge=0)
     tsne_samples: int = param("test samples kept for t-SNE", ge=2)
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self) -> c2f_train.TrainConfig:
         """The recipe: SGD with momentum 0.9, the schedule, the warm-up if shorter than the run."""
         warmup = self.warmup_epochs if self.epochs > self.warmup_epochs else 0
         names = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "milestones", "seed", "device")
-        return TrainConfig(momentum=0.9, warmup_epochs=warmup, **{n: getattr(self, n) for n in names})
+        return c2f_train.TrainConfig(momentum=0.9, warmup_epochs=warmup, **{n: getattr(self, n) for n in names})
 
     def run(self) -> RunOutput:
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
         k, aug = train.n_classes(), _augmentation(self.dataset)
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         net = make_model(self.model, k, tuple(train.x.shape[1:]))
         crit, callbacks = make_criterion(self.method, k, self.alpha, self.weight_decay)
-        res = fit(net, (train.x, train.fine), crit, self.train_config(), callbacks=callbacks, transform=aug)
-        te = extract_features(res.model, test.x, device=self.device)
-        tr = extract_features(res.model, train.x, device=self.device)
+        res = c2f_train.fit(net, (train.x, train.fine), crit, self.train_config(), callbacks=callbacks, transform=aug)
+        te = c2f_train.extract_features(res.model, test.x, device=self.device)
+        tr = c2f_train.extract_features(res.model, train.x, device=self.device)
         pred, probs = te.logits.argmax(1), torch.softmax(te.logits, 1).numpy()
         keep = np.arange(len(test))
         if len(keep) > self.tsne_samples:
             keep = np.sort(np.random.default_rng(0).choice(len(keep), self.tsne_samples, replace=False))
         arrays = {
-            "confusion": confusion(test.fine, pred, k),
+            "confusion": c2f_probes.confusion(test.fine, pred, k),
             "soft_confusion": np.stack([probs[test.fine.numpy() == c].mean(0) for c in range(k)]),
-            "centres": class_centres(tr.features, train.fine, k),
+            "centres": c2f_probes.class_centres(tr.features, train.fine, k),
             "test_features": te.features.numpy()[keep],
             "test_labels": test.fine.numpy()[keep],
         }
         metrics = {
             "test_acc": float((pred == test.fine).float().mean()),
-            "silhouette": silhouette(te.features, test.fine),
+            "silhouette": c2f_probes.silhouette(te.features, test.fine),
         }
         metrics["train_loss"] = float(res.history.train_loss.iloc[-1])
-        if isinstance(crit, LLSLoss):
+        if isinstance(crit, c2f_losses.LLSLoss):
             arrays["q_logits"] = crit.q_logits.detach().cpu().numpy()
         if self.method in TEACHERS:
-            arrays.update(state_arrays(res.model))
+            arrays.update(c2f_models.state_arrays(res.model))
         return RunOutput(metrics=metrics, history=res.history, arrays=arrays)
 
 
@@ -204,15 +199,17 @@ class Distill(Experiment):
         if self.kind == "alone":
             crit: nn.Module = nn.CrossEntropyLoss()
         elif self.kind == "LLS-ST":
-            crit = SubstituteTeacherLoss(torch.as_tensor(t.cached().arrays["q_logits"]), t.alpha)
+            crit = c2f_losses.SubstituteTeacherLoss(torch.as_tensor(t.cached().arrays["q_logits"]), t.alpha)
         else:
-            t_net = load_state_arrays(make_model(t.model, k, shape), t.cached().arrays)
-            crit, regularizer = teacher_objective(t_net.to(resolve_device(t.device)), temperature=1.0, beta=0.0)
-        seed_everything(self.seed)
+            t_net = c2f_models.load_state_arrays(make_model(t.model, k, shape), t.cached().arrays)
+            crit, regularizer = c2f_losses.teacher_objective(
+                t_net.to(c2f_train.resolve_device(t.device)), temperature=1.0, beta=0.0
+            )
+        c2f_train.seed_everything(self.seed)
         net = make_model(self.student, k, shape)
         aug = _augmentation(t.dataset)
-        res = fit(net, (train.x, train.fine), crit, t.train_config(), regularizer=regularizer, transform=aug)
-        acc = evaluate(res.model, (test.x, test.fine), device=t.device)["acc"]
+        res = c2f_train.fit(net, (train.x, train.fine), crit, t.train_config(), regularizer=regularizer, transform=aug)
+        acc = c2f_train.evaluate(res.model, (test.x, test.fine), device=t.device)["acc"]
         return RunOutput(metrics={"test_acc": acc}, history=res.history)
 
 
@@ -230,17 +227,17 @@ class Overhead(_Setup):
         k, aug = train.n_classes(), _augmentation(self.dataset)
         nets, times = {}, {"LS": [], "LLS": []}
         for name in times:
-            seed_everything(self.seed)
+            c2f_train.seed_everything(self.seed)
             nets[name] = make_model(self.model, k, tuple(train.x.shape[1:]))
-        crits = {"LS": nn.CrossEntropyLoss(label_smoothing=self.alpha), "LLS": LLSLoss(k, self.alpha)}
-        cfg = TrainConfig(1, self.batch_size, lr=self.lr, momentum=0.9, seed=self.seed, device=self.device)
+        crits = {"LS": nn.CrossEntropyLoss(label_smoothing=self.alpha), "LLS": c2f_losses.LLSLoss(k, self.alpha)}
+        cfg = c2f_train.TrainConfig(1, self.batch_size, lr=self.lr, momentum=0.9, seed=self.seed, device=self.device)
         for _ in range(self.epochs + 1):
             for name in times:
                 start = time.perf_counter()
-                fit(nets[name], (train.x, train.fine), crits[name], cfg, transform=aug)
+                c2f_train.fit(nets[name], (train.x, train.fine), crits[name], cfg, transform=aug)
                 times[name].append(time.perf_counter() - start)
-        n_net = count_parameters(nets["LS"])
-        metrics = {"params_LS": n_net, "params_LLS": n_net + count_parameters(crits["LLS"])}
+        n_net = c2f_models.count_parameters(nets["LS"])
+        metrics = {"params_LS": n_net, "params_LLS": n_net + c2f_models.count_parameters(crits["LLS"])}
         return RunOutput(metrics=metrics | {f"epoch_s_{n}": float(np.median(t[1:])) for n, t in times.items()})
 
 
@@ -329,11 +326,11 @@ def q_confusion_agreement(results: Sequence[RunResult], permutations: int = 999)
         q = torch.softmax(torch.as_tensor(r.arrays["q_logits"]), 1).numpy()
         row: dict[str, Any] = {"seed": seed}
         for name in ("confusion", "soft_confusion"):
-            agr = probes.matrix_agreement(q, r.arrays[name], permutations=permutations, seed=seed)
+            agr = c2f_probes.matrix_agreement(q, r.arrays[name], permutations=permutations, seed=seed)
             row |= {f"spearman_{name}": agr.spearman, f"p_{name}": agr.p_value, f"top1_{name}": agr.top1}
         if ("1-hot", seed) in by_key:
             ref = by_key[("1-hot", seed)].arrays["soft_confusion"]
-            yardstick = probes.matrix_agreement(ref, r.arrays["soft_confusion"], permutations=0)
+            yardstick = c2f_probes.matrix_agreement(ref, r.arrays["soft_confusion"], permutations=0)
             row["spearman_soft_confusion_1hot_vs_lls"] = yardstick.spearman
         rows.append(row)
     return pd.DataFrame(rows).set_index("seed")
@@ -344,14 +341,14 @@ def geometry_summary(results: Sequence[RunResult], trio: Sequence[str], class_na
     trio ratio, distance of the related pair over their mean distance to the third (< 1: closer)."""
     a, b, c = (list(class_names).index(name) for name in trio)
     runs = {(r.params["method"], r.params["seed"]): r for r in results if r.params["method"] in TEACHERS}
-    dist = {key: probes.normalized_cosine_distances(r.arrays["centres"]) for key, r in runs.items()}
+    dist = {key: c2f_probes.normalized_cosine_distances(r.arrays["centres"]) for key, r in runs.items()}
     rows = []
     for (method, seed), d in dist.items():
         ref = dist.get(("1-hot", seed))
-        agree = np.nan if ref is None else probes.matrix_agreement(d, ref, permutations=0).spearman
+        agree = np.nan if ref is None else c2f_probes.matrix_agreement(d, ref, permutations=0).spearman
         trio_ratio = (d[a, b] + d[b, a]) / 2 / ((d[a, c] + d[c, a] + d[b, c] + d[c, b]) / 4)
         silhouette_ = runs[(method, seed)].metrics["silhouette"]
-        rows.append((method, seed, probes.equidistance(d), agree, trio_ratio, silhouette_))
+        rows.append((method, seed, c2f_probes.equidistance(d), agree, trio_ratio, silhouette_))
     columns = ["method", "seed", "equidistance_cv", "spearman_vs_1hot", "trio_ratio", "silhouette"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -398,7 +395,7 @@ def plot_q_and_confusion(result: RunResult, class_names: Sequence[str]):
 def _scatter(ax, feats: np.ndarray, names: np.ndarray, order: Sequence[str], title: str, **kw: Any) -> None:
     import seaborn as sns
 
-    emb, index = probes.tsne(feats, seed=0, perplexity=min(30.0, (len(feats) - 1) / 3))
+    emb, index = c2f_probes.tsne(feats, seed=0, perplexity=min(30.0, (len(feats) - 1) / 3))
     sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=names[index], hue_order=list(order), linewidth=0, ax=ax, **kw)
     ax.set(title=title, xticks=[], yticks=[])
 
@@ -417,7 +414,7 @@ def plot_geometry(results: Sequence[RunResult], class_names: Sequence[str], trio
         feats, labels = by[method].arrays["test_features"], by[method].arrays["test_labels"]
         names, last = np.asarray(class_names)[labels], j == len(TEACHERS) - 1
         _scatter(axes[0, j], feats, names, class_names, f"{method}: t-SNE (test)", s=6, palette="tab10", legend=last)
-        d = probes.normalized_cosine_distances(by[method].arrays["centres"])
+        d = c2f_probes.normalized_cosine_distances(by[method].arrays["centres"])
         _heatmap(axes[1, j], d, class_names, f"{method}: centre distances", fmt=".2f")
         mask = np.isin(labels, idx)
         title = f"{method}: {'/'.join(trio)}  d({trio[0]},{trio[1]})={d[idx[0], idx[1]]:.3f}"

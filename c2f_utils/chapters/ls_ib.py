@@ -14,21 +14,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
-from .. import data as c2f_data
-from .. import report
+from .. import paths, report
 from .._checks import check_choice
+from ..constants import CIFAR10_NAMES, CIFAR10H_COUNTS
 from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..losses import ConfidencePenalty
-from ..models import MLP, LeNet5, cifar_resnet
-from ..probes.information import ib_lagrangian, info_plane, label_information, ls_info_plane
-from ..probes.linear import linear_probe
-from ..probes.saliency import box_area_fraction, box_mass, gradcam_maps
 from ..runs import RunOutput, RunResult, results_frame
-from ..train import TrainConfig, crop_flip, extract_features, fit, resolve_device, seed_everything
 from . import register
+from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
 
 __all__ = ["CHAPTER", "NETWORKS", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
 __all__ += ["ib_frame", "plane_frame", "plot_ib", "plot_nuisance", "plot_plane", "plot_saliency", "scorecard"]
@@ -61,14 +54,20 @@ def make_model(dataset: str, n_classes: int = 10, network: str = "default") -> t
     if network == "lenet":
         if dataset in ("digits", "occluded_digits"):
             raise ValueError(f"Expected 28x28 or 32x32 images for network='lenet', got dataset={dataset!r}")
-        model = LeNet5(n_classes, in_channels=3 if "cifar" in dataset else 1)
+        model = c2f_models.LeNet5(n_classes, in_channels=3 if "cifar" in dataset else 1)
         return model, model.conv2
     if dataset in ("digits", "occluded_digits"):
-        return MLP(64 if dataset == "digits" else 3 * 16 * 16, n_classes, hidden=(256,), feature_dim=128), None
+        return c2f_models.MLP(
+            64 if dataset == "digits" else 3 * 16 * 16, n_classes, hidden=(256,), feature_dim=128
+        ), None
     if dataset == "cluttered_digits":
-        model = LeNet5(n_classes, in_channels=1)
+        model = c2f_models.LeNet5(n_classes, in_channels=1)
         return model, model.conv2
-    model = cifar_resnet(20, n_classes, in_channels=1) if dataset == "cluttered_mnist" else cifar_resnet(56, n_classes)
+    model = (
+        c2f_models.cifar_resnet(20, n_classes, in_channels=1)
+        if dataset == "cluttered_mnist"
+        else c2f_models.cifar_resnet(56, n_classes)
+    )
     return model, model.stages[-1]
 
 
@@ -85,19 +84,19 @@ class _Training(Experiment):
     device: str = param("device to train (or solve) on", device=True)
     network: str = param("'default' (the paper's ResNets on its data) or 'lenet' (LeNet-5, CPU)", choices=NETWORKS)
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self) -> c2f_train.TrainConfig:
         """The run's :class:`~c2f_utils.train.TrainConfig`: no weight decay, as in the paper."""
         recipe = {k: getattr(self, k) for k in ("epochs", "batch_size", "optimizer", "lr", "seed", "device")}
         # the paper's SGD: epochs 80 and 120 of 160 (at least epoch 1: a one-epoch run keeps its lr)
         steps = (max(1, self.epochs // 2), max(1, 3 * self.epochs // 4))
         schedule = {"schedule": "multistep", "milestones": steps} if self.optimizer == "sgd" else {"schedule": "cosine"}
-        return TrainConfig(**recipe, momentum=0.9, weight_decay=0.0, **schedule)
+        return c2f_train.TrainConfig(**recipe, momentum=0.9, weight_decay=0.0, **schedule)
 
     def _fit(self, train: c2f_data.LabeledData, criterion: nn.Module) -> tuple[nn.Module, nn.Module | None]:
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         model, layer = make_model(self.dataset, train.n_classes(), self.network)
-        transform = crop_flip() if self.augment and train.x.shape[1] == 3 else None
-        fit(model, (train.x, train.fine), criterion, self.train_config(), transform=transform)
+        transform = c2f_train.crop_flip() if self.augment and train.x.shape[1] == 3 else None
+        c2f_train.fit(model, (train.x, train.fine), criterion, self.train_config(), transform=transform)
         return model, layer
 
 
@@ -108,7 +107,7 @@ class Plane(_Training):
     optimum's I(X;T) (Prop. 4.5)."""
 
     name: ClassVar[str] = "ls_ib.plane"
-    dataset: str = param("Figure 3 data", choices=("digits", *c2f_data.real.CIFAR10_NAMES))
+    dataset: str = param("Figure 3 data", choices=("digits", *CIFAR10_NAMES))
     alpha: float = param("label-smoothing strengths of Figure 3", ge=0, le=1)
     beta: float = param("confidence-penalty weights of Figure 3 (then alpha = 0)", ge=0)
 
@@ -118,17 +117,21 @@ class Plane(_Training):
             raise ValueError(f"Expected `alpha` or `beta` to be 0, got alpha={self.alpha} and beta={self.beta}")
 
     def run(self) -> RunOutput:
-        criterion = ConfidencePenalty(self.beta) if self.beta else nn.CrossEntropyLoss(label_smoothing=self.alpha)
+        criterion = (
+            c2f_losses.ConfidencePenalty(self.beta) if self.beta else nn.CrossEntropyLoss(label_smoothing=self.alpha)
+        )
         model, _ = self._fit(_load(self.dataset, "train"), criterion)
         metrics: dict[str, float] = {}
         for split in ("train", "test"):
             d = _load(self.dataset, split)
-            probs = torch.softmax(extract_features(model, d.x, device=self.device).logits.double(), dim=1)
-            metrics[f"{split}_i_xt"], metrics[f"{split}_i_ty"] = info_plane(probs, d.fine)
-            metrics[f"{split}_h_y"] = label_information(d.fine, 10).i_xt
+            probs = torch.softmax(c2f_train.extract_features(model, d.x, device=self.device).logits.double(), dim=1)
+            metrics[f"{split}_i_xt"], metrics[f"{split}_i_ty"] = c2f_probes.info_plane(probs, d.fine)
+            metrics[f"{split}_h_y"] = c2f_probes.label_information(d.fine, 10).i_xt
             metrics[f"{split}_acc"] = float((probs.argmax(1) == d.fine).double().mean())
             if not self.beta:
-                metrics[f"{split}_ls_optimum"] = ls_info_plane(self.alpha, torch.bincount(d.fine, minlength=10)).i_xt
+                metrics[f"{split}_ls_optimum"] = c2f_probes.ls_info_plane(
+                    self.alpha, torch.bincount(d.fine, minlength=10)
+                ).i_xt
         return RunOutput(metrics=metrics)
 
 
@@ -136,14 +139,14 @@ _COUNTS = ("auto", "cifar10h", "annotator_counts")
 
 
 def resolve_counts_dataset(name: str) -> str:
-    """``"auto"`` -> ``"cifar10h"`` when its file is in the data folder, else ``"annotator_counts"``."""
+    """``"auto"`` -> ``"cifar10h"`` when its file is in the data folder, else ``"annotator_counts"``.
+
+    Only the file's presence is looked at (planning a run reads no data): a damaged copy is
+    refused with its checksum when the run reads it.
+    """
     if name != "auto":
         return name
-    try:
-        c2f_data.load("cifar10h", "test", download=False)
-    except c2f_data.DatasetNotFoundError:
-        return "annotator_counts"
-    return "cifar10h"
+    return "cifar10h" if paths.data_dir().joinpath(*CIFAR10H_COUNTS).is_file() else "annotator_counts"
 
 
 @dataclass(frozen=True)
@@ -173,11 +176,13 @@ class IBCurve(Experiment):
         dataset = resolve_counts_dataset(self.dataset)
         counts = c2f_data.load(dataset, "all" if dataset == "annotator_counts" else "test").meta["counts"]
         solver = {"lr": 0.1, "init": "labels", "init_scale": 0.5, "warm_start": True, "seed": self.seed}
-        sols = ib_lagrangian(counts, sorted(self.betas), steps=self.steps, device=resolve_device(self.device), **solver)
+        sols = c2f_probes.ib_lagrangian(
+            counts, sorted(self.betas), steps=self.steps, device=c2f_train.resolve_device(self.device), **solver
+        )
         alphas = np.linspace(0, 1, 101)
-        ls = np.array([tuple(ls_info_plane(float(a), counts)) for a in alphas])
+        ls = np.array([tuple(c2f_probes.ls_info_plane(float(a), counts)) for a in alphas])
         arrays = {k: np.array([getattr(s, k) for s in sols]) for k in ("beta", "i_xt", "i_ty", "change", "converged")}
-        ceiling = label_information(counts)
+        ceiling = c2f_probes.label_information(counts)
         return RunOutput(
             metrics={
                 "h_y": ceiling.i_xt,
@@ -201,8 +206,10 @@ class Nuisance(_Training):
     def run(self) -> dict[str, float]:
         train, test = _load(self.dataset, "train"), _load(self.dataset, "test")
         model, _ = self._fit(train, nn.CrossEntropyLoss(label_smoothing=self.alpha))
-        tr, te = (extract_features(model, d.x, device=self.device) for d in (train, test))
-        p = linear_probe(tr.features, train.meta["nuisance"], te.features, test.meta["nuisance"], seed=self.seed)
+        tr, te = (c2f_train.extract_features(model, d.x, device=self.device) for d in (train, test))
+        p = c2f_probes.linear_probe(
+            tr.features, train.meta["nuisance"], te.features, test.meta["nuisance"], seed=self.seed
+        )
         acc = float((te.logits.argmax(1) == test.fine).float().mean())
         return {"target_acc": acc, "nuisance_probe_acc": p.test_score, "nuisance_probe_train_acc": p.train_score}
 
@@ -217,7 +224,7 @@ class RawNuisanceProbe(Experiment):
     def run(self) -> dict[str, float]:
         train, test = _load(self.dataset, "train"), _load(self.dataset, "test")
         x, y = (train.x.flatten(1), test.x.flatten(1)), (train.meta["nuisance"], test.meta["nuisance"])
-        return {"nuisance_probe_acc": linear_probe(x[0], y[0], x[1], y[1], max_train=5000).test_score}
+        return {"nuisance_probe_acc": c2f_probes.linear_probe(x[0], y[0], x[1], y[1], max_train=5000).test_score}
 
 
 @dataclass(frozen=True)
@@ -233,13 +240,13 @@ class Saliency(_Training):
     def run(self) -> RunOutput:
         train, test = _load(self.dataset, "train"), _load(self.dataset, "test")
         model, layer = self._fit(train, nn.CrossEntropyLoss(label_smoothing=self.alpha))
-        logits = extract_features(model, test.x, device=self.device).logits
-        maps = gradcam_maps(model, test.x, layer, test.fine)
-        mass = box_mass(maps, test.meta["box"])
+        logits = c2f_train.extract_features(model, test.x, device=self.device).logits
+        maps = c2f_probes.gradcam_maps(model, test.x, layer, test.fine)
+        mass = c2f_probes.box_mass(maps, test.meta["box"])
         show = np.random.default_rng(self.seed).choice(len(test), self.n_show, replace=False)
         acc = float((logits.argmax(1) == test.fine).float().mean())
         metrics = {"test_acc": acc, "box_mass": float(np.nanmean(mass)), "empty_maps": int(np.isnan(mass).sum())}
-        metrics["box_area"] = float(box_area_fraction(test.meta["box"], *test.x.shape[-2:]).mean())
+        metrics["box_area"] = float(c2f_probes.box_area_fraction(test.meta["box"], *test.x.shape[-2:]).mean())
         metrics |= {f"box_mass_{c}": float(np.nanmean(mass[test.fine.numpy() == c])) for c in range(10)}
         return RunOutput(metrics=metrics, arrays={"show": show, "maps": maps[show].astype(np.float32)})
 

@@ -33,21 +33,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import Tensor, nn
 
-from .. import data as c2f_data
 from .. import evidence, report
 from .._checks import check_positive_int
-from ..data import fgvc  # noqa: F401 - registers the fgvc_aircraft dataset
 from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..losses import L2SP, KDLoss, L2Penalty, OTRegularizer, neuron_cost, transport_plan
-from ..models import MLP, ModelOutput, cifar_resnet, freeze, load_state_arrays, reference_outputs, state_arrays
-from ..probes import layer_representations, ot_plan_trace
 from ..runs import RunOutput, RunResult, results_frame
-from ..train import EpochState, TrainConfig, crop_flip, extract_features, fit, resolve_device, seed_everything
-from ..weights import load_weights
 from . import register
+from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, c2f_weights, nn, torch
 
 __all__ = [
     "BENCHMARK",
@@ -58,7 +50,6 @@ __all__ = [
     "Compress",
     "Cost",
     "Finetune",
-    "PretrainedResNet",
     "Reference",
     "accuracy_table",
     "benchmark_claims",
@@ -91,7 +82,7 @@ RESNET_UNITS = (3, 7, 19, 30, 33)
 stages (3, 7, 30, 33; 33 is the penultimate representation) and the 19th, the intermediate
 unit the paper found best to penalize."""
 RESNET_LAYERS = tuple(f"taps.unit{k}" for k in RESNET_UNITS)
-"""The modules of :class:`PretrainedResNet` whose outputs Figure 2 compares in the paper profile."""
+"""The modules of :class:`~c2f_utils.models.PretrainedResNet` whose outputs Figure 2 compares in the paper profile."""
 SOURCE, TARGET = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 """Quick profile: digits of the source task and of the target task (relabelled 0-4)."""
 CIFAR_NETWORKS = {"teacher": (110, 1.0), "M": (56, 1.0), "S": (56, 0.5)}
@@ -111,7 +102,9 @@ def _holdout(dataset: str) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
 
 
 def _accuracy(model: nn.Module, data: c2f_data.LabeledData, device: torch.device) -> float:
-    return float((extract_features(model, data.x, device=device).logits.argmax(1) == data.fine).float().mean())
+    return float(
+        (c2f_train.extract_features(model, data.x, device=device).logits.argmax(1) == data.fine).float().mean()
+    )
 
 
 def make_model(kind: str, dataset: str = "digits") -> nn.Module:
@@ -129,80 +122,18 @@ def make_model(kind: str, dataset: str = "digits") -> nn.Module:
         if kind not in CIFAR_NETWORKS:
             raise ValueError(f"Expected `kind` in {list(CIFAR_NETWORKS)} for dataset 'cifar10', got {kind!r}")
         depth, width = CIFAR_NETWORKS[kind]
-        return cifar_resnet(depth, 10, width=width)
+        return c2f_models.cifar_resnet(depth, 10, width=width)
     if inputs is None:
         raise ValueError(f"Expected `dataset` in {[*DIGIT_INPUTS, 'cifar10']}, got {dataset!r}")
     if kind not in (*shapes, "S"):
         raise ValueError(f"Expected `kind` in {[*shapes, 'S']}, got {kind!r}")
     hidden, feature_dim, n_classes = shapes.get(kind, ((32,), 32, 10))
-    return MLP(inputs, n_classes, hidden=hidden, feature_dim=feature_dim, activation="tanh")
+    return c2f_models.MLP(inputs, n_classes, hidden=hidden, feature_dim=feature_dim, activation="tanh")
 
 
-class PretrainedResNet(nn.Module):
-    """A torchvision ResNet returning :class:`~c2f_utils.models.ModelOutput` with a new head.
-
-    Inputs are images in [0, 1]; they are normalised with the ImageNet statistics of the
-    weights' own transforms. ``features`` are the globally pooled outputs of the last
-    residual unit (2,048 for ResNet-101), the penultimate representation that
-    :math:`\\Omega` regularizes; ``head`` is a new linear classifier (the L2-SP
-    convention: parameters named ``head.*`` are new). ``taps.unit<k>`` are modules
-    whose outputs are the pooled outputs of residual unit ``k`` (counted from 1 over
-    all stages), for :func:`c2f_utils.probes.layer_representations` (Figure 2).
-
-    Parameters
-    ----------
-    network : torchvision.models.ResNet
-        The pretrained network (its ``fc`` is dropped).
-    n_classes : int
-        Classes of the new task.
-    mean, std : sequence of float
-        Input normalisation (the weights' ``transforms().mean`` and ``.std``).
-    taps : sequence of int
-        Residual units whose pooled outputs are exposed.
-    """
-
-    def __init__(
-        self,
-        network: nn.Module,
-        n_classes: int,
-        mean: Sequence[float],
-        std: Sequence[float],
-        taps: Sequence[int] = RESNET_UNITS,
-    ) -> None:
-        super().__init__()
-        from torchvision.models import ResNet
-
-        if not isinstance(network, ResNet):
-            raise TypeError(f"Expected `network` to be a torchvision ResNet, got {type(network).__name__}")
-        check_positive_int("n_classes", n_classes)
-        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f"Expected `mean` and `std` of 3 channels with std > 0, got {list(mean)} and {list(std)}")
-        units = [unit for stage in (network.layer1, network.layer2, network.layer3, network.layer4) for unit in stage]
-        for k in taps:
-            check_positive_int("taps", k)
-            if k > len(units):
-                raise ValueError(f"Expected `taps` among the {len(units)} residual units, got {k}")
-        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
-        self.stem = nn.Sequential(network.conv1, network.bn1, network.relu, network.maxpool)
-        self.units = nn.Sequential(*units)
-        self.taps = nn.ModuleDict({f"unit{k}": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()) for k in taps})
-        self.feature_dim = network.fc.in_features
-        self.head = nn.Linear(self.feature_dim, n_classes)
-
-    def forward(self, x: Tensor) -> ModelOutput:
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"Expected images of shape (batch, 3, H, W), got {tuple(x.shape)}")
-        x = self.stem((x - self.mean) / self.std)
-        for k, unit in enumerate(self.units, start=1):
-            x = unit(x)
-            if f"unit{k}" in self.taps:
-                self.taps[f"unit{k}"](x)  # its output is read by forward hooks only
-        features = x.mean(dim=(2, 3))
-        return ModelOutput(self.head(features), features)
-
-
-def imagenet_resnet101(n_classes: int, *, weights_dir: str | None = None, download: bool = True) -> PretrainedResNet:
+def imagenet_resnet101(
+    n_classes: int, *, weights_dir: str | None = None, download: bool = True
+) -> c2f_models.PretrainedResNet:
     """The paper's source network: torchvision's ResNet-101 with its ImageNet weights
     (``ResNet101_Weights.IMAGENET1K_V1``, the original He et al. training) and a new
     ``n_classes`` head, initialised by torch's default (seed it first).
@@ -217,9 +148,9 @@ def imagenet_resnet101(n_classes: int, *, weights_dir: str | None = None, downlo
     check_positive_int("n_classes", n_classes)
     weights = ResNet101_Weights.IMAGENET1K_V1
     network = resnet101()
-    network.load_state_dict(load_weights(weights, weights_dir=weights_dir, download=download))
+    network.load_state_dict(c2f_weights.load_weights(weights, weights_dir=weights_dir, download=download))
     preprocess = weights.transforms()
-    return PretrainedResNet(network, n_classes, preprocess.mean, preprocess.std)
+    return c2f_models.PretrainedResNet(network, n_classes, preprocess.mean, preprocess.std, taps=RESNET_UNITS)
 
 
 def _center_crop(data: c2f_data.LabeledData, size: int) -> c2f_data.LabeledData:
@@ -238,10 +169,10 @@ def _center_crop(data: c2f_data.LabeledData, size: int) -> c2f_data.LabeledData:
     )
 
 
-def _random_crop_flip(size: int) -> Callable[[Tensor], Tensor]:
+def _random_crop_flip(size: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """Training augmentation of App. A.1.2: a random ``size x size`` crop and a random mirror per image."""
 
-    def transform(x: Tensor) -> Tensor:
+    def transform(x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
         top = torch.randint(0, h - size + 1, (n,), device=x.device)
         left = torch.randint(0, w - size + 1, (n,), device=x.device)
@@ -267,17 +198,17 @@ def _paper_schedule(epochs: int, fractions: Sequence[float]) -> tuple[int, ...]:
 class _ReferenceRegularizer:
     """``alpha * Omega(features, reference features)`` for :func:`fit`, recording plan traces."""
 
-    def __init__(self, omega: OTRegularizer, reference: nn.Module, alpha: float) -> None:
+    def __init__(self, omega: c2f_losses.OTRegularizer, reference: nn.Module, alpha: float) -> None:
         self.omega, self.reference, self.alpha = omega, reference, alpha
         self.traces: list[float] = []
 
-    def __call__(self, x: Tensor, out: ModelOutput) -> Tensor:
-        value = self.omega(out.features, reference_outputs(self.reference, x).features)
+    def __call__(self, x: torch.Tensor, out: c2f_models.ModelOutput) -> torch.Tensor:
+        value = self.omega(out.features, c2f_models.reference_outputs(self.reference, x).features)
         if self.omega.plan == "ot" and self.omega.last_trace is not None:
             self.traces.append(self.omega.last_trace)
         return self.alpha * value
 
-    def epoch_trace(self, state: EpochState) -> dict[str, float] | None:
+    def epoch_trace(self, state: c2f_train.EpochState) -> dict[str, float] | None:
         if state.epoch == 0 or not self.traces:
             return None
         mean, self.traces = float(np.mean(self.traces)), []
@@ -292,50 +223,52 @@ def _regularizer(
     l2sp_beta: float,
     temperature: float,
     solver: str = "exact",
-) -> tuple[Callable[[Tensor, ModelOutput], Tensor] | None, list[Callable[[EpochState], Any]]]:
+) -> tuple[
+    Callable[[torch.Tensor, c2f_models.ModelOutput], torch.Tensor] | None, list[Callable[[c2f_train.EpochState], Any]]
+]:
     """The penalty of ``method`` towards the frozen ``reference`` and its epoch callbacks
     (``solver``: how :math:`\\Omega_P`'s plan is computed)."""
     if method == "none":
         return None, []
     if method in ("l2", "l2sp"):
-        weights = L2Penalty(alpha) if method == "l2" else L2SP(reference, alpha, l2sp_beta)
+        weights = c2f_losses.L2Penalty(alpha) if method == "l2" else c2f_losses.L2SP(reference, alpha, l2sp_beta)
         return (lambda x, out: weights(model)), []
     if method == "kd":
-        kd = KDLoss(temperature, divergence="kl", t2_scaling=True)
-        return (lambda x, out: alpha * kd(out.logits, reference_outputs(reference, x).logits)), []
+        kd = c2f_losses.KDLoss(temperature, divergence="kl", t2_scaling=True)
+        return (lambda x, out: alpha * kd(out.logits, c2f_models.reference_outputs(reference, x).logits)), []
     plan = {"omega_i": "identity", "omega_u": "uniform", "omega_p": "ot"}[method]
-    reg = _ReferenceRegularizer(OTRegularizer(plan, solver), reference, alpha)
+    reg = _ReferenceRegularizer(c2f_losses.OTRegularizer(plan, solver), reference, alpha)
     return reg, [reg.epoch_trace]
 
 
 def _fit(
     model: nn.Module,
     splits: tuple,
-    cfg: TrainConfig,
+    cfg: c2f_train.TrainConfig,
     *penalty: Any,
-    transform: Callable[[Tensor], Tensor] | None = None,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Train ``model`` on ``splits = (train, val, test)`` with ``_regularizer(*penalty)`` and the
     augmentation ``transform``: accuracies and history."""
     regularizer, callbacks = _regularizer(*penalty)
     train, val, test = splits
-    result = fit(
+    result = c2f_train.fit(
         model, (train.x, train.fine), config=cfg, regularizer=regularizer, callbacks=callbacks, transform=transform
     )
-    dev = resolve_device(cfg.device)
+    dev = c2f_train.resolve_device(cfg.device)
     return {"val_acc": _accuracy(model, val, dev), "test_acc": _accuracy(model, test, dev)}, result.history
 
 
 def _compression_recipe(
     dataset: str, epochs: int, batch_size: int, seed: int, device: str
-) -> tuple[TrainConfig, Callable[[Tensor], Tensor] | None]:
+) -> tuple[c2f_train.TrainConfig, Callable[[torch.Tensor], torch.Tensor] | None]:
     """Training recipe of teachers and students: the digits' short cosine schedule, or App. A.2
     on CIFAR (He et al. 2016a: SGD 0.1, divided by 10 at 80K and 120K of 160K iterations,
     weight decay 1e-4, 4-pixel padded crops and mirrors)."""
     if dataset in DIGIT_INPUTS:
-        return TrainConfig(epochs, batch_size, lr=0.05, schedule="cosine", seed=seed, device=device), None
+        return c2f_train.TrainConfig(epochs, batch_size, lr=0.05, schedule="cosine", seed=seed, device=device), None
     milestones = _paper_schedule(epochs, (0.5, 0.75))
-    cfg = TrainConfig(
+    cfg = c2f_train.TrainConfig(
         epochs,
         batch_size,
         lr=0.1,
@@ -345,7 +278,7 @@ def _compression_recipe(
         seed=seed,
         device=device,
     )
-    return cfg, crop_flip(4)
+    return cfg, c2f_train.crop_flip(4)
 
 
 @dataclass(frozen=True)
@@ -375,7 +308,7 @@ class Reference(Experiment):
 
     def network(self) -> nn.Module:
         """The trained network (run, or read from the cache), in eval mode."""
-        return load_state_arrays(make_model(self.role, self.dataset), self.cached().arrays).eval()
+        return c2f_models.load_state_arrays(make_model(self.role, self.dataset), self.cached().arrays).eval()
 
     def run(self) -> RunOutput:
         if self.role == "source":
@@ -384,12 +317,12 @@ class Reference(Experiment):
         else:
             train, test = _holdout(self.dataset)[0], c2f_data.load(self.dataset, "test")
             seed, batch_size = 100, 64
-        seed_everything(seed)
+        c2f_train.seed_everything(seed)
         model = make_model(self.role, self.dataset)
         cfg, transform = _compression_recipe(self.dataset, self.epochs, batch_size, seed, self.device)
-        fit(model, (train.x, train.fine), config=cfg, transform=transform)
-        acc = _accuracy(model, test, resolve_device(self.device))
-        return RunOutput(metrics={"test_acc": acc}, arrays=state_arrays(model))
+        c2f_train.fit(model, (train.x, train.fine), config=cfg, transform=transform)
+        acc = _accuracy(model, test, c2f_train.resolve_device(self.device))
+        return RunOutput(metrics={"test_acc": acc}, arrays=c2f_models.state_arrays(model))
 
 
 @dataclass(frozen=True)
@@ -437,7 +370,7 @@ class Finetune(Experiment):
         problems = super().check_data()
         if self.dataset == "fgvc_aircraft":
             try:
-                load_weights(ResNet101_Weights.IMAGENET1K_V1, download=False)
+                c2f_weights.load_weights(ResNet101_Weights.IMAGENET1K_V1, download=False)
             except (WeightsNotFoundError, WeightsChecksumError) as exc:
                 problems.append(f"ResNet-101 ImageNet weights: {exc}")
         return problems
@@ -458,7 +391,7 @@ class Finetune(Experiment):
         """The modules whose representations Figure 2 compares (``LAYERS`` or :data:`RESNET_LAYERS`)."""
         return LAYERS if self.dataset in DIGIT_INPUTS else RESNET_LAYERS
 
-    def task(self) -> tuple[nn.Module, tuple, TrainConfig, Callable[[Tensor], Tensor] | None]:
+    def task(self) -> tuple[nn.Module, tuple, c2f_train.TrainConfig, Callable[[torch.Tensor], torch.Tensor] | None]:
         """What :meth:`run` fine-tunes, in public pieces: the source network, the data
         ``(train, val, test)``, the training recipe and the augmentation (``None`` on digits).
 
@@ -473,7 +406,7 @@ class Finetune(Experiment):
             source = self.source().network()
             train, val = c2f_data.few_shot_split(c2f_data.load(self.dataset, "train"), TARGET, self.shots, rng)
             test = c2f_data.class_subset(c2f_data.load(self.dataset, "test"), TARGET, relabel=True)
-            cfg = TrainConfig(
+            cfg = c2f_train.TrainConfig(
                 self.epochs, self.batch_size, lr=self.lr, schedule="cosine", seed=self.seed, device=self.device
             )
             return source, (train, val, test), cfg, None
@@ -484,7 +417,7 @@ class Finetune(Experiment):
         train, val = c2f_data.few_shot_split(trainval, classes, self.shots, rng)
         test = c2f_data.load(self.dataset, "test", size=FGVC_SIZE)
         source = imagenet_resnet101(len(classes))
-        cfg = TrainConfig(
+        cfg = c2f_train.TrainConfig(
             self.epochs,
             self.batch_size,
             lr=self.lr,
@@ -497,18 +430,18 @@ class Finetune(Experiment):
         return source, splits, cfg, _random_crop_flip(CROP)
 
     def run(self) -> RunOutput:
-        dev = resolve_device(self.device)
+        dev = c2f_train.resolve_device(self.device)
         source, (train, val, test), cfg, transform = self.task()
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         model = copy.deepcopy(source)
         model.head.reset_parameters()  # a new task: the last layer starts from scratch, seeded
-        reference = freeze(copy.deepcopy(source).to(dev))
+        reference = c2f_models.freeze(copy.deepcopy(source).to(dev))
         penalty = (self.method, self.alpha, model, reference, self.l2sp_beta, 1.0, self.solver)
         metrics, history = _fit(model, (train, val, test), cfg, *penalty, transform=transform)
         layers = self.layers()
-        before = layer_representations(reference, test.x.to(dev), layers)
-        after = layer_representations(model, test.x.to(dev), layers)
-        metrics |= {f"trace_{layer}": ot_plan_trace(before[layer], after[layer]) for layer in layers}
+        before = c2f_probes.layer_representations(reference, test.x.to(dev), layers)
+        after = c2f_probes.layer_representations(model, test.x.to(dev), layers)
+        metrics |= {f"trace_{layer}": c2f_probes.ot_plan_trace(before[layer], after[layer]) for layer in layers}
         return RunOutput(metrics=metrics, history=history)
 
 
@@ -540,18 +473,18 @@ class Compress(Experiment):
     def requires(self) -> list[Experiment]:
         return [self.teacher()]
 
-    def task(self) -> tuple[nn.Module, tuple, TrainConfig, Callable[[Tensor], Tensor] | None]:
+    def task(self) -> tuple[nn.Module, tuple, c2f_train.TrainConfig, Callable[[torch.Tensor], torch.Tensor] | None]:
         """What :meth:`run` trains the student with, in public pieces: the frozen teacher (on
         the run's device), the data ``(fit, val, test)`` (80/20 holdout of the training split,
         the test split), the training recipe and the augmentation (``None`` on digits)."""
-        teacher = freeze(self.teacher().network().to(resolve_device(self.device)))
+        teacher = c2f_models.freeze(self.teacher().network().to(c2f_train.resolve_device(self.device)))
         splits = (*_holdout(self.dataset), c2f_data.load(self.dataset, "test"))
         cfg, transform = _compression_recipe(self.dataset, self.epochs, 64, self.seed, self.device)
         return teacher, splits, cfg, transform
 
     def run(self) -> RunOutput:
         teacher, splits, cfg, transform = self.task()
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         model = make_model(self.student, self.dataset)
         penalty = (self.method, self.alpha, model, teacher, 0.0, self.temperature)
         metrics, _ = _fit(model, splits, cfg, *penalty, transform=transform)
@@ -572,19 +505,24 @@ def _median_ms(fn: Callable[[], Any], repeats: int, device: torch.device) -> flo
 
 def _step_times(network: str, batch_size: int, repeats: int, dev: torch.device) -> dict[str, float]:
     """Median ms of one SGD step of ``network`` with no regularizer, L2-SP and Ω_P (exact, proximal)."""
-    seed_everything(0)
-    model, shape = (make_model("source"), (1, 8, 8)) if network == "mlp" else (cifar_resnet(20, 10), (3, 32, 32))
+    c2f_train.seed_everything(0)
+    model, shape = (
+        (make_model("source"), (1, 8, 8)) if network == "mlp" else (c2f_models.cifar_resnet(20, 10), (3, 32, 32))
+    )
     model, x = model.to(dev).train(), torch.rand(batch_size, *shape).to(dev)
-    reference = freeze(copy.deepcopy(model))
+    reference = c2f_models.freeze(copy.deepcopy(model))
     y = torch.randint(0, model.head.out_features, (batch_size,), device=dev)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    l2sp = L2SP(reference, 0.01, 0.01).to(dev)
-    regs: dict[str, Callable[[ModelOutput], Any]] = {"none": lambda out: 0.0, "l2sp": lambda out: l2sp(model)}
+    l2sp = c2f_losses.L2SP(reference, 0.01, 0.01).to(dev)
+    regs: dict[str, Callable[[c2f_models.ModelOutput], Any]] = {
+        "none": lambda out: 0.0,
+        "l2sp": lambda out: l2sp(model),
+    }
     for solver in ("exact", "proximal"):
-        omega = _ReferenceRegularizer(OTRegularizer("ot", solver), reference, 0.01)
+        omega = _ReferenceRegularizer(c2f_losses.OTRegularizer("ot", solver), reference, 0.01)
         regs[f"omega_p {solver}"] = lambda out, omega=omega: omega(x, out)
 
-    def step(reg: Callable[[ModelOutput], Any]) -> None:
+    def step(reg: Callable[[c2f_models.ModelOutput], Any]) -> None:
         out = model(x)
         loss = nn.functional.cross_entropy(out.logits, y) + reg(out)
         opt.zero_grad()
@@ -609,15 +547,17 @@ class Cost(Experiment):
     device: str = param("device to run on", device=True)
 
     def run(self) -> RunOutput:
-        dev = resolve_device(self.device)
+        dev = c2f_train.resolve_device(self.device)
         steps = [(net, k, ms) for net in self.networks for k, ms in _step_times(net, self.n, self.repeats, dev).items()]
         g, plans = torch.Generator().manual_seed(0), []
         for d in self.dims:
-            cost = neuron_cost(torch.randn(self.n, d, generator=g).to(dev), torch.randn(self.n, d, generator=g).to(dev))
-            exact = (transport_plan(cost, "exact") * cost).sum()
+            cost = c2f_losses.neuron_cost(
+                torch.randn(self.n, d, generator=g).to(dev), torch.randn(self.n, d, generator=g).to(dev)
+            )
+            exact = (c2f_losses.transport_plan(cost, "exact") * cost).sum()
             for solver in ("exact", "proximal") if d <= self.prox_max_dim else ("exact",):
-                ms = _median_ms(lambda c=cost, s=solver: transport_plan(c, s), self.repeats, dev)
-                plans.append((d, solver, ms, float((transport_plan(cost, solver) * cost).sum() / exact - 1)))
+                ms = _median_ms(lambda c=cost, s=solver: c2f_losses.transport_plan(c, s), self.repeats, dev)
+                plans.append((d, solver, ms, float((c2f_losses.transport_plan(cost, solver) * cost).sum() / exact - 1)))
         arrays = dict(zip(("network", "regularizer", "step_ms"), map(np.array, zip(*steps, strict=True)), strict=True))
         arrays |= dict(zip(("d", "solver", "ms", "gap"), map(np.array, zip(*plans, strict=True)), strict=True))
         return RunOutput(arrays=arrays)
@@ -930,7 +870,7 @@ def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
     else:
         source_run = CHAPTER.configure("quick").runs("transfer")[0].source()
         result = source_run.cached()
-    source = load_state_arrays(make_model("source", source_run.dataset), result.arrays).eval()
+    source = c2f_models.load_state_arrays(make_model("source", source_run.dataset), result.arrays).eval()
     target_test = c2f_data.class_subset(c2f_data.load(source_run.dataset, "test"), TARGET, relabel=True)
     return permutation_probe(source, target_test.x[:n_images])
 

@@ -16,16 +16,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pandas as pd
-import torch
 
-from .. import data as c2f_data
 from .. import report
 from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..models import MLP, LeNet5
-from ..probes import linear_probe, within_group_accuracy
 from ..runs import RunOutput, RunResult
-from ..train import EpochState, TrainConfig, extract_features, fit, seed_everything
 from . import register
+from ._layers import c2f_data, c2f_models, c2f_probes, c2f_train, torch
 
 __all__ = [
     "CHAPTER",
@@ -47,15 +43,19 @@ COARSENINGS = ("lt5", "parity")
 def make_model(dataset: str, n_classes: int, feature_dim: int) -> torch.nn.Module:
     """The chapter's network: an MLP ``64-128-feature_dim`` on digits, LeNet-5 on MNIST (and its 10k split)."""
     if dataset == "digits":
-        return MLP(64, n_classes, hidden=(128,), feature_dim=feature_dim)
-    return LeNet5(n_classes, in_channels=1, feature_dim=feature_dim)
+        return c2f_models.MLP(64, n_classes, hidden=(128,), feature_dim=feature_dim)
+    return c2f_models.LeNet5(n_classes, in_channels=1, feature_dim=feature_dim)
 
 
 def _probe(features_train, fine_train, features_test, fine_test, groups, max_train, seed) -> dict[str, float]:
-    res = linear_probe(features_train, fine_train, features_test, fine_test, max_train=max_train or None, seed=seed)
+    res = c2f_probes.linear_probe(
+        features_train, fine_train, features_test, fine_test, max_train=max_train or None, seed=seed
+    )
     return {
         "fine_probe_acc": res.test_score,
-        "within_coarse_acc": within_group_accuracy(res.test_prediction, fine_test, groups[res.classes], res.classes),
+        "within_coarse_acc": c2f_probes.within_group_accuracy(
+            res.test_prediction, fine_test, groups[res.classes], res.classes
+        ),
     }
 
 
@@ -94,21 +94,21 @@ class TrainAndProbe(Experiment):
         test = c2f_data.load(self.dataset, "test")
         target = self.coarsening if self.labeling == "coarse" else "fine"
         groups = _fine_to_coarse(train, self.coarsening).numpy()
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         model = make_model(self.dataset, train.n_classes(target), self.feature_dim)
 
-        def probe(state: EpochState) -> dict[str, float] | None:
+        def probe(state: c2f_train.EpochState) -> dict[str, float] | None:
             if state.epoch % self.probe_every and state.epoch != self.epochs:
                 return None
-            tr = extract_features(state.model, train.x, device=state.device)
-            te = extract_features(state.model, test.x, device=state.device)
+            tr = c2f_train.extract_features(state.model, train.x, device=state.device)
+            te = c2f_train.extract_features(state.model, test.x, device=state.device)
             out = _probe(tr.features, train.fine, te.features, test.fine, groups, self.probe_max_train, self.seed)
             out["test_acc"] = float((te.logits.argmax(1) == test.labels(target)).float().mean())
             return out
 
         recipe = dict(lr=self.lr, momentum=0.9, schedule="cosine", seed=self.seed, device=self.device)
-        config = TrainConfig(self.epochs, self.batch_size, **recipe)
-        history = fit(model, (train.x, train.labels(target)), config=config, callbacks=[probe]).history
+        config = c2f_train.TrainConfig(self.epochs, self.batch_size, **recipe)
+        history = c2f_train.fit(model, (train.x, train.labels(target)), config=config, callbacks=[probe]).history
         last = history.iloc[-1]
         metrics = {k: float(last[k]) for k in ("test_acc", "fine_probe_acc", "within_coarse_acc")}
         return RunOutput(metrics=metrics, history=history)

@@ -26,20 +26,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
-from .. import data as c2f_data
 from .. import report
-from ..data import cifar100  # noqa: F401 - registers the cifar100 dataset
-from ..data.core import stratified_split
 from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..losses import ConfidencePenalty, FIERCELoss, LLSLoss, OnlineLabelSmoothing, TFKDReg, teacher_objective
-from ..models import MLP, LeNet5, cifar_resnet, load_state_arrays, state_arrays
-from ..probes import anchor_entropy, calibration, few_shot_eval, info_plane, knn_entropy, linear_probe
 from ..runs import RunOutput, results_frame
-from ..train import TrainConfig, crop_flip, evaluate, extract_features, fit, resolve_device, seed_everything
 from . import register
+from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
 
 __all__ = [
     "CHAPTER",
@@ -121,11 +113,11 @@ def make_model(model: str, n_classes: int, input_shape: tuple[int, ...], feature
     """The chapter's networks: ``mlp`` (one hidden layer of 128 on flat inputs), ``lenet``
     (LeNet-5), ``resnet20`` (the CIFAR ResNet-20, 64 features)."""
     if model == "mlp":
-        return MLP(int(np.prod(input_shape)), n_classes, hidden=(128,), feature_dim=feature_dim)
+        return c2f_models.MLP(int(np.prod(input_shape)), n_classes, hidden=(128,), feature_dim=feature_dim)
     if model == "lenet":
-        return LeNet5(n_classes, in_channels=input_shape[0], feature_dim=feature_dim)
+        return c2f_models.LeNet5(n_classes, in_channels=input_shape[0], feature_dim=feature_dim)
     if model == "resnet20":
-        return cifar_resnet(20, n_classes, in_channels=input_shape[0])
+        return c2f_models.cifar_resnet(20, n_classes, in_channels=input_shape[0])
     raise ValueError(f"Expected `model` in {list(MODELS)}, got {model!r}")
 
 
@@ -141,16 +133,16 @@ def make_criterion(criterion: str, strength: float, n_classes: int, feature_dim:
     if criterion == "ls":
         return nn.CrossEntropyLoss(label_smoothing=strength)
     if criterion == "confidence":
-        return ConfidencePenalty(beta=strength)
+        return c2f_losses.ConfidencePenalty(beta=strength)
     if criterion == "fierce":
         generator = torch.Generator().manual_seed(seed)
-        return FIERCELoss(feature_dim, n_anchors=100, lam=strength, unit="bits", generator=generator)
+        return c2f_losses.FIERCELoss(feature_dim, n_anchors=100, lam=strength, unit="bits", generator=generator)
     if criterion == "lls":
-        return LLSLoss(n_classes, alpha=strength)
+        return c2f_losses.LLSLoss(n_classes, alpha=strength)
     if criterion == "ols":
-        return OnlineLabelSmoothing(n_classes, alpha=strength)
+        return c2f_losses.OnlineLabelSmoothing(n_classes, alpha=strength)
     if criterion == "tfkd":
-        return TFKDReg(n_classes, alpha=strength)
+        return c2f_losses.TFKDReg(n_classes, alpha=strength)
     raise ValueError(f"Expected `criterion` in {list(CRITERIA)}, got {criterion!r}")
 
 
@@ -242,7 +234,7 @@ class Train(Experiment):
             raise ValueError(f"Expected `held_out` as two or more fine classes of {self.dataset}, got {self.held_out}")
         held = torch.tensor(self.held_out)
         kept_train = train.subset(torch.nonzero(~torch.isin(train.fine, held)).flatten())
-        fit_rows, val_rows = stratified_split(
+        fit_rows, val_rows = c2f_data.core.stratified_split(
             kept_train.labels(_COARSENING[self.dataset]), self.val_fraction, self.seed
         )
         return {
@@ -252,18 +244,18 @@ class Train(Experiment):
             "held_out": test.subset(torch.nonzero(torch.isin(test.fine, held)).flatten()),
         }
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self) -> c2f_train.TrainConfig:
         """The recipe every criterion shares."""
         recipe = dict(lr=self.lr, momentum=0.9, schedule="cosine", weight_decay=5e-4)
-        return TrainConfig(self.epochs, self.batch_size, seed=self.seed, device=self.device, **recipe)
+        return c2f_train.TrainConfig(self.epochs, self.batch_size, seed=self.seed, device=self.device, **recipe)
 
     def augmentation(self):
         """Random crop and flip for CIFAR images, none for the 8x8 digits."""
-        return crop_flip(4, True) if self.dataset != "digits" else None
+        return c2f_train.crop_flip(4, True) if self.dataset != "digits" else None
 
     def build(self, n_classes: int, input_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         """The seeded network and the criterion."""
-        seed_everything(self.seed)
+        c2f_train.seed_everything(self.seed)
         net = make_model(self.model, n_classes, input_shape, self.feature_dim)
         dim = 64 if self.model == "resnet20" else self.feature_dim
         return net, make_criterion(self.criterion, self.strength, n_classes, dim, self.seed)
@@ -274,7 +266,7 @@ class Train(Experiment):
         coarse = _COARSENING[self.dataset]
         k = int(train.labels(coarse).max()) + 1
         net, crit = self.build(k, tuple(train.x.shape[1:]))
-        result = fit(
+        result = c2f_train.fit(
             net,
             (train.x, train.labels(coarse)),
             crit,
@@ -284,37 +276,39 @@ class Train(Experiment):
             transform=self.augmentation(),
         )
         model = result.model
-        out = {name: extract_features(model, d.x, device=self.device) for name, d in parts.items()}
+        out = {name: c2f_train.extract_features(model, d.x, device=self.device) for name, d in parts.items()}
         tr_rows = _subsample(len(train), self.probe_max or len(train), self.seed)
         te_rows = _subsample(len(test), self.probe_max or len(test), self.seed + 1)
         f_tr, f_te = out["train"].features.numpy()[tr_rows], out["test"].features.numpy()[te_rows]
         fine_tr, fine_te = train.fine.numpy()[tr_rows], test.fine.numpy()[te_rows]
         coarse_te = test.labels(coarse)
         probs = torch.softmax(out["test"].logits, 1)
-        point = info_plane(probs, coarse_te)
-        anchors = FIERCELoss(f_te.shape[1], n_anchors=100, generator=torch.Generator().manual_seed(self.seed)).anchors
+        point = c2f_probes.info_plane(probs, coarse_te)
+        anchors = c2f_losses.FIERCELoss(
+            f_te.shape[1], n_anchors=100, generator=torch.Generator().manual_seed(self.seed)
+        ).anchors
         smallest = int(torch.bincount(held.fine)[list(self.held_out)].min())
         if smallest < 2:
             raise ValueError(f"Expected at least 2 test images per held-out class, got {smallest} ({self.held_out})")
         n_shot = min(5, smallest - 1)
         n_way, n_query = len(self.held_out), min(15, smallest - n_shot)
         feats = out["held_out"].features
-        shots = few_shot_eval(feats, held.fine, n_way, n_shot, n_query, n_episodes=500, seed=self.seed)
+        shots = c2f_probes.few_shot_eval(feats, held.fine, n_way, n_shot, n_query, n_episodes=500, seed=self.seed)
         metrics = {
             "val_acc": float((out["val"].logits.argmax(1) == val.labels(coarse)).float().mean()),
             "test_acc": float((out["test"].logits.argmax(1) == coarse_te).float().mean()),
-            "fine_probe_acc": linear_probe(f_tr, fine_tr, f_te, fine_te, seed=self.seed).test_score,
+            "fine_probe_acc": c2f_probes.linear_probe(f_tr, fine_tr, f_te, fine_te, seed=self.seed).test_score,
             "fine_knn_acc": _knn_accuracy(f_tr, fine_tr, f_te, fine_te),
             "separation": class_separation(f_te, coarse_te.numpy()[te_rows]),
-            "entropy_anchor": float(anchor_entropy(f_te, anchors, "cosine") / np.log(2)),
-            "entropy_knn": knn_entropy(f_te),
+            "entropy_anchor": float(c2f_probes.anchor_entropy(f_te, anchors, "cosine") / np.log(2)),
+            "entropy_knn": c2f_probes.knn_entropy(f_te),
             "i_xt": point.i_xt,
             "i_ty": point.i_ty,
-            "ece": calibration(probs, coarse_te).ece,
+            "ece": c2f_probes.calibration(probs, coarse_te).ece,
             "fewshot_acc": shots.mean,
             "fewshot_shots": n_shot,
         }
-        return RunOutput(metrics=metrics, history=result.history, arrays=state_arrays(model))
+        return RunOutput(metrics=metrics, history=result.history, arrays=c2f_models.state_arrays(model))
 
 
 @dataclass(frozen=True)
@@ -349,13 +343,13 @@ class Distill(Experiment):
         coarse = _COARSENING[t.dataset]
         k = int(train.labels(coarse).max()) + 1
         shape = tuple(train.x.shape[1:])
-        t_net = load_state_arrays(make_model(t.model, k, shape, t.feature_dim), t.cached().arrays)
-        crit, regularizer = teacher_objective(
-            t_net.to(resolve_device(t.device)), temperature=self.temperature, beta=0.1
+        t_net = c2f_models.load_state_arrays(make_model(t.model, k, shape, t.feature_dim), t.cached().arrays)
+        crit, regularizer = c2f_losses.teacher_objective(
+            t_net.to(c2f_train.resolve_device(t.device)), temperature=self.temperature, beta=0.1
         )
-        seed_everything(self.seed)
-        student = MLP(int(np.prod(shape)), k, hidden=(self.student_width,), feature_dim=self.student_width)
-        res = fit(
+        c2f_train.seed_everything(self.seed)
+        student = c2f_models.MLP(int(np.prod(shape)), k, hidden=(self.student_width,), feature_dim=self.student_width)
+        res = c2f_train.fit(
             student,
             (train.x, train.labels(coarse)),
             crit,
@@ -363,7 +357,7 @@ class Distill(Experiment):
             regularizer=regularizer,
             transform=t.augmentation(),
         )
-        acc = evaluate(res.model, (test.x, test.labels(coarse)), device=t.device)["acc"]
+        acc = c2f_train.evaluate(res.model, (test.x, test.labels(coarse)), device=t.device)["acc"]
         return RunOutput(metrics={"student_acc": acc}, history=res.history)
 
 

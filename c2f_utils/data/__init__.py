@@ -24,9 +24,11 @@ Use ``available()`` to list the registered names.
 
 from __future__ import annotations
 
-from . import (
+from . import (  # noqa: F401 - each registers its datasets
+    cifar100,
     embedded,
-    occluded,  # noqa: F401 - registers the occluded/cluttered/annotator-count datasets
+    fgvc,
+    occluded,
     real,
 )
 from .core import DatasetNotFoundError, DatasetSpec, LabeledData, available, describe, load, register

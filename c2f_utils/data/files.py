@@ -48,7 +48,6 @@ __all__ = [
     "content_digest",
     "fetch",
     "fix_hint",
-    "md5sum",
     "missing_error",
     "reading",
     "registry",
@@ -284,15 +283,6 @@ def reading(dataset: str, path: Path, data_dir: Path | None = None) -> Iterator[
         ) from exc
 
 
-def md5sum(path: Path, chunk: int = 1 << 20) -> str:
-    """MD5 hex digest of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def missing_error(dataset: str, missing: Path, how: str) -> DatasetNotFoundError:
     """The error raised when a real dataset's file is missing: what, where, how to get it."""
     return DatasetNotFoundError(
@@ -321,9 +311,7 @@ def _remove_leftovers(files: Sequence[Path], folders: Sequence[Path]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def fetch(
-    dataset: str, url: str, dest: Path, md5: str, *, download: bool, how: str, data_dir: Path | None = None
-) -> Path:
+def fetch(dataset: str, url: str, dest: Path, md5: str, *, download: bool, how: str, data_dir: Path) -> Path:
     """Return ``dest``, verified, downloading it from ``url`` first if it is missing.
 
     A file already there is verified (:func:`verify`: the registry's checksum, else
@@ -333,7 +321,6 @@ def fetch(
     nor the folders it created, and becomes a :class:`DatasetNotFoundError` naming the
     file, the URL and ``how`` to get it.
     """
-    data_dir = data_dir if data_dir is not None else dest.parent
     if dest.is_file():
         verify(dataset, dest, data_dir, md5)
         return dest

@@ -40,9 +40,10 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_number, check_positive_int
+from ..constants import CIFAR10_CLASSES, CIFAR10_NAMES, CIFAR10H_COUNTS
 from .core import LabeledData, mapping_coarsening, register, stratified_split, take_split, threshold_coarsening
 from .embedded import digit_coarsenings
-from .files import DataIntegrityError, cached_tensors, fetch, fix_hint, missing_error, reading, verify
+from .files import DataIntegrityError, cached_tensors, fetch, missing_error, reading, verify
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -63,9 +64,6 @@ __all__ = [
     "utkface",
 ]
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-CIFAR10_NAMES = ("cifar10", "cifar10_jpeg")
-"""The dataset names that hold CIFAR-10: the original batches and the JPEG copy."""
 _VEHICLES = {0, 1, 8, 9}
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
@@ -352,7 +350,7 @@ def cifar10h(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     path = fetch(
         "cifar10h",
         _CIFAR10H_URL,
-        data_dir / "cifar10h" / "cifar10h-counts.npy",
+        data_dir.joinpath(*CIFAR10H_COUNTS),
         _CIFAR10H_MD5,
         download=download,
         how="It is data/cifar10h-counts.npy of the public jcpeterson/cifar-10h repository.",
@@ -445,7 +443,9 @@ def _abundance_fit(pixels: np.ndarray, abundances: np.ndarray) -> float:
     return float(1 - ((pixels - abundances @ w) ** 2).sum() / total) if total > 0 else 0.0
 
 
-def read_unmixing_mat(paths: list[Path], pixel_order: str = "auto") -> dict[str, Any]:
+def read_unmixing_mat(
+    paths: list[Path], pixel_order: str = "auto", *, dataset: str = "unmixing scene", data_dir: Path | None = None
+) -> dict[str, Any]:
     """Read a hyperspectral unmixing benchmark from MATLAB ``.mat`` files.
 
     The three arrays are found by content, whatever their names: the abundances are
@@ -473,6 +473,11 @@ def read_unmixing_mat(paths: list[Path], pixel_order: str = "auto") -> dict[str,
         The ``.mat`` file(s) of one scene (one file, or image and ground truth).
     pixel_order : {"auto", "F", "C"}
         How images are flattened to pixels.
+    dataset : str
+        The name a file that cannot be decoded is reported under (a
+        :class:`DataIntegrityError`), with the fix for ``data_dir`` when given.
+    data_dir : Path, optional
+        The data folder the files were read from.
 
     Returns
     -------
@@ -487,12 +492,14 @@ def read_unmixing_mat(paths: list[Path], pixel_order: str = "auto") -> dict[str,
     from scipy.io import loadmat
 
     check_choice("pixel_order", pixel_order, ("auto", "F", "C"))
+    if not isinstance(dataset, str) or not dataset:
+        raise ValueError(f"Expected `dataset` to be a non-empty name, got {dataset!r}")
     if not paths:
         raise ValueError("Expected at least one .mat file in paths, got an empty list")
     label = " + ".join(str(p) for p in paths)
     mats = []
     for p in paths:
-        with reading("unmixing scene", p):
+        with reading(dataset, p, data_dir):
             mats.append(loadmat(p))
     arrays = _numeric_arrays(mats)
 
@@ -596,11 +603,7 @@ def _unmixing(
         verify(name, path, data_dir)
 
     def decode() -> dict[str, Any]:
-        try:
-            out = read_unmixing_mat(paths, pixel_order)
-        except DataIntegrityError as exc:  # name the dataset, not the reader's generic one
-            problem = str(exc).split(f"{exc.path} ", 1)[-1].split("; expected", 1)[0]
-            raise DataIntegrityError(name, exc.path, problem, exc.expected, fix_hint(name, exc.path, data_dir)) from exc
+        out = read_unmixing_mat(paths, pixel_order, dataset=name, data_dir=data_dir)
         return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
 
     payload = cached_tensors(f"unmixing-{name}", paths, decode, {"reader": 2, "pixel_order": pixel_order})

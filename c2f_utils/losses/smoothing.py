@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._checks import check_bool, check_labels, check_logits, check_number, check_positive_int, check_probs
+from ..constants import LLS_ABLATIONS, LLS_TERMS
 
 if TYPE_CHECKING:
     from ..train import EpochState
@@ -53,24 +54,6 @@ __all__ = [
     "label_smoothing_targets",
     "soft_cross_entropy",
 ]
-
-LLS_TERMS = ("fce", "rce", "pred_em", "target_em")
-"""The four terms of Eq. 5: forward cross-entropy :math:`H(p^{lls}, \\hat p)`, reverse
-cross-entropy :math:`H(\\hat p, p^{lls})`, prediction entropy maximisation
-:math:`-H(\\hat p)` and target entropy maximisation :math:`-H(p^{lls})`."""
-
-LLS_ABLATIONS: dict[str, tuple[str, ...]] = {
-    "No FCE": ("rce", "pred_em", "target_em"),
-    "No RCE": ("fce", "pred_em", "target_em"),
-    "No Pred EM": ("fce", "rce", "target_em"),
-    "No Targets EM": ("fce", "rce", "pred_em"),
-    "FCE only": ("fce",),
-    "Symmetric CE": ("fce", "rce"),
-    "Forward KL": ("fce", "target_em"),
-    "Reverse KL": ("rce", "pred_em"),
-    "LLS": LLS_TERMS,
-}
-"""The rows of the LLS paper's Table 4: each row's name and the terms of Eq. 5 it keeps."""
 
 _LOG_FLOOR = math.log(1e-12)
 """Floor of the log-target. Reached only where the target has (near) zeros: with
