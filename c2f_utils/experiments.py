@@ -83,7 +83,8 @@ _FALSE = {"false", "0", "no", "off"}
 _PLURALS = {"criterion": "criteria", "analysis": "analyses", "index": "indices"}
 # Storage and declaration machinery: how a result is kept, not what it computes.
 _NOT_COMPUTATION = {
-    f"{_PACKAGE}.{m}" for m in ("runs", "experiments", "report", "plots", "evidence", "sweep", "run", "progress")
+    f"{_PACKAGE}.{m}"
+    for m in ("runs", "experiments", "report", "plots", "evidence", "sweep", "run", "progress", "_lazy")
 }
 
 

@@ -131,3 +131,31 @@ def test_chapter_modules_import_only_the_light_layers_at_import() -> None:
                     assert node.module in light, (path.name, ast.unparse(node))
                     if node.module is None:  # from .. import report, evidence, paths
                         assert {a.name for a in node.names} <= light, (path.name, ast.unparse(node))
+
+
+def test_the_first_read_binds_the_real_module_in_the_package_s_modules() -> None:
+    """After the first read, a chapter module's `torch` is torch itself: no cost per read in a training step."""
+    result = _imports_after(
+        "import torch\n"
+        "from c2f_utils.chapters import setting\n"
+        "from c2f_utils import _checks\n"
+        "before = (type(setting.torch).__name__, type(_checks.torch).__name__)\n"
+        "setting.torch.zeros(1)\n"
+        "_checks.check_tensor('x', torch.zeros(1), ndim=1)\n"
+        "print(before, setting.torch is torch, _checks.torch is torch)"
+    )
+    assert result["stdout"].splitlines()[0] == "('LazyModule', 'LazyModule') True True"
+
+
+def test_a_lazy_module_reads_attributes_live() -> None:
+    """A patched attribute of the real module is seen through the lazy one (no copy is taken)."""
+    real = importlib.import_module("json")
+    m = lazy_module("json")
+    assert m.dumps is real.dumps
+    original = real.dumps
+    try:
+        real.dumps = len
+        assert m.dumps is len
+    finally:
+        real.dumps = original
+    assert m.__version__ == real.__version__  # a dunder of the real module, once imported
