@@ -171,8 +171,8 @@ class LLSLoss(nn.Module):
     alpha : float
         Mixing weight :math:`\\alpha \\in [0, 1]` (0.1 in all the paper's tables).
     terms : iterable of str
-        Which terms of Eq. 5 to keep (:data:`LLS_TERMS`; Table 4 rows in
-        :data:`LLS_ABLATIONS`). The kept terms are summed and halved whatever their
+        Which terms of Eq. 5 to keep (:data:`~c2f_utils.constants.LLS_TERMS`; Table 4 rows in
+        :data:`~c2f_utils.constants.LLS_ABLATIONS`). The kept terms are summed and halved whatever their
         number, so "FCE only" is half the soft-target cross-entropy.
     learn_q : bool
         ``False`` freezes :math:`T` (``requires_grad=False``): with :math:`T = 0` the
