@@ -77,8 +77,9 @@ def task_test(args: list[str]) -> int:
 
 
 def task_lint(args: list[str]) -> int:
+    """ruff, then the layering contract of the package (import-linter, ``[tool.importlinter]`` in pyproject.toml)."""
     ensure_env()
-    return _run([BIN / "ruff", "check", ".", *args])
+    return _run([BIN / "ruff", "check", ".", *args]) or _run([BIN / "lint-imports"])
 
 
 JUPYTER_CACHE = ROOT / "_build" / ".jupyter_cache"

@@ -9,13 +9,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._lazy import lazy_module
-
-torch = lazy_module("torch")  # imported by the first tensor check, not by `--list`
+if TYPE_CHECKING:
+    import torch
 
 
 class ConvergenceWarning(UserWarning):
@@ -73,6 +72,8 @@ def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
 def as_array(name: str, value: Any, ndim: int | Sequence[int]) -> np.ndarray:
     """``value`` (a tensor or array-like) as a numpy array with ``ndim`` (or one of several) dimensions,
     finite where it is floating point; raises naming ``name`` otherwise."""
+    import torch
+
     arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in allowed:
@@ -111,6 +112,8 @@ def check_tensor(
     Values (finiteness here, ranges and sums in the checks built on it) are checked for
     tensors on the CPU only: on a GPU the check would synchronise with the device at every
     call, and :func:`~c2f_utils.train.fit` stops on a non-finite loss there anyway."""
+    import torch
+
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"Expected `{name}` to be a torch.Tensor, got {type(value).__name__}")
     allowed = _dims(ndim)
@@ -138,6 +141,8 @@ def check_logits(name: str, value: Any) -> torch.Tensor:
     """Return ``value`` if it is a float ``(N, K)`` tensor of logits, ``N >= 1``,
     ``K >= 2``, with no NaN or ``+inf``; ``-inf`` is a zero probability and allowed,
     but not a whole row of it (no distribution); raises naming ``name`` otherwise."""
+    import torch
+
     check_tensor(name, value, ndim=2, floating=True, allow_neg_inf=True)
     if value.shape[1] < 2:
         raise ValueError(f"Expected `{name}` of shape (N, K) with K >= 2, got {tuple(value.shape)}")
@@ -206,6 +211,8 @@ def check_probs(
 def check_module(name: str, value: Any, *, attribute: str | None = None) -> torch.nn.Module:
     """Return ``value`` if it is a ``torch.nn.Module`` (with the attribute ``attribute``, if
     given), else raise a TypeError naming ``name``."""
+    import torch
+
     if not isinstance(value, torch.nn.Module):
         raise TypeError(f"Expected `{name}` to be a torch.nn.Module, got {type(value).__name__}")
     if attribute is not None and not hasattr(value, attribute):
@@ -216,6 +223,8 @@ def check_module(name: str, value: Any, *, attribute: str | None = None) -> torc
 def check_device(name: str, value: Any, *, str_only: bool = False) -> torch.device:
     """Return ``value`` as a ``torch.device`` if it is a device name (or, unless ``str_only``, a
     ``torch.device``) that torch understands, else raise naming ``name``."""
+    import torch
+
     kinds = str if str_only else str | torch.device
     if not isinstance(value, kinds):
         wanted = "a device name (str)" if str_only else "a device name (str) or a torch.device"

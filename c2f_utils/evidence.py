@@ -11,12 +11,16 @@ history and arrays with their SHA-256), with a ``manifest.json`` listing the pla
 Reading them back (:func:`committed`) gives a :class:`~c2f_utils.experiments.Config` whose
 ``results(grid)`` reads these files only, never computes. Each planned run is
 
-- ``current``: an entry with the run's current key exists (same parameters, same code);
-- ``stale``: the manifest holds a run with the same parameters but another key: the
-  experiment's code (or a library it reaches, or a numerical library's version) changed
-  since it was recorded. Its numbers are still shown, labelled stale with the commit
-  they come from, never as current;
+- ``current``: an entry with the run's current key exists (same parameters, same declared
+  versions of the experiment, its components and the numerical libraries:
+  :mod:`c2f_utils.identity`);
+- ``stale``: the manifest holds a run with the same parameters but another key: a version
+  the run declares was bumped since it was recorded (what it computes changed). Its numbers
+  are still shown, labelled stale with the commit they come from, never as current;
 - ``missing``: nothing recorded (a profile never run, or a parameter changed since).
+
+A run recorded on another platform (device, CPU model, threads, CUDA: what moves the last
+bits of a number) is shown as such (:func:`platform_note`).
 
 :func:`scorecards` puts the live scorecard and the committed ones side by side, each row
 labelled with its profile and evidence status.
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import report
+from .identity import platform_differences, platform_facts
 from .runs import RunResult, entry_path, provenance, read_entry
 
 if TYPE_CHECKING:
@@ -50,6 +55,7 @@ __all__ = [
     "committed",
     "describe",
     "manifest",
+    "platform_note",
     "profile_dir",
     "read_committed",
     "read_grid",
@@ -259,10 +265,20 @@ def status(config: Config) -> list[RunStatus]:
     return [_status_of(config, gid, exp, index) for gid, exp in config.plan()]
 
 
+class _CommittedReader:
+    """What a :class:`~c2f_utils.experiments.Config` of committed runs reads them with."""
+
+    def grid(self, config: Config, gid: str) -> list[RunResult]:
+        return read_grid(config, gid)
+
+    def one(self, config: Config, exp: Experiment) -> RunResult:
+        return read_committed(config, "", exp)
+
+
 def committed(chapter: Chapter, profile: str, root: str | os.PathLike[str] | None = None) -> Config:
     """The chapter's ``profile`` as declared, reading its runs from the committed results only."""
     config = chapter.configure(profile)
-    return dataclasses.replace(config, store=profile_dir(chapter.name, profile, root))
+    return dataclasses.replace(config, store=profile_dir(chapter.name, profile, root), reader=_CommittedReader())
 
 
 def read_committed(
@@ -307,6 +323,27 @@ def _summary(states: Iterable[RunStatus]) -> tuple[str, str]:
     return "current", f"current: recorded at {where}"
 
 
+def platform_note(states: Iterable[RunStatus]) -> str:
+    """Where the committed runs of ``states`` were computed on another platform than this one
+    (:data:`c2f_utils.identity.PLATFORM_FACTS`): ``"; recorded on another platform (...)"``, else ``""``.
+
+    Numbers from another device, CPU model, thread count or CUDA version may differ in their
+    last bits from what this machine would compute: they are shown as recorded there.
+    """
+    here = platform_facts()
+    found: dict[str, set[str]] = {}
+    for st in states:
+        if st.path is None or not (st.path / "record.json").is_file():
+            continue
+        recorded = json.loads((st.path / "record.json").read_text()).get("provenance", {})
+        for fact, (then, _) in platform_differences(recorded, here).items():
+            found.setdefault(fact, set()).add(str(then))
+    if not found:
+        return ""
+    parts = [f"{fact} {', '.join(sorted(v))} (here {here[fact]})" for fact, v in sorted(found.items())]
+    return f"; recorded on another platform: {'; '.join(parts)}"
+
+
 def describe(config: Config, states: list[RunStatus] | None = None) -> str:
     """One line on a committed profile: how many runs, their status, commit, device, run time
     (``states``: :func:`status` of ``config``, computed when not given)."""
@@ -319,7 +356,7 @@ def describe(config: Config, states: list[RunStatus] | None = None) -> str:
     minutes = (found or {}).get("total_run_time_s", 0) / 60
     return (
         f"{config.chapter.name}, {config.profile} profile: {len(states)} runs, {text}; "
-        f"device {', '.join(devices)}; {minutes:.1f} min of run time"
+        f"device {', '.join(devices)}; {minutes:.1f} min of run time{platform_note(states)}"
     )
 
 
@@ -351,8 +388,6 @@ def scorecards(
     that has recorded runs. The ``evidence`` column says whether a row was executed live,
     read from current committed runs, or from stale ones (with their commit).
     """
-    from .data import DatasetNotFoundError  # here: importing the data layer imports torch
-
     parts = []
     first = live_card if live_card is not None else card(live)
     parts.append(first.assign(evidence=f"executed live ({live.profile})"))
@@ -360,12 +395,14 @@ def scorecards(
         if profile == live.profile or profile not in live.chapter.profiles:
             continue
         config = committed(live.chapter, profile, root)
-        state, text = _summary(status(config))
+        states = status(config)
+        state, text = _summary(states)
+        text += platform_note(states)
         if state == "missing":
             continue
         try:
             parts.append(card(config).assign(evidence=text))
-        except DatasetNotFoundError as exc:  # a claim computed from the data as well as the runs
+        except FileNotFoundError as exc:  # a claim computed from data absent here (DatasetNotFoundError)
             row = {c: "—" for c in first.columns} | {"profile, data, seeds": f"{profile}; not computed"}
             missing = pd.DataFrame([row | {"evidence": f"{text}; needs data absent here: {exc}"}])
             parts.append(missing.set_axis(["(every claim of this profile)"]).rename_axis("claim"))

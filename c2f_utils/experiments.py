@@ -5,8 +5,9 @@ run (with types, bounds and choices, declared once with :func:`param`) and whose
 :meth:`Experiment.run` computes it. An instance is validated when it is made, so a
 wrong value fails before anything trains, with a message naming the field and the
 value. :meth:`Experiment.cached` runs it through :func:`c2f_utils.runs.cached_run`
-under a key that depends on the experiment, its parameters, the code it executes
-(:func:`code_fingerprint`) and the numerical libraries' versions, and on nothing else.
+under a key that depends on the experiment's name and declared ``version``, its
+parameters, the declared versions of the components it uses (:meth:`Experiment.components`)
+and the numerical libraries' versions, and on nothing else (:mod:`c2f_utils.identity`).
 
 A *chapter* (:class:`Chapter`) names its notebook and, per profile (``quick``,
 ``real``, ``paper``), a :class:`Grid` per experiment group: a base instance and the
@@ -27,30 +28,23 @@ before any of them runs (``python -m c2f_utils.run CHAPTER --plan``).
 Why frozen dataclasses rather than pydantic models: they are in the standard library
 (nothing to pin for readers), immutable and hashable (an experiment is a value: a
 cache key, a plan entry), copied with validation by :func:`dataclasses.replace`, and
-their fields are plain annotations that the fingerprinting and the parameter
-derivation read directly; the validation they need (types, bounds, choices, device
-strings) is the library's own, with its messages naming the field and the value.
+their fields are plain annotations that the parameter derivation reads directly; the
+validation they need (types, bounds, choices, device strings) is the library's own, with
+its messages naming the field and the value.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import itertools
 import json
 import math
 import re
-import sys
-import textwrap
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,9 +59,6 @@ __all__ = [
     "ParamInfo",
     "Parameter",
     "check_value",
-    "code_dependencies",
-    "code_fingerprint",
-    "library_versions",
     "param",
     "parse_text",
     "plural",
@@ -81,11 +72,6 @@ _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 _PLURALS = {"criterion": "criteria", "analysis": "analyses", "index": "indices"}
-# Storage and declaration machinery: how a result is kept, not what it computes.
-_NOT_COMPUTATION = {
-    f"{_PACKAGE}.{m}"
-    for m in ("runs", "experiments", "report", "plots", "evidence", "sweep", "run", "progress", "_lazy")
-}
 
 
 # --------------------------------------------------------------------------- fields
@@ -254,6 +240,12 @@ class Experiment:
     """
 
     name: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    """Bump when what :meth:`run` computes from its components changes (re-keys its runs)."""
+    uses: ClassVar[tuple[str, ...]] = ()
+    """Components every run of the class uses (:data:`c2f_utils.identity.COMPONENTS`)."""
+    component_fields: ClassVar[Mapping[str, Mapping[Any, tuple[str, ...]]]] = {}
+    """Field -> value -> the components that value selects (``{"criterion": {"fierce": ("losses.fierce",)}}``)."""
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -285,14 +277,54 @@ class Experiment:
         """Runs this run reads (a teacher, a pretrained source); planned before it."""
         return [v for f in dataclasses.fields(self) if isinstance(v := getattr(self, f.name), Experiment)]
 
-    def key(self) -> str:
-        """The run's cache key (see :func:`c2f_utils.runs.run_key`)."""
-        from .runs import run_key
+    def components(self) -> tuple[str, ...]:
+        """The components this run uses (:data:`c2f_utils.identity.COMPONENTS`), sorted.
 
-        return run_key(self.name, self.params(), code_fingerprint(type(self)))
+        The class's ``uses``; for each field named in ``component_fields``, the components
+        its value selects (a criterion's loss, a model's architecture); ``data.<name>`` for
+        the value of every field whose name ends in ``dataset``, when it names a declared
+        dataset; and the components of the runs it requires.
+        """
+        from .identity import COMPONENTS
+
+        out = set(self.uses)
+        for fname, table in self.component_fields.items():
+            out.update(table.get(getattr(self, fname), ()))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("dataset") and isinstance(value, str) and f"data.{value}" in COMPONENTS:
+                out.add(f"data.{value}")
+        for dep in self.requires():
+            out.update(dep.components())
+        return tuple(sorted(out))
+
+    def declaration(self) -> dict[str, Any]:
+        """What the run declares beyond its name and parameters (:func:`c2f_utils.identity.declaration`)."""
+        from .identity import declaration
+
+        requires = [{"experiment": dep.name, **dep.declaration()} for dep in self.requires()]
+        return declaration(self.version, self.components(), requires)
+
+    def key(self) -> str:
+        """The run's cache key: name, parameters and :meth:`declaration` (:func:`c2f_utils.identity.run_key`)."""
+        from .identity import run_key
+
+        return run_key(self.name, self.params(), self.declaration())
+
+    def source_files(self) -> list[Path]:
+        """The source files whose code a run may execute: the experiment's module and the library's
+        computing layers (for the provenance's :func:`~c2f_utils.identity.source_fingerprint`)."""
+        package = Path(__file__).resolve().parent
+        files = {Path(inspect.getfile(type(self))).resolve()}
+        for layer in ("train.py", "models.py", "weights.py", "_checks.py"):
+            files.add(package / layer)
+        for family in ("data", "losses", "probes"):
+            files.update((package / family).glob("*.py"))
+        return sorted(files)
 
     def cached(self, *, cache_dir: str | None = None, force: bool = False):
         """The run's :class:`~c2f_utils.runs.RunResult`, computed or read from the cache."""
+        from .identity import source_fingerprint
         from .runs import cached_run
 
         return cached_run(
@@ -301,318 +333,26 @@ class Experiment:
             self.params(),
             cache_dir=cache_dir,
             force=force,
-            code=code_fingerprint(type(self)),
+            declared=self.declaration(),
+            source=source_fingerprint(self.source_files()),
         )
 
     def data_needs(self) -> list[str]:
-        """The real datasets this run reads: the values of its ``dataset`` fields that are not embedded.
-
-        Experiments that read other files (weights, a dataset chosen at run time) override it
-        or :meth:`check_data`.
-        """
-        from . import data
-
+        """The datasets this run reads: the values of its ``dataset`` fields. The runner checks the
+        files of those that are registered and not embedded (``--check-data``)."""
         names = [getattr(self, f.name) for f in dataclasses.fields(self) if f.name.endswith("dataset")]
-        return [n for n in names if isinstance(n, str) and n not in data.available("embedded")]
+        return [n for n in names if isinstance(n, str)]
 
     def check_data(self) -> list[str]:
-        """Problems with the files this run needs (empty when every one is there and readable).
-
-        Each of :meth:`data_needs` is loaded, every split, without downloading: a missing
-        file is reported with the loader's message (where to put it, how to get it).
-        """
-        from . import data
-
-        problems = []
-        for name in self.data_needs():
-            if name not in data.available():
-                problems.append(f"{name}: no loader is registered for this dataset (data.available() lists them)")
-                continue
-            for split in data.describe(name).splits:
-                try:
-                    data.load(name, split, download=False)
-                except data.DatasetNotFoundError as exc:
-                    problems.append(f"{name} ({split}): {exc}")
-                    break
-                except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem to report, with the rest
-                    problems.append(f"{name} ({split}): unreadable ({type(exc).__name__}: {exc})")
-                    break
-        return problems
+        """Problems with files this run reads besides its registered datasets (weights, a folder of
+        the user's); empty by default."""
+        return []
 
     def is_cached(self, cache_dir: str | None = None) -> bool:
         """Whether a finished entry for this run is on disk (its checksums are checked on read)."""
         from .runs import entry_path
 
         return (entry_path(self.name, self.key(), cache_dir) / "record.json").is_file()
-
-
-# --------------------------------------------------------------------------- code fingerprints
-
-
-def _names_used(obj: Any) -> set[str]:
-    """Global names read by a function or by the methods of a class (nested code included)."""
-    codes: list[types.CodeType] = []
-    if isinstance(obj, type):
-        for member in vars(obj).values():
-            func = getattr(member, "__func__", member)
-            if isinstance(member, property):
-                func = member.fget
-            if hasattr(func, "__code__"):
-                codes.append(func.__code__)
-        for ann in getattr(obj, "__annotations__", {}).values():
-            if isinstance(ann, str):
-                codes.append(compile(ann, "<annotation>", "eval"))
-    elif hasattr(obj, "__code__"):
-        codes.append(obj.__code__)
-    names: set[str] = set()
-    while codes:
-        code = codes.pop()
-        names.update(code.co_names)
-        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-    return names
-
-
-def _is_library(module: str) -> bool:
-    """Library modules are hashed whole; chapter modules object by object."""
-    return module.startswith(_PACKAGE + ".") and not module.startswith(f"{_PACKAGE}.chapters")
-
-
-_PACKAGE_DIR = Path(__file__).resolve().parent
-
-
-def _source_file(module: str) -> Path | None:
-    """Source file of ``module``. The package's own modules are located by path, not by
-    :func:`importlib.util.find_spec`, which imports a submodule's parent packages (and with
-    them torch): hashing a chapter's code for ``--plan`` imports nothing."""
-    if module == _PACKAGE or module.startswith(_PACKAGE + "."):
-        base = _PACKAGE_DIR.joinpath(*module.split(".")[1:])
-        for candidate in (base / "__init__.py", base.with_suffix(".py")):
-            if candidate.is_file():
-                return candidate
-        return None
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ModuleNotFoundError, ValueError):
-        return None
-    return Path(spec.origin) if spec is not None and spec.origin not in (None, "built-in", "frozen") else None
-
-
-def _is_module(name: str) -> bool:
-    return _source_file(name) is not None
-
-
-@cache
-def _module_imports(module: str) -> tuple[str, ...]:
-    """Package modules imported by ``module`` (from its source, relative imports resolved)."""
-    origin = _source_file(module)
-    if origin is None:
-        return ()
-    tree = ast.parse(origin.read_text())
-    is_package = origin.name == "__init__.py"
-    base = module if is_package else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = base.split(".")
-                root = ".".join(parts[: len(parts) - node.level + 1])
-                target = f"{root}.{node.module}" if node.module else root
-            else:
-                target = node.module or ""
-            found.add(target)
-            if target.startswith(_PACKAGE):  # `from . import losses` imports a module
-                found.update(f"{target}.{a.name}" for a in node.names if _is_module(f"{target}.{a.name}"))
-    return tuple(sorted(m for m in found if m.startswith(_PACKAGE + ".") and m not in _NOT_COMPUTATION))
-
-
-@cache
-def _package_layout(package: str) -> tuple[dict[str, str], frozenset[str], bool] | None:
-    """What a package's ``__init__`` binds, read from its source: ``(exports, imported, own)``.
-
-    ``exports`` maps each name bound by ``from .sub import name`` to ``package.sub``;
-    ``imported`` are the submodules it imports as modules (``from . import sub``: for their
-    registrations, as :mod:`c2f_utils.data` imports its datasets); ``own`` is whether it
-    defines anything itself. ``None`` for a plain module.
-    """
-    origin = _source_file(package)
-    if origin is None or origin.name != "__init__.py":
-        return None
-    exports: dict[str, str] = {}
-    imported: set[str] = set()
-    own = False
-    for node in ast.parse(origin.read_text()).body:
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            for alias in node.names:
-                if node.module:
-                    exports[alias.asname or alias.name] = f"{package}.{node.module}"
-                else:
-                    imported.add(f"{package}.{alias.name}")
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
-            own = own or not (len(targets) == 1 and isinstance(targets[0], ast.Name) and targets[0].id == "__all__")
-    return exports, frozenset(imported), own
-
-
-def _modules_read(module: str, names: set[str]) -> set[str]:
-    """The library modules that code reading ``names`` off module ``module`` reaches.
-
-    A plain module is itself. For a package, the names are resolved statically from its
-    ``__init__`` (:func:`_package_layout`), without importing it: each exported name read
-    (``c2f_probes.linear_probe``) is its defining submodule, each submodule read
-    (``c2f_data.core``) itself, and the submodules the ``__init__`` imports as modules
-    always count, with the ``__init__``. A package that defines names of its own is
-    counted whole. ``names`` are every name the code reads, attributes of other objects
-    too, so the result may be larger than needed, never smaller.
-    """
-    layout = _package_layout(module)
-    if layout is None:
-        return {module}
-    exports, imported, own = layout
-    if own:
-        return {module}
-    read = {exports[n] for n in names if n in exports}
-    read |= {f"{module}.{n}" for n in names if _is_module(f"{module}.{n}")}
-    return {f"{module}.__init__", *imported, *read}
-
-
-def _library_closure(modules: set[str]) -> list[str]:
-    todo, seen = list(modules), set()
-    while todo:
-        m = todo.pop()
-        if m in seen or m in _NOT_COMPUTATION or not _is_library(m):
-            continue
-        seen.add(m)
-        if not m.endswith(".__init__"):  # a package's own file (see _modules_read): hashed, its imports not followed
-            todo.extend(_module_imports(m))
-    return sorted(seen)
-
-
-def _walk(root: Any) -> tuple[dict[str, Any], set[str]]:
-    """Objects (by qualified name) and library modules reached from ``root`` (see :func:`code_dependencies`)."""
-    if not (inspect.isfunction(root) or inspect.isclass(root)):
-        root = type(root)  # a callable instance: its class's code
-    objects: dict[str, Any] = {}
-    modules: set[str] = set()
-    stack: list[Any] = [root]
-    while stack:
-        obj = stack.pop()
-        qual = f"{obj.__module__}.{obj.__qualname__}"
-        if qual in objects:
-            continue
-        objects[qual] = obj
-        namespace = vars(sys.modules[obj.__module__])
-        names = _names_used(obj)
-        used = [n for n in names if n in namespace]
-        for name in used:  # module-level constants (tables, defaults) the code reads
-            if isinstance(namespace[name], _CONSTANT_TYPES) and not _is_library(obj.__module__):
-                objects[f"{obj.__module__}.{name}"] = _Constant(namespace[name])
-        candidates = [namespace[n] for n in used]
-        if isinstance(obj, type):
-            candidates += [b for b in obj.__mro__[1:] if b not in (Experiment, object)]
-        for value in candidates:
-            if isinstance(value, types.ModuleType):  # a module, or a LazyModule not imported yet
-                if _is_library(value.__name__):
-                    modules.update(_modules_read(value.__name__, names))
-                continue
-            module = getattr(value, "__module__", None)
-            ours = isinstance(module, str) and (module.startswith(_PACKAGE + ".") or module == root.__module__)
-            if not ours or module in _NOT_COMPUTATION:
-                continue
-            if _is_library(module):
-                modules.add(module)
-            elif inspect.isfunction(value) or inspect.isclass(value):
-                stack.append(value)
-    return objects, modules
-
-
-_CONSTANT_TYPES = (int, float, str, bytes, bool, tuple, list, dict, frozenset, set, type(None))
-
-
-@dataclass(frozen=True)
-class _Constant:
-    """A module-level constant reached by an experiment: hashed by its ``repr``."""
-
-    value: Any
-
-
-def code_dependencies(cls: Any) -> tuple[list[str], list[str]]:
-    """What an experiment's run executes: ``(objects, library_modules)``.
-
-    ``objects`` are the qualified names of the experiment class and of every function,
-    class or constant of a chapter module (or of the caller's own module) it reaches
-    through global names, hashed by source (constants by ``repr``); ``library_modules`` are the package modules it
-    reaches, hashed whole and closed under their imports. Presentation and storage
-    modules (``plots``, ``report``, ``runs``, ``experiments``) are never part of it.
-    """
-    objects, modules = _walk(cls)
-    return sorted(objects), _library_closure(modules)
-
-
-def _normalized(source: str) -> bytes:
-    """The syntax tree of ``source`` without docstrings, comments or layout: what the code does."""
-    tree = ast.parse(textwrap.dedent(source))
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False).encode()
-
-
-def _object_source(obj: Any) -> bytes:
-    """Normalised source of a function or class (a constant's ``repr``; compiled code where no source)."""
-    if isinstance(obj, _Constant):
-        return repr(obj.value).encode()
-    try:
-        return _normalized(inspect.getsource(obj))
-    except (OSError, TypeError, SyntaxError):
-        code = getattr(obj, "__code__", None)
-        return code.co_code + repr(code.co_consts).encode() if code is not None else repr(obj).encode()
-
-
-@cache
-def _module_digest(module: str) -> str:
-    origin = _source_file(module)
-    if origin is None:
-        raise ModuleNotFoundError(f"No source file for module {module!r}")
-    return hashlib.sha256(_normalized(origin.read_text())).hexdigest()
-
-
-@cache
-def code_fingerprint(cls: Any) -> str:
-    """SHA-256 prefix of the code an experiment's run executes (:func:`code_dependencies`)
-    and of :func:`library_versions`.
-
-    Code is hashed as its syntax tree without docstrings and comments, so editing a
-    docstring, a comment, a plot, a table, a scorecard or a notebook changes no
-    fingerprint; editing a loss changes the fingerprints of the experiments that reach
-    it, and only those.
-    """
-    objects, reached = _walk(cls)
-    digest = hashlib.sha256()
-    for qual in sorted(objects):
-        digest.update(qual.encode())
-        digest.update(_object_source(objects[qual]))
-    for module in _library_closure(reached):
-        digest.update(module.encode())
-        digest.update(_module_digest(module).encode())
-    digest.update(json.dumps(library_versions(), sort_keys=True).encode())
-    return digest.hexdigest()[:16]
-
-
-@lru_cache(maxsize=1)
-def library_versions() -> dict[str, str]:
-    """Versions of the numerical libraries a result depends on: torch, numpy, scikit-learn, POT."""
-    from importlib.metadata import version
-
-    return {name: version(name) for name in ("torch", "numpy", "scikit-learn", "pot")}
 
 
 # --------------------------------------------------------------------------- grids and chapters
@@ -893,6 +633,10 @@ class Config:
     store: Path | None = None
     """Folder of committed runs (:func:`c2f_utils.evidence.committed`): ``results`` then
     reads them only, and never computes."""
+    reader: Any = None
+    """With ``store``: what reads the committed runs, an object with ``grid(config, gid)`` and
+    ``one(config, experiment)`` returning RunResults (injected by :mod:`c2f_utils.evidence`,
+    which this module does not import)."""
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -915,9 +659,7 @@ class Config:
         from .progress import progress_bar
 
         if self.store is not None:
-            from .evidence import read_grid
-
-            return read_grid(self, gid)
+            return self._reader().grid(self, gid)
         runs = self.runs(gid)
         bar = progress_bar(runs, desc=f"{self.chapter.name}.{gid}", unit="run", enabled=progress)
         return [r.cached() for r in bar]
@@ -926,10 +668,13 @@ class Config:
         """One run's result (a grid's run or one it requires), computed or cached, or committed
         (read only) when the configuration reads committed runs."""
         if self.store is not None:
-            from .evidence import read_committed
-
-            return read_committed(self, "", exp)
+            return self._reader().one(self, exp)
         return exp.cached()
+
+    def _reader(self) -> Any:
+        if self.reader is None:
+            raise ValueError(f"Expected a `reader` of the committed runs in {self.store} (see evidence.committed)")
+        return self.reader
 
     def plan(self) -> list[tuple[str, Experiment]]:
         """Every run the chapter executes, as ``(grid id, experiment)``, required runs first, no repeats."""
@@ -948,18 +693,6 @@ class Config:
             for exp in grid.runs():
                 add(gid, exp)
         return out
-
-    def check_data(self) -> list[str]:
-        """Every problem with the files the planned runs need, each reported once."""
-        problems: list[str] = []
-        seen: set[tuple[str, tuple[str, ...]]] = set()
-        for _, exp in self.plan():
-            needs = (type(exp).__name__, tuple(exp.data_needs()))
-            if needs in seen:  # the files a run needs follow from its class and datasets
-                continue
-            seen.add(needs)
-            problems += [p for p in exp.check_data() if p not in problems]
-        return problems
 
     def plan_records(self, cache_dir: str | None = None) -> list[dict[str, Any]]:
         """:meth:`plan` as JSON-ready records (what ``--plan`` prints, one per line)."""

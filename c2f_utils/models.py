@@ -66,7 +66,7 @@ class ModelOutput(NamedTuple):
     """Penultimate representation, shape ``(batch, feature_dim)``."""
 
 
-def _check_model(model: Any, name: str = "model") -> nn.Module:
+def check_model(model: Any, name: str = "model") -> nn.Module:
     """Return ``model`` if it is a :class:`torch.nn.Module`, else raise naming ``name``."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"Expected `{name}` to be a torch.nn.Module, got {type(model).__name__}")
@@ -79,22 +79,22 @@ def _check_prefix(prefix: Any) -> str:
     return prefix
 
 
-_INPUTS_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("c2f_inputs_checked", default=False)
+INPUTS_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("c2f_inputs_checked", default=False)
 """True while :func:`~c2f_utils.train.fit` runs a training step on a batch of data it has already checked
-(when it started): the models' forward then skips :func:`_check_inputs`, which a small model would feel."""
+(when it started): the models' forward then skips :func:`check_inputs`, which a small model would feel."""
 
 
-def _check_inputs(x: Any, like: Tensor | None = None, name: str = "x") -> Tensor:
+def check_inputs(x: Any, like: Tensor | None = None, name: str = "x") -> Tensor:
     """Return ``x`` if it is a non-empty batch tensor (at least 2 dimensions, one row or more),
     of the dtype of the parameter ``like`` (when given, outside autocast), and with no NaN or
     infinite entry; raises naming ``name`` otherwise (nothing is checked inside a training step
-    of :func:`~c2f_utils.train.fit`, whose data were checked once, see ``_INPUTS_CHECKED``).
+    of :func:`~c2f_utils.train.fit`, whose data were checked once, see ``INPUTS_CHECKED``).
 
     The values are checked on the CPU only (as :func:`~c2f_utils._checks.check_tensor` does),
     with one reduction: the sum of the batch is finite exactly when every entry is, unless it
     overflows, and only then is every entry looked at.
     """
-    if _INPUTS_CHECKED.get():
+    if INPUTS_CHECKED.get():
         return x
     if not isinstance(x, Tensor):
         raise TypeError(f"Expected `{name}` to be a torch.Tensor, got {type(x).__name__}")
@@ -123,7 +123,7 @@ def _sizes(name: str, value: Any, *, allow_empty: bool) -> list[int]:
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters of ``model`` (a :class:`torch.nn.Module`, else :class:`TypeError`)."""
-    _check_model(model)
+    check_model(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -140,7 +140,7 @@ def state_arrays(model: nn.Module, prefix: str = _STATE_PREFIX) -> dict[str, np.
     prefix : str
         Prepended to every key (a non-string raises :class:`TypeError`).
     """
-    _check_model(model)
+    check_model(model)
     _check_prefix(prefix)
     return {f"{prefix}{k}": v.detach().cpu().numpy() for k, v in model.state_dict().items()}
 
@@ -164,7 +164,7 @@ def load_state_arrays(model: nn.Module, arrays: dict[str, np.ndarray], prefix: s
     nn.Module
         ``model``, loaded.
     """
-    _check_model(model)
+    check_model(model)
     if not isinstance(arrays, Mapping):
         raise TypeError(f"Expected `arrays` to be a mapping of names to arrays, got {type(arrays).__name__}")
     _check_prefix(prefix)
@@ -213,8 +213,8 @@ def reference_outputs(model: nn.Module, x: Tensor) -> ModelOutput:
     x : Tensor
         A non-empty batch ``(batch, ...)`` with no NaN or infinite entry (checked on the CPU).
     """
-    _check_model(model)
-    _check_inputs(x)
+    check_model(model)
+    check_inputs(x)
     if model.training:
         raise ValueError("Expected `model` in eval mode (a frozen reference); call c2f_utils.models.freeze(model)")
     with torch.no_grad():
@@ -273,7 +273,7 @@ class MLP(nn.Module):
         """Logits and features of a batch ``x`` of shape ``(batch, ...)`` with ``in_dim`` values
         per sample, of the parameters' dtype, non-empty and finite (else :class:`ValueError`
         or :class:`TypeError`)."""
-        _check_inputs(x, self.head.weight)
+        check_inputs(x, self.head.weight)
         x = x.flatten(1)
         if x.shape[1] != self.in_dim:
             raise ValueError(f"Expected `x` with {self.in_dim} values per sample, got shape {tuple(x.shape)}")
@@ -311,7 +311,7 @@ class LeNet5(nn.Module):
     def forward(self, x: Tensor) -> ModelOutput:
         """Logits and features of a batch ``x`` of shape ``(batch, C, 28|32, 28|32)``, of the
         parameters' dtype, non-empty and finite (else :class:`ValueError` or :class:`TypeError`)."""
-        _check_inputs(x, self.head.weight)
+        check_inputs(x, self.head.weight)
         if x.ndim != 4 or x.shape[-2:] not in ((28, 28), (32, 32)):
             raise ValueError(f"Expected `x` of shape (batch, C, 28|32, 28|32), got {tuple(x.shape)}")
         if x.shape[-1] == 28:
@@ -443,7 +443,7 @@ class ResNet(nn.Module):
     def forward(self, x: Tensor) -> ModelOutput:
         """Logits and features of images ``x`` of shape ``(batch, C, H, W)``, of the parameters'
         dtype, non-empty and finite (else :class:`ValueError` or :class:`TypeError`)."""
-        _check_inputs(x, self.head.weight)
+        check_inputs(x, self.head.weight)
         if x.ndim != 4:
             raise ValueError(f"Expected `x` as images of shape (batch, C, H, W), got {tuple(x.shape)}")
         maps = self.stages(self.stem(x))

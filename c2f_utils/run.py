@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from . import chapters
-from .experiments import PROFILES, Config
+from .experiments import PROFILES, Config, Experiment
 from .progress import PROGRESS_ENV
 from .runs import RESULTS_ENV, provenance
 
-__all__ = ["main", "run_chapter"]
+__all__ = ["check_data", "main", "run_chapter"]
 
 _PATH_ENVS = ("C2F_DATA_DIR", "C2F_CACHE_DIR")
 
@@ -147,6 +147,23 @@ def configure(name: str, profile: str = "quick", parameters: dict[str, Any] | No
     parameters = dict(parameters or {})
     profile = parameters.pop("profile", profile)
     return chapter.configure(profile, **parameters)
+
+
+def check_data(config: Config) -> list[str]:
+    """Every problem with the files the runs of ``config`` read, each reported once: their
+    registered datasets (:func:`c2f_utils.data.check_files`) and what each run checks itself
+    (:meth:`~c2f_utils.experiments.Experiment.check_data`: weights, a folder of your own)."""
+    from . import data
+
+    problems: list[str] = []
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for _, exp in config.plan():
+        needs = (type(exp).__name__, tuple(exp.data_needs()))
+        if needs in seen and type(exp).check_data is Experiment.check_data:
+            continue  # the files a run needs follow from its class and datasets
+        seen.add(needs)
+        problems += [p for p in data.check_files(exp.data_needs()) + exp.check_data() if p not in problems]
+    return problems
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -261,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(record, sort_keys=True))
         return 0
     started = time.perf_counter()
-    problems = config.check_data()
+    problems = check_data(config)
     if problems:
         print(f"{args.chapter}, {args.profile} profile: {len(problems)} missing or unreadable data file(s):")
         print("\n".join(f"- {p}" for p in problems))

@@ -2,9 +2,8 @@
 
 A *run* is a function of its parameters. :func:`cached_run` stores each finished run
 under ``$C2F_CACHE_DIR/runs/<name>/<key>/``, where ``key`` hashes the run's name, its
-parameters and the fingerprint of the code it executes
-(:func:`c2f_utils.experiments.code_fingerprint`: the experiment, the library modules it
-reaches, the numerical libraries' versions), and nothing else. Rebuilding the book or
+parameters and what it declares (:mod:`c2f_utils.identity`: the versions of its
+experiment, of the components it uses and of the numerical libraries), and nothing else. Rebuilding the book or
 rerunning a sweep reads finished runs back instead of recomputing them; a sweep run one
 run at a time resumes at the first unfinished run. Experiments
 (:class:`c2f_utils.experiments.Experiment`) call :func:`cached_run` through
@@ -55,7 +54,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, identity
+from .checkpoints import checkpointing
+from .identity import canonical
 from .paths import cache_dir as resolve_cache_dir
 
 __all__ = [
@@ -111,67 +112,15 @@ class RunResult:
     cached: bool
 
 
-def _canonical(value: Any, where: str, nonfinite_as_none: bool = False) -> Any:
-    """JSON-ready copy of ``value`` (tuples become lists); raises on anything else.
-
-    Non-finite floats raise, or become None with ``nonfinite_as_none``.
-    """
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        if not np.isfinite(f):
-            if nonfinite_as_none:
-                return None
-            raise ValueError(f"Expected finite numbers in run parameters, got {where}={value!r}")
-        return f
-    if isinstance(value, list | tuple):
-        return [_canonical(v, f"{where}[{i}]", nonfinite_as_none) for i, v in enumerate(value)]
-    if isinstance(value, Mapping):
-        bad = [k for k in value if not isinstance(k, str)]
-        if bad:  # {1: "a"} and {"1": "a"} would otherwise share a key (JSON keys are strings)
-            raise TypeError(f"Expected string keys in {where}, got {bad[0]!r} of type {type(bad[0]).__name__}")
-        return {k: _canonical(v, f"{where}.{k}", nonfinite_as_none) for k, v in value.items()}
-    raise TypeError(
-        f"Expected run parameters made of None, bool, int, float, str, lists and dicts, "
-        f"got {where}={value!r} of type {type(value).__name__}"
-    )
-
-
-def _check_name(name: Any) -> str:
-    """A run name is one folder under ``runs/``: letters, digits, '-', '_' and '.', not starting
-    with '.' (which would also let ``..`` climb out of the cache folder)."""
-    if (
-        not isinstance(name, str)
-        or not name
-        or name.startswith(".")
-        or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
-    ):
-        raise ValueError(
-            f"Expected `name` made of ASCII letters, digits, '-', '_' or '.', not starting with '.', got {name!r}"
-        )
-    return name
-
-
-def run_key(name: str, params: Mapping[str, Any], code: str) -> str:
-    """Hex key of a run: SHA-256 of its name, canonical parameters and ``code``
-    (the fingerprint of the code it executes)."""
-    _check_name(name)
-    if not isinstance(code, str) or not code:
-        raise ValueError(f"Expected `code` to be a non-empty fingerprint string, got {code!r}")
-    blob = json.dumps(
-        {"name": name, "params": _canonical(dict(params), "params"), "code": code},
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+def run_key(name: str, params: Mapping[str, Any], declared: Mapping[str, Any]) -> str:
+    """Hex key of a run (:func:`c2f_utils.identity.run_key`): its name, canonical parameters and
+    what it declares (experiment version, component and library versions)."""
+    return identity.run_key(name, params, declared)
 
 
 def entry_path(name: str, key: str, cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Folder of the cache entry of run ``name`` with ``key``."""
-    _check_name(name)
+    identity.check_name(name)
     if not isinstance(key, str) or not key or not all(c in "0123456789abcdef" for c in key):
         raise ValueError(f"Expected `key` to be a hexadecimal run key, got {key!r}")
     return resolve_cache_dir(cache_dir) / "runs" / name / key
@@ -200,21 +149,14 @@ def _git_commit() -> str | None:
 
 
 def provenance() -> dict[str, Any]:
-    """Where and with what a result was computed: versions, commit, device, time."""
-    import torch
-
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.machine()})"
-    from .experiments import library_versions
-
+    """Where and with what a result was computed: versions, commit, platform, time."""
     return {
         "package_version": __version__,
         "git_commit": _git_commit(),
-        "device": device,
-        **library_versions(),
+        **identity.platform_facts(),
+        **identity.library_versions(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),  # float reduction order, hence the last bits, depend on it
         "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -379,7 +321,8 @@ def cached_run(
     *,
     cache_dir: str | os.PathLike[str] | None = None,
     force: bool = False,
-    code: str | None = None,
+    declared: Mapping[str, Any] | None = None,
+    source: str | None = None,
 ) -> RunResult:
     """Return the result of ``fn(**params)``, from the cache when it is there.
 
@@ -395,15 +338,18 @@ def cached_run(
         Overrides ``$C2F_CACHE_DIR``.
     force : bool
         Recompute and overwrite even if a valid entry exists.
-    code : str, optional
-        Fingerprint of the code the run executes; by default
-        :func:`~c2f_utils.experiments.code_fingerprint` of ``fn``.
+    declared : mapping, optional
+        What the run declares beyond its name and parameters
+        (:func:`c2f_utils.identity.declaration`: versions of the experiment, its components and
+        the numerical libraries); part of the key. By default the numerical libraries'
+        versions only: a plain function declares no components.
+    source : str, optional
+        Fingerprint of the source the run executes (:func:`c2f_utils.identity.source_fingerprint`),
+        kept in the provenance as information, not part of the key.
     """
-    from .experiments import code_fingerprint
-
-    params = _canonical(dict(params), "params")
-    code = code if code is not None else code_fingerprint(fn)
-    key = run_key(name, params, code)
+    params = canonical(dict(params), "params")
+    declared = dict(declared) if declared is not None else {"libraries": identity.library_versions()}
+    key = run_key(name, params, declared)
     entry = entry_path(name, key, cache_dir)
     replace = force
     if entry.exists() and not force:
@@ -419,8 +365,6 @@ def cached_run(
             hit = _read_valid(entry, name, params)
             if hit is not None:
                 return hit
-        from .train import checkpointing
-
         checkpoints = entry.parent / f".ckpt-{key}"
         start = time.perf_counter()
         with checkpointing(checkpoints):  # a killed run resumes from its last checkpoint when rerun
@@ -432,8 +376,8 @@ def cached_run(
             raise TypeError(f"Expected `fn` to return a RunOutput or a dict of metrics, got {type(out).__name__}")
         if not isinstance(out.metrics, Mapping) or not all(isinstance(k, str) for k in out.metrics):
             raise TypeError(f"Expected the run's metrics to be a dict with string keys, got {out.metrics!r}")
-        metrics = {k: _canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
-        prov = {**provenance(), "code_fingerprint": code, "wall_time_s": round(wall, 3)}
+        metrics = {k: canonical(v, f"metrics.{k}", nonfinite_as_none=True) for k, v in out.metrics.items()}
+        prov = {**provenance(), "declared": declared, "source_fingerprint": source, "wall_time_s": round(wall, 3)}
         record = {"name": name, "params": params, "metrics": metrics, "provenance": prov}
         _write_entry(entry, record, out, replace)
         shutil.rmtree(checkpoints, ignore_errors=True)
@@ -498,7 +442,7 @@ def publish_results(results: Mapping[str, Any]) -> Path | None:
     written there; otherwise (the book build, an interactive session) nothing is
     written. Returns the path written, if any.
     """
-    clean = _canonical(dict(results), "results", nonfinite_as_none=True)
+    clean = canonical(dict(results), "results", nonfinite_as_none=True)
     target = os.environ.get(RESULTS_ENV)
     if not target:
         return None

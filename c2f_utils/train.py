@@ -15,7 +15,6 @@ Parameters of the criterion (a learnable label-smoothing matrix) are optimised t
 
 from __future__ import annotations
 
-import contextvars
 import math
 import os
 import random
@@ -33,7 +32,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from ._checks import check_bool, check_choice, check_number, check_positive_int
-from .models import _INPUTS_CHECKED, ModelOutput, _check_inputs, _check_model
+from .checkpoints import checkpointing, next_checkpoint
+from .models import INPUTS_CHECKED, ModelOutput, check_inputs, check_model
 from .progress import progress_bar
 
 __all__ = [
@@ -460,48 +460,6 @@ def smoke_mode() -> bool:
     return bool(os.environ.get(SMOKE_ENV))
 
 
-@dataclass
-class _Slot:
-    folder: Path
-    calls: int = 0
-
-
-_CHECKPOINTS: contextvars.ContextVar[_Slot | None] = contextvars.ContextVar("c2f_checkpoints", default=None)
-
-
-@contextmanager
-def checkpointing(folder: str | os.PathLike[str]) -> Iterator[Path]:
-    """Checkpoint every :func:`fit` called inside the block under ``folder``.
-
-    The ``n``-th call of ``fit`` in the block (0-based) saves ``folder/fit-n.pt`` every
-    ``config.checkpoint_every`` epochs and after its last epoch, atomically (write, then
-    rename): the model, optimiser and criterion states, the history, and every random
-    state that decides what comes next (Python, NumPy, PyTorch, the batch-order generator
-    and any generator the criterion holds). A ``fit`` that finds its file resumes after
-    the saved epoch, and returns at once if that was the last one, so a killed run
-    rerun in the same block (same folder) continues where it stopped and ends with the
-    same weights and history as an uninterrupted run. :func:`~c2f_utils.runs.cached_run`
-    opens this block for every run; the folder is deleted once the run's result is stored.
-    """
-    if not isinstance(folder, str | os.PathLike) or not str(folder):
-        raise TypeError(f"Expected `folder` to be a non-empty path (str or os.PathLike), got {folder!r}")
-    path = Path(folder)
-    token = _CHECKPOINTS.set(_Slot(path))
-    try:
-        yield path
-    finally:
-        _CHECKPOINTS.reset(token)
-
-
-def _next_checkpoint() -> Path | None:
-    slot = _CHECKPOINTS.get()
-    if slot is None:
-        return None
-    path = slot.folder / f"fit-{slot.calls}.pt"
-    slot.calls += 1
-    return path
-
-
 def _generators(obj: Any) -> dict[str, torch.Generator]:
     """The :class:`torch.Generator` attributes of a criterion (their state decides its noise)."""
     return {k: v for k, v in sorted(vars(obj).items()) if isinstance(v, torch.Generator)} if obj is not None else {}
@@ -583,7 +541,7 @@ def evaluate(
     dict of str to float
         ``loss``, and ``acc`` for class labels.
     """
-    _check_model(model)
+    check_model(model)
     dataset = _as_dataset(data, "data")
     criterion = _optional_callable("criterion", criterion)
     batch_size = check_positive_int("batch_size", batch_size)
@@ -639,8 +597,8 @@ def extract_features(
     ModelOutput
         Float32 logits and features on the CPU, one row per input.
     """
-    _check_model(model)
-    _check_inputs(x)
+    check_model(model)
+    check_inputs(x)
     batch_size = check_positive_int("batch_size", batch_size)
     dev = resolve_device(device)
     logits, feats = [], []
@@ -705,7 +663,7 @@ def fit(
         ``epoch``, ``lr``, ``train_loss``, ``train_acc`` (class labels only),
         ``val_*``, ``time_s`` and the callbacks' columns.
     """
-    _check_model(model)
+    check_model(model)
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"Expected `config` to be a TrainConfig or None, got {type(config).__name__}")
     _optional_callable("criterion", criterion)
@@ -760,7 +718,7 @@ def fit(
     torch.manual_seed(config.seed)
 
     history: list[dict[str, float]] = []
-    checkpoint, start_epoch = _next_checkpoint(), 0
+    checkpoint, start_epoch = next_checkpoint(), 0
     crit_generators = _generators(criterion)
 
     def snapshot(epoch: int) -> dict[str, Any]:
@@ -837,7 +795,7 @@ def fit(
                 x = transform(x)
             if channels_last and x.ndim == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
-            checked = _INPUTS_CHECKED.set(inputs_checked)
+            checked = INPUTS_CHECKED.set(inputs_checked)
             try:
                 with autocast:
                     out = model(x)
@@ -848,7 +806,7 @@ def fit(
                     if regularizer is not None:
                         loss = loss + regularizer(x, out)
             finally:
-                _INPUTS_CHECKED.reset(checked)
+                INPUTS_CHECKED.reset(checked)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"Non-finite training loss {float(loss.detach())} at epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)

@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from c2f_utils.chapters import lls
-from c2f_utils.experiments import code_dependencies
 from c2f_utils.losses import LLS_ABLATIONS, LLSLoss, OnlineLabelSmoothing, TFKDReg
 from c2f_utils.runs import RunResult
 
@@ -91,13 +90,11 @@ def test_student_runs_read_their_teacher_and_are_planned_after_it() -> None:
             assert keys.index(dep.key()) < keys.index(exp.key())
 
 
-def test_keys_hash_the_computation_not_the_report() -> None:
-    objects, modules = code_dependencies(lls.Distill)
-    assert {"c2f_utils.chapters.lls.Train", "c2f_utils.chapters.lls.make_model"} <= set(objects)
-    assert "c2f_utils.losses.distill" in modules and "c2f_utils.models" in modules
-    report_side = ("scorecard", "accuracy_table", "plot_geometry", "q_confusion_agreement", "_LLSChapter")
-    assert not [o for o in objects if o.rpartition(".")[2] in report_side]
-    assert "c2f_utils.report" not in modules and "c2f_utils.losses.fierce" not in modules
+def test_keys_follow_the_declared_components() -> None:
+    distill = next(r for r in TINY.runs("distill") if r.requires())
+    assert {"losses.distill", "losses.smoothing", "train"} <= set(distill.components())
+    assert "losses.fierce" not in distill.components()
+    assert set(distill.teacher.components()) <= set(distill.components())
 
 
 def test_tiny_runs_store_what_the_chapter_reads() -> None:

@@ -366,7 +366,7 @@ def test_decoded_tensors_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.warns(real_data.LossySourceWarning):
         first = data.load("cifar10_jpeg", "test", data_dir=tmp_path, download=False)
     assert first.x.shape == (10, 3, 32, 32) and first.fine.tolist() == list(range(10))
-    monkeypatch.setattr(real_data, "_decode_folder", lambda *a, **k: pytest.fail("decoded twice"))
+    monkeypatch.setattr(real_data, "decode_folder", lambda *a, **k: pytest.fail("decoded twice"))
     with pytest.warns(real_data.LossySourceWarning):
         again = data.load("cifar10_jpeg", "test", data_dir=tmp_path, download=False)
     torch.testing.assert_close(again.x, first.x)

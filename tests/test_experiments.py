@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from c2f_utils.experiments import Chapter, Experiment, Grid, code_dependencies, param, parse_text, plural
+from c2f_utils.experiments import Chapter, Experiment, Grid, param, parse_text, plural
 
 SCALE = {"ce": 1.0, "ls": 0.5}  # a module constant the run reads: part of its key
 
@@ -16,6 +16,7 @@ SCALE = {"ce": 1.0, "ls": 0.5}  # a module constant the run reads: part of its k
 @dataclass(frozen=True)
 class Toy(Experiment):
     name: ClassVar[str] = "test.toy"
+    component_fields: ClassVar[dict[str, dict[str, tuple[str, ...]]]] = {"loss": {"ls": ("losses.smoothing",)}}
     seed: int = param("seed", ge=0)
     lr: float = param("learning rate", gt=0, le=1)
     loss: str = param("loss", choices=("ce", "ls"))
@@ -31,6 +32,7 @@ class Toy(Experiment):
 @dataclass(frozen=True)
 class Student(Experiment):
     name: ClassVar[str] = "test.student"
+    uses: ClassVar[tuple[str, ...]] = ("train", "losses.fierce")
     teacher: Toy = param("the teacher run")
     seed: int = param("seed", ge=0)
 
@@ -214,11 +216,15 @@ def test_key_depends_on_parameters_and_experiment() -> None:
     assert toy(widths=[8, 4]).key() == toy(widths=(8, 4)).key()
 
 
-def test_dependencies_include_the_constants_and_helpers_a_run_reads() -> None:
-    objects, _ = code_dependencies(Toy)
-    assert objects == [f"{__name__}.SCALE", f"{__name__}.Toy"]
-    objects, _ = code_dependencies(Student)  # a student's result depends on its teacher's code too
-    assert objects == [f"{__name__}.SCALE", f"{__name__}.Student", f"{__name__}.Toy"]
+def test_a_run_declares_its_components_and_those_of_the_runs_it_requires() -> None:
+    assert Toy.version == 1 and toy().components() == ()
+    assert toy(loss="ls").components() == ("losses.smoothing",)  # selected by the field's value
+    assert Student(toy(loss="ls"), 0).components() == ("losses.fierce", "losses.smoothing", "train")
+    student = Student(toy(), 0)
+    assert student.components() == ("losses.fierce", "train")
+    declared = student.declaration()
+    assert declared["components"] == {"losses.fierce": 1, "train": 1}
+    assert declared["requires"] == [{"experiment": "test.toy", **toy().declaration()}]
 
 
 def test_a_followed_field_takes_the_other_grids_base_with_overrides() -> None:

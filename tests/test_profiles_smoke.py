@@ -93,7 +93,7 @@ def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -
     config = chapter.configure(
         profile, **{**smoke, **EXTRA.get((name, profile), {}), **_held_out(name, profile, on_fake_data)}
     )
-    assert config.check_data() == []
+    assert run.check_data(config) == []
     for gid, exp in config.plan():
         assert all(getattr(exp, f) <= 1 for f in vars(exp) if f.endswith("epochs")), (gid, exp)
         result = exp.cached()

@@ -44,7 +44,8 @@ def test_provenance_is_recorded(tmp_path: Path) -> None:
     record = json.loads((res.path / "record.json").read_text())
     prov = record["provenance"]
     assert record["params"] == {"a": 1}
-    keys = ("package_version", "git_commit", "device", "torch", "numpy", "pot", "wall_time_s", "code_fingerprint")
+    keys = ("package_version", "git_commit", "device", "cpu_model", "torch_threads", "torch", "numpy", "pot")
+    keys += ("wall_time_s", "declared")
     for key in keys:
         assert key in prov
     assert prov["wall_time_s"] >= 0
@@ -63,7 +64,7 @@ def test_interrupted_sweep_resumes(tmp_path: Path) -> None:
         return fn
 
     def sweep(fn) -> list[runs.RunResult]:
-        return [runs.cached_run("sw", fn, {"a": a}, cache_dir=tmp_path, code="fixed") for a in range(5)]
+        return [runs.cached_run("sw", fn, {"a": a}, cache_dir=tmp_path, declared={"fixed": 1}) for a in range(5)]
 
     with pytest.raises(KeyboardInterrupt):
         sweep(make(fail_at=3))
@@ -125,13 +126,15 @@ def test_env_variable_selects_cache_dir(tmp_path: Path, monkeypatch: pytest.Monk
     assert res.path.is_relative_to(tmp_path / "elsewhere")
 
 
-def test_key_depends_on_params_and_code() -> None:
-    assert runs.run_key("x", {"a": 1}, "c0") == runs.run_key("x", {"a": 1}, "c0")
-    assert runs.run_key("x", {"a": 1}, "c0") != runs.run_key("x", {"a": 2}, "c0")
-    assert runs.run_key("x", {"a": 1}, "c0") != runs.run_key("x", {"a": 1}, "c1")
-    assert runs.run_key("x", {"a": (1, 2)}, "c0") == runs.run_key("x", {"a": [1, 2]}, "c0")
-    with pytest.raises(ValueError, match="code"):
-        runs.run_key("x", {}, "")
+def test_key_depends_on_params_and_declaration() -> None:
+    d0, d1 = {"version": 1}, {"version": 2}
+    assert runs.run_key("x", {"a": 1}, d0) == runs.run_key("x", {"a": 1}, dict(d0))
+    assert runs.run_key("x", {"a": 1}, d0) != runs.run_key("x", {"a": 2}, d0)
+    assert runs.run_key("x", {"a": 1}, d0) != runs.run_key("x", {"a": 1}, d1)
+    assert runs.run_key("x", {"a": 1}, d0) != runs.run_key("y", {"a": 1}, d0)
+    assert runs.run_key("x", {"a": (1, 2)}, d0) == runs.run_key("x", {"a": [1, 2]}, d0)
+    with pytest.raises(ValueError, match="declared"):
+        runs.run_key("x", {}, {})
 
 
 @pytest.mark.parametrize(("params", "error"), [({"a": object()}, TypeError), ({"a": float("nan")}, ValueError)])
@@ -139,7 +142,7 @@ def test_invalid_params_are_rejected(tmp_path: Path, params: dict, error: type) 
     with pytest.raises(error, match=r"params\.a"):
         runs.cached_run("exp", Counter(), params, cache_dir=tmp_path)
     with pytest.raises(ValueError, match="name"):
-        runs.run_key("bad name/", {}, "c0")
+        runs.run_key("bad name/", {}, {"v": 1})
 
 
 def test_results_frame(tmp_path: Path) -> None:
@@ -172,8 +175,8 @@ def test_run_names_cannot_leave_the_cache_folder(tmp_path: Path, name: str) -> N
 def test_parameter_keys_must_be_strings() -> None:
     """{1: "a"} and {"1": "a"} would serialise alike: the first is refused, not collapsed."""
     with pytest.raises(TypeError, match=r"params\.d.*1"):
-        runs.run_key("x", {"d": {1: "a"}}, "c0")
-    assert runs.run_key("x", {"d": {"1": "a"}}, "c0")
+        runs.run_key("x", {"d": {1: "a"}}, {"v": 1})
+    assert runs.run_key("x", {"d": {"1": "a"}}, {"v": 1})
 
 
 def test_unreadable_arrays_are_refused_before_anything_is_written(tmp_path: Path) -> None:
@@ -221,7 +224,7 @@ def _compute_once(cache: str, log: str, barrier, scores) -> None:
         return {"score": float(a)}
 
     barrier.wait()
-    scores.put(runs.cached_run("exp", fn, {"a": 7}, cache_dir=cache, code="fixed").metrics["score"])
+    scores.put(runs.cached_run("exp", fn, {"a": 7}, cache_dir=cache, declared={"fixed": 1}).metrics["score"])
 
 
 def test_concurrent_writers_of_one_key_compute_it_once(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,12 @@ from ..constants import CIFAR10_NAMES
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, RunResult, results_frame
 from . import register
-from ._layers import c2f_data, c2f_folders, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .. import data as c2f_data
+    from .. import train as c2f_train
 
 __all__ = [
     "CHAPTER",
@@ -93,6 +98,11 @@ class _CriterionRun(Experiment):
         others ``s/C`` (the paper's ``(1 - σ, σ/(C-1))`` with ``σ = s (C-1)/C``). FIERCE's
         anchors are drawn from the seed, so CE and LS runs can be measured with them.
         """
+        import torch
+        from torch import nn
+
+        from .. import losses as c2f_losses
+
         kind = kind or self.criterion
         if kind == "ce":
             return nn.CrossEntropyLoss()
@@ -103,6 +113,8 @@ class _CriterionRun(Experiment):
         return c2f_losses.FIERCELoss(dim, self.anchor_count, self.lam, unit=self.entropy_unit, generator=gen, **options)
 
     def _adam(self) -> c2f_train.TrainConfig:
+        from .. import train as c2f_train
+
         return c2f_train.TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, optimizer="adam", lr=self.lr, seed=self.seed,
             device=self.device, progress=False,
@@ -122,6 +134,17 @@ class AgeRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.age"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "data.folders",
+        "losses.fierce",
+        "probes.entropy",
+        "probes.regression",
+        "train",
+    )
+    component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {
+        "model": {"mlp": ("models.mlp",), "resnet18": ("models.resnet",)}
+    }
     dataset: str = param(
         "dataset with a continuous target (quick: ellipse size; image_folder: your own images, see `folder`)",
         choices=("synthetic_sizes", "utkface", "image_folder"),
@@ -153,10 +176,14 @@ class AgeRun(_CriterionRun):
                 f"{self.dataset!r} with folder={self.folder!r}, targets={self.targets!r}, pattern={self.pattern!r}"
             )
 
+    def data_needs(self) -> list[str]:
+        """The registered dataset read (none for ``image_folder``: :meth:`check_data` reads the folder)."""
+        return [] if self.dataset == "image_folder" else super().data_needs()
+
     def check_data(self) -> list[str]:
-        """The registered datasets, or for ``image_folder`` the folder and its targets (both splits)."""
+        """For ``image_folder``, the folder and its targets (both splits)."""
         if self.dataset != "image_folder":
-            return super().check_data()
+            return []
         try:
             self.load_data()
         except (OSError, ValueError) as exc:
@@ -166,6 +193,9 @@ class AgeRun(_CriterionRun):
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
         """Training and test images with their continuous targets (synthetic: 2,000 ellipses;
         ``image_folder``: :func:`~c2f_utils.data.folders.image_regression_folder`)."""
+        from .. import data as c2f_data
+        from ..data import folders as c2f_folders
+
         if self.dataset == "image_folder":
             opts = {"targets": self.targets or None, "pattern": self.pattern or None, "size": self.image_size}
             return tuple(c2f_folders.image_regression_folder(split, self.folder, **opts) for split in ("train", "test"))
@@ -176,6 +206,8 @@ class AgeRun(_CriterionRun):
 
     def build_model(self, in_shape: tuple[int, ...]) -> nn.Module:
         """The official age ResNet-18 (base width 16, 1-D feature) or a tanh MLP ``pixels-128-32-1``."""
+        from .. import models as c2f_models
+
         if self.model == "resnet18":
             return c2f_models.resnet18(2, base_width=16, in_channels=in_shape[0], feature_dim=1)
         return c2f_models.MLP(int(np.prod(in_shape)), 2, hidden=(128, 32), feature_dim=1, activation="tanh")
@@ -184,6 +216,11 @@ class AgeRun(_CriterionRun):
         return 1, {"tau": self.tau, "similarity": "neg_sqdist", "anchors": "grid", "anchor_range": self.anchor_range}
 
     def run(self) -> RunOutput:
+        import torch
+
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         train, test = self.load_data()
         y_train, y_test = train.labels("median"), test.labels("median")
         class_means = torch.stack([train.fine[y_train == c].mean() for c in (0, 1)]).numpy()
@@ -243,6 +280,16 @@ class UnmixingRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.unmixing"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "losses.fierce",
+        "models.mlp",
+        "probes.calibration",
+        "probes.entropy",
+        "probes.information",
+        "probes.regression",
+        "train",
+    )
     dataset: str = param("hyperspectral scene", choices=("synthetic_unmixing", "samson", "jasper_ridge", "urban"))
     similarity: str = param("FIERCE similarity (official code: dot)", choices=("cosine", "dot"))
     anchor_kind: str = param("FIERCE anchor distribution (official: U[0,1))", choices=("uniform", "sphere", "normal"))
@@ -251,16 +298,25 @@ class UnmixingRun(_CriterionRun):
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
         """Training and test pixels with their abundances (the fine target)."""
+        from .. import data as c2f_data
+
         return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
 
     def build_model(self, bands: int, materials: int) -> nn.Module:
         """The official MLP ``bands-200-400-100-materials``."""
+        from .. import models as c2f_models
+
         return c2f_models.MLP(bands, materials, hidden=(200, 400), feature_dim=100)
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
         return 100, {"similarity": self.similarity, "anchors": self.anchor_kind}
 
     def run(self) -> RunOutput:
+        import torch
+
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         train, test = self.load_data()
         c2f_train.seed_everything(self.seed)
         net = self.build_model(train.x.shape[1], train.fine.shape[1])
@@ -320,6 +376,16 @@ class FewShotRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.fewshot"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "data.splits",
+        "losses.fierce",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "probes.fewshot",
+        "train",
+    )
     dataset: str = param("dataset split into base and novel classes", choices=("digits", *CIFAR10_NAMES, "cifar_fs"))
     episodes: int = param("evaluation episodes", ge=1)
 
@@ -329,6 +395,8 @@ class FewShotRun(_CriterionRun):
         Digits: 0-4 base, 5-9 novel (all images). CIFAR-10: training images of classes
         0-4 (airplane ... deer) base, test images of classes 5-9 (dog ... truck) novel.
         """
+        from .. import data as c2f_data
+
         if self.dataset == "digits":
             full = c2f_data.load("digits", "all")
             return c2f_data.class_subset(full, range(5)), c2f_data.class_subset(full, range(5, 10))
@@ -339,6 +407,8 @@ class FewShotRun(_CriterionRun):
 
     def build_model(self, n_base: int) -> nn.Module:
         """An MLP ``64-256-128`` on digits, LeNet-5 (84 features) on CIFAR-10, ResNet-18 on CIFAR-FS."""
+        from .. import models as c2f_models
+
         if self.dataset == "digits":
             return c2f_models.MLP(64, n_base, hidden=(256,), feature_dim=128)
         if self.dataset in CIFAR10_NAMES:
@@ -349,6 +419,9 @@ class FewShotRun(_CriterionRun):
         return {"digits": 128, "cifar10": 84, "cifar10_jpeg": 84}.get(self.dataset, 512), {}
 
     def run(self) -> RunOutput:
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         base, novel = self.load_data()
         c2f_train.seed_everything(self.seed)
         net = self.build_model(int(base.fine.max()) + 1)
@@ -652,6 +725,8 @@ def plot_age_features(results: list[RunResult], seed: int):
 
 def plot_reliability(results: list[RunResult], seed: int, n_bins: int = 10):
     """App. A.2, Figure 3: reliability diagrams of the unmixing classifiers (one seed)."""
+    from .. import probes as c2f_probes
+
     fig, axes, chosen = _panels(results, seed, 3.6, 3.4, sharey=True)
     for ax, r in zip(axes, chosen, strict=True):
         diag = c2f_probes.reliability_diagram(r.arrays["test_probs"], r.arrays["test_abundances"].argmax(1), n_bins)

@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,11 @@ from ..constants import CIFAR10_CLASSES, CIFAR10_NAMES, LLS_ABLATIONS
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, RunResult, results_frame
 from . import register
-from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .. import train as c2f_train
 
 __all__ = [
     "CHAPTER", "CLASS_NAMES", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train",
@@ -61,6 +65,8 @@ PAPER = {
 def make_model(name: str, n_classes: int, x_shape: Sequence[int]) -> nn.Module:
     """The chapter's networks: MLPs ``in-128-32-K`` (``"mlp"``) and ``in-24-16-K`` (``"mlp_small"``),
     LeNet-5, ResNet-18 and -20; ``x_shape`` is one input's shape ``(C, H, W)``."""
+    from .. import models as c2f_models
+
     channels = int(x_shape[0])
     if name == "mlp":
         return c2f_models.MLP(math.prod(x_shape), n_classes, hidden=(128,), feature_dim=32)
@@ -85,6 +91,10 @@ def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: floa
     :math:`\\tfrac\\lambda2\\|T\\|^2` on Q's logits with :math:`\\lambda` = ``weight_decay``
     (``fit`` does not decay criterion parameters).
     """
+    from torch import nn
+
+    from .. import losses as c2f_losses
+
     if method == "1-hot":
         return nn.CrossEntropyLoss(), []
     if method == "LS":
@@ -100,6 +110,8 @@ def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: floa
 
 
 def _augmentation(dataset: str):
+    from .. import train as c2f_train
+
     return c2f_train.crop_flip(4, True) if dataset in CIFAR10_NAMES else None
 
 
@@ -125,6 +137,16 @@ class Train(_Setup):
     (LLS variants) and the weights ``state/*`` (teacher methods)."""
 
     name: ClassVar[str] = "lls.train"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "losses.smoothing",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "models.state",
+        "probes.geometry",
+        "train",
+    )
     method: str = param("training criterion", choices=(*METHODS[:-1], *LLS_ABLATIONS))
     seed: int = param("training seed", ge=0)
     epochs: int = param("training epochs", ge=1)
@@ -136,11 +158,21 @@ class Train(_Setup):
 
     def train_config(self) -> c2f_train.TrainConfig:
         """The recipe: SGD with momentum 0.9, the schedule, the warm-up if shorter than the run."""
+        from .. import train as c2f_train
+
         warmup = self.warmup_epochs if self.epochs > self.warmup_epochs else 0
         names = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "milestones", "seed", "device")
         return c2f_train.TrainConfig(momentum=0.9, warmup_epochs=warmup, **{n: getattr(self, n) for n in names})
 
     def run(self) -> RunOutput:
+        import torch
+
+        from .. import data as c2f_data
+        from .. import losses as c2f_losses
+        from .. import models as c2f_models
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
         k, aug = train.n_classes(), _augmentation(self.dataset)
         c2f_train.seed_everything(self.seed)
@@ -180,6 +212,17 @@ class Distill(Experiment):
     ``teacher``'s method and seed are set from ``kind`` and ``seed``; its recipe also trains the student."""
 
     name: ClassVar[str] = "lls.distill"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "losses.distill",
+        "losses.smoothing",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "models.state",
+        "probes.geometry",
+        "train",
+    )
     teacher: Train = param("the teacher's run (method and seed follow kind and seed)")
     student: str = param("student network of Table 5", choices=("mlp_small", "lenet", "resnet20"))
     kind: str = param("how the student is taught", choices=STUDENT_KINDS)
@@ -193,6 +236,14 @@ class Distill(Experiment):
         return [] if self.kind == "alone" else [self.teacher]
 
     def run(self) -> RunOutput:
+        import torch
+        from torch import nn
+
+        from .. import data as c2f_data
+        from .. import losses as c2f_losses
+        from .. import models as c2f_models
+        from .. import train as c2f_train
+
         t = self.teacher
         train, test = c2f_data.load(t.dataset, "train"), c2f_data.load(t.dataset, "test")
         k, shape, regularizer = train.n_classes(), tuple(train.x.shape[1:]), None
@@ -219,10 +270,26 @@ class Overhead(_Setup):
     at a time, interleaved (load changes affect both alike), after one uncounted round."""
 
     name: ClassVar[str] = "lls.overhead"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "losses.smoothing",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "models.state",
+        "train",
+    )
     epochs: int = param("epochs of each criterion timed for Table 9", ge=1)
     seed: int = param("seed of the two networks' initialisation", ge=0)
 
     def run(self) -> RunOutput:
+        from torch import nn
+
+        from .. import data as c2f_data
+        from .. import losses as c2f_losses
+        from .. import models as c2f_models
+        from .. import train as c2f_train
+
         train = c2f_data.load(self.dataset, "train")
         k, aug = train.n_classes(), _augmentation(self.dataset)
         nets, times = {}, {"LS": [], "LLS": []}
@@ -318,6 +385,10 @@ def q_confusion_agreement(results: Sequence[RunResult], permutations: int = 999)
     """Figures 3-4 measured, per seed: Spearman correlation (off the diagonal) and Mantel p-value
     (:func:`~c2f_utils.probes.matrix_agreement`) of the LLS run's Q with its hard and soft test
     confusions; as a yardstick, that of the soft confusions of the 1-hot and LLS networks."""
+    import torch
+
+    from .. import probes as c2f_probes
+
     by_key = {(r.params["method"], r.params["seed"]): r for r in results}
     rows = []
     for (method, seed), r in by_key.items():
@@ -339,6 +410,8 @@ def q_confusion_agreement(results: Sequence[RunResult], permutations: int = 999)
 def geometry_summary(results: Sequence[RunResult], trio: Sequence[str], class_names: Sequence[str]) -> pd.DataFrame:
     """Figures 5-6 measured, per method and seed: equidistance (CV), agreement with 1-hot, and the
     trio ratio, distance of the related pair over their mean distance to the third (< 1: closer)."""
+    from .. import probes as c2f_probes
+
     a, b, c = (list(class_names).index(name) for name in trio)
     runs = {(r.params["method"], r.params["seed"]): r for r in results if r.params["method"] in TEACHERS}
     dist = {key: c2f_probes.normalized_cosine_distances(r.arrays["centres"]) for key, r in runs.items()}
@@ -379,6 +452,8 @@ def _heatmap(ax, matrix: np.ndarray, names: Sequence[str], title: str, fmt: str 
 
 def plot_q_and_confusion(result: RunResult, class_names: Sequence[str]):
     """Figures 3-4: the learned Q, the test confusion and the soft confusion (diagonals masked)."""
+    import torch
+
     from ..plots import panel_grid
 
     q = torch.softmax(torch.as_tensor(result.arrays["q_logits"]), 1).numpy()
@@ -395,6 +470,8 @@ def plot_q_and_confusion(result: RunResult, class_names: Sequence[str]):
 def _scatter(ax, feats: np.ndarray, names: np.ndarray, order: Sequence[str], title: str, **kw: Any) -> None:
     import seaborn as sns
 
+    from .. import probes as c2f_probes
+
     emb, index = c2f_probes.tsne(feats, seed=0, perplexity=min(30.0, (len(feats) - 1) / 3))
     sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=names[index], hue_order=list(order), linewidth=0, ax=ax, **kw)
     ax.set(title=title, xticks=[], yticks=[])
@@ -405,6 +482,7 @@ def plot_geometry(results: Sequence[RunResult], class_names: Sequence[str], trio
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    from .. import probes as c2f_probes
     from ..plots import MAX_WIDTH
 
     by = {r.params["method"]: r for r in results if r.params["seed"] == seed and r.params["method"] in TEACHERS}
@@ -453,6 +531,8 @@ def q_summary(config: Config) -> pd.Series:
     """The learned :math:`Q` of the run :func:`q_figure` draws: the range of its off-diagonal
     and diagonal entries against the uniform :math:`1/K`, and each class's most related class
     (largest off-diagonal entry of its row)."""
+    import torch
+
     first = _first_lls(config)
     names = CLASS_NAMES[config["dataset"]]
     q = torch.softmax(torch.as_tensor(first.arrays["q_logits"]), 1)

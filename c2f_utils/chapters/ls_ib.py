@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,12 @@ from ..constants import CIFAR10_NAMES, CIFAR10H_COUNTS
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, RunResult, results_frame
 from . import register
-from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from .. import data as c2f_data
+    from .. import train as c2f_train
 
 __all__ = ["CHAPTER", "NETWORKS", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
 __all__ += ["ib_frame", "plane_frame", "plot_ib", "plot_nuisance", "plot_plane", "plot_saliency", "scorecard"]
@@ -39,6 +44,8 @@ ACCURACY_MARGIN = 0.01
 @lru_cache(maxsize=8)
 def _load(name: str, split: str) -> c2f_data.LabeledData:
     """Each dataset split is generated or decoded once per process (the runs share it)."""
+    from .. import data as c2f_data
+
     return c2f_data.load(name, split)
 
 
@@ -50,6 +57,8 @@ the paper's ResNet-56 on CIFAR-10 and ResNet-20 on cluttered MNIST); ``lenet``: 
 
 def make_model(dataset: str, n_classes: int = 10, network: str = "default") -> tuple[nn.Module, nn.Module | None]:
     """The network of ``dataset`` and its Grad-CAM layer (``None`` for MLPs); see :data:`NETWORKS`."""
+    from .. import models as c2f_models
+
     check_choice("network", network, NETWORKS)
     if network == "lenet":
         if dataset in ("digits", "occluded_digits"):
@@ -86,6 +95,8 @@ class _Training(Experiment):
 
     def train_config(self) -> c2f_train.TrainConfig:
         """The run's :class:`~c2f_utils.train.TrainConfig`: no weight decay, as in the paper."""
+        from .. import train as c2f_train
+
         recipe = {k: getattr(self, k) for k in ("epochs", "batch_size", "optimizer", "lr", "seed", "device")}
         # the paper's SGD: epochs 80 and 120 of 160 (at least epoch 1: a one-epoch run keeps its lr)
         steps = (max(1, self.epochs // 2), max(1, 3 * self.epochs // 4))
@@ -93,6 +104,8 @@ class _Training(Experiment):
         return c2f_train.TrainConfig(**recipe, momentum=0.9, weight_decay=0.0, **schedule)
 
     def _fit(self, train: c2f_data.LabeledData, criterion: nn.Module) -> tuple[nn.Module, nn.Module | None]:
+        from .. import train as c2f_train
+
         c2f_train.seed_everything(self.seed)
         model, layer = make_model(self.dataset, train.n_classes(), self.network)
         transform = c2f_train.crop_flip() if self.augment and train.x.shape[1] == 3 else None
@@ -107,6 +120,15 @@ class Plane(_Training):
     optimum's I(X;T) (Prop. 4.5)."""
 
     name: ClassVar[str] = "ls_ib.plane"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "losses.confidence",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "probes.information",
+        "train",
+    )
     dataset: str = param("Figure 3 data", choices=("digits", *CIFAR10_NAMES))
     alpha: float = param("label-smoothing strengths of Figure 3", ge=0, le=1)
     beta: float = param("confidence-penalty weights of Figure 3 (then alpha = 0)", ge=0)
@@ -117,6 +139,13 @@ class Plane(_Training):
             raise ValueError(f"Expected `alpha` or `beta` to be 0, got alpha={self.alpha} and beta={self.beta}")
 
     def run(self) -> RunOutput:
+        import torch
+        from torch import nn
+
+        from .. import losses as c2f_losses
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         criterion = (
             c2f_losses.ConfidencePenalty(self.beta) if self.beta else nn.CrossEntropyLoss(label_smoothing=self.alpha)
         )
@@ -158,6 +187,10 @@ class IBCurve(Experiment):
     """
 
     name: ClassVar[str] = "ls_ib.ib_curve"
+    uses: ClassVar[tuple[str, ...]] = ("data.core", "probes.information", "train")
+    component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {
+        "dataset": {"auto": ("data.annotator_counts", "data.cifar10h")}
+    }
     dataset: str = param("Figure 4 labels ('auto': cifar10h if in the data folder)", choices=_COUNTS)
     betas: tuple[float, ...] = param("IB Lagrangian betas", ge=0)
     steps: int = param("Adam steps per beta of the IB-Lagrangian solver", ge=1)
@@ -173,6 +206,10 @@ class IBCurve(Experiment):
         return [d for d in (resolve_counts_dataset(self.dataset),) if d != "annotator_counts"]
 
     def run(self) -> RunOutput:
+        from .. import data as c2f_data
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         dataset = resolve_counts_dataset(self.dataset)
         counts = c2f_data.load(dataset, "all" if dataset == "annotator_counts" else "test").meta["counts"]
         solver = {"lr": 0.1, "init": "labels", "init_scale": 0.5, "warm_start": True, "seed": self.seed}
@@ -200,10 +237,23 @@ class Nuisance(_Training):
     occluder's digit) fit on the frozen penultimate features of the training set."""
 
     name: ClassVar[str] = "ls_ib.nuisance"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "probes.linear",
+        "train",
+    )
     dataset: str = param("Figure 6 data", choices=("occluded_digits", "occluded_cifar"))
     alpha: float = param("label-smoothing strengths of Figure 6", ge=0, le=1)
 
     def run(self) -> dict[str, float]:
+        from torch import nn
+
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         train, test = _load(self.dataset, "train"), _load(self.dataset, "test")
         model, _ = self._fit(train, nn.CrossEntropyLoss(label_smoothing=self.alpha))
         tr, te = (c2f_train.extract_features(model, d.x, device=self.device) for d in (train, test))
@@ -219,9 +269,12 @@ class RawNuisanceProbe(Experiment):
     """Figure 6 reference: the nuisance probe on the raw pixels (5000 training images)."""
 
     name: ClassVar[str] = "ls_ib.raw_nuisance_probe"
+    uses: ClassVar[tuple[str, ...]] = ("data.core", "probes.linear")
     dataset: str = param("Figure 6 data", choices=("occluded_digits", "occluded_cifar"))
 
     def run(self) -> dict[str, float]:
+        from .. import probes as c2f_probes
+
         train, test = _load(self.dataset, "train"), _load(self.dataset, "test")
         x, y = (train.x.flatten(1), test.x.flatten(1)), (train.meta["nuisance"], test.meta["nuisance"])
         return {"nuisance_probe_acc": c2f_probes.linear_probe(x[0], y[0], x[1], y[1], max_train=5000).test_score}
@@ -233,11 +286,24 @@ class Saliency(_Training):
     class on every test image; the share of saliency inside the original digit's box."""
 
     name: ClassVar[str] = "ls_ib.saliency"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "probes.saliency",
+        "train",
+    )
     dataset: str = param("Figures 7-8 data", choices=("cluttered_digits", "cluttered_mnist"))
     alpha: float = param("label-smoothing strengths of Figures 7-8 (0: CE; none: not run)", ge=0, le=1)
     n_show: int = param("saliency maps kept per run for the figure", ge=1)
 
     def run(self) -> RunOutput:
+        from torch import nn
+
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         train, test = _load(self.dataset, "train"), _load(self.dataset, "test")
         model, layer = self._fit(train, nn.CrossEntropyLoss(label_smoothing=self.alpha))
         logits = c2f_train.extract_features(model, test.x, device=self.device).logits

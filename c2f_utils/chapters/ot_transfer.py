@@ -29,7 +29,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -39,7 +39,15 @@ from .._checks import check_positive_int
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, RunResult, results_frame
 from . import register
-from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, c2f_weights, nn, torch
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from .. import data as c2f_data
+    from .. import losses as c2f_losses
+    from .. import models as c2f_models
+    from .. import train as c2f_train
 
 __all__ = [
     "BENCHMARK",
@@ -98,10 +106,14 @@ DIGIT_INPUTS = {"digits": 64, "mnist10k": 784}
 
 def _holdout(dataset: str) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
     """The training split cut into a fitting part (80%) and a fixed validation part (20%)."""
+    from .. import data as c2f_data
+
     return c2f_data.holdout_split(c2f_data.load(dataset, "train"), 0.2, np.random.default_rng(7))
 
 
 def _accuracy(model: nn.Module, data: c2f_data.LabeledData, device: torch.device) -> float:
+    from .. import train as c2f_train
+
     return float(
         (c2f_train.extract_features(model, data.x, device=device).logits.argmax(1) == data.fine).float().mean()
     )
@@ -116,6 +128,8 @@ def make_model(kind: str, dataset: str = "digits") -> nn.Module:
     ``dataset="cifar10"``: the CIFAR ResNets of ``CIFAR_NETWORKS``
     (teacher ResNet-110 and student ResNet-56, 64 features; student ResNet-56-Slim, 32).
     """
+    from .. import models as c2f_models
+
     shapes = {"source": ((128, 128), 64, 5), "teacher": ((256, 256), 128, 10), "M": ((64,), 128, 10)}
     inputs = DIGIT_INPUTS.get(dataset)
     if dataset == "cifar10":
@@ -145,6 +159,9 @@ def imagenet_resnet101(
     """
     from torchvision.models import ResNet101_Weights, resnet101
 
+    from .. import models as c2f_models
+    from .. import weights as c2f_weights
+
     check_positive_int("n_classes", n_classes)
     weights = ResNet101_Weights.IMAGENET1K_V1
     network = resnet101()
@@ -155,6 +172,8 @@ def imagenet_resnet101(
 
 def _center_crop(data: c2f_data.LabeledData, size: int) -> c2f_data.LabeledData:
     """The central ``size x size`` crop of every image (evaluation view of the training crops)."""
+    from .. import data as c2f_data
+
     h, w = data.x.shape[-2:]
     top, left = (h - size) // 2, (w - size) // 2
     return c2f_data.LabeledData(
@@ -171,6 +190,7 @@ def _center_crop(data: c2f_data.LabeledData, size: int) -> c2f_data.LabeledData:
 
 def _random_crop_flip(size: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """Training augmentation of App. A.1.2: a random ``size x size`` crop and a random mirror per image."""
+    import torch
 
     def transform(x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
@@ -203,6 +223,8 @@ class _ReferenceRegularizer:
         self.traces: list[float] = []
 
     def __call__(self, x: torch.Tensor, out: c2f_models.ModelOutput) -> torch.Tensor:
+        from .. import models as c2f_models
+
         value = self.omega(out.features, c2f_models.reference_outputs(self.reference, x).features)
         if self.omega.plan == "ot" and self.omega.last_trace is not None:
             self.traces.append(self.omega.last_trace)
@@ -228,6 +250,9 @@ def _regularizer(
 ]:
     """The penalty of ``method`` towards the frozen ``reference`` and its epoch callbacks
     (``solver``: how :math:`\\Omega_P`'s plan is computed)."""
+    from .. import losses as c2f_losses
+    from .. import models as c2f_models
+
     if method == "none":
         return None, []
     if method in ("l2", "l2sp"):
@@ -250,6 +275,8 @@ def _fit(
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Train ``model`` on ``splits = (train, val, test)`` with ``_regularizer(*penalty)`` and the
     augmentation ``transform``: accuracies and history."""
+    from .. import train as c2f_train
+
     regularizer, callbacks = _regularizer(*penalty)
     train, val, test = splits
     result = c2f_train.fit(
@@ -265,6 +292,8 @@ def _compression_recipe(
     """Training recipe of teachers and students: the digits' short cosine schedule, or App. A.2
     on CIFAR (He et al. 2016a: SGD 0.1, divided by 10 at 80K and 120K of 160K iterations,
     weight decay 1e-4, 4-pixel padded crops and mirrors)."""
+    from .. import train as c2f_train
+
     if dataset in DIGIT_INPUTS:
         return c2f_train.TrainConfig(epochs, batch_size, lr=0.05, schedule="cosine", seed=seed, device=device), None
     milestones = _paper_schedule(epochs, (0.5, 0.75))
@@ -292,6 +321,14 @@ class Reference(Experiment):
     """
 
     name: ClassVar[str] = "ot_transfer.reference"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "data.splits",
+        "models.mlp",
+        "models.resnet",
+        "models.state",
+        "train",
+    )
     role: str = param("which reference", choices=("source", "teacher"))
     dataset: str = param("data set", choices=("digits", "mnist10k", "cifar10"))
     epochs: int = param("training epochs", ge=1)
@@ -308,9 +345,15 @@ class Reference(Experiment):
 
     def network(self) -> nn.Module:
         """The trained network (run, or read from the cache), in eval mode."""
+        from .. import models as c2f_models
+
         return c2f_models.load_state_arrays(make_model(self.role, self.dataset), self.cached().arrays).eval()
 
     def run(self) -> RunOutput:
+        from .. import data as c2f_data
+        from .. import models as c2f_models
+        from .. import train as c2f_train
+
         if self.role == "source":
             train, test = (c2f_data.class_subset(c2f_data.load(self.dataset, s), SOURCE) for s in ("train", "test"))
             seed, batch_size = 0, 32
@@ -336,6 +379,19 @@ class Finetune(Experiment):
     """
 
     name: ClassVar[str] = "ot_transfer.finetune"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "data.splits",
+        "losses.distill",
+        "losses.transport",
+        "models.mlp",
+        "models.pretrained_resnet",
+        "models.resnet",
+        "models.state",
+        "probes.transport",
+        "train",
+        "weights",
+    )
     dataset: str = param(
         "transfer target (digits, mnist10k: 0-4 -> 5-9; fgvc_aircraft: ImageNet ResNet-101 -> 100 aircraft variants)",
         choices=("digits", "mnist10k", "fgvc_aircraft"),
@@ -362,12 +418,13 @@ class Finetune(Experiment):
     )
 
     def check_data(self) -> list[str]:
-        """The datasets, and for ``fgvc_aircraft`` the ImageNet ResNet-101 weights file (checksum verified)."""
+        """For ``fgvc_aircraft``, the ImageNet ResNet-101 weights file (checksum verified)."""
         from torchvision.models import ResNet101_Weights
 
+        from .. import weights as c2f_weights
         from ..weights import WeightsChecksumError, WeightsNotFoundError
 
-        problems = super().check_data()
+        problems = []
         if self.dataset == "fgvc_aircraft":
             try:
                 c2f_weights.load_weights(ResNet101_Weights.IMAGENET1K_V1, download=False)
@@ -401,6 +458,9 @@ class Finetune(Experiment):
         ``shots`` + ``shots`` images per variant of the trainval split, the test split
         (center crops), SGD divided by 10 after 2/3 of the epochs, random crops and flips.
         """
+        from .. import data as c2f_data
+        from .. import train as c2f_train
+
         rng = np.random.default_rng([self.seed, 6])
         if self.dataset in DIGIT_INPUTS:
             source = self.source().network()
@@ -430,6 +490,10 @@ class Finetune(Experiment):
         return source, splits, cfg, _random_crop_flip(CROP)
 
     def run(self) -> RunOutput:
+        from .. import models as c2f_models
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         dev = c2f_train.resolve_device(self.device)
         source, (train, val, test), cfg, transform = self.task()
         c2f_train.seed_everything(self.seed)
@@ -451,6 +515,16 @@ class Compress(Experiment):
     ``method`` towards the teacher; metrics ``val_acc`` and ``test_acc``."""
 
     name: ClassVar[str] = "ot_transfer.compress"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "data.splits",
+        "losses.distill",
+        "losses.transport",
+        "models.mlp",
+        "models.resnet",
+        "models.state",
+        "train",
+    )
     dataset: str = param("compression data set", choices=("digits", "mnist10k", "cifar10"))
     student: str = param("student network", choices=("S", "M"))
     method: str = param("regularizer towards the teacher", choices=COMPRESSION_METHODS)
@@ -477,12 +551,18 @@ class Compress(Experiment):
         """What :meth:`run` trains the student with, in public pieces: the frozen teacher (on
         the run's device), the data ``(fit, val, test)`` (80/20 holdout of the training split,
         the test split), the training recipe and the augmentation (``None`` on digits)."""
+        from .. import data as c2f_data
+        from .. import models as c2f_models
+        from .. import train as c2f_train
+
         teacher = c2f_models.freeze(self.teacher().network().to(c2f_train.resolve_device(self.device)))
         splits = (*_holdout(self.dataset), c2f_data.load(self.dataset, "test"))
         cfg, transform = _compression_recipe(self.dataset, self.epochs, 64, self.seed, self.device)
         return teacher, splits, cfg, transform
 
     def run(self) -> RunOutput:
+        from .. import train as c2f_train
+
         teacher, splits, cfg, transform = self.task()
         c2f_train.seed_everything(self.seed)
         model = make_model(self.student, self.dataset)
@@ -492,6 +572,8 @@ class Compress(Experiment):
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
+    import torch
+
     def call() -> float:
         start = time.perf_counter()
         fn()
@@ -505,6 +587,13 @@ def _median_ms(fn: Callable[[], Any], repeats: int, device: torch.device) -> flo
 
 def _step_times(network: str, batch_size: int, repeats: int, dev: torch.device) -> dict[str, float]:
     """Median ms of one SGD step of ``network`` with no regularizer, L2-SP and Ω_P (exact, proximal)."""
+    import torch
+    from torch import nn
+
+    from .. import losses as c2f_losses
+    from .. import models as c2f_models
+    from .. import train as c2f_train
+
     c2f_train.seed_everything(0)
     model, shape = (
         (make_model("source"), (1, 8, 8)) if network == "mlp" else (c2f_models.cifar_resnet(20, 10), (3, 32, 32))
@@ -539,6 +628,7 @@ class Cost(Experiment):
     and ``d``, with the plan's relative gap to the exact cost."""
 
     name: ClassVar[str] = "ot_transfer.cost"
+    uses: ClassVar[tuple[str, ...]] = ("losses.transport", "models.mlp", "models.resnet", "models.state", "train")
     networks: tuple[str, ...] = param("networks whose step is timed", choices=("mlp", "resnet20"))
     n: int = param("mini-batch size: examples per neuron", ge=2)
     dims: tuple[int, ...] = param("neurons d of the timed plans", ge=1)
@@ -547,6 +637,11 @@ class Cost(Experiment):
     device: str = param("device to run on", device=True)
 
     def run(self) -> RunOutput:
+        import torch
+
+        from .. import losses as c2f_losses
+        from .. import train as c2f_train
+
         dev = c2f_train.resolve_device(self.device)
         steps = [(net, k, ms) for net in self.networks for k, ms in _step_times(net, self.n, self.repeats, dev).items()]
         g, plans = torch.Generator().manual_seed(0), []
@@ -862,6 +957,8 @@ def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
     instead (cached, seconds): a ResNet's pooled channels can be relabelled only by
     permuting its whole last stage.
     """
+    from .. import data as c2f_data
+    from .. import models as c2f_models
     from ..probes import permutation_probe
 
     if config["dataset"] in DIGIT_INPUTS:

@@ -13,7 +13,7 @@ Report: :func:`summary_table`, :func:`scorecard`, :func:`plot_histories`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
 
@@ -21,7 +21,12 @@ from .. import report
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, RunResult
 from . import register
-from ._layers import c2f_data, c2f_models, c2f_probes, c2f_train, torch
+
+if TYPE_CHECKING:
+    import torch
+
+    from .. import data as c2f_data
+    from .. import train as c2f_train
 
 __all__ = [
     "CHAPTER",
@@ -42,12 +47,16 @@ COARSENINGS = ("lt5", "parity")
 
 def make_model(dataset: str, n_classes: int, feature_dim: int) -> torch.nn.Module:
     """The chapter's network: an MLP ``64-128-feature_dim`` on digits, LeNet-5 on MNIST (and its 10k split)."""
+    from .. import models as c2f_models
+
     if dataset == "digits":
         return c2f_models.MLP(64, n_classes, hidden=(128,), feature_dim=feature_dim)
     return c2f_models.LeNet5(n_classes, in_channels=1, feature_dim=feature_dim)
 
 
 def _probe(features_train, fine_train, features_test, fine_test, groups, max_train, seed) -> dict[str, float]:
+    from .. import probes as c2f_probes
+
     res = c2f_probes.linear_probe(
         features_train, fine_train, features_test, fine_test, max_train=max_train or None, seed=seed
     )
@@ -61,6 +70,8 @@ def _probe(features_train, fine_train, features_test, fine_test, groups, max_tra
 
 def _fine_to_coarse(train: c2f_data.LabeledData, coarsening: str) -> torch.Tensor:
     """Coarse class of each fine class, read off the training labels."""
+    import torch
+
     fine, coarse = train.fine, train.labels(coarsening)
     table = torch.zeros(int(fine.max()) + 1, dtype=torch.int64)
     table[fine] = coarse
@@ -77,6 +88,7 @@ class TrainAndProbe(Experiment):
     """
 
     name: ClassVar[str] = "setting.train_and_probe"
+    uses: ClassVar[tuple[str, ...]] = ("data.core", "models.lenet5", "models.mlp", "probes.linear", "train")
     dataset: str = param("dataset (fine labels: the digit)", choices=DATASETS)
     labeling: str = param("labels the network is trained on", choices=("coarse", "fine"))
     coarsening: str = param("coarse labeling trained on", choices=COARSENINGS)
@@ -90,6 +102,9 @@ class TrainAndProbe(Experiment):
     device: str = param("device to train on", device=True)
 
     def run(self) -> RunOutput:
+        from .. import data as c2f_data
+        from .. import train as c2f_train
+
         train = c2f_data.load(self.dataset, "train")
         test = c2f_data.load(self.dataset, "test")
         target = self.coarsening if self.labeling == "coarse" else "fine"
@@ -119,11 +134,14 @@ class RawInputProbe(Experiment):
     """The same probe on the raw inputs (flattened pixels): what was there before training."""
 
     name: ClassVar[str] = "setting.raw_input_probe"
+    uses: ClassVar[tuple[str, ...]] = ("data.core", "probes.linear")
     dataset: str = param("dataset (fine labels: the digit)", choices=DATASETS)
     coarsening: str = param("coarse labeling trained on", choices=COARSENINGS)
     probe_max_train: int = param("probe fit on at most this many samples (0: all)", ge=0)
 
     def run(self) -> dict[str, float]:
+        from .. import data as c2f_data
+
         train = c2f_data.load(self.dataset, "train")
         test = c2f_data.load(self.dataset, "test")
         groups = _fine_to_coarse(train, self.coarsening).numpy()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,13 @@ from .. import report
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, results_frame
 from . import register
-from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn, torch
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from .. import data as c2f_data
+    from .. import train as c2f_train
 
 __all__ = [
     "CHAPTER",
@@ -112,6 +118,8 @@ def coarsening(dataset: str) -> str:
 def make_model(model: str, n_classes: int, input_shape: tuple[int, ...], feature_dim: int) -> nn.Module:
     """The chapter's networks: ``mlp`` (one hidden layer of 128 on flat inputs), ``lenet``
     (LeNet-5), ``resnet20`` (the CIFAR ResNet-20, 64 features)."""
+    from .. import models as c2f_models
+
     if model == "mlp":
         return c2f_models.MLP(int(np.prod(input_shape)), n_classes, hidden=(128,), feature_dim=feature_dim)
     if model == "lenet":
@@ -128,6 +136,11 @@ def make_criterion(criterion: str, strength: float, n_classes: int, feature_dim:
     entropy (in bits, 100 anchors drawn from the seed); LLS, online LS and TF-KD_reg with
     their defaults otherwise.
     """
+    import torch
+    from torch import nn
+
+    from .. import losses as c2f_losses
+
     if criterion == "ce":
         return nn.CrossEntropyLoss()
     if criterion == "ls":
@@ -211,6 +224,22 @@ class Train(Experiment):
     """
 
     name: ClassVar[str] = "synthesis.train"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "losses.confidence",
+        "losses.fierce",
+        "losses.smoothing",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "models.state",
+        "probes.calibration",
+        "probes.entropy",
+        "probes.fewshot",
+        "probes.information",
+        "probes.linear",
+        "train",
+    )
     dataset: str = param("dataset (coarse labels: its natural coarsening)", choices=DATASETS)
     held_out: tuple[int, ...] = param("fine classes held out of training, for transfer")
     model: str = param("network", choices=MODELS)
@@ -228,6 +257,10 @@ class Train(Experiment):
     def split(self) -> dict[str, c2f_data.LabeledData]:
         """``train``, ``val`` and ``test`` without the held-out classes, and ``held_out``
         (the held-out classes' test images)."""
+        import torch
+
+        from .. import data as c2f_data
+
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
         fine_classes = set(train.fine.unique().tolist())
         if not set(self.held_out) <= fine_classes or len(set(self.held_out)) < 2:
@@ -246,21 +279,34 @@ class Train(Experiment):
 
     def train_config(self) -> c2f_train.TrainConfig:
         """The recipe every criterion shares."""
+        from .. import train as c2f_train
+
         recipe = dict(lr=self.lr, momentum=0.9, schedule="cosine", weight_decay=5e-4)
         return c2f_train.TrainConfig(self.epochs, self.batch_size, seed=self.seed, device=self.device, **recipe)
 
     def augmentation(self):
         """Random crop and flip for CIFAR images, none for the 8x8 digits."""
+        from .. import train as c2f_train
+
         return c2f_train.crop_flip(4, True) if self.dataset != "digits" else None
 
     def build(self, n_classes: int, input_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         """The seeded network and the criterion."""
+        from .. import train as c2f_train
+
         c2f_train.seed_everything(self.seed)
         net = make_model(self.model, n_classes, input_shape, self.feature_dim)
         dim = 64 if self.model == "resnet20" else self.feature_dim
         return net, make_criterion(self.criterion, self.strength, n_classes, dim, self.seed)
 
     def run(self) -> RunOutput:
+        import torch
+
+        from .. import losses as c2f_losses
+        from .. import models as c2f_models
+        from .. import probes as c2f_probes
+        from .. import train as c2f_train
+
         parts = self.split()
         train, val, test, held = parts["train"], parts["val"], parts["test"], parts["held_out"]
         coarse = _COARSENING[self.dataset]
@@ -323,6 +369,23 @@ class Distill(Experiment):
     """
 
     name: ClassVar[str] = "synthesis.distill"
+    uses: ClassVar[tuple[str, ...]] = (
+        "data.core",
+        "losses.confidence",
+        "losses.distill",
+        "losses.fierce",
+        "losses.smoothing",
+        "models.lenet5",
+        "models.mlp",
+        "models.resnet",
+        "models.state",
+        "probes.calibration",
+        "probes.entropy",
+        "probes.fewshot",
+        "probes.information",
+        "probes.linear",
+        "train",
+    )
     teacher: Train = param("the teacher's run (strength and seed follow this run's)")
     strength: float = param("the criterion's hyperparameter (see STRENGTH_NAMES)", ge=0)
     seed: int = param("training seed (initialisation, batches, anchors)", ge=0)
@@ -337,6 +400,10 @@ class Distill(Experiment):
         return [self.teacher]
 
     def run(self) -> RunOutput:
+        from .. import losses as c2f_losses
+        from .. import models as c2f_models
+        from .. import train as c2f_train
+
         t = self.teacher
         parts = t.split()
         train, test = parts["train"], parts["test"]

@@ -31,7 +31,7 @@ from . import (  # noqa: F401 - each registers its datasets
     occluded,
     real,
 )
-from .core import DatasetNotFoundError, DatasetSpec, LabeledData, available, describe, load, register
+from .core import DatasetNotFoundError, DatasetSpec, LabeledData, available, check_files, describe, load, register
 from .files import DataIntegrityError, accept, content_digest, registry, verify
 from .splits import class_subset, few_shot_split, holdout_split
 
@@ -42,6 +42,7 @@ __all__ = [
     "LabeledData",
     "accept",
     "available",
+    "check_files",
     "class_subset",
     "content_digest",
     "describe",

@@ -15,7 +15,7 @@ import torch
 
 from .core import LabeledData, register
 from .files import reading
-from .real import _images_to_tensor, _torchvision_cifar
+from .real import images_to_tensor, torchvision_cifar
 
 __all__ = ["cifar100"]
 
@@ -34,7 +34,7 @@ def cifar100(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     downloads it when online and checks the files' MD5 sums.
     """
     root = data_dir / "cifar-100-python"
-    _torchvision_cifar("cifar100", "cifar100", data_dir, download, (split == "train",))  # checks the files' MD5
+    torchvision_cifar("cifar100", "cifar100", data_dir, download, (split == "train",))  # checks the files' MD5
     with reading("cifar100", root / split, data_dir):
         with open(root / split, "rb") as f:
             entry = pickle.load(f, encoding="latin1")
@@ -46,7 +46,7 @@ def cifar100(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     return LabeledData(
         "cifar100",
         split,
-        _images_to_tensor(images),
+        images_to_tensor(images),
         fine,
         {"superclass": coarse},
         tuple(meta["fine_label_names"]),

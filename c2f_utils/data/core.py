@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ __all__ = [
     "DatasetSpec",
     "LabeledData",
     "available",
+    "check_files",
     "describe",
     "load",
     "register",
@@ -291,3 +292,33 @@ def take_split(data: LabeledData, split: str, test_fraction: float, seed: int, l
     out = data.subset(train if split == "train" else test)
     out.split = split
     return out
+
+
+def check_files(names: Iterable[str]) -> list[str]:
+    """Problems with the files of the registered, non-embedded datasets among ``names`` (empty
+    when every one is there and readable).
+
+    Each is loaded, every split, without downloading: a missing file is reported with the
+    loader's message (where to put it, how to get it). A name no loader is registered for is
+    a problem too.
+    """
+    if isinstance(names, str):
+        raise TypeError(f"Expected `names` to be an iterable of dataset names, got the string {names!r}")
+    problems: list[str] = []
+    embedded = set(available("embedded"))
+    for name in dict.fromkeys(names):
+        if name in embedded:
+            continue
+        if name not in available():
+            problems.append(f"{name}: no loader is registered for this dataset (data.available() lists them)")
+            continue
+        for split in describe(name).splits:
+            try:
+                load(name, split, download=False)
+            except DatasetNotFoundError as exc:
+                problems.append(f"{name} ({split}): {exc}")
+                break
+            except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem to report, with the rest
+                problems.append(f"{name} ({split}): unreadable ({type(exc).__name__}: {exc})")
+                break
+    return problems

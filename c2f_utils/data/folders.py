@@ -26,7 +26,7 @@ import torch
 from .._checks import check_number, check_positive_int
 from .core import DatasetNotFoundError, LabeledData, stratified_split, threshold_coarsening
 from .files import cached_tensors
-from .real import _IMAGE_SUFFIXES, _decode_folder, _images_to_tensor
+from .real import IMAGE_SUFFIXES, decode_folder, images_to_tensor
 
 __all__ = ["FILE_COLUMNS", "image_regression_folder"]
 
@@ -74,7 +74,7 @@ def _targets_from_csv(folder: Path, targets: Path, target_column: str | None) ->
             f"{len(missing)} image(s) listed in {targets} are not in {folder}, e.g. {missing[:3]}"
         )
     listed = {p.resolve() for p in files}
-    skipped = sum(1 for p in folder.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES and p.resolve() not in listed)
+    skipped = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in listed)
     return files, values, skipped
 
 
@@ -95,7 +95,7 @@ def _targets_from_names(folder: Path, pattern: str) -> tuple[list[Path], list[fl
     group = "target" if "target" in regex.groupindex else 1
     files, values, skipped = [], [], 0
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in _IMAGE_SUFFIXES:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         match = regex.search(path.name)
         try:
@@ -170,7 +170,7 @@ def image_regression_folder(
         raise DatasetNotFoundError(f"Expected at least 2 images with a target in {root}, got {len(files)}")
 
     def decode() -> dict[str, Any]:
-        return {"images": torch.as_tensor(_decode_folder(files, size, "image_folder"))}
+        return {"images": torch.as_tensor(decode_folder(files, size, "image_folder"))}
 
     payload = cached_tensors("image_folder", files, decode, {"size": size, "files": [str(f) for f in files]})
     target = torch.as_tensor(values, dtype=torch.float32)
@@ -180,7 +180,7 @@ def image_regression_folder(
     return LabeledData(
         "image_folder",
         split,
-        _images_to_tensor(payload["images"][idx].numpy()),
+        images_to_tensor(payload["images"][idx].numpy()),
         target[idx],
         {"median": threshold_coarsening(target[idx], median)},
         ("target",),

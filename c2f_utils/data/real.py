@@ -65,10 +65,10 @@ __all__ = [
 ]
 
 _VEHICLES = {0, 1, 8, 9}
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
-def _images_to_tensor(images: np.ndarray) -> torch.Tensor:
+def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """``(N, H, W[, C])`` uint8 -> float32 ``(N, C, H, W)`` in [0, 1]."""
     t = torch.as_tensor(images)
     if t.ndim == 3:
@@ -76,7 +76,7 @@ def _images_to_tensor(images: np.ndarray) -> torch.Tensor:
     return t.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
-def _decode_folder(files: list[Path], size: int | None = None, dataset: str = "image folder") -> np.ndarray:
+def decode_folder(files: list[Path], size: int | None = None, dataset: str = "image folder") -> np.ndarray:
     """Decode image files to one ``(N, H, W, 3)`` uint8 array (optionally resized); a file that
     cannot be decoded raises :class:`DataIntegrityError` naming ``dataset`` and the file."""
     from PIL import Image
@@ -103,7 +103,7 @@ def _cifar10_data(name: str, split: str, payload: dict[str, Any], origin: str, d
     return LabeledData(
         name,
         split,
-        _images_to_tensor(payload["images"].numpy()),
+        images_to_tensor(payload["images"].numpy()),
         fine,
         {"vehicle": mapping_coarsening(fine, {c: int(c in _VEHICLES) for c in range(10)})},
         CIFAR10_CLASSES,
@@ -128,13 +128,13 @@ def cifar10(split: str, *, data_dir: Path, download: bool) -> LabeledData:
 
     Coarsening ``"vehicle"``: 1 for airplane, automobile, ship, truck; 0 for animals.
     """
-    (ds,) = _torchvision_cifar("cifar10", "cifar10", data_dir, download, (split == "train",))
+    (ds,) = torchvision_cifar("cifar10", "cifar10", data_dir, download, (split == "train",))
     batches = data_dir / "cifar-10-batches-py"
     payload = {"images": torch.as_tensor(ds.data), "labels": torch.as_tensor(ds.targets)}
     return _cifar10_data("cifar10", split, payload, str(batches), "md5 checked by torchvision")
 
 
-def _torchvision_cifar(dataset: str, which: str, data_dir: Path, download: bool, trains: tuple[bool, ...]) -> list:
+def torchvision_cifar(dataset: str, which: str, data_dir: Path, download: bool, trains: tuple[bool, ...]) -> list:
     """torchvision's ``CIFAR10``/``CIFAR100`` datasets (one per ``trains`` flag), read from
     ``data_dir``: torchvision checks every file's MD5 against the original's on each read.
 
@@ -204,7 +204,7 @@ def cifar10_jpeg(split: str, *, data_dir: Path, download: bool) -> LabeledData:
         class_dir = root / name
         if not class_dir.is_dir():
             raise missing_error("cifar10_jpeg", class_dir, "The image-folder copy lacks this class folder.")
-        found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         files += found
         labels += [c] * len(found)
     digest = verify("cifar10_jpeg", root, data_dir)
@@ -216,7 +216,7 @@ def cifar10_jpeg(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     )
 
     def decode() -> dict[str, Any]:
-        images = _decode_folder(files, dataset="cifar10_jpeg")
+        images = decode_folder(files, dataset="cifar10_jpeg")
         return {"images": torch.as_tensor(images), "labels": torch.as_tensor(labels)}
 
     payload = cached_tensors(f"cifar10-folder-{split}", [root], decode)
@@ -293,7 +293,7 @@ def mnist(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     return LabeledData(
         "mnist",
         split,
-        _images_to_tensor(payload["images"].numpy()),
+        images_to_tensor(payload["images"].numpy()),
         fine,
         coarse,
         tuple(str(d) for d in range(10)),
@@ -709,7 +709,7 @@ def utkface(
     skipped = 0
     for p in sorted(folder.iterdir()):
         m = _UTK_NAME.match(p.name)
-        if m is None or not p.name.lower().endswith(tuple(_IMAGE_SUFFIXES)):
+        if m is None or not p.name.lower().endswith(tuple(IMAGE_SUFFIXES)):
             skipped += 1
             continue
         files.append(p)
@@ -722,14 +722,14 @@ def utkface(
     digest = verify("utkface", folder, data_dir)
 
     def decode() -> dict[str, Any]:
-        return {"images": torch.as_tensor(_decode_folder(files, size, "utkface"))}
+        return {"images": torch.as_tensor(decode_folder(files, size, "utkface"))}
 
     payload = cached_tensors("utkface", [folder], decode, {"size": size, "n": len(files)})
     age = torch.as_tensor(ages, dtype=torch.float32)
     train, test = stratified_split(age, test_fraction, split_seed)
     idx = train if split == "train" else test
     median = float(age[train].median())
-    x = _images_to_tensor(payload["images"][idx].numpy())
+    x = images_to_tensor(payload["images"][idx].numpy())
     return LabeledData(
         "utkface",
         split,
@@ -794,7 +794,7 @@ def cifar_fs(split: str, *, data_dir: Path, download: bool) -> LabeledData:
         if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
             raise ValueError("expected a JSON list of [superclass, class] pairs")
     root = data_dir / "cifar-100-python"
-    parts = _torchvision_cifar("cifar_fs", "cifar100", data_dir, download, (True, False))
+    parts = torchvision_cifar("cifar_fs", "cifar100", data_dir, download, (True, False))
     classes = parts[0].classes
     images = np.concatenate([p.data for p in parts])
     labels = np.concatenate([np.asarray(p.targets) for p in parts])
@@ -807,7 +807,7 @@ def cifar_fs(split: str, *, data_dir: Path, download: bool) -> LabeledData:
     return LabeledData(
         "cifar_fs",
         split,
-        _images_to_tensor(images[keep]),
+        images_to_tensor(images[keep]),
         fine,
         {"superclass": mapping_coarsening(fine, super_of)},
         tuple(f for _, f in pairs),
