@@ -3,7 +3,8 @@
 
     python3 tasks.py test [PYTEST ARGS...]   run the test suite
     python3 tasks.py book                    build the book into _build/html (executes every chapter)
-    python3 tasks.py lint                    ruff check
+    python3 tasks.py lint                    ruff check and the import-layer contract (import-linter)
+    python3 tasks.py digests                 regenerate the behaviour digests (tests/digests) after a version bump
     python3 tasks.py api                     regenerate the API reference pages (book/api/*.md)
     python3 tasks.py notebooks               regenerate the chapters' notebook copies (book/*.ipynb)
     python3 tasks.py lab                     open the chapters as notebooks in JupyterLab
@@ -74,6 +75,16 @@ def task_test(args: list[str]) -> int:
     # tenfold slower on two); one thread per worker unless the caller chose otherwise.
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     return _run([PYTHON, "-m", "pytest", *workers, *args], env=env)
+
+
+def task_digests(args: list[str]) -> int:
+    """Recompute the behaviour digests that guard the declared versions (``tests/digests``): every
+    component's outputs on fixed inputs, then every profile's ``--smoke`` metrics. Run it after
+    bumping a version in ``c2f_utils/identity.py`` (or an experiment's ``version``), and commit."""
+    ensure_env()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "C2F_UPDATE_DIGESTS": "1"}
+    smoke = [PYTHON, "-m", "pytest", "-n", "2", "-q", "tests/test_profiles_smoke.py", "-k", "runs_under_smoke", *args]
+    return _run([PYTHON, "tests/behaviour.py", "--update"], env=env) or _run(smoke, env=env)
 
 
 def task_lint(args: list[str]) -> int:
@@ -340,6 +351,7 @@ def main(argv: list[str]) -> int:
         "test": task_test,
         "book": task_book,
         "lint": task_lint,
+        "digests": task_digests,
         "api": task_api,
         "notebooks": task_notebooks,
         "lab": task_lab,

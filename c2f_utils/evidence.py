@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import report
-from .identity import platform_differences, platform_facts
+from .identity import platform_differences, platform_facts, source_fingerprint
 from .runs import RunResult, entry_path, provenance, read_entry
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ __all__ = [
     "RunStatus",
     "benchmark_records",
     "benchmarks_dir",
+    "code_note",
     "committed",
     "describe",
     "manifest",
@@ -344,6 +345,22 @@ def platform_note(states: Iterable[RunStatus]) -> str:
     return f"; recorded on another platform: {'; '.join(parts)}"
 
 
+def code_note(config: Config, states: list[RunStatus]) -> str:
+    """``"; source changed since for k of n runs"`` when current committed runs were computed by
+    other source than this checkout's (their declared versions equal: their keys still match),
+    else ``""``. Runs recorded before the source was fingerprinted are not counted."""
+    changed = known = 0
+    for (_, exp), st in zip(config.plan(), states, strict=True):
+        if st.state != "current" or st.path is None:
+            continue
+        recorded = json.loads((st.path / "record.json").read_text()).get("provenance", {}).get("source_fingerprint")
+        if recorded is None:
+            continue
+        known += 1
+        changed += recorded != source_fingerprint(exp.source_files())
+    return f"; source changed since for {changed} of {known} runs (same declared versions)" if changed else ""
+
+
 def describe(config: Config, states: list[RunStatus] | None = None) -> str:
     """One line on a committed profile: how many runs, their status, commit, device, run time
     (``states``: :func:`status` of ``config``, computed when not given)."""
@@ -356,7 +373,7 @@ def describe(config: Config, states: list[RunStatus] | None = None) -> str:
     minutes = (found or {}).get("total_run_time_s", 0) / 60
     return (
         f"{config.chapter.name}, {config.profile} profile: {len(states)} runs, {text}; "
-        f"device {', '.join(devices)}; {minutes:.1f} min of run time{platform_note(states)}"
+        f"device {', '.join(devices)}; {minutes:.1f} min of run time{platform_note(states)}{code_note(config, states)}"
     )
 
 

@@ -189,9 +189,7 @@ def library_versions() -> dict[str, str]:
     return dict(_library_versions())
 
 
-def declaration(
-    version: int, components: Iterable[str], requires: Iterable[Mapping[str, Any]] = ()
-) -> dict[str, Any]:
+def declaration(version: int, components: Iterable[str], requires: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """What a run declares beyond its name and parameters: its experiment's ``version``, the
     versions of its ``components``, the declarations of the runs it ``requires`` (a teacher,
     a source network) and the numerical libraries' versions."""
@@ -249,11 +247,7 @@ def platform_differences(recorded: Mapping[str, Any], here: Mapping[str, Any]) -
 
     A record written before a fact was kept does not name it: that fact is not compared.
     """
-    return {
-        f: (recorded[f], here[f])
-        for f in PLATFORM_FACTS
-        if f in recorded and f in here and recorded[f] != here[f]
-    }
+    return {f: (recorded[f], here[f]) for f in PLATFORM_FACTS if f in recorded and f in here and recorded[f] != here[f]}
 
 
 def _normalized(source: str) -> bytes:
@@ -278,5 +272,11 @@ def source_fingerprint(paths: Iterable[str | os.PathLike[str]]) -> str:
     digest = hashlib.sha256()
     for path in sorted(Path(p) for p in paths):
         digest.update(path.name.encode())
-        digest.update(_normalized(path.read_text()))
+        digest.update(_file_digest(path, path.stat().st_mtime_ns).encode())
     return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=256)
+def _file_digest(path: Path, mtime_ns: int) -> str:
+    """One file's normalised digest, read once per modification time."""
+    return hashlib.sha256(_normalized(path.read_text())).hexdigest()

@@ -19,7 +19,7 @@ mode           when, and what is shown
 of the calling function wins over the variable.
 
 This module decides how a computation is reported, never what it computes: it is not part
-of any run's cache key (see :func:`c2f_utils.experiments.code_fingerprint`).
+of any run's cache key (see :mod:`c2f_utils.identity`).
 """
 
 from __future__ import annotations

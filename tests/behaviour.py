@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -416,6 +417,66 @@ def users(component: str) -> list[str]:
                 if component in exp.components():
                     found.add(f"{chapter.name}/{profile}: {exp.name}")
     return sorted(found)
+
+
+TIMINGS = re.compile(r"(^|_)(s|ms|seconds|time)(_|$)")
+"""Metric names that are durations (``epoch_s_LLS``): measured, not computed, never compared."""
+
+
+def smoke_id(exp: Any) -> str:
+    """A planned run's identity in the smoke digests: its experiment and parameters."""
+    return json.dumps([exp.name, exp.params()], sort_keys=True)
+
+
+def smoke_digest(exp: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a smoke run declares (experiment and component versions) and its metrics (durations left out)."""
+    declared = exp.declaration()
+    return {
+        "declared": {k: declared[k] for k in ("version", "components", "requires")},
+        "metrics": {k: v for k, v in sorted(metrics.items()) if not TIMINGS.search(k)},
+    }
+
+
+def _smoke_platform() -> dict[str, Any]:
+    from c2f_utils.identity import library_versions, platform_facts
+
+    facts = {**platform_facts(), **library_versions()}
+    return {k: facts[k] for k in SMOKE_PLATFORM}
+
+
+def check_smoke_digests(case: str, found: dict[str, dict[str, Any]]) -> None:
+    """Compare a profile's smoke runs with ``digests/<case>.json`` (or write it, with ``$C2F_UPDATE_DIGESTS``).
+
+    A few float32 training steps are bit-reproducible on one platform only: on another
+    (CPU model, threads, torch version) the comparison is not made, and a warning says so.
+    """
+    path = DIGESTS / f"{case}.json"
+    if os.environ.get(UPDATE_ENV):
+        content = {"platform": _smoke_platform(), "runs": found}
+        path.write_text(json.dumps(content, indent=1, sort_keys=True) + "\n")
+        return
+    assert path.is_file(), f"no smoke digests for {case}: run python3 tasks.py digests and commit tests/digests"
+    recorded = json.loads(path.read_text())
+    if recorded["platform"] != _smoke_platform():
+        warnings.warn(
+            f"{case}: smoke digests recorded on {recorded['platform']}, here {_smoke_platform()}: not compared",
+            stacklevel=2,
+        )
+        return
+    problems = []
+    for run, now in found.items():
+        then = recorded["runs"].get(run)
+        if then is None or then["declared"] != now["declared"]:
+            problems.append(f"{run}: declared versions changed or new run, regenerate the digests")
+            continue
+        changed = differences({k: [v] for k, v in then["metrics"].items()}, {k: [v] for k, v in now["metrics"].items()})
+        if changed:
+            problems.append(f"{run}: metrics {changed} changed at the same declared versions")
+    assert not problems, (
+        f"{case}: {problems}. A run computes something else while its key stays the same: bump the version of "
+        "the component (c2f_utils.identity.COMPONENTS) or experiment (its `version`) that changed, then "
+        "python3 tasks.py digests"
+    )
 
 
 def main(argv: list[str]) -> int:

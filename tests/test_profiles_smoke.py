@@ -3,7 +3,9 @@
 The fake copies (:mod:`fake_data`) are written in each dataset's public on-disk format, so
 these runs go through the same loaders, models, criteria and probes as the full profiles,
 cut to one seed, one epoch and a few batches per epoch (:meth:`Chapter.smoke_values`,
-``$C2F_SMOKE``). No GPU, no network, no real file is needed.
+``$C2F_SMOKE``). No GPU, no network, no real file is needed. Their metrics are the
+experiments' behaviour digests (``tests/digests/<chapter>-<profile>.json``): a change at
+the same declared versions fails (:func:`behaviour.check_smoke_digests`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 from pathlib import Path
 
 import pytest
+from behaviour import check_smoke_digests, smoke_digest, smoke_id
 from fake_data import accept_fake_cifar_batches
 
 from c2f_utils import chapters, run
@@ -94,12 +97,15 @@ def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -
         profile, **{**smoke, **EXTRA.get((name, profile), {}), **_held_out(name, profile, on_fake_data)}
     )
     assert run.check_data(config) == []
+    found = {}
     for gid, exp in config.plan():
         assert all(getattr(exp, f) <= 1 for f in vars(exp) if f.endswith("epochs")), (gid, exp)
         result = exp.cached()
         assert result.metrics or result.arrays, f"{gid}: {exp.name} reported nothing"
         finite = [v for v in result.metrics.values() if v is not None and math.isfinite(v)]
         assert finite or not result.metrics, f"{gid}: {exp.name} reported no finite metric: {result.metrics}"
+        found[smoke_id(exp)] = smoke_digest(exp, result.metrics)
+    check_smoke_digests(f"{name}-{profile}", found)
 
 
 def test_runner_smoke_uses_its_own_cache(on_fake_data: Path, isolated_cache: Path, capsys) -> None:
