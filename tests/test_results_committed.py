@@ -9,6 +9,7 @@ record whose key no longer matches the current code is *stale*: the book labels 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -22,6 +23,15 @@ MANIFESTS = sorted(ROOT.glob("*/*/manifest.json"))
 RECORDED = {f"{p.parent.parent.name}/{p.parent.name}" for p in MANIFESTS}
 # Profiles whose runs have been recorded and must stay in the repository (issue 11's evidence).
 EXPECTED = {"setting/real", "fierce/real", "ls_ib/real", "lls/real", "ot_transfer/real", "synthesis/real"}
+
+
+def _old_key(name: str, params: dict, provenance: dict) -> str:
+    """The key a record had before run identity was declared (issue 27): the SHA-256 of its name,
+    parameters and the source fingerprint kept in its provenance. Such records were moved to the
+    key their declaration gives, unchanged; the manifest keeps the old key and the declaration."""
+    content = {"name": name, "params": params, "code": provenance["code_fingerprint"]}
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def test_expected_profiles_are_recorded() -> None:
@@ -53,7 +63,11 @@ def test_committed_profile_matches_current_definitions(path: Path) -> None:
         assert all(not (entry / f).exists() for f in run.get("left_out", ()))
         assert all(f.stat().st_size <= evidence.MAX_FILE_BYTES for f in entry.iterdir())
         assert result.params == run["params"]
-        assert run["key"] == run_key(run["experiment"], result.params, result.provenance["code_fingerprint"])
+        if "rekeyed" in run:  # recorded under the source-fingerprint keys, re-keyed unchanged (see _old_key)
+            assert run["rekeyed"]["from"] == _old_key(run["experiment"], result.params, result.provenance)
+            assert run["key"] == run_key(run["experiment"], result.params, run["rekeyed"]["declared"])
+        else:
+            assert run["key"] == run_key(run["experiment"], result.params, result.provenance["declared"])
         assert run["commit"] == result.provenance["git_commit"] and run["commit"]
         assert not run["commit"].endswith("-dirty"), "recorded from a checkout with uncommitted changes"
     on_disk = {p.name for p in (path.parent / "runs").glob("*/*")}
@@ -64,3 +78,13 @@ def test_committed_profile_matches_current_definitions(path: Path) -> None:
     by_key = {r["key"]: r for r in manifest["runs"]}
     for (_, exp), state in zip(declared.plan(), states, strict=True):
         assert (state.state == "current") == (by_key[state.key]["key"] == exp.key())
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=sorted(RECORDED))
+def test_committed_runs_are_current_under_the_declared_identity(path: Path) -> None:
+    """Every committed run's key is the one its declaration gives now: refactoring since it was
+    recorded left it current. A version bump makes runs stale; record the profile again then."""
+    manifest = json.loads(path.read_text())
+    config = evidence.committed(chapters.get(manifest["chapter"]), manifest["profile"], ROOT)
+    stale = [f"{s.experiment} {s.key}" for s in evidence.status(config) if s.state != "current"]
+    assert stale == [], f"record {manifest['chapter']}/{manifest['profile']} again: {stale[:5]}"
