@@ -72,6 +72,7 @@ __all__ = [
     "final",
     "format_mean_ci",
     "greater",
+    "judge",
     "less",
     "mean_ci",
     "mean_ci_table",
@@ -621,6 +622,18 @@ def _ours(x: np.ndarray, y: np.ndarray | None, c: float | None, effect: Estimate
     return f"{first} vs {second}; difference {effect.mean:+.{digits}f}{interval}"
 
 
+def judge(test: Any, a: Iterable[float], b: Iterable[float] | None = None, **options: Any) -> Finding:
+    """``test(a, b, **options)``, or ``"not tested"`` when ``a`` or ``b`` is empty (every run invalid)."""
+    if test not in (greater, less, equivalent, correlated, paper_check):
+        raise ValueError(f"Expected `test` in [greater, less, equivalent, correlated, paper_check], got {test!r}")
+    if test is paper_check and options.get("scale_matches") is False:
+        return not_tested(NOT_THIS_SCALE)
+    sizes = [len(list(v)) for v in (a, b) if v is not None and not isinstance(v, str | bytes)]
+    if 0 in sizes:
+        return not_tested(_too_few(0))
+    return test(a, b, **options) if b is not None else test(a, **options)
+
+
 def compare(
     test: Any,
     frame: pd.DataFrame,
@@ -713,11 +726,15 @@ def at_most(key: str, bound: float | Any, label: str | None = None) -> Check:
     return _bound(key, bound, label or key, -1)
 
 
-def above_majority(key: str, majority: float, margin: float = 0.05) -> Check:
+def above_majority(key: str, majority: float | Any, margin: float = 0.05) -> Check:
     """A run works when its accuracy ``key`` exceeds the ``majority``-class rate by ``margin``:
-    a network that predicts one class everywhere has not trained."""
-    majority = check_number("majority", majority, low=0, high=1)
+    a network that predicts one class everywhere has not trained. ``majority`` is a rate
+    or a function of the run (the rate of the labels it was trained on)."""
     margin = check_number("margin", margin, low=0)
+    if callable(majority):
+        check = at_least(key, lambda run: majority(run) + margin, key.replace("_", " "))
+        return Check(f"{key} above the majority class + {margin:g}", check.rule)
+    majority = check_number("majority", majority, low=0, high=1)
     check = at_least(key, majority + margin, key.replace("_", " "))
     return Check(f"{key} above the majority class ({majority:.3g}) + {margin:g}", check.rule)
 
@@ -735,24 +752,25 @@ def spread(array: str, minimum: float = 1e-6) -> Check:
 
 @dataclass(frozen=True)
 class Validity:
-    """Runs with the reasons each failed its checks (empty: valid), and their labels."""
+    """Runs, the ``(check name, reason)`` of every check each failed (empty: valid), and their labels."""
 
     runs: tuple[Any, ...]
-    reasons: tuple[tuple[str, ...], ...]
+    failures: tuple[tuple[tuple[str, str], ...], ...]
     labels: tuple[str, ...]
 
     @property
     def valid(self) -> list[Any]:
         """The runs that passed every check."""
-        return [r for r, why in zip(self.runs, self.reasons, strict=True) if not why]
+        return [r for r, failed in zip(self.runs, self.failures, strict=True) if not failed]
 
     @property
     def excluded(self) -> list[tuple[str, str]]:
         """``(label, reason)`` of every run that failed a check (its first failure)."""
-        return [(lab, why[0]) for lab, why in zip(self.labels, self.reasons, strict=True) if why]
+        return [(lab, failed[0][1]) for lab, failed in zip(self.labels, self.failures, strict=True) if failed]
 
     @property
     def total(self) -> int:
+        """Number of runs checked."""
         return len(self.runs)
 
     def where(self, **params: Any) -> Validity:
@@ -762,14 +780,19 @@ class Validity:
             for i, r in enumerate(self.runs)
             if all(r.params.get(k) in (v if isinstance(v, tuple | list | set) else (v,)) for k, v in params.items())
         ]
-        return Validity(*(tuple(part[i] for i in keep) for part in (self.runs, self.reasons, self.labels)))
+        return Validity(*(tuple(part[i] for i in keep) for part in (self.runs, self.failures, self.labels)))
 
     def __add__(self, other: Validity) -> Validity:
-        return Validity(self.runs + other.runs, self.reasons + other.reasons, self.labels + other.labels)
+        return Validity(self.runs + other.runs, self.failures + other.failures, self.labels + other.labels)
 
     def counts(self) -> str:
         """``"8 of 9"`` valid runs."""
         return f"{self.total - len(self.excluded)} of {self.total}"
+
+    def checks_failed(self) -> str:
+        """The names of the checks the excluded runs failed, in order of first failure."""
+        names = dict.fromkeys(name for failed in self.failures for name, _ in failed)
+        return "; ".join(names)
 
     def summary(self) -> str:
         """The excluded runs grouped by reason: ``"ce seed 0, ce seed 1 (train acc 0.51 < 0.56)"``, or ``"none"``."""
@@ -800,8 +823,8 @@ def valid_runs(runs: Iterable[Any], checks: Sequence[Check], label: Any = None) 
     label = _default_label if label is None else label
     if not callable(label):
         raise TypeError(f"Expected `label` to be callable, got {label!r}")
-    reasons = tuple(tuple(why for why in (c(r) for c in checks) if why) for r in runs)
-    return Validity(runs, reasons, tuple(str(label(r)) for r in runs))
+    failures = tuple(tuple((c.name, why) for c, why in ((c, c(r)) for c in checks) if why) for r in runs)
+    return Validity(runs, failures, tuple(str(label(r)) for r in runs))
 
 
 # --------------------------------------------------------------------------- scorecards
@@ -836,8 +859,8 @@ class Claim:
         f, v = self.finding, self.validity
         if f.verdict != "not tested":
             return ""
-        if v is not None and v.excluded:
-            return f"{len(v.excluded)} of {v.total} runs invalid: {v.summary()}; {f.reason}"
+        if v is not None and v.excluded and f.reason.endswith(f"fewer than {MIN_SEEDS}"):
+            return f"{len(v.excluded)} of {v.total} runs invalid: {v.checks_failed()} ({f.reason})"
         return f.reason
 
 
