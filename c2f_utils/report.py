@@ -626,11 +626,10 @@ def judge(test: Any, a: Iterable[float], b: Iterable[float] | None = None, **opt
     """``test(a, b, **options)``, or ``"not tested"`` when ``a`` or ``b`` is empty (every run invalid)."""
     if test not in (greater, less, equivalent, correlated, paper_check):
         raise ValueError(f"Expected `test` in [greater, less, equivalent, correlated, paper_check], got {test!r}")
-    if test is paper_check and options.get("scale_matches") is False:
-        return not_tested(NOT_THIS_SCALE)
     sizes = [len(list(v)) for v in (a, b) if v is not None and not isinstance(v, str | bytes)]
     if 0 in sizes:
-        return not_tested(_too_few(0))
+        scale = test is paper_check and options.get("scale_matches") is False
+        return not_tested(NOT_THIS_SCALE if scale else _too_few(0))
     return test(a, b, **options) if b is not None else test(a, **options)
 
 
