@@ -859,7 +859,7 @@ class Claim:
         if f.verdict != "not tested":
             return ""
         if v is not None and v.excluded and f.reason.endswith(f"fewer than {MIN_SEEDS}"):
-            return f"{len(v.excluded)} of {v.total} runs invalid: {v.checks_failed()} ({f.reason})"
+            return f"{len(v.excluded)} of {v.total} runs invalid (required: {v.checks_failed()}); {f.reason}"
         return f.reason
 
 

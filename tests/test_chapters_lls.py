@@ -209,7 +209,10 @@ def test_scorecard_verdicts_come_from_the_policy(monkeypatch: pytest.MonkeyPatch
     card = lls.scorecard(config, agreement, geometry, checked)
     row = _config_frame(card, "LLS teacher beats an LS")
     assert row.verdict == "not tested" and row["valid runs"] == "4 of 6"
-    assert row["why not tested"] == "2 of 6 runs invalid: teacher better than its student (1 valid seed, fewer than 3)"
+    assert (
+        row["why not tested"]
+        == "2 of 6 runs invalid (required: teacher better than its student); 1 valid seed, fewer than 3"
+    )
     one_seed = lls.CHAPTER.configure("quick", seeds=[0])
     grids_one = {g: [r for r in rs if r.params.get("seed", 0) == 0] for g, rs in grids.items()}
     monkeypatch.setattr(type(one_seed), "results", lambda self, gid, progress=False: grids_one[gid])

@@ -208,7 +208,7 @@ def test_validity_is_computed_from_the_records() -> None:
     card = report.scorecard([claim])
     why = card.loc["ls beats ce", "why not tested"]
     checks_failed = "train_acc above the majority class (0.51) + 0.05; feature has spread (std > 1e-06)"
-    assert why == f"1 of 6 runs invalid: {checks_failed} (2 valid seeds, fewer than 3)"
+    assert why == f"1 of 6 runs invalid (required: {checks_failed}); 2 valid seeds, fewer than 3"
     assert card.loc["ls beats ce", "excluded runs (why)"] == "ce seed 1 (train acc 0.51 < 0.56)"
     assert card.loc["ls beats ce", "valid runs"] == "5 of 6"
     assert report.compare(report.greater, frame.iloc[:0], "test_acc", "criterion", "ls", "ce").verdict == "not tested"
