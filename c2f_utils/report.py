@@ -64,6 +64,7 @@ __all__ = [
     "above_majority",
     "at_least",
     "at_most",
+    "collect_cards",
     "compare",
     "correlated",
     "deterministic",
@@ -83,6 +84,7 @@ __all__ = [
     "spread",
     "summarize",
     "valid_runs",
+    "what_holds",
     "where",
     "where_benchmark",
 ]
@@ -696,15 +698,28 @@ class Check:
 
 def final(run: Any, key: str) -> float:
     """A run's final value of ``key``: its metric, else the last recorded value of its history column."""
+    _key("key", key)
     if key in run.metrics:
         return float(run.metrics[key])
     history = getattr(run, "history", None)
     if history is not None and key in history.columns and history[key].notna().any():
         return float(history[key].dropna().iloc[-1])
-    raise KeyError(f"Run {getattr(run, 'name', '?')} records no metric or history column {key!r}")
+    raise ValueError(
+        f"Expected `key` to name a metric or history column of run {getattr(run, 'name', '?')}, got {key!r}"
+    )
+
+
+def _key(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"Expected `{name}` to be a non-empty string, got {value!r}")
+    return value
 
 
 def _bound(key: str, bound: Any, label: str, sign: int) -> Check:
+    _key("key", key)
+    if not callable(bound):
+        bound = check_number("bound", bound)
+
     def rule(run: Any) -> str | None:
         limit = float(bound(run) if callable(bound) else bound)
         value = final(run, key)
@@ -729,6 +744,7 @@ def above_majority(key: str, majority: float | Any, margin: float = 0.05) -> Che
     """A run works when its accuracy ``key`` exceeds the ``majority``-class rate by ``margin``:
     a network that predicts one class everywhere has not trained. ``majority`` is a rate
     or a function of the run (the rate of the labels it was trained on)."""
+    _key("key", key)
     margin = check_number("margin", margin, low=0)
     if callable(majority):
         check = at_least(key, lambda run: majority(run) + margin, key.replace("_", " "))
@@ -740,6 +756,9 @@ def above_majority(key: str, majority: float | Any, margin: float = 0.05) -> Che
 
 def spread(array: str, minimum: float = 1e-6) -> Check:
     """A run works when its recorded ``array`` (a feature) is not constant: standard deviation > ``minimum``."""
+
+    _key("array", array)
+    minimum = check_number("minimum", minimum, low=0)
 
     def rule(run: Any) -> str | None:
         values = np.asarray(run.arrays[array], dtype=float)
@@ -912,3 +931,80 @@ def where_benchmark(name: str, device: str, detail: str) -> str:
         if not isinstance(value, str) or not value:
             raise ValueError(f"Expected `{label}` to be a non-empty string, got {value!r}")
     return f"{BENCHMARK}; {name} on {device}; {detail}"
+
+
+# --------------------------------------------------------------------------- what holds
+
+
+def _effect(ours: str) -> str:
+    """The effect and its interval out of a scorecard's ``ours`` text (its ``difference`` part when there is one)."""
+    marker = "; difference "
+    return ours.split(marker, 1)[1] if marker in ours else ours
+
+
+def what_holds(
+    cards: Mapping[str, Mapping[str, pd.DataFrame]],
+    titles: Mapping[str, str] | None = None,
+    links: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Every claim of the book, one row per (paper, claim): per profile its verdict (with the
+    reason of a "not tested"), our effect with its interval, and the valid runs.
+
+    ``cards`` maps a chapter to its scorecards per profile (:func:`scorecard` tables);
+    ``titles`` names a chapter's paper (default: the chapter), ``links`` its page (a
+    ``chapter`` column is added with the link). A claim a profile does not make is ``—``.
+    """
+    if not isinstance(cards, Mapping) or not cards:
+        raise TypeError(
+            f"Expected `cards` to be a non-empty mapping chapter -> profile -> scorecard, got {cards!r:.80}"
+        )
+    titles, links = dict(titles or {}), dict(links or {})
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    profiles: list[str] = []
+    for chapter, per_profile in cards.items():
+        for profile, card in per_profile.items():
+            _frame(card.reset_index(), ("cards", ["claim", "ours", "verdict"]))
+            profiles += [profile] * (profile not in profiles)
+            for claim, row in card.iterrows():
+                key = (titles.get(chapter, chapter), str(claim))
+                entry = rows.setdefault(key, {"chapter": links.get(chapter, chapter)})
+                why = row.get("why not tested", "")
+                entry[f"{profile}: verdict"] = row["verdict"] + (f" ({why})" if isinstance(why, str) and why else "")
+                entry[f"{profile}: effect [interval]"] = _effect(str(row["ours"]))
+                entry[f"{profile}: valid runs"] = str(row.get("valid runs", "—"))
+    columns = ["chapter"] + [f"{p}: {c}" for p in profiles for c in ("verdict", "effect [interval]", "valid runs")]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns).fillna("—")
+    table.index = pd.MultiIndex.from_tuples(list(rows), names=["paper", "claim"])
+    return table
+
+
+def collect_cards(
+    chapters: Sequence[str] | None = None, profiles: Sequence[str] = ("real", "paper"), root: str | None = None
+) -> tuple[dict[str, dict[str, pd.DataFrame]], list[str]]:
+    """The scorecard of each of ``chapters`` (default: every registered chapter, in this order)
+    for each committed profile that has recorded runs, read from ``results/`` (never
+    recomputed), and one line per profile on its evidence (:func:`c2f_utils.evidence.describe`)."""
+    import importlib
+
+    from . import evidence
+    from .chapters import load_all
+
+    cards: dict[str, dict[str, pd.DataFrame]] = {}
+    notes: list[str] = []
+    registry = load_all()
+    names = list(registry) if chapters is None else chapters
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not set(names) <= set(registry):
+        raise ValueError(f"Expected `chapters` to be a list of chapters among {sorted(registry)}, got {chapters!r}")
+    for name in names:
+        chapter = registry[name]
+        module = importlib.import_module(f"c2f_utils.chapters.{name}")
+        for profile in profiles:
+            if profile not in chapter.profiles:
+                continue
+            config = evidence.committed(chapter, profile, root)
+            states = evidence.status(config)
+            if any(s.state == "missing" for s in states):
+                continue
+            cards.setdefault(name, {})[profile] = module.card(config)
+            notes.append(evidence.describe(config, states))
+    return cards, notes

@@ -560,8 +560,9 @@ def scorecard(
                 runs_of = of(grid, a)
         else:
             frame, column, scale, runs_of = geometry, grid, 1.0, of("main", a, b)
-        finding = report.compare(report.greater, frame, column, "method", a, b, scale=scale, min_effect=min_effect,
-                                 digits=2)  # fmt: skip
+        finding = report.compare(
+            report.greater, frame, column, "method", a, b, scale=scale, min_effect=min_effect, digits=2
+        )
         reference = "qualitative" if paper is None else f"{paper:+.2f} pp {scales[grid]}"
         claims.append(report.Claim(text, finding, where, reference, runs_of))
 

@@ -643,8 +643,12 @@ def scorecard(sel: pd.DataFrame, config: Config, validity: dict[str, report.Vali
         picked = {c: sel[sel.criterion == c].strength.iloc[0] for c in (a, b) if (sel.criterion == c).any()}
         out = None
         for c in (a, b):
-            part = [i for i, r in enumerate(grid.runs) if _teacher_params(r)["criterion"] == c
-                    and (c not in picked or _teacher_params(r)["strength"] == picked[c])]  # fmt: skip
+            part = [
+                i
+                for i, r in enumerate(grid.runs)
+                if _teacher_params(r)["criterion"] == c
+                and (c not in picked or _teacher_params(r)["strength"] == picked[c])
+            ]
             sub = report.Validity(*(tuple(x[i] for i in part) for x in (grid.runs, grid.failures, grid.labels)))
             out = sub if out is None else out + sub
         return out
