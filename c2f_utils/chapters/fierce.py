@@ -35,8 +35,10 @@ from ._layers import c2f_data, c2f_folders, c2f_losses, c2f_models, c2f_probes, 
 
 __all__ = [
     "CHAPTER",
+    "CHECKS",
     "CRITERIA",
     "CURVES",
+    "MAJORITY",
     "RISE_FROM",
     "TABLES",
     "AgeRun",
@@ -55,6 +57,7 @@ __all__ = [
     "scorecard",
     "sweep_table",
     "table",
+    "validity",
     "with_rise",
 ]
 

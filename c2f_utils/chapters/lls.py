@@ -29,6 +29,7 @@ __all__ = [
     "make_criterion", "make_model", "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement",
     "q_figure", "q_summary", "results_table", "scorecard",
 ]  # fmt: skip
+__all__ += ["CHECKS", "MAJORITY", "validity"]
 
 #: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
 METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")

@@ -26,6 +26,7 @@ from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn
 __all__ = ["CHAPTER", "NETWORKS", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
 __all__ += ["ib_frame", "plane_frame", "plot_ib", "plot_nuisance", "plot_plane", "plot_saliency", "scorecard"]
 __all__ += ["card", "ib_figure", "plane_figure"]
+__all__ += ["CHECKS", "MAJORITY", "PROPOSITION_TRAIN_ACC", "validity"]
 __all__ += ["ACCURACY_MARGIN", "GAIN_TOLERANCE", "PLANE_TOLERANCE", "resolve_counts_dataset"]
 
 PLANE_TOLERANCE = 0.05

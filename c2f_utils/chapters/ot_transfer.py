@@ -44,9 +44,12 @@ from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, c2
 __all__ = [
     "BENCHMARK",
     "CHAPTER",
+    "LEAVES_IDENTITY",
+    "MAJORITY",
     "PAPER_D",
     "RESNET_LAYERS",
     "TARGET",
+    "TRANSFER_CHECKS",
     "Compress",
     "Cost",
     "Finetune",
@@ -69,6 +72,7 @@ __all__ = [
     "solver_summary",
     "training_trace_figure",
     "transfer_table",
+    "validity",
 ]
 
 TRANSFER_METHODS = ("none", "l2", "l2sp", "omega_i", "omega_u", "omega_p")
@@ -811,7 +815,7 @@ def benchmark_claims(records: Mapping[str, Mapping[str, Any]]) -> list[report.Cl
 
     * the step with :math:`\Omega_P` (IPOT) costs 2.7x an L2-SP step: the per-round ratio of
       the two steps (ResNet-18, batch 64) against 2.7; not the paper's scale (its ResNet-101 on
-      its GPU), so "not tested at this scale" with our ratio shown;
+      its GPU), so "not tested" (not the paper's scale) with our ratio shown;
     * the exact LP is 1.6x slower than IPOT: at the paper's :data:`PAPER_D` neurons, the
       per-repeat ratio of the two solvers' times must exceed 1 (:func:`report.greater`).
 
@@ -885,7 +889,7 @@ LEAVES_IDENTITY = 0.95
 at a trace near 1 no neuron swapped, :math:`\\Omega_P = \\Omega_I`, and comparing them tests nothing."""
 MAJORITY = {"fgvc_aircraft": 0.01}
 """Largest class share of the few-shot training labels (balanced shots): 1/100 for the aircraft
-variants, 1/5 otherwise (:data:`MAJORITY_DEFAULT`)."""
+variants, 1/5 for the five digit classes (``MAJORITY_DEFAULT``)."""
 MAJORITY_DEFAULT = 0.2
 TRANSFER_CHECKS = (
     report.above_majority("train_acc", lambda run: MAJORITY.get(run.params["dataset"], MAJORITY_DEFAULT)),

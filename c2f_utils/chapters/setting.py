@@ -25,6 +25,8 @@ from ._layers import c2f_data, c2f_models, c2f_probes, c2f_train, torch
 
 __all__ = [
     "CHAPTER",
+    "CHECKS",
+    "MAJORITY",
     "RawInputProbe",
     "TrainAndProbe",
     "card",
@@ -34,6 +36,7 @@ __all__ = [
     "plot_histories",
     "scorecard",
     "summary_table",
+    "validity",
 ]
 
 DATASETS = ("digits", "mnist10k", "mnist")

@@ -35,10 +35,12 @@ from ._layers import c2f_data, c2f_losses, c2f_models, c2f_probes, c2f_train, nn
 
 __all__ = [
     "CHAPTER",
+    "CHECKS",
     "CRITERIA",
     "MEASUREMENTS",
     "STRENGTHS",
     "STRENGTH_NAMES",
+    "TIE_MARGIN",
     "Distill",
     "Train",
     "best_per_measurement",
@@ -47,6 +49,7 @@ __all__ = [
     "coarsening",
     "frame",
     "leaders",
+    "majority",
     "make_criterion",
     "make_model",
     "rank_correlations",
@@ -56,6 +59,7 @@ __all__ = [
     "summary_table",
     "tradeoff",
     "tradeoff_figure",
+    "validity",
 ]
 
 CRITERIA = ("ce", "ls", "confidence", "fierce", "lls", "ols", "tfkd")
