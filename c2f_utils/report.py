@@ -1,28 +1,37 @@
-"""The report layer: estimates, tables, claims, and the book's one verdict policy.
+"""The report layer: estimates, tables, claims, validity, and the book's one verdict policy.
 
-Every scorecard of the book is built here, so "reproduced" means the same thing on
-every page (``book/verdicts.md`` explains the policy to readers):
+Every scorecard of the book is built here, so a verdict means the same thing on every
+page (``book/verdicts.md`` explains the policy to readers). There are four words,
+:data:`VERDICTS`:
 
-1. **Independent replicates.** A claim is judged on ``n`` independent replicates
-   (training seeds; never repeated evaluations of one run, never the points of one
-   curve). With fewer than :data:`MIN_SEEDS` the verdict is ``"not tested"``.
-2. **One interval per claim.** The claim is turned into an *effect* and a *region*
-   the effect must lie in: ``A > B`` is ``A - B > m`` (``m`` a minimum effect, 0 unless
-   declared), ``A ≈ B`` is ``|A - B| <= margin``, ``A > c`` is ``A - c > m``, a positive
-   correlation is ``r > 0``. Runs paired by seed give the paired difference
-   :math:`d_i = a_i - b_i` and its Student-t interval; unpaired runs give Welch's
-   interval of :math:`\\bar a - \\bar b`; correlations Fisher's z interval.
-3. **The verdict.** ``"reproduced"`` when the whole 95% interval of the effect lies in
-   the region; ``"partly"`` when only the estimate does; ``"not reproduced"`` when the
-   estimate does not. Equivalence ("no difference") claims use the 90% interval,
-   which is the two one-sided tests (TOST) at level 0.05 (Schuirmann 1987).
-4. **The paper's number.** Where a paper gives a number and our scale matches
-   (:func:`paper_check`), the claim is reproduced when the number lies in our 95%
-   interval widened by the declared tolerance; at another scale it is
-   ``"not tested at this scale"``.
+- ``"reproduced"``: the whole interval of the effect lies on the paper's side, beyond the
+  minimum effect declared with the claim (0 unless declared);
+- ``"contradicted"``: the whole interval lies on the other side (below the declared
+  minimum effect), or an equivalence test shows there is no effect of the claimed size
+  (the interval lies inside ``±margin``, a margin declared with the claim);
+- ``"inconclusive"``: anything else (the interval straddles zero or the minimum effect);
+- ``"not tested"``: with its reason (too few valid runs, not this scale, no data).
+
+1. **Only runs that worked.** Each chapter declares what a working run is, as named
+   :class:`Check` s over a run's record (its metrics, history and arrays):
+   :func:`valid_runs` keeps the runs that pass and names the others with the reason.
+   Verdicts are computed on valid runs only; each scorecard row lists the runs it
+   excluded (:class:`Claim` ``validity``).
+2. **Independent replicates.** A claim is judged on ``n`` *distinct seeds* (never
+   repeated evaluations of one run, never the points of one curve, never two runs of
+   one seed counted twice). With fewer than :data:`MIN_SEEDS` the verdict is
+   ``"not tested"`` and the reason says how many runs were invalid.
+3. **One interval per claim.** The claim is turned into an *effect*: ``A > B`` is
+   ``mean(A - B)`` (paired by seed: Student's t interval of the differences; unpaired:
+   Welch's interval), ``A > c`` is ``mean(A) - c``, a correlation is Pearson's r
+   (Fisher's z interval). Directional claims use the 95% interval; "no difference"
+   claims (:func:`equivalent`) the 90% interval, i.e. two one-sided tests (TOST) at level
+   0.05 (Schuirmann 1987), against a margin declared with the claim.
+4. **The paper's number** (:func:`paper_check`): at the paper's scale the claim is an
+   equivalence with the paper's value within a declared tolerance; at another scale it
+   is ``"not tested"`` (reason: not the paper's scale).
 5. **Deterministic quantities** (a closed form, a solver with no randomness) have no
-   seed variation: runs that give identical results count once, and the quantity is
-   checked exactly against declared bounds (:func:`deterministic`).
+   seed variation: checked once, exactly, against declared bounds (:func:`deterministic`).
 
 Verdicts are computed by these functions, never typed.
 """
@@ -44,24 +53,38 @@ __all__ = [
     "BENCHMARK",
     "CONFIDENCE",
     "MIN_SEEDS",
+    "NOT_THIS_SCALE",
     "POLICY_PAGE",
     "VERDICTS",
+    "Check",
     "Claim",
     "Estimate",
     "Finding",
+    "Validity",
+    "above_majority",
+    "at_least",
+    "at_most",
+    "collect_cards",
+    "compare",
     "correlated",
     "deterministic",
     "equivalent",
     "estimate",
+    "final",
     "format_mean_ci",
     "greater",
+    "judge",
     "less",
     "mean_ci",
     "mean_ci_table",
+    "not_tested",
     "paired_columns",
     "paper_check",
     "scorecard",
+    "spread",
     "summarize",
+    "valid_runs",
+    "what_holds",
     "where",
     "where_benchmark",
 ]
@@ -69,8 +92,9 @@ __all__ = [
 CONFIDENCE = 0.95
 """Confidence of every interval in the book (equivalence tests: ``1 - 2 (1 - CONFIDENCE) / 2``, i.e. 0.90)."""
 MIN_SEEDS = 3
-"""Fewest independent replicates a verdict other than "not tested" needs."""
-VERDICTS = ("reproduced", "partly", "not reproduced", "not tested", "not tested at this scale")
+"""Fewest distinct valid seeds a verdict other than "not tested" needs."""
+VERDICTS = ("reproduced", "contradicted", "inconclusive", "not tested")
+"""The four verdict words, the same on every page (``book/verdicts.md``)."""
 BENCHMARK = "benchmark"
 """First field of a claim's ``where`` when its evidence is a recorded benchmark
 (``benchmarks/results``), not a profile's runs: the same in every profile's scorecard."""
@@ -276,25 +300,71 @@ def paired_columns(
 
 @dataclass(frozen=True)
 class Finding:
-    """The outcome of one test: effect estimate, interval, verdict, and how it was tested."""
+    """The outcome of one test: verdict, effect estimate and interval, how it was tested.
+
+    ``reason`` says why a claim is ``"not tested"`` (required then, empty otherwise).
+    """
 
     verdict: str
     effect: Estimate | None
     test: str
     ours: str
+    reason: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"Expected `verdict` in {list(VERDICTS)}, got {self.verdict!r}")
+        if not isinstance(self.reason, str):
+            raise TypeError(f"Expected `reason` to be a string, got {self.reason!r}")
+        if (self.verdict == "not tested") != bool(self.reason):
+            raise ValueError(f"Expected a `reason` exactly when the verdict is 'not tested', got {self.reason!r}")
+
+    @property
+    def label(self) -> str:
+        """The verdict, with its reason when not tested: ``"not tested (this scale)"``."""
+        return f"{self.verdict} ({self.reason})" if self.reason else self.verdict
 
 
-def _region_verdict(effect: Estimate, inside: Any) -> str:
-    """The policy's step 3 for a region given as a predicate on numbers."""
-    if effect.n < MIN_SEEDS:
-        return "not tested"
-    if inside(effect.low) and inside(effect.high) and inside(effect.mean):
-        return "reproduced"
-    return "partly" if inside(effect.mean) else "not reproduced"
+def not_tested(reason: str, test: str = "—", ours: str = "—") -> Finding:
+    """A ``"not tested"`` :class:`Finding` with its ``reason`` (no data, this scale, not run...)."""
+    if not isinstance(reason, str) or not reason:
+        raise ValueError(f"Expected `reason` to be a non-empty string, got {reason!r}")
+    return Finding("not tested", None, test, ours, reason)
+
+
+def _too_few(n: int) -> str:
+    return f"{n} valid seed{'s' * (n != 1)}, fewer than {MIN_SEEDS}"
+
+
+def _distinct(seeds: Iterable[int] | None, n: int) -> int:
+    """Number of distinct seeds behind ``n`` values (``n`` when the seeds are not given)."""
+    if seeds is None:
+        return n
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Iterable):
+        raise TypeError(f"Expected `seeds` to be a sequence of seeds, got {seeds!r}")
+    seeds = list(seeds)
+    if len(seeds) != n:
+        raise ValueError(f"Expected one seed per value in `seeds`, got {len(seeds)} for {n} values")
+    return len(set(seeds))
+
+
+def _verdict(effect: Estimate, seeds: int, *, above: float, sign: int = 1) -> tuple[str, str]:
+    """The policy for a claim "``sign`` * effect > ``above``" on ``seeds`` distinct seeds."""
+    if seeds < MIN_SEEDS:
+        return "not tested", _too_few(seeds)
+    low, high = sorted((sign * effect.low, sign * effect.high))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "not tested", "no interval (constant values)"
+    if low > above:
+        return "reproduced", ""
+    if high < above:
+        return "contradicted", ""
+    return "inconclusive", ""
+
+
+def _negligible(effect: Estimate, margin: float | None) -> bool:
+    """Whether the (90%) interval lies inside ``±margin``: no effect of the claimed size."""
+    return margin is not None and -margin <= effect.low and effect.high <= margin
 
 
 def _difference(a: np.ndarray, b: np.ndarray | None, value: float | None, paired: bool, confidence: float) -> Estimate:
@@ -332,6 +402,10 @@ def _operands(
     return x, (None if b is None else _values("b", b)), (None if value is None else float(value))
 
 
+def _margin(margin: float | None) -> float | None:
+    return None if margin is None else check_number("margin", margin, low=0, low_inclusive=False)
+
+
 def greater(
     a: Iterable[float],
     b: Iterable[float] | None = None,
@@ -339,20 +413,27 @@ def greater(
     value: float | None = None,
     paired: bool,
     min_effect: float = 0.0,
+    margin: float | None = None,
+    seeds: Iterable[int] | None = None,
     digits: int = 3,
 ) -> Finding:
     """Claim "A > B" (or "A > value"): the effect ``mean(A) - mean(B)`` must exceed ``min_effect``.
 
     ``paired`` says whether the i-th values of ``a`` and ``b`` come from the same seed
-    (ignored against a constant ``value``).
+    (ignored against a constant ``value``). Contradicted when the whole 95% interval lies
+    below ``min_effect``, or when a ``margin`` is declared and the 90% interval lies inside
+    ``±margin`` (no effect of the claimed size). ``seeds`` (one per value of ``a``) makes
+    the replicate count the number of distinct seeds.
     """
-    return _directional(a, b, value=value, paired=paired, min_effect=min_effect, digits=digits, sign=1)
+    return _directional(
+        a, b, value=value, paired=paired, min_effect=min_effect, margin=margin, seeds=seeds, digits=digits, sign=1
+    )
 
 
 def less(a: Iterable[float], b: Iterable[float] | None = None, **options: Any) -> Finding:
     """Claim "A < B" (or "A < value"): the effect ``mean(A) - mean(B)`` must be below ``-min_effect``.
 
-    Takes the options of :func:`greater` (``value``, ``paired``, ``min_effect``, ``digits``).
+    Takes the options of :func:`greater` (``value``, ``paired``, ``min_effect``, ``margin``, ``seeds``, ``digits``).
     """
     return _directional(a, b, sign=-1, **options)
 
@@ -365,17 +446,29 @@ def _directional(
     paired: bool,
     value: float | None = None,
     min_effect: float = 0.0,
+    margin: float | None = None,
+    seeds: Iterable[int] | None = None,
     digits: int = 3,
 ) -> Finding:
     x, y, c = _operands(a, b, value)
     min_effect = check_number("min_effect", min_effect, low=0)
+    margin = _margin(margin)
     paired = check_bool("paired", paired)
     digits = _digits(digits)
+    n = _distinct(seeds, x.size)
     effect = _difference(x, y, c, paired, CONFIDENCE)
     kind = "constant" if y is None else ("paired" if paired else "Welch")
     test = f"{kind} difference {'>' if sign > 0 else '<'} {sign * min_effect + 0.0:g}, 95% t interval"
-    verdict = _region_verdict(effect, lambda v: sign * v > min_effect)
-    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits))
+    verdict, reason = _verdict(effect, n, above=min_effect, sign=sign)
+    if margin is not None:
+        test += f"; no effect if the 90% interval is within ±{margin:g}"
+        if verdict == "inconclusive" and _negligible(_difference(x, y, c, paired, _TOST), margin):
+            verdict = "contradicted"
+    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits), reason)
+
+
+_TOST = 1 - 2 * (1 - CONFIDENCE)
+"""Confidence of the interval of two one-sided tests at level ``1 - CONFIDENCE`` (0.90)."""
 
 
 def equivalent(
@@ -385,47 +478,83 @@ def equivalent(
     value: float | None = None,
     margin: float,
     paired: bool,
+    seeds: Iterable[int] | None = None,
     digits: int = 3,
 ) -> Finding:
     """Claim "no difference between A and B" (or A and ``value``) within ``±margin``.
 
-    Two one-sided tests at level 0.05: the 90% interval of the difference must lie in
-    ``[-margin, margin]``. The margin is declared with the claim, before looking.
+    Two one-sided tests at level 0.05: reproduced when the 90% interval of the difference
+    lies in ``[-margin, margin]``, contradicted when it lies wholly outside (the
+    difference exceeds the margin), inconclusive otherwise. The margin is declared with
+    the claim, before looking.
     """
     x, y, c = _operands(a, b, value)
     margin = check_number("margin", margin, low=0, low_inclusive=False)
     paired = check_bool("paired", paired)
     digits = _digits(digits)
-    effect = _difference(x, y, c, paired, 1 - 2 * (1 - CONFIDENCE))
+    n = _distinct(seeds, x.size)
+    effect = _difference(x, y, c, paired, _TOST)
     kind = "constant" if y is None else ("paired" if paired else "Welch")
     test = f"{kind} difference within ±{margin:g} (TOST, 90% t interval)"
-    return Finding(_region_verdict(effect, lambda v: abs(v) <= margin), effect, test, _ours(x, y, c, effect, digits))
+    if n < MIN_SEEDS:
+        verdict, reason = "not tested", _too_few(n)
+    elif not (math.isfinite(effect.low) and math.isfinite(effect.high)):
+        verdict, reason = "not tested", "no interval (constant values)"
+    elif _negligible(effect, margin):
+        verdict, reason = "reproduced", ""
+    elif effect.low > margin or effect.high < -margin:
+        verdict, reason = "contradicted", ""
+    else:
+        verdict, reason = "inconclusive", ""
+    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits), reason)
 
 
-def correlated(x: Iterable[float], y: Iterable[float], *, sign: int = 1, digits: int = 2) -> Finding:
+def correlated(
+    x: Iterable[float],
+    y: Iterable[float],
+    *,
+    sign: int = 1,
+    margin: float | None = None,
+    seeds: Iterable[int] | None = None,
+    digits: int = 2,
+) -> Finding:
     """Claim "x and y are positively (``sign=1``) or negatively (``-1``) correlated".
 
-    Pearson's r over independent points (one per seed or per independent run, never
-    the probe points of one training curve) with Fisher's z interval; ``n`` must reach
-    :data:`MIN_SEEDS` and at least 4 for an interval.
+    Pearson's r over independent runs (never the probe points of one training curve) with
+    Fisher's z 95% interval; it needs at least 4 points and :data:`MIN_SEEDS` distinct
+    ``seeds`` (one per point; points of one seed from different criteria count once).
+    Contradicted when the whole interval has the other sign, or when a ``margin`` is
+    declared and the interval lies inside ``±margin``.
     """
     from scipy import stats
 
     u, v = _values("x", x), _values("y", y)
     digits = _digits(digits)
+    margin = _margin(margin)
     if u.size != v.size:
         raise ValueError(f"Expected `x` and `y` of equal length, got {u.size} and {v.size}")
     if sign not in (1, -1):
         raise ValueError(f"Expected `sign` in [1, -1], got {sign!r}")
-    if u.size < 4 or np.ptp(u) == 0 or np.ptp(v) == 0:
-        r = math.nan if u.size < 2 or np.ptp(u) == 0 or np.ptp(v) == 0 else float(np.corrcoef(u, v)[0, 1])
+    n = _distinct(seeds, u.size)
+    test = "Pearson r, Fisher z 95% interval"
+    if u.size < 4 or n < MIN_SEEDS or np.ptp(u) == 0 or np.ptp(v) == 0:
+        constant = u.size >= 2 and (np.ptp(u) == 0 or np.ptp(v) == 0)
+        r = math.nan if u.size < 2 or constant else float(np.corrcoef(u, v)[0, 1])
         effect = Estimate(r, math.nan, math.nan, int(u.size))
-        return Finding("not tested", effect, "Pearson r, Fisher z 95% interval", f"r = {r:.{digits}f} (n={u.size})")
+        reason = (
+            "a constant variable: r undefined"
+            if constant
+            else (_too_few(n) if n < MIN_SEEDS else f"{u.size} points, fewer than 4")
+        )
+        return Finding("not tested", effect, test, f"r = {r:.{digits}f} (n={u.size})", reason)
     res = stats.pearsonr(u, v)
     ci = res.confidence_interval(CONFIDENCE)
     effect = Estimate(float(res.statistic), float(ci.low), float(ci.high), int(u.size))
     ours = f"r = {effect.mean:.{digits}f} [{effect.low:.{digits}f}, {effect.high:.{digits}f}] (n={u.size})"
-    return Finding(_region_verdict(effect, lambda r: sign * r > 0), effect, "Pearson r, Fisher z 95% interval", ours)
+    verdict, reason = _verdict(effect, n, above=0.0, sign=sign)
+    if verdict == "inconclusive" and _negligible(effect, margin):
+        verdict = "contradicted"
+    return Finding(verdict, effect, test, ours, reason)
 
 
 def deterministic(
@@ -436,7 +565,7 @@ def deterministic(
     Seeds that give identical results are one replicate, not several: such a claim is
     checked once, exactly, against ``[at_least, at_most]`` (numerical tolerance goes
     into the bounds, declared with the claim): ``"reproduced"`` inside, else
-    ``"not reproduced"``.
+    ``"contradicted"``.
     """
     value = check_number("value", value)
     digits = _digits(digits)
@@ -447,20 +576,27 @@ def deterministic(
     if low > high:
         raise ValueError(f"Expected `at_least` <= `at_most`, got {at_least!r} > {at_most!r}")
     value = float(value)
-    verdict = "reproduced" if low <= value <= high else "not reproduced"
+    verdict = "reproduced" if low <= value <= high else "contradicted"
     bounds = " and ".join(
         t for t in (f">= {low:g}" * (at_least is not None), f"<= {high:g}" * (at_most is not None)) if t
     )
     return Finding(verdict, Estimate(value, value, value, 1), f"deterministic, {bounds}", f"{value:.{digits}g}")
 
 
+NOT_THIS_SCALE = "not the paper's scale"
+"""Reason of a :func:`paper_check` away from the paper's data, architecture and schedule."""
+
+
 def paper_check(
     values: Iterable[float], paper: float, *, tolerance: float, scale_matches: bool, digits: int = 3
 ) -> Finding:
-    """Claim "we obtain the paper's number": ``paper`` in our 95% interval widened by ``tolerance``.
+    """Claim "we obtain the paper's number": our mean equals ``paper`` within ``tolerance``.
 
-    ``scale_matches`` says whether our data, architecture and schedule are the paper's;
-    when they are not, the verdict is ``"not tested at this scale"``.
+    At the paper's scale (``scale_matches``: our data, architecture and schedule are the
+    paper's) this is :func:`equivalent` against the constant ``paper`` with margin
+    ``tolerance`` (a zero tolerance admits only an exact match); at another scale the
+    verdict is ``"not tested"`` (:data:`NOT_THIS_SCALE`): a stand-in can test a direction,
+    not a number.
     """
     x = _values("values", values)
     paper = check_number("paper", paper)
@@ -468,13 +604,16 @@ def paper_check(
     scale_matches = check_bool("scale_matches", scale_matches)
     digits = _digits(digits)
     est = estimate(x)
-    test = f"paper's number within our 95% interval ± {tolerance:g}"
+    test = f"paper's number within ±{tolerance:g} of ours (TOST, 90% t interval)"
     if not scale_matches:
-        return Finding("not tested at this scale", est, test, est.format(digits))
-    if est.n < MIN_SEEDS:
-        return Finding("not tested", est, test, est.format(digits))
-    inside = est.low - tolerance <= paper <= est.high + tolerance
-    return Finding("reproduced" if inside else "not reproduced", est, test, est.format(digits))
+        return Finding("not tested", est, test, est.format(digits), NOT_THIS_SCALE)
+    if tolerance == 0:
+        exact = bool(np.all(x == paper))
+        if x.size < MIN_SEEDS:
+            return Finding("not tested", est, test, est.format(digits), _too_few(int(x.size)))
+        return Finding("reproduced" if exact else "inconclusive", est, test, est.format(digits))
+    found = equivalent(x, value=paper, margin=tolerance, paired=False, digits=digits)
+    return Finding(found.verdict, est, test, est.format(digits), found.reason)
 
 
 def _ours(x: np.ndarray, y: np.ndarray | None, c: float | None, effect: Estimate, digits: int) -> str:
@@ -485,6 +624,227 @@ def _ours(x: np.ndarray, y: np.ndarray | None, c: float | None, effect: Estimate
     return f"{first} vs {second}; difference {effect.mean:+.{digits}f}{interval}"
 
 
+def judge(test: Any, a: Iterable[float], b: Iterable[float] | None = None, **options: Any) -> Finding:
+    """``test(a, b, **options)``, or ``"not tested"`` when ``a`` or ``b`` is empty (every run invalid)."""
+    if test not in (greater, less, equivalent, correlated, paper_check):
+        raise ValueError(f"Expected `test` in [greater, less, equivalent, correlated, paper_check], got {test!r}")
+    sizes = [len(list(v)) for v in (a, b) if v is not None and not isinstance(v, str | bytes)]
+    if 0 in sizes:
+        scale = test is paper_check and options.get("scale_matches") is False
+        return not_tested(NOT_THIS_SCALE if scale else _too_few(0))
+    return test(a, b, **options) if b is not None else test(a, **options)
+
+
+def compare(
+    test: Any,
+    frame: pd.DataFrame,
+    column: str,
+    by: str,
+    a: Any,
+    b: Any,
+    *,
+    on: str = "seed",
+    scale: float = 1.0,
+    **options: Any,
+) -> Finding:
+    """``test(A, B, paired=True, **options)`` on ``column`` of the rows ``by == a`` and ``by == b``
+    aligned on ``on`` (the seeds both have), scaled by ``scale``.
+
+    ``frame`` holds the valid runs only: a group with no valid run, or no shared seed,
+    gives ``"not tested"`` instead of an error.
+    """
+    if test not in (greater, less, equivalent):
+        raise ValueError(f"Expected `test` in [greater, less, equivalent], got {test!r}")
+    check_number("scale", scale, low=0, low_inclusive=False)
+    if isinstance(frame, pd.DataFrame) and frame.empty:  # every run of the claim invalid
+        return not_tested(_too_few(0))
+    _frame(frame, ("column", column), ("by", by), ("on", on))
+    if not ((frame[by] == a).any() and (frame[by] == b).any()):
+        return not_tested(_too_few(0))
+    left = frame[frame[by] == a].set_index(on)[column]
+    right = frame[frame[by] == b].set_index(on)[column]
+    common = left.index.intersection(right.index)
+    if common.empty:
+        return not_tested(_too_few(0))
+    x, y = paired_columns(frame[frame[by].isin([a, b])], column, by, a, b, on)
+    return test(scale * x, scale * y, paired=True, **options)
+
+
+# --------------------------------------------------------------------------- validity
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of what a working run is: ``rule(run)`` returns why ``run`` did not work, or None.
+
+    ``run`` is a run record (:class:`~c2f_utils.runs.RunResult`: ``params``, ``metrics``,
+    ``history``, ``arrays``). Build checks with :func:`at_least`, :func:`at_most` and
+    :func:`spread`, or give any rule; ``name`` says what it checks ("trains above the
+    majority class").
+    """
+
+    name: str
+    rule: Any
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Expected `name` to be a non-empty string, got {self.name!r}")
+        if not callable(self.rule):
+            raise TypeError(f"Expected `rule` to be callable, got {self.rule!r}")
+
+    def __call__(self, run: Any) -> str | None:
+        return self.rule(run)
+
+
+def final(run: Any, key: str) -> float:
+    """A run's final value of ``key``: its metric, else the last recorded value of its history column."""
+    _key("key", key)
+    if key in run.metrics:
+        return float(run.metrics[key])
+    history = getattr(run, "history", None)
+    if history is not None and key in history.columns and history[key].notna().any():
+        return float(history[key].dropna().iloc[-1])
+    raise ValueError(
+        f"Expected `key` to name a metric or history column of run {getattr(run, 'name', '?')}, got {key!r}"
+    )
+
+
+def _key(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"Expected `{name}` to be a non-empty string, got {value!r}")
+    return value
+
+
+def _bound(key: str, bound: Any, label: str, sign: int) -> Check:
+    _key("key", key)
+    if not callable(bound):
+        bound = check_number("bound", bound)
+
+    def rule(run: Any) -> str | None:
+        limit = float(bound(run) if callable(bound) else bound)
+        value = final(run, key)
+        ok = value >= limit if sign > 0 else value <= limit
+        return None if ok else f"{label} {value:.3g} {'<' if sign > 0 else '>'} {limit:.3g}"
+
+    return Check(f"{label} {'>=' if sign > 0 else '<='} {bound if not callable(bound) else 'its bound'}", rule)
+
+
+def at_least(key: str, bound: float | Any, label: str | None = None) -> Check:
+    """A run works when its final ``key`` (:func:`final`) is at least ``bound`` (a number, or a
+    function of the run: a teacher's accuracy, a majority rate)."""
+    return _bound(key, bound, label or key, 1)
+
+
+def at_most(key: str, bound: float | Any, label: str | None = None) -> Check:
+    """A run works when its final ``key`` is at most ``bound`` (a number or a function of the run)."""
+    return _bound(key, bound, label or key, -1)
+
+
+def above_majority(key: str, majority: float | Any, margin: float = 0.05) -> Check:
+    """A run works when its accuracy ``key`` exceeds the ``majority``-class rate by ``margin``:
+    a network that predicts one class everywhere has not trained. ``majority`` is a rate
+    or a function of the run (the rate of the labels it was trained on)."""
+    _key("key", key)
+    margin = check_number("margin", margin, low=0)
+    if callable(majority):
+        check = at_least(key, lambda run: majority(run) + margin, key.replace("_", " "))
+        return Check(f"{key} above the majority class + {margin:g}", check.rule)
+    majority = check_number("majority", majority, low=0, high=1)
+    check = at_least(key, majority + margin, key.replace("_", " "))
+    return Check(f"{key} above the majority class ({majority:.3g}) + {margin:g}", check.rule)
+
+
+def spread(array: str, minimum: float = 1e-6) -> Check:
+    """A run works when its recorded ``array`` (a feature) is not constant: standard deviation > ``minimum``."""
+
+    _key("array", array)
+    minimum = check_number("minimum", minimum, low=0)
+
+    def rule(run: Any) -> str | None:
+        values = np.asarray(run.arrays[array], dtype=float)
+        std = float(values.std())
+        return None if std > minimum else f"constant {array} (std {std:.1g})"
+
+    return Check(f"{array} has spread (std > {minimum:g})", rule)
+
+
+@dataclass(frozen=True)
+class Validity:
+    """Runs, the ``(check name, reason)`` of every check each failed (empty: valid), and their labels."""
+
+    runs: tuple[Any, ...]
+    failures: tuple[tuple[tuple[str, str], ...], ...]
+    labels: tuple[str, ...]
+
+    @property
+    def valid(self) -> list[Any]:
+        """The runs that passed every check."""
+        return [r for r, failed in zip(self.runs, self.failures, strict=True) if not failed]
+
+    @property
+    def excluded(self) -> list[tuple[str, str]]:
+        """``(label, reason)`` of every run that failed a check (its first failure)."""
+        return [(lab, failed[0][1]) for lab, failed in zip(self.labels, self.failures, strict=True) if failed]
+
+    @property
+    def total(self) -> int:
+        """Number of runs checked."""
+        return len(self.runs)
+
+    def where(self, **params: Any) -> Validity:
+        """The runs whose parameters match: ``where(criterion=("ce", "fierce"))`` or ``where(alpha=0.0)``."""
+        keep = [
+            i
+            for i, r in enumerate(self.runs)
+            if all(r.params.get(k) in (v if isinstance(v, tuple | list | set) else (v,)) for k, v in params.items())
+        ]
+        return Validity(*(tuple(part[i] for i in keep) for part in (self.runs, self.failures, self.labels)))
+
+    def __add__(self, other: Validity) -> Validity:
+        return Validity(self.runs + other.runs, self.failures + other.failures, self.labels + other.labels)
+
+    def counts(self) -> str:
+        """``"8 of 9"`` valid runs."""
+        return f"{self.total - len(self.excluded)} of {self.total}"
+
+    def checks_failed(self) -> str:
+        """The names of the checks the excluded runs failed, in order of first failure."""
+        names = dict.fromkeys(name for failed in self.failures for name, _ in failed)
+        return "; ".join(names)
+
+    def summary(self) -> str:
+        """The excluded runs grouped by reason: ``"ce seed 0, ce seed 1 (train acc 0.51 < 0.56)"``, or ``"none"``."""
+        if not self.excluded:
+            return "none"
+        groups: dict[str, list[str]] = {}
+        for label, why in self.excluded:
+            groups.setdefault(why, []).append(label)
+        return "; ".join(f"{', '.join(labels)} ({why})" for why, labels in groups.items())
+
+
+def _default_label(run: Any) -> str:
+    seed = run.params.get("seed")
+    return f"{run.name} seed {seed}" if seed is not None else str(run.name)
+
+
+def valid_runs(runs: Iterable[Any], checks: Sequence[Check], label: Any = None) -> Validity:
+    """Check every run: a run is valid when no check returns a reason.
+
+    ``label(run)`` names a run in the scorecard (default: experiment name and seed).
+    Validity is computed from the records, never typed.
+    """
+    if isinstance(runs, str | bytes) or not isinstance(runs, Iterable):
+        raise TypeError(f"Expected `runs` to be a sequence of run records, got {runs!r:.80}")
+    runs = tuple(runs)
+    if isinstance(checks, Check) or not isinstance(checks, Sequence) or not all(isinstance(c, Check) for c in checks):
+        raise TypeError(f"Expected `checks` to be a sequence of Check, got {checks!r:.80}")
+    label = _default_label if label is None else label
+    if not callable(label):
+        raise TypeError(f"Expected `label` to be callable, got {label!r}")
+    failures = tuple(tuple((c.name, why) for c, why in ((c, c(r)) for c in checks) if why) for r in runs)
+    return Validity(runs, failures, tuple(str(label(r)) for r in runs))
+
+
 # --------------------------------------------------------------------------- scorecards
 
 
@@ -492,13 +852,15 @@ def _ours(x: np.ndarray, y: np.ndarray | None, c: float | None, effect: Estimate
 class Claim:
     """One scorecard row: a claim, the paper's number (a labelled reference), and our finding.
 
-    ``where`` names the profile, data and seeds the finding comes from.
+    ``where`` names the profile, data and seeds the finding comes from; ``validity`` the
+    runs the claim draws on, valid or excluded (None: no run can fail, e.g. a closed form).
     """
 
     claim: str
     finding: Finding
     where: str
     paper: str = "—"
+    validity: Validity | None = None
 
     def __post_init__(self) -> None:
         for name in ("claim", "where", "paper"):
@@ -506,10 +868,23 @@ class Claim:
                 raise ValueError(f"Expected `{name}` to be a non-empty string, got {getattr(self, name)!r}")
         if not isinstance(self.finding, Finding):
             raise TypeError(f"Expected `finding` to be a Finding, got {self.finding!r}")
+        if self.validity is not None and not isinstance(self.validity, Validity):
+            raise TypeError(f"Expected `validity` to be a Validity or None, got {self.validity!r:.80}")
+
+    @property
+    def reason(self) -> str:
+        """Why the claim is not tested: the finding's reason, led by the invalid runs where some were excluded."""
+        f, v = self.finding, self.validity
+        if f.verdict != "not tested":
+            return ""
+        if v is not None and v.excluded and f.reason.endswith(f"fewer than {MIN_SEEDS}"):
+            return f"{len(v.excluded)} of {v.total} runs invalid (required: {v.checks_failed()}); {f.reason}"
+        return f.reason
 
 
 def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
-    """The scorecard table: claim, paper (reference), ours, where, test, verdict; one row per claim."""
+    """The scorecard table, one row per claim: claim, paper (reference), ours, where, test, verdict,
+    the reason of a "not tested", the valid runs and the runs excluded as invalid (and why)."""
     if isinstance(claims, str | bytes) or not isinstance(claims, Sequence):
         raise TypeError(f"Expected `claims` to be a sequence of Claim, got {claims!r:.80}")
     if not claims:
@@ -525,6 +900,9 @@ def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
             "profile, data, seeds": c.where,
             "test": c.finding.test,
             "verdict": c.finding.verdict,
+            "why not tested": c.reason,
+            "valid runs": "—" if c.validity is None else c.validity.counts(),
+            "excluded runs (why)": "—" if c.validity is None else c.validity.summary(),
         }
         for c in claims
     ]
@@ -553,3 +931,80 @@ def where_benchmark(name: str, device: str, detail: str) -> str:
         if not isinstance(value, str) or not value:
             raise ValueError(f"Expected `{label}` to be a non-empty string, got {value!r}")
     return f"{BENCHMARK}; {name} on {device}; {detail}"
+
+
+# --------------------------------------------------------------------------- what holds
+
+
+def _effect(ours: str) -> str:
+    """The effect and its interval out of a scorecard's ``ours`` text (its ``difference`` part when there is one)."""
+    marker = "; difference "
+    return ours.split(marker, 1)[1] if marker in ours else ours
+
+
+def what_holds(
+    cards: Mapping[str, Mapping[str, pd.DataFrame]],
+    titles: Mapping[str, str] | None = None,
+    links: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Every claim of the book, one row per (paper, claim): per profile its verdict (with the
+    reason of a "not tested"), our effect with its interval, and the valid runs.
+
+    ``cards`` maps a chapter to its scorecards per profile (:func:`scorecard` tables);
+    ``titles`` names a chapter's paper (default: the chapter), ``links`` its page (a
+    ``chapter`` column is added with the link). A claim a profile does not make is ``—``.
+    """
+    if not isinstance(cards, Mapping) or not cards:
+        raise TypeError(
+            f"Expected `cards` to be a non-empty mapping chapter -> profile -> scorecard, got {cards!r:.80}"
+        )
+    titles, links = dict(titles or {}), dict(links or {})
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    profiles: list[str] = []
+    for chapter, per_profile in cards.items():
+        for profile, card in per_profile.items():
+            _frame(card.reset_index(), ("cards", ["claim", "ours", "verdict"]))
+            profiles += [profile] * (profile not in profiles)
+            for claim, row in card.iterrows():
+                key = (titles.get(chapter, chapter), str(claim))
+                entry = rows.setdefault(key, {"chapter": links.get(chapter, chapter)})
+                why = row.get("why not tested", "")
+                entry[f"{profile}: verdict"] = row["verdict"] + (f" ({why})" if isinstance(why, str) and why else "")
+                entry[f"{profile}: effect [interval]"] = _effect(str(row["ours"]))
+                entry[f"{profile}: valid runs"] = str(row.get("valid runs", "—"))
+    columns = ["chapter"] + [f"{p}: {c}" for p in profiles for c in ("verdict", "effect [interval]", "valid runs")]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns).fillna("—")
+    table.index = pd.MultiIndex.from_tuples(list(rows), names=["paper", "claim"])
+    return table
+
+
+def collect_cards(
+    chapters: Sequence[str] | None = None, profiles: Sequence[str] = ("real", "paper"), root: str | None = None
+) -> tuple[dict[str, dict[str, pd.DataFrame]], list[str]]:
+    """The scorecard of each of ``chapters`` (default: every registered chapter, in this order)
+    for each committed profile that has recorded runs, read from ``results/`` (never
+    recomputed), and one line per profile on its evidence (:func:`c2f_utils.evidence.describe`)."""
+    import importlib
+
+    from . import evidence
+    from .chapters import load_all
+
+    cards: dict[str, dict[str, pd.DataFrame]] = {}
+    notes: list[str] = []
+    registry = load_all()
+    names = list(registry) if chapters is None else chapters
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not set(names) <= set(registry):
+        raise ValueError(f"Expected `chapters` to be a list of chapters among {sorted(registry)}, got {chapters!r}")
+    for name in names:
+        chapter = registry[name]
+        module = importlib.import_module(f"c2f_utils.chapters.{name}")
+        for profile in profiles:
+            if profile not in chapter.profiles:
+                continue
+            config = evidence.committed(chapter, profile, root)
+            states = evidence.status(config)
+            if any(s.state == "missing" for s in states):
+                continue
+            cards.setdefault(name, {})[profile] = module.card(config)
+            notes.append(evidence.describe(config, states))
+    return cards, notes

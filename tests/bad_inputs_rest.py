@@ -14,6 +14,7 @@ import io
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -983,6 +984,63 @@ def _calls_report() -> list[Call]:
             lambda: {"frame": _frame(), "by": "method", "metrics": ["acc", "loss"], "confidence": 0.95},
             {"frame": "frame", "by": "group_by", "metrics": "column_list", "confidence": "unit_float"},
         ),
+        _ctor(m, "not_tested", report.not_tested, lambda: {"reason": "no data"}, {"reason": "text"}),
+        _ctor(
+            m,
+            "at_least",
+            report.at_least,
+            lambda: {"key": "train_acc", "bound": 0.5},
+            {"key": "text", "bound": "float"},
+        ),
+        _ctor(m, "at_most", report.at_most, lambda: {"key": "trace", "bound": 0.95}, {"key": "text", "bound": "float"}),
+        _ctor(
+            m,
+            "above_majority",
+            report.above_majority,
+            lambda: {"key": "train_acc", "majority": 0.5, "margin": 0.05},
+            {"key": "text", "margin": "nonneg_float"},
+        ),
+        _ctor(
+            m,
+            "spread",
+            report.spread,
+            lambda: {"array": "feature", "minimum": 1e-6},
+            {"array": "text", "minimum": "nonneg_float"},
+        ),
+        _ctor(m, "final", report.final, lambda: {"run": _run_record(), "key": "train_acc"}, {"key": "text"}),
+        _ctor(
+            m,
+            "valid_runs",
+            report.valid_runs,
+            lambda: {"runs": [_run_record()], "checks": [report.at_least("train_acc", 0.5)]},
+            {"checks": "checks"},
+        ),
+        _ctor(
+            m,
+            "compare",
+            report.compare,
+            lambda: {
+                "test": report.greater,
+                "frame": _frame(),
+                "column": "acc",
+                "by": "method",
+                "a": "A",
+                "b": "B",
+                "scale": 100.0,
+            },
+            {"test": "verdict_test", "frame": "frame", "column": "column", "by": "column", "scale": "pos_float"},
+        ),
+        _ctor(
+            m,
+            "judge",
+            report.judge,
+            lambda: {"test": report.greater, "a": list(A), "value": 0.5, "paired": False},
+            {"test": "verdict_test"},
+        ),
+        _ctor(m, "what_holds", report.what_holds, lambda: {"cards": {"toy": {"quick": _card()}}}, {"cards": "cards"}),
+        _ctor(
+            m, "collect_cards", report.collect_cards, lambda: {"chapters": ["setting"]}, {"chapters": "chapter_list"}
+        ),
         _ctor(
             m,
             "where",
@@ -1048,6 +1106,22 @@ _add_role(
     (("empty", lambda v: []), ("str", lambda v: "claim"), ("not_claims", lambda v: [1]), ("none", lambda v: None)),
 )
 _add_role("dataset_kind", (("unknown", lambda v: "__nope__"), ("int", lambda v: 3)), _NONE_VALID)
+
+
+_add_role("checks", (("one", lambda v: v[0]), ("str", lambda v: ["check"]), ("none", lambda v: None)))
+_add_role("verdict_test", (("str", lambda v: "greater"), ("none", lambda v: None), ("other", lambda v: print)))
+_add_role("cards", (("empty", lambda v: {}), ("list", lambda v: [v]), ("none", lambda v: None)))
+_add_role("chapter_list", (("unknown", lambda v: ["__nope__"]), ("str", lambda v: "setting"), ("int", lambda v: 3)))
+
+
+def _run_record() -> Any:
+    history = pd.DataFrame({"epoch": [1, 2], "train_acc": [0.4, 0.9]})
+    return SimpleNamespace(name="toy.train", params={"seed": 0}, metrics={"acc": 0.8}, history=history, arrays={})
+
+
+def _card() -> pd.DataFrame:
+    finding = report.greater([0.9, 0.91, 0.92], value=0.5, paired=False)
+    return report.scorecard([report.Claim("a beats chance", finding, report.where("quick", "toy", [0, 1, 2]))])
 
 
 def _claims() -> list[report.Claim]:

@@ -31,7 +31,7 @@ NOT_CALLS = {
     "models": {"ModelOutput"},
     "train": {"EpochState", "TrainResult", "SMOKE_ENV"},
     "data": {"DatasetNotFoundError", "DatasetSpec", "LabeledData", "register"},
-    "report": {"Claim", "Estimate", "Finding"},
+    "report": {"Check", "Claim", "Estimate", "Finding", "Validity"},
     "weights": {"WeightsChecksumError", "WeightsNotFoundError"},
 }  # fmt: skip
 

@@ -183,11 +183,33 @@ def test_scorecard_verdicts_come_from_the_policy(monkeypatch: pytest.MonkeyPatch
     assert _config_frame(card, "'No FCE' fails").verdict == "reproduced"  # 45 pp > the declared 5
     assert _config_frame(card, "'No Pred EM'").verdict == "reproduced"
     assert _config_frame(card, "test confusion").verdict == "reproduced"
-    assert _config_frame(card, "soft confusion").verdict == "partly"  # mean > 0, interval includes 0
-    assert _config_frame(card, "LLS teacher beats an LS").verdict == "not reproduced"  # zero difference
-    assert _config_frame(card, "LLS-ST helps").verdict == "not reproduced"
+    assert _config_frame(card, "soft confusion").verdict == "inconclusive"  # mean > 0, interval includes 0
+    assert _config_frame(card, "LLS teacher beats an LS").verdict == "inconclusive"  # zero difference
+    assert _config_frame(card, "LLS-ST helps").verdict == "contradicted"  # 1 point worse in every seed
     assert _config_frame(card, "equidistant").verdict == "reproduced"
-    assert _config_frame(card, "costs little time").verdict == "not tested at this scale"
+    assert _config_frame(card, "costs little time").verdict == "not tested"
+    assert _config_frame(card, "costs little time")["why not tested"] == "not the paper's scale"
+    # What a working run is, from the records: a student as good as its teacher is no distillation
+    # evidence, and a run that never leaves the majority class does not count.
+    history = pd.DataFrame({"epoch": [1, 2], "train_acc": [0.5, 0.9]})
+    for r in main + ablation:
+        r.history = (
+            history.assign(train_acc=[0.1, 0.1]) if (r.params["method"], r.params["seed"]) == ("LS", 2) else history
+        )
+    distill[3 * 2].metrics["test_acc"] = 0.99  # KD LS, seed 0: better than its LS teacher (0.91)
+    checked = lls.validity(config)
+    assert checked["main"].excluded == [("LS seed 2", "train acc 0.1 < 0.16")]
+    assert dict(checked["distill"].excluded) == {
+        "KD LS seed 0": "teacher acc 0.91 <= student acc 0.99",
+        "KD LS seed 2": "teacher LS seed 2 invalid or missing",
+    }
+    card = lls.scorecard(config, agreement, geometry, checked)
+    row = _config_frame(card, "LLS teacher beats an LS")
+    assert row.verdict == "not tested" and row["valid runs"] == "4 of 6"
+    assert (
+        row["why not tested"]
+        == "2 of 6 runs invalid (required: teacher better than its student); 1 valid seed, fewer than 3"
+    )
     one_seed = lls.CHAPTER.configure("quick", seeds=[0])
     grids_one = {g: [r for r in rs if r.params.get("seed", 0) == 0] for g, rs in grids.items()}
     monkeypatch.setattr(type(one_seed), "results", lambda self, gid, progress=False: grids_one[gid])

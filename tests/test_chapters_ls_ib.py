@@ -141,7 +141,7 @@ def test_scorecard_reproduces_what_the_runs_show() -> None:
 def test_scorecard_fails_what_the_runs_contradict() -> None:
     card = _card(_plane(0.2, ce_offset=0.3), _ib([0.0005, -0.01]), _nuisance(0.6, SAME, [a + 0.03 for a in SAME]))
     for fragment in ("reaches (H(Y), H(Y))", "IB line", "beat the LS optimum", "nuisance", "no accuracy gain"):
-        assert _verdict(card, fragment) == "not reproduced", fragment
+        assert _verdict(card, fragment) == "contradicted", fragment
     assert _verdict(_card(_plane(0.0), _ib([np.nan]), _nuisance(0.2, SAME, SAME)), "beat the LS") == "not tested"
 
 
@@ -150,7 +150,7 @@ def test_accuracy_claim_compares_the_declared_alpha_not_the_best_one() -> None:
     config = ls_ib.CHAPTER.configure("quick", nuisance_alphas=[0.0, 0.4, 0.8])
     nuisance = _nuisance(0.2, SAME, [a + 0.03 for a in SAME], mid_acc=0.0)
     card = _card(_plane(0.0), _ib([0.05]), nuisance, config=config)
-    assert _verdict(card, "no accuracy gain") == "not reproduced"
+    assert _verdict(card, "no accuracy gain") == "contradicted"
     assert "α=0.8" in next(c for c in card.index if "no accuracy gain" in c)
 
 

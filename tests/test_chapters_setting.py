@@ -61,11 +61,11 @@ def test_scorecard_pairs_by_seed() -> None:
     paired = _card([0.80, 0.90, 0.85], [0.84, 0.94, 0.89])
     assert _verdict(paired, "less fine information than fine") == "reproduced"
     noisy = _card([0.80, 0.90, 0.85], [0.90, 0.80, 0.89])
-    assert _verdict(noisy, "less fine information than fine") == "partly"
+    assert _verdict(noisy, "less fine information than fine") == "inconclusive"
     reversed_ = _card([0.95, 0.96, 0.97], [0.80, 0.81, 0.82])
-    assert _verdict(reversed_, "less fine information than fine") == "not reproduced"
+    assert _verdict(reversed_, "less fine information than fine") == "contradicted"
     below_init = _card([0.40, 0.41, 0.42], [0.8, 0.8, 0.8], init=0.5)
-    assert _verdict(below_init, "adds fine information") == "not reproduced"
+    assert _verdict(below_init, "adds fine information") == "contradicted"
 
 
 def test_scorecard_never_reproduces_from_too_few_seeds() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -38,9 +39,12 @@ def test_paired_greater_is_scipys_one_sample_interval_of_the_differences(a: list
         return
     ci = stats.ttest_1samp(d, 0).confidence_interval(0.95)
     assert finding.effect.low == pytest.approx(ci.low) and finding.effect.high == pytest.approx(ci.high)
-    significant = stats.ttest_1samp(d, 0, alternative="greater").pvalue < 0.025
-    assert (finding.verdict == "reproduced") == significant
-    assert (finding.verdict == "not reproduced") == (d.mean() <= 0)
+    p_greater = stats.ttest_1samp(d, 0, alternative="greater").pvalue
+    p_less = stats.ttest_1samp(d, 0, alternative="less").pvalue
+    if min(abs(p_greater - 0.025), abs(p_less - 0.025)) < 1e-9:  # on the boundary
+        return
+    expected = "reproduced" if p_greater < 0.025 else "contradicted" if p_less < 0.025 else "inconclusive"
+    assert finding.verdict == expected
 
 
 @settings(max_examples=60, deadline=None)
@@ -53,7 +57,18 @@ def test_unpaired_uses_welchs_interval(a: list[float], b: list[float]) -> None:
     assert finding.effect.low == pytest.approx(ci.low, abs=1e-9) and finding.effect.high == pytest.approx(
         ci.high, abs=1e-9
     )
-    assert (finding.verdict == "reproduced") == (ci.high < 0)
+    if min(abs(ci.low), abs(ci.high)) < 1e-9:
+        return
+    assert finding.verdict == ("reproduced" if ci.high < 0 else "contradicted" if ci.low > 0 else "inconclusive")
+
+
+def _tost_by_hand(d: np.ndarray, margin: float) -> tuple[float, float]:
+    """p-values of the two one-sided t tests H0: mean <= -margin and H0: mean >= margin, from the t law."""
+    se = d.std(ddof=1) / math.sqrt(d.size)
+    with np.errstate(divide="ignore", invalid="ignore"):  # hypothesis finds samples whose spread rounds to 0
+        p_low = 1 - stats.t.cdf((d.mean() + margin) / se, d.size - 1)
+        p_high = stats.t.cdf((d.mean() - margin) / se, d.size - 1)
+    return float(p_low), float(p_high)
 
 
 @settings(max_examples=60, deadline=None)
@@ -63,31 +78,66 @@ def test_equivalence_is_two_one_sided_tests(d: list[float], margin: float) -> No
     if np.ptp(d) == 0:
         return
     finding = report.equivalent(d, value=0.0, margin=margin, paired=False)
-    p_low = stats.ttest_1samp(d, -margin, alternative="greater").pvalue
-    p_high = stats.ttest_1samp(d, margin, alternative="less").pvalue
-    tost = max(p_low, p_high) < 0.05
-    if abs(max(p_low, p_high) - 0.05) > 1e-9:  # off the boundary
-        assert (finding.verdict == "reproduced") == tost
+    p_low, p_high = _tost_by_hand(d, margin)
+    assert p_low == pytest.approx(stats.ttest_1samp(d, -margin, alternative="greater").pvalue)
+    # beyond the margin: the one-sided tests that the mean exceeds +margin (or is below -margin)
+    p_above = stats.ttest_1samp(d, margin, alternative="greater").pvalue
+    p_below = stats.ttest_1samp(d, -margin, alternative="less").pvalue
+    if min(abs(p - 0.05) for p in (p_low, p_high, p_above, p_below)) < 1e-9:  # on the boundary
+        return
+    if max(p_low, p_high) < 0.05:
+        assert finding.verdict == "reproduced"
+    elif min(p_above, p_below) < 0.05:
+        assert finding.verdict == "contradicted"
+    else:
+        assert finding.verdict == "inconclusive"
 
 
 def test_too_few_seeds_is_never_reproduced() -> None:
-    assert report.greater([0.9, 0.95], value=0.1, paired=False).verdict == "not tested"
-    assert report.greater([0.9], [0.1], paired=True).verdict == "not tested"
-    assert report.equivalent([0.5, 0.5], value=0.5, margin=0.1, paired=False).verdict == "not tested"
+    for finding in (
+        report.greater([0.9, 0.95], value=0.1, paired=False),
+        report.greater([0.9], [0.1], paired=True),
+        report.equivalent([0.5, 0.5], value=0.5, margin=0.1, paired=False),
+        report.greater([0.9, 0.95, 0.97], value=0.1, paired=False, seeds=[0, 0, 1]),  # two distinct seeds
+    ):
+        assert finding.verdict == "not tested" and "fewer than 3" in finding.reason
+    assert report.greater([0.9, 0.95, 0.97], value=0.1, paired=False, seeds=[0, 1, 2]).verdict == "reproduced"
+    with pytest.raises(ValueError, match="one seed per value"):
+        report.greater([0.9, 0.95, 0.97], value=0.1, paired=False, seeds=[0, 1])
 
 
-def test_direction_and_minimum_effect() -> None:
+def test_direction_minimum_effect_and_margin() -> None:
     a, b = [0.80, 0.82, 0.81], [0.70, 0.71, 0.72]
     assert report.greater(a, b, paired=True).verdict == "reproduced"
-    assert report.less(a, b, paired=True).verdict == "not reproduced"
-    assert report.greater(a, b, paired=True, min_effect=0.2).verdict == "not reproduced"
-    assert report.greater([0.80, 0.60, 0.95], [0.70, 0.71, 0.72], paired=True).verdict == "partly"
+    assert report.less(a, b, paired=True).verdict == "contradicted"
+    # the whole interval [0.075, 0.125] below the declared minimum effect: no effect of the claimed size
+    assert report.greater(a, b, paired=True, min_effect=0.2).verdict == "contradicted"
+    assert report.greater(a, b, paired=True, min_effect=0.1).verdict == "inconclusive"
+    noisy = report.greater([0.80, 0.60, 0.95], [0.70, 0.71, 0.72], paired=True)
+    assert noisy.verdict == "inconclusive" and noisy.effect.low < 0 < noisy.effect.high
+    # a straddling interval inside a declared margin: equivalence shows no effect of the claimed size
+    tiny = report.greater([0.500, 0.502, 0.501, 0.499], [0.501, 0.500, 0.500, 0.501], paired=True, margin=0.01)
+    assert tiny.verdict == "contradicted" and "±0.01" in tiny.test
+    assert report.greater([0.500, 0.502, 0.501, 0.499], [0.501, 0.500, 0.500, 0.501], paired=True).verdict == (
+        "inconclusive"
+    )
     with pytest.raises(ValueError, match="min_effect"):
         report.greater(a, b, paired=True, min_effect=-1)
+    with pytest.raises(ValueError, match="margin"):
+        report.greater(a, b, paired=True, margin=0)
     with pytest.raises(ValueError, match="exactly one"):
         report.greater(a, paired=True)
     with pytest.raises(ValueError, match="equal size"):
         report.greater(a, b[:2], paired=True)
+
+
+def test_verdicts_are_the_four_words() -> None:
+    assert report.VERDICTS == ("reproduced", "contradicted", "inconclusive", "not tested")
+    with pytest.raises(ValueError, match="verdict"):
+        report.Finding("partly", None, "t", "o")
+    with pytest.raises(ValueError, match="reason"):
+        report.Finding("not tested", None, "t", "o")
+    assert report.not_tested("no data").label == "not tested (no data)"
 
 
 def test_correlation_uses_fisher_interval_and_needs_independent_points() -> None:
@@ -97,19 +147,74 @@ def test_correlation_uses_fisher_interval_and_needs_independent_points() -> None
     finding = report.correlated(x, y)
     ci = stats.pearsonr(x, y).confidence_interval(0.95)
     assert finding.verdict == "reproduced" and finding.effect.low == pytest.approx(ci.low)
-    assert report.correlated(x, y, sign=-1).verdict == "not reproduced"
+    assert report.correlated(x, y, sign=-1).verdict == "contradicted"
     assert report.correlated([1, 2, 3], [1, 2, 4]).verdict == "not tested"
+    # 12 runs from two seeds are not 12 replicates
+    two_seeds = report.correlated(x, y, seeds=[0, 1] * 6)
+    assert two_seeds.verdict == "not tested" and "2 valid seeds" in two_seeds.reason
+    flat = report.correlated(x, np.zeros(12))
+    assert flat.verdict == "not tested" and "constant" in flat.reason
 
 
 def test_paper_check_and_deterministic() -> None:
     ours = [0.70, 0.72, 0.71]
-    assert report.paper_check(ours, 0.71, tolerance=0.0, scale_matches=True).verdict == "reproduced"
-    assert report.paper_check(ours, 0.80, tolerance=0.05, scale_matches=True).verdict == "not reproduced"
-    assert report.paper_check(ours, 0.80, tolerance=0.05, scale_matches=False).verdict == "not tested at this scale"
+    # 90% interval of the mean: 0.71 ± 0.0169, inside 0.71 ± 0.02; wholly outside 0.80 ± 0.05
+    assert report.paper_check(ours, 0.71, tolerance=0.02, scale_matches=True).verdict == "reproduced"
+    assert report.paper_check(ours, 0.80, tolerance=0.05, scale_matches=True).verdict == "contradicted"
+    assert report.paper_check(ours, 0.72, tolerance=0.005, scale_matches=True).verdict == "inconclusive"
+    other = report.paper_check(ours, 0.80, tolerance=0.05, scale_matches=False)
+    assert other.verdict == "not tested" and other.reason == report.NOT_THIS_SCALE
     assert report.deterministic(1e-9, at_most=1e-6).verdict == "reproduced"
-    assert report.deterministic(0.5, at_least=0.6).verdict == "not reproduced"
+    assert report.deterministic(0.5, at_least=0.6).verdict == "contradicted"
     with pytest.raises(ValueError, match="at_least"):
         report.deterministic(0.5)
+
+
+def _run(seed: int, criterion: str, train_acc: float, feature: list[float]) -> SimpleNamespace:
+    history = pd.DataFrame({"epoch": [0, 1, 2], "train_acc": [np.nan, 0.3, train_acc]})
+    return SimpleNamespace(
+        name="toy.train",
+        params={"seed": seed, "criterion": criterion},
+        metrics={"test_acc": train_acc - 0.01},
+        history=history,
+        arrays={"feature": np.asarray(feature)},
+    )
+
+
+def test_validity_is_computed_from_the_records() -> None:
+    runs = [
+        _run(0, "ce", 0.90, [0.1, 0.5, 0.9]),
+        _run(1, "ce", 0.51, [0.2, 0.2, 0.2]),  # never left the majority class, constant feature
+        _run(2, "ce", 0.88, [0.0, 1.0, 2.0]),
+        _run(0, "ls", 0.89, [0.3, 0.1, 0.4]),
+        _run(1, "ls", 0.91, [0.3, 0.1, 0.4]),
+        _run(2, "ls", 0.90, [0.3, 0.1, 0.4]),
+    ]
+    checks = [report.above_majority("train_acc", majority=0.51, margin=0.05), report.spread("feature")]
+    validity = report.valid_runs(runs, checks, label=lambda r: f"{r.params['criterion']} seed {r.params['seed']}")
+    assert report.final(runs[1], "train_acc") == 0.51 and report.final(runs[1], "test_acc") == 0.50
+    assert [r.params["seed"] for r in validity.valid] == [0, 2, 0, 1, 2]
+    assert validity.counts() == "5 of 6" and validity.excluded[0][0] == "ce seed 1"
+    assert "train acc 0.51 < 0.56" in validity.summary()
+    assert validity.where(criterion="ls").summary() == "none" and validity.where(criterion="ls").total == 3
+    assert report.valid_runs(runs, [report.at_least("train_acc", lambda r: 0.95)]).counts() == "0 of 6"
+    assert report.at_most("test_acc", 0.6)(runs[0]) == "test_acc 0.89 > 0.6"
+    with pytest.raises(TypeError, match="checks"):
+        report.valid_runs(runs, checks[0])
+
+    frame = pd.DataFrame([{**r.params, **r.metrics} for r in validity.valid])
+    finding = report.compare(report.greater, frame, "test_acc", "criterion", "ls", "ce")
+    assert finding.verdict == "not tested" and finding.reason == "2 valid seeds, fewer than 3"
+    claim = report.Claim("ls beats ce", finding, "quick; toy; seeds 0-2", validity=validity)
+    card = report.scorecard([claim])
+    why = card.loc["ls beats ce", "why not tested"]
+    checks_failed = "train_acc above the majority class (0.51) + 0.05; feature has spread (std > 1e-06)"
+    assert why == f"1 of 6 runs invalid (required: {checks_failed}); 2 valid seeds, fewer than 3"
+    assert card.loc["ls beats ce", "excluded runs (why)"] == "ce seed 1 (train acc 0.51 < 0.56)"
+    assert card.loc["ls beats ce", "valid runs"] == "5 of 6"
+    assert report.compare(report.greater, frame.iloc[:0], "test_acc", "criterion", "ls", "ce").verdict == "not tested"
+    full = report.compare(report.less, frame, "test_acc", "criterion", "ce", "ls", scale=100)
+    assert full.effect.n == 2 and full.verdict == "not tested"
 
 
 def test_tables_and_scorecard() -> None:
@@ -125,6 +230,8 @@ def test_tables_and_scorecard() -> None:
         [report.Claim("a beats b", report.greater(left, right, paired=True), report.where("quick", "toy", [0, 1]))]
     )
     assert card.loc["a beats b", "verdict"] == "not tested"
+    assert card.loc["a beats b", "why not tested"] == "2 valid seeds, fewer than 3"
+    assert card.loc["a beats b", "excluded runs (why)"] == "—"
     assert card.loc["a beats b", "profile, data, seeds"] == "quick; toy; seeds 0,1"
     assert report.where("paper", "mnist", range(5)) == "paper; mnist; seeds 0-4"
     bench = report.where_benchmark("criteria_step", "cpu", "15 rounds")
@@ -133,3 +240,24 @@ def test_tables_and_scorecard() -> None:
         report.where_benchmark("criteria_step", "", "15 rounds")
     with pytest.raises(ValueError, match="claim"):
         report.Claim("", report.deterministic(1.0, at_least=0), "w")
+
+
+def test_what_holds_lists_every_claim_per_paper_and_profile() -> None:
+    def card(profile: str, verdicts: dict[str, report.Finding]) -> pd.DataFrame:
+        where = report.where(profile, "toy", [0, 1, 2])
+        return report.scorecard([report.Claim(c, f, where) for c, f in verdicts.items()])
+
+    up = report.greater([0.80, 0.82, 0.81], [0.70, 0.71, 0.72], paired=True)
+    flat = report.greater([0.80, 0.60, 0.95], [0.70, 0.71, 0.72], paired=True)
+    cards = {
+        "one": {"real": card("real", {"a beats b": up, "c beats d": flat}), "paper": card("paper", {"a beats b": up})},
+        "two": {"real": card("real", {"scale": report.not_tested(report.NOT_THIS_SCALE)})},
+    }
+    holds = report.what_holds(cards, {"one": "Paper One"}, {"two": "<a href='two.html'>two</a>"})
+    assert holds.index.tolist() == [("Paper One", "a beats b"), ("Paper One", "c beats d"), ("two", "scale")]
+    assert holds.loc[("Paper One", "a beats b"), "real: effect [interval]"] == "+0.100 [0.075, 0.125]"
+    assert holds.loc[("Paper One", "c beats d"), "paper: verdict"] == "—"  # a claim the profile does not make
+    assert holds.loc[("two", "scale"), "real: verdict"] == "not tested (not the paper's scale)"
+    assert holds.loc[("two", "scale"), "chapter"].startswith("<a href")
+    with pytest.raises(TypeError, match="cards"):
+        report.what_holds({})

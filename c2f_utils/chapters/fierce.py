@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHAPTER",
+    "CHECKS",
     "CRITERIA",
     "CURVES",
+    "MAJORITY",
     "RISE_FROM",
     "TABLES",
     "AgeRun",
@@ -60,6 +62,7 @@ __all__ = [
     "scorecard",
     "sweep_table",
     "table",
+    "validity",
     "with_rise",
 ]
 
@@ -583,64 +586,113 @@ def benchmark_table(folder: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def scorecard(age: pd.DataFrame, unmix: pd.DataFrame, fewshot: pd.DataFrame, config) -> pd.DataFrame:
+MAJORITY = {"age": 0.52, "fewshot": 0.21, "cifar_fs": 1 / 64}
+"""Largest class share of the training labels: the median split of the ages (ties at the median
+give one class up to 0.51), five base classes (digits, CIFAR-10), the 64 base classes of CIFAR-FS."""
+CHECKS: dict[str, tuple[report.Check, ...]] = {
+    "age": (
+        report.above_majority("train_acc", MAJORITY["age"], margin=0.05),
+        report.spread("test_feature", minimum=1e-4),
+    ),
+    "unmix": (report.at_least("entropy_anchor", 1e-6, "anchor entropy"),),
+    "fewshot": (
+        report.above_majority("train_acc", lambda run: MAJORITY.get(run.params["dataset"], MAJORITY["fewshot"])),
+    ),
+}
+"""What a working run is, per grid: Figure 1's runs leave the majority class and their 1-D feature
+is not constant (a constant feature makes the OT read-out a tie-break); Table 1's features
+spread over more than one anchor; Table 2's networks learn their base classes."""
+
+
+def validity(results: list[RunResult], gid: str) -> report.Validity:
+    """:data:`CHECKS` ``[gid]`` on the runs of grid ``gid`` (:func:`c2f_utils.report.valid_runs`)."""
+    return report.valid_runs(results, CHECKS[gid], label=lambda r: f"{r.params['criterion']} seed {r.params['seed']}")
+
+
+def scorecard(
+    age: pd.DataFrame,
+    unmix: pd.DataFrame,
+    fewshot: pd.DataFrame,
+    config,
+    validity: dict[str, report.Validity] | None = None,
+) -> pd.DataFrame:
     """Each claim of the paper with the book's verdict (:mod:`c2f_utils.report`).
 
-    ``age`` comes from :func:`with_rise`. Criteria trained from the same seed share the
-    initialisation and the batch order, so comparisons between criteria (and between
-    two epochs of one run) are paired by seed. Correlations are taken over independent
-    trained runs: one point per criterion and seed, at the last epoch.
+    ``age`` comes from :func:`with_rise`; the frames hold the valid runs only, and
+    ``validity`` (per grid: ``"age"``, ``"unmix"``, ``"fewshot"``) lists every run with why
+    it was excluded. Criteria trained from the same seed share the initialisation and the
+    batch order, so comparisons between criteria (and between two epochs of one run) are
+    paired by seed. Correlations are taken over independent trained runs: one point per
+    criterion and seed, at the last epoch, counted by distinct seeds.
     """
     frames_by = {"age": age, "unmix": unmix, "fewshot": fewshot}
 
     def col(group: str, criterion: str, metric: str) -> list[float]:
         frame = frames_by[group]
-        return frame[frame.criterion == criterion].sort_values("seed")[metric].tolist()
+        return frame[frame.criterion == criterion].sort_values("seed")[metric].tolist() if len(frame) else []
 
     def paired(test, group: str, metric: str, a: str, b: str, metric_b: str | None = None) -> report.Finding:
-        return test(col(group, a, metric), col(group, b, metric_b or metric), paired=True)
+        if metric_b is None:
+            return report.compare(test, frames_by[group], metric, "criterion", a, b)
+        return report.judge(test, col(group, a, metric), col(group, b, metric_b), paired=True)
+
+    def correlated(group: str, x: str, y: str, sign: int) -> report.Finding:
+        frame = frames_by[group]
+        if frame.empty:
+            return report.not_tested("0 valid seeds, fewer than 3")
+        return report.correlated(frame[x], frame[y], sign=sign, seeds=frame.seed)
 
     less, greater = report.less, report.greater
-    early = int(age.early_epoch.iloc[0])
+    early = f"epoch {int(age.early_epoch.iloc[0])}" if len(age) else "the early epoch"
     cifar_fs = config.profile == "paper" and config["fewshot_dataset"] == "cifar_fs"
+    fierce_1shot = col("fewshot", "fierce", "acc_1shot")
+    houston = col("unmix", "fierce", "transfer_mse_test")
     # fmt: off
     rows = [
         ("age", "Fig. 1: FIERCE ends with a lower fine MSE than CE", "Fig. 1 (UTKFace): lowest MSE for FIERCE",
-         paired(less, "age", "mse_test_final", "fierce", "ce")),
+         paired(less, "age", "mse_test_final", "fierce", "ce"), ("fierce", "ce")),
         ("age", "Fig. 1: FIERCE ends with a lower fine MSE than LS", "Fig. 1: LS worse than CE and FIERCE",
-         paired(less, "age", "mse_test_final", "fierce", "ls")),
-        ("age", f"Fig. 1: with CE the fine MSE rises after epoch {early} (= {RISE_FROM:g} x training, declared)",
-         "minimum near epoch 50 of 500, then a rise", paired(greater, "age", "mse_last", "ce", "ce", "mse_early")),
+         paired(less, "age", "mse_test_final", "fierce", "ls"), ("fierce", "ls")),
+        ("age", f"Fig. 1: with CE the fine MSE rises after {early} (= {RISE_FROM:g} x training, declared)",
+         "minimum near epoch 50 of 500, then a rise", paired(greater, "age", "mse_last", "ce", "ce", "mse_early"),
+         ("ce",)),
         ("age", "Fig. 1: FIERCE keeps its MSE (no early stopping needed): smaller rise than CE",
-         "FIERCE's MSE stays at its minimum", paired(less, "age", "rise", "fierce", "ce")),
+         "FIERCE's MSE stays at its minimum", paired(less, "age", "rise", "fierce", "ce"), ("fierce", "ce")),
         ("age", "Fig. 1, §5.1: more feature entropy, lower fine MSE (across trained runs)",
-         "strongly (negatively) correlated", report.correlated(age.entropy_anchor, age.mse_test_final, sign=-1)),
+         "strongly (negatively) correlated", correlated("age", "entropy_anchor", "mse_test_final", -1), CRITERIA),
         ("unmix", "Table 1: FIERCE transfer MSE < CE", "0.006 ± 0.001 vs 0.200 (CE; 0.177 in the GRETSI version)",
-         paired(less, "unmix", "transfer_mse_test", "fierce", "ce")),
+         paired(less, "unmix", "transfer_mse_test", "fierce", "ce"), ("fierce", "ce")),
         ("unmix", "Table 1: FIERCE transfer MSE < LS", "0.006 ± 0.001 vs 0.017 ± 0.08",
-         paired(less, "unmix", "transfer_mse_test", "fierce", "ls")),
+         paired(less, "unmix", "transfer_mse_test", "fierce", "ls"), ("fierce", "ls")),
         ("unmix", "Table 1: LS raw MSE < CE raw MSE", "0.066 ± 0.1 vs 0.200",
-         paired(less, "unmix", "raw_mse_test", "ls", "ce")),
+         paired(less, "unmix", "raw_mse_test", "ls", "ce"), ("ls", "ce")),
         ("unmix", "Table 1: FIERCE raw MSE < CE raw MSE", "0.130 ± 0.008 vs 0.200",
-         paired(less, "unmix", "raw_mse_test", "fierce", "ce")),
+         paired(less, "unmix", "raw_mse_test", "fierce", "ce"), ("fierce", "ce")),
         ("unmix", "§5: more feature entropy, lower transfer MSE (across trained runs)",
          "entropy correlated with the ability to recycle the features",
-         report.correlated(unmix.entropy_anchor, unmix.transfer_mse_test, sign=-1)),
+         correlated("unmix", "entropy_anchor", "transfer_mse_test", -1), CRITERIA),
         ("unmix", "App. A.4: the anchor estimate follows the feature entropy (k-NN estimate, across trained runs)",
          "correlation 0.86 (over the epochs of one CE run)",
-         report.correlated(unmix.entropy_anchor, unmix.entropy_knn, sign=1)),
+         correlated("unmix", "entropy_anchor", "entropy_knn", 1), CRITERIA),
         ("fewshot", "Table 2: FIERCE 1-shot accuracy > CE", "CIFAR-FS 66.16 ± 1.04 vs CE 64.32 ± 0.7",
-         paired(greater, "fewshot", "acc_1shot", "fierce", "ce")),
+         paired(greater, "fewshot", "acc_1shot", "fierce", "ce"), ("fierce", "ce")),
         ("fewshot", "Table 2: FIERCE 1-shot accuracy > LS", "CIFAR-FS 66.16 ± 1.04 vs LS 65.76 ± 0.57",
-         paired(greater, "fewshot", "acc_1shot", "fierce", "ls")),
+         paired(greater, "fewshot", "acc_1shot", "fierce", "ls"), ("fierce", "ls")),
         ("fewshot", "Table 2: FIERCE's 1-shot accuracy on CIFAR-FS", "66.16 ± 1.04 % (tolerance: the paper's ± 1.04)",
-         report.paper_check(col("fewshot", "fierce", "acc_1shot"), 0.6616, tolerance=0.0104, scale_matches=cifar_fs)),
+         report.judge(report.paper_check, fierce_1shot, paper=0.6616, tolerance=0.0104, scale_matches=cifar_fs),
+         ("fierce",)),
         ("unmix", "Table 1: FIERCE's transfer MSE on Houston", "0.006 ± 0.001 (the Houston crop is not distributed)",
-         report.paper_check(col("unmix", "fierce", "transfer_mse_test"), 0.006, tolerance=0.001, scale_matches=False)),
+         report.judge(report.paper_check, houston, paper=0.006, tolerance=0.001, scale_matches=False), ("fierce",)),
     ]
     # fmt: on
     where = {g: report.where(config.profile, config[f"{g}_dataset"], config["seeds"]) for g in frames_by}
-    claims = [report.Claim(claim, finding, where[g], paper) for g, claim, paper, finding in rows]
+    checked = validity or {}
+    claims = [
+        report.Claim(
+            claim, finding, where[g], paper, None if g not in checked else checked[g].where(criterion=criteria)
+        )
+        for g, claim, paper, finding, criteria in rows
+    ]
     return report.scorecard(claims)
 
 
@@ -662,8 +714,11 @@ CURVES: dict[str, dict[str, tuple[str, str]]] = {
 _KINDS = {"age": "age", "unmix": "unmixing", "fewshot": "fewshot"}
 
 
-def _grid_frames(config: Config, gid: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    metrics, history = frames(config.results(gid))
+def _grid_frames(config: Config, gid: str, results: list[RunResult] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    results = config.results(gid) if results is None else results
+    if not results:  # every run invalid
+        return pd.DataFrame(columns=["criterion", "seed"]), pd.DataFrame(columns=["criterion", "seed", "epoch"])
+    metrics, history = frames(results)
     return (with_rise(metrics, history) if gid == "age" else metrics), history
 
 
@@ -683,8 +738,10 @@ def results_curves(config: Config, gid: str):
 
 
 def card(config: Config) -> pd.DataFrame:
-    """:func:`scorecard` of the runs of ``config`` (live or committed)."""
-    return scorecard(*(_grid_frames(config, g)[0] for g in ("age", "unmix", "fewshot")), config)
+    """:func:`scorecard` of the valid runs of ``config`` (live or committed), listing the others."""
+    checked = {g: validity(config.results(g), g) for g in ("age", "unmix", "fewshot")}
+    valid = (_grid_frames(config, g, checked[g].valid)[0] for g in ("age", "unmix", "fewshot"))
+    return scorecard(*valid, config, checked)
 
 
 def plot_curves(history: pd.DataFrame, which: str, title: str = ""):

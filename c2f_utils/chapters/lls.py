@@ -33,6 +33,7 @@ __all__ = [
     "make_criterion", "make_model", "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement",
     "q_figure", "q_summary", "results_table", "scorecard",
 ]  # fmt: skip
+__all__ += ["CHECKS", "MAJORITY", "validity"]
 
 #: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
 METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")
@@ -557,41 +558,102 @@ def geometry_figure(config: Config):
     return plot_geometry(config.results("main"), CLASS_NAMES[dataset], TRIOS[dataset], seed=config["seeds"][0])
 
 
+MAJORITY = 0.11
+"""Largest class share of the training labels (ten balanced classes: digits, CIFAR-10), an upper bound."""
+CHECKS = (report.above_majority("train_acc", MAJORITY),)
+"""What a working ``main``/``ablation`` run is: training accuracy above the majority class by 0.05."""
+
+
+def _teacher_beats_student(main: Sequence[RunResult]) -> report.Check:
+    """A distilled student counts when its teacher run (same method and seed) is better than it on the test set."""
+    teachers = {(r.params["method"], r.params["seed"]): r.metrics["test_acc"] for r in main}
+
+    def rule(run: RunResult) -> str | None:
+        if run.params["kind"] == "alone":
+            return None
+        key = (_TEACHER_OF[run.params["kind"]], run.params["seed"])
+        if key not in teachers:
+            return f"teacher {key[0]} seed {key[1]} invalid or missing"
+        if teachers[key] <= run.metrics["test_acc"]:
+            return f"teacher acc {teachers[key]:.3g} <= student acc {run.metrics['test_acc']:.3g}"
+        return None
+
+    return report.Check("teacher better than its student", rule)
+
+
+def validity(config: Config) -> dict[str, report.Validity]:
+    """:data:`CHECKS` on the ``main`` and ``ablation`` runs; a distilled student needs a valid teacher
+    that beats it (:func:`c2f_utils.report.valid_runs`)."""
+
+    def label(r: RunResult) -> str:
+        return f"{r.params.get('method', r.params.get('kind'))} seed {r.params['seed']}"
+
+    out = {grid: report.valid_runs(config.results(grid), CHECKS, label=label) for grid in ("main", "ablation")}
+    teacher = _teacher_beats_student(out["main"].valid)
+    out["distill"] = report.valid_runs(config.results("distill"), (teacher,), label=label)
+    return out
+
+
 def card(config: Config) -> pd.DataFrame:
-    """:func:`scorecard` of the runs of ``config`` (live or committed), with its agreement and geometry."""
-    main = config.results("main")
+    """:func:`scorecard` of the valid runs of ``config`` (live or committed), with its agreement and geometry."""
+    checked = validity(config)
+    main = checked["main"].valid
     geometry = geometry_summary(main, TRIOS[config["dataset"]], CLASS_NAMES[config["dataset"]])
-    return scorecard(config, q_confusion_agreement(main), geometry)
+    return scorecard(config, q_confusion_agreement(main), geometry, checked)
 
 
-def scorecard(config: Config, agreement: pd.DataFrame, geometry: pd.DataFrame) -> pd.DataFrame:
+def scorecard(
+    config: Config,
+    agreement: pd.DataFrame,
+    geometry: pd.DataFrame,
+    validity: dict[str, report.Validity] | None = None,
+) -> pd.DataFrame:
     """The scorecard (:mod:`c2f_utils.report`) from the runs of ``config`` (read from the cache).
 
-    "A beats B" is a paired difference over seeds (same initialisation and batch order). The
-    Q-confusion agreement is one Spearman correlation per seed (independent runs) tested against
-    0, its expectation when one matrix's classes are relabelled at random (the Mantel null)."""
-    frames = {grid: results_frame(config.results(grid)) for grid in ("main", "ablation", "distill")}
+    Only the valid runs of ``validity`` (:func:`validity`; all runs when None) count, and each
+    row lists the runs it excluded. "A beats B" is a paired difference over seeds (same
+    initialisation and batch order). A "fails to train" claim is about the runs that fail: its
+    ablated runs are all kept. The Q-confusion agreement is one Spearman correlation per seed
+    (independent runs) tested against 0, its expectation when one matrix's classes are
+    relabelled at random (the Mantel null)."""
+    checked = validity or {}
+    runs = {grid: config.results(grid) for grid in ("main", "ablation", "distill")}
+    kept = {g: checked[g].valid if g in checked else runs[g] for g in runs}
+    frames = {grid: results_frame(kept[grid]) for grid in kept}
     frames["distill"] = frames["distill"].rename(columns={"kind": "method"})
+    every_ablation = results_frame(runs["ablation"])
     scales = {"main": "(CIFAR-10, AlexNet)", "ablation": "(Tiny-ImageNet, R18)", "distill": "(CIFAR-100, R34 -> R18)"}
     where = report.where(config.profile, config["dataset"], config["seeds"])
     t3, t4, t5 = PAPER["table3_cifar10_alexnet"], PAPER["table4_tiny_r18"], PAPER["table5_cifar100_r34_r18"]
     claims: list[report.Claim] = []
 
+    def of(grid: str, *names: str) -> report.Validity | None:
+        if grid not in checked:
+            return None
+        return checked[grid].where(kind=names) if grid == "distill" else checked[grid].where(method=names)
+
     def claim(text: str, grid: str, a: str, b: str, paper: float | None = None, min_effect: float = 0.0) -> None:
         """A > B, paired by seed: test accuracy in the ``grid`` runs, or a column of the geometry summary."""
         if grid in frames:
-            x, y = (100 * v for v in report.paired_columns(frames[grid], "test_acc", "method", a, b))
+            frame, column, scale, runs_of = frames[grid], "test_acc", 100.0, of(grid, a, b)
+            if min_effect:  # "B fails": every run of B, valid or not, with the valid runs of A
+                frame = pd.concat([frame[frame.method == a], every_ablation[every_ablation.method == b]])
+                runs_of = of(grid, a)
         else:
-            x, y = report.paired_columns(geometry, grid, "method", a, b)
-        finding = report.greater(x, y, paired=True, min_effect=min_effect, digits=2)
+            frame, column, scale, runs_of = geometry, grid, 1.0, of("main", a, b)
+        finding = report.compare(
+            report.greater, frame, column, "method", a, b, scale=scale, min_effect=min_effect, digits=2
+        )
         reference = "qualitative" if paper is None else f"{paper:+.2f} pp {scales[grid]}"
-        claims.append(report.Claim(text, finding, where, reference))
+        claims.append(report.Claim(text, finding, where, reference, runs_of))
 
     for base in METHODS[:-1]:
         claim(f"LLS beats {base} (Tables 1-3)", "main", "LLS", base, t3["LLS"] - t3[base])
     for name, paper in (("confusion", "qualitative (heatmaps)"), ("soft_confusion", "not in the paper")):
-        finding = report.greater(agreement[f"spearman_{name}"], value=0.0, paired=False, digits=2)
-        claims.append(report.Claim(f"Q follows the test {name.replace('_', ' ')} (Figs 3-4)", finding, where, paper))
+        values = agreement[f"spearman_{name}"] if len(agreement) else []
+        finding = report.judge(report.greater, values, value=0.0, paired=False, digits=2)
+        text = f"Q follows the test {name.replace('_', ' ')} (Figs 3-4)"
+        claims.append(report.Claim(text, finding, where, paper, of("main", "LLS")))
     for row in ("No RCE", "No Pred EM", "No Targets EM", "FCE only", "Symmetric CE", "Forward KL"):
         claim(f"full LLS beats '{row}' (Table 4)", "ablation", "LLS", row, t4["LLS"] - t4[row])
     for row in ("No FCE", "Reverse KL"):  # "fails" = at least 5 pp below full LLS (the paper: 38 pp)
@@ -608,7 +670,8 @@ def scorecard(config: Config, agreement: pd.DataFrame, geometry: pd.DataFrame) -
     time_pct = [overhead_table(config.results("overhead")[0]).loc["LLS", "time +%"]]
     finding = report.paper_check(time_pct, t9, tolerance=1.0, scale_matches=False, digits=1)
     claims.append(report.Claim("LLS costs little time (Table 9)", finding, where, f"+{t9}% (Tiny-ImageNet, R18, GPU)"))
-    lls_acc = 100 * frames["main"].query("method == 'LLS'").test_acc
-    finding = report.paper_check(lls_acc, t3["LLS"], tolerance=1.0, scale_matches=False, digits=2)
-    claims.append(report.Claim("absolute LLS accuracy (Table 3)", finding, where, f"{t3['LLS']}% {scales['main']}"))
+    lls_acc = 100 * frames["main"].query("method == 'LLS'").test_acc if len(frames["main"]) else []
+    finding = report.judge(report.paper_check, lls_acc, paper=t3["LLS"], tolerance=1.0, scale_matches=False, digits=2)
+    text = "absolute LLS accuracy (Table 3)"
+    claims.append(report.Claim(text, finding, where, f"{t3['LLS']}% {scales['main']}", of("main", "LLS")))
     return report.scorecard(claims)

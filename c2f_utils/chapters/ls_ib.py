@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["CHAPTER", "NETWORKS", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
 __all__ += ["ib_frame", "plane_frame", "plot_ib", "plot_nuisance", "plot_plane", "plot_saliency", "scorecard"]
 __all__ += ["card", "ib_figure", "plane_figure"]
+__all__ += ["CHECKS", "MAJORITY", "PROPOSITION_TRAIN_ACC", "validity"]
 __all__ += ["ACCURACY_MARGIN", "GAIN_TOLERANCE", "PLANE_TOLERANCE", "resolve_counts_dataset"]
 
 PLANE_TOLERANCE = 0.05
@@ -479,7 +480,33 @@ def plot_saliency(results: list[RunResult], alpha: float):
     return fig
 
 
-_NO_COMPARISON = report.Finding("not tested", None, "no solution in the LS curve's range", "—")
+_NO_COMPARISON = report.not_tested("no IB solution in the LS curve's range")
+
+PROPOSITION_TRAIN_ACC = 0.99
+"""Training accuracy Propositions 4.4-4.5 assume (a model that fits its training labels): below it
+the Figure 3 runs are outside the propositions' hypothesis and their claims are not tested."""
+MAJORITY = 0.12
+"""Largest class share of the ten digit or object classes (every dataset of the chapter), an upper bound."""
+CHECKS: dict[str, tuple[report.Check, ...]] = {
+    "plane": (report.at_least("train_acc", PROPOSITION_TRAIN_ACC, "train acc"),),
+    "nuisance": (report.above_majority("target_acc", MAJORITY),),
+    "saliency": (report.above_majority("test_acc", MAJORITY),),
+}
+"""What a working run is, per group: Figure 3's fit their training labels (the propositions'
+hypothesis); Figures 6-8's classify their target above the majority class (their records keep
+no training accuracy)."""
+
+
+def validity(results: list[RunResult], group: str) -> report.Validity:
+    """:data:`CHECKS` ``[group]`` on ``results`` (:func:`c2f_utils.report.valid_runs`)."""
+
+    def label(r: RunResult) -> str:
+        strength = f"β={r.params['beta']:g}" if r.params.get("beta") else f"α={r.params['alpha']:g}"
+        return f"{strength} seed {r.params['seed']}"
+
+    return report.valid_runs(results, CHECKS[group], label=label)
+
+
 _CLAIM = {
     "ce": "CE reaches (H(Y), H(Y)) on the training set: distance < {tol} nats (Prop. 4.4, Fig. 3)",
     "line": "LS solutions lie on the IB line I(T;Y) = I(X;T): largest gap over α < {tol} nats (Prop. 4.5, Fig. 3)",
@@ -516,62 +543,101 @@ def ib_figure(config: Config):
 
 
 def card(config: Config) -> pd.DataFrame:
-    """:func:`scorecard` of the runs of ``config`` (live or committed)."""
-    plane = plane_frame(config.results("plane") + config.results("plane_cp"))
-    nuisance = results_frame(config.results("nuisance"))
-    saliency = results_frame(config.results("saliency"))
-    return scorecard(plane, ib_frame(config.results("ib")[0])[0], nuisance, saliency, config)
+    """:func:`scorecard` of the valid runs of ``config`` (live or committed), listing the others."""
+    checked = {
+        "plane": validity(config.results("plane") + config.results("plane_cp"), "plane"),
+        "nuisance": validity(config.results("nuisance"), "nuisance"),
+        "saliency": validity(config.results("saliency"), "saliency"),
+    }
+    valid_plane = checked["plane"].valid
+    plane = plane_frame(valid_plane) if valid_plane else pd.DataFrame()
+    nuisance = results_frame(checked["nuisance"].valid)
+    saliency = results_frame(checked["saliency"].valid)
+    run = bool(config.results("saliency"))
+    return scorecard(plane, ib_frame(config.results("ib")[0])[0], nuisance, saliency, config, checked, run)
 
 
-def _claim(cid: str, finding: report.Finding, where: str, **fmt: Any) -> report.Claim:
+def _claim(
+    cid: str, finding: report.Finding, where: str, validity: report.Validity | None = None, **fmt: Any
+) -> report.Claim:
     text = _CLAIM[cid].format(tol=PLANE_TOLERANCE, margin=ACCURACY_MARGIN, **fmt)
-    return report.Claim(text, finding, where, _PAPER_SAYS[cid])
+    return report.Claim(text, finding, where, _PAPER_SAYS[cid], validity)
 
 
-def scorecard(plane: pd.DataFrame, ib: pd.DataFrame, nuisance: pd.DataFrame, saliency: pd.DataFrame, config: Config):
+def scorecard(
+    plane: pd.DataFrame,
+    ib: pd.DataFrame,
+    nuisance: pd.DataFrame,
+    saliency: pd.DataFrame,
+    config: Config,
+    validity: dict[str, report.Validity] | None = None,
+    saliency_run: bool | None = None,
+):
     """Claims, the paper's figure or number, ours and the verdict (:mod:`c2f_utils.report`).
 
-    Declared before the runs: :data:`PLANE_TOLERANCE`, :data:`GAIN_TOLERANCE`, :data:`ACCURACY_MARGIN`.
-    Runs of different α share their seed and are compared paired; "no accuracy gain" compares CE with
-    the largest α of the sweep (pre-declared, never the best α on the test set). ``ib`` is
-    :func:`ib_frame`'s solutions; ``saliency`` is empty when Figures 7-8 did not run.
+    Declared before the runs: :data:`PLANE_TOLERANCE`, :data:`GAIN_TOLERANCE`, :data:`ACCURACY_MARGIN`,
+    and what a working run is (:data:`CHECKS`). The frames hold the valid runs only; ``validity``
+    (per group) lists every run with why it was excluded. Runs of different α share their seed and
+    are compared paired; "no accuracy gain" compares CE with the largest α of the sweep
+    (pre-declared, never the best α on the test set). ``ib`` is :func:`ib_frame`'s solutions;
+    ``saliency`` is empty when Figures 7-8 did not run (``saliency_run``, default: not empty).
     """
     seeds, profile = config["seeds"], config.profile
+    checked = validity or {}
+    plane = plane if len(plane) else pd.DataFrame(columns=["loss", "strength", "seed", "alpha", "beta"])
     ls = plane[plane.loss == "ls"].sort_values("seed")
     ce = ls[ls.strength == 0]
-    ce_dist = np.maximum(abs(ce.train_i_xt - ce.train_h_y), abs(ce.train_i_ty - ce.train_h_y))
-    off_line = (ls.train_i_xt - ls.train_i_ty).groupby(ls.seed).max()
-    off_optimum = (ls.train_i_xt - ls.train_ls_optimum).abs().groupby(ls.seed).max()
+    ce_dist = np.maximum(abs(ce.train_i_xt - ce.train_h_y), abs(ce.train_i_ty - ce.train_h_y)) if len(ce) else []
+    off_line = (ls.train_i_xt - ls.train_i_ty).groupby(ls.seed).max() if len(ls) else []
+    off_optimum = (ls.train_i_xt - ls.train_ls_optimum).abs().groupby(ls.seed).max() if len(ls) else []
     gains, ib_data = ib.gain_over_ls.dropna(), resolve_counts_dataset(config["ib_dataset"])
     ib_finding = report.deterministic(gains.max(), at_least=GAIN_TOLERANCE) if len(gains) else _NO_COMPARISON
     at, at_nuisance = (report.where(profile, config[f"{g}_dataset"], seeds) for g in ("plane", "nuisance"))
     alpha = max(config["nuisance_alphas"])
-    pairs = {m: report.paired_columns(nuisance, m, "alpha", alpha, 0.0) for m in ("nuisance_probe_acc", "target_acc")}
-    same_accuracy = report.equivalent(*pairs["target_acc"], margin=ACCURACY_MARGIN, paired=True)
+    less = report.less
+    pairs = {m: report.compare(less, nuisance, m, "alpha", alpha, 0.0) for m in ("nuisance_probe_acc",)}
+    accuracy = report.compare(report.equivalent, nuisance, "target_acc", "alpha", alpha, 0.0, margin=ACCURACY_MARGIN)
+    on_plane = checked.get("plane")
+    plane_ce, plane_ls = (
+        (None, None) if on_plane is None else (on_plane.where(alpha=0.0, beta=0.0), on_plane.where(beta=0.0))
+    )
+    on_nuisance = None if "nuisance" not in checked else checked["nuisance"].where(alpha=(0.0, alpha))
     claims = [
-        _claim("ce", report.less(ce_dist, value=PLANE_TOLERANCE, paired=False), at),
-        _claim("line", report.less(off_line, value=PLANE_TOLERANCE, paired=False), at),
-        _claim("optimum", report.less(off_optimum, value=PLANE_TOLERANCE, paired=False), at),
+        _claim("ce", report.judge(less, ce_dist, value=PLANE_TOLERANCE, paired=False), at, plane_ce),
+        _claim("line", report.judge(less, off_line, value=PLANE_TOLERANCE, paired=False), at, plane_ls),
+        _claim("optimum", report.judge(less, off_optimum, value=PLANE_TOLERANCE, paired=False), at, plane_ls),
         _claim("ib", ib_finding, report.where(profile, ib_data, [0]) + " (deterministic: one run)"),
-        _claim("nuisance", report.less(*pairs["nuisance_probe_acc"], paired=True), at_nuisance, alpha=alpha),
-        _claim("accuracy", same_accuracy, at_nuisance, alpha=alpha),
+        _claim("nuisance", pairs["nuisance_probe_acc"], at_nuisance, on_nuisance, alpha=alpha),
+        _claim("accuracy", accuracy, at_nuisance, on_nuisance, alpha=alpha),
     ]
-    return report.scorecard(claims + _saliency_claims(saliency, config))
+    run = (not saliency.empty) if saliency_run is None else saliency_run
+    return report.scorecard(claims + _saliency_claims(saliency, config, run, checked.get("saliency")))
 
 
-def _saliency_claims(frame: pd.DataFrame, config: Config) -> list[report.Claim]:
-    if frame.empty:
-        not_run = report.Finding("not tested", None, "not run", "not run in this profile (saliency_alphas = [])")
+def _saliency_claims(
+    frame: pd.DataFrame, config: Config, run: bool, validity: report.Validity | None
+) -> list[report.Claim]:
+    if not run:
+        not_run = report.not_tested("not run in this profile (saliency_alphas = [])")
         return [_claim("saliency", not_run, f"{config.profile}; {config['saliency_dataset']}")]
     alpha, seeds = max(config["saliency_alphas"]), config["seeds"]
     at = report.where(config.profile, config["saliency_dataset"], seeds) + f"; LS α={alpha:g}"
-    frame = frame.sort_values("seed")
-    box, acc = (report.paired_columns(frame, m, "alpha", alpha, 0.0) for m in ("box_mass", "test_acc"))
+    frame = frame.sort_values("seed") if len(frame) else frame
     claims = [
-        _claim("saliency", report.greater(*box, paired=True), at),
-        _claim("clutter_acc", report.equivalent(*acc, margin=ACCURACY_MARGIN, paired=True), at),
+        _claim("saliency", report.compare(report.greater, frame, "box_mass", "alpha", alpha, 0.0), at, validity),
+        _claim(
+            "clutter_acc",
+            report.compare(report.equivalent, frame, "test_acc", "alpha", alpha, 0.0, margin=ACCURACY_MARGIN),
+            at,
+            validity,
+        ),
     ]
     others = [f"box_mass_{c}" for c in range(10) if c != 1]
-    for model, g in (("CE", frame[frame.alpha == 0]), ("LS", frame[frame.alpha == alpha])):
-        claims.append(_claim("digit1", report.less(g.box_mass_1, g[others].mean(axis=1), paired=True), at, model=model))
+    for model, a in (("CE", 0.0), ("LS", alpha)):
+        g = frame[frame.alpha == a] if len(frame) else frame
+        one = None if validity is None else validity.where(alpha=a)
+        found = report.judge(
+            report.less, g.box_mass_1 if len(g) else [], g[others].mean(axis=1) if len(g) else [], paired=True
+        )
+        claims.append(_claim("digit1", found, at, one, model=model))
     return claims

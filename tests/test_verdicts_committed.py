@@ -1,0 +1,113 @@
+"""The committed verdicts re-derived from the run records, independently of the report layer.
+
+The record files (``record.json``, ``history.csv``, ``arrays.npz``) are read with json, pandas
+and NumPy; the chapter's declared validity rules are applied by hand; the paired intervals
+come from SciPy; the four words from their definition. The book's scorecard must agree,
+whatever the records hold (a new recording changes the numbers, not this test).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from c2f_utils import evidence, report
+from c2f_utils.chapters import fierce, setting
+
+ROOT = evidence.results_dir()
+
+
+def _records(chapter: str, experiment: str) -> list[dict]:
+    folder = ROOT / chapter / "real" / "runs" / experiment
+    if not folder.is_dir():
+        pytest.skip(f"{chapter} real profile not recorded")
+    out = []
+    for run in sorted(folder.iterdir()):
+        record = json.loads((run / "record.json").read_text())
+        history = pd.read_csv(run / "history.csv") if (run / "history.csv").is_file() else None
+        arrays = dict(np.load(run / "arrays.npz")) if (run / "arrays.npz").is_file() else {}
+        out.append({**record["params"], **record["metrics"], "_history": history, "_arrays": arrays})
+    return out
+
+
+def _word(d: np.ndarray, sign: int) -> str:
+    """The policy's word for "sign * mean(d) > 0" from SciPy's one-sample t interval."""
+    if len(d) < 3:
+        return "not tested"
+    if np.ptp(d) == 0:
+        low = high = sign * d[0]
+    else:
+        low, high = sorted(sign * np.asarray(stats.ttest_1samp(d, 0).confidence_interval(0.95)))
+    return "reproduced" if low > 0 else "contradicted" if high < 0 else "inconclusive"
+
+
+def _last_train_acc(r: dict) -> float:
+    return float(r["_history"]["train_acc"].dropna().iloc[-1])
+
+
+def _paired(valid: list[dict], metric: str, a: str, b: str) -> np.ndarray:
+    by = {(r["criterion"], r["seed"]): r[metric] for r in valid}
+    seeds = sorted({s for c, s in by if c == a} & {s for c, s in by if c == b})
+    return np.array([by[(a, s)] - by[(b, s)] for s in seeds])
+
+
+def test_fierce_verdicts_follow_from_the_records_and_the_declared_checks() -> None:
+    age = _records("fierce", "fierce.age")
+    unmix = [r for r in _records("fierce", "fierce.unmixing") if r["lam"] == 1.0 and r["anchor_count"] == 100]
+    unmix = [r for r in unmix if r["similarity"] == "dot" and r["anchor_kind"] == "uniform"]
+    fewshot = _records("fierce", "fierce.fewshot")
+    valid = {
+        "age": [r for r in age if _last_train_acc(r) >= 0.52 + 0.05 and r["_arrays"]["test_feature"].std() > 1e-4],
+        "unmix": [r for r in unmix if r["entropy_anchor"] >= 1e-6],
+        "fewshot": [r for r in fewshot if _last_train_acc(r) >= 0.21 + 0.05],
+    }
+    card = fierce.card(evidence.committed(fierce.CHAPTER, "real"))
+    claims = {
+        "Fig. 1: FIERCE ends with a lower fine MSE than CE": ("age", "mse_test_final", "fierce", "ce", -1),
+        "Fig. 1: FIERCE ends with a lower fine MSE than LS": ("age", "mse_test_final", "fierce", "ls", -1),
+        "Table 1: FIERCE transfer MSE < CE": ("unmix", "transfer_mse_test", "fierce", "ce", -1),
+        "Table 1: FIERCE transfer MSE < LS": ("unmix", "transfer_mse_test", "fierce", "ls", -1),
+        "Table 1: LS raw MSE < CE raw MSE": ("unmix", "raw_mse_test", "ls", "ce", -1),
+        "Table 1: FIERCE raw MSE < CE raw MSE": ("unmix", "raw_mse_test", "fierce", "ce", -1),
+        "Table 2: FIERCE 1-shot accuracy > CE": ("fewshot", "acc_1shot", "fierce", "ce", 1),
+        "Table 2: FIERCE 1-shot accuracy > LS": ("fewshot", "acc_1shot", "fierce", "ls", 1),
+    }
+    for claim, (group, metric, a, b, sign) in claims.items():
+        d = _paired(valid[group], metric, a, b)
+        assert card.loc[claim, "verdict"] == _word(d, sign), claim
+        involved = [r for r in {"age": age, "unmix": unmix, "fewshot": fewshot}[group] if r["criterion"] in (a, b)]
+        n_valid = sum(r["criterion"] in (a, b) for r in valid[group])
+        assert card.loc[claim, "valid runs"] == f"{n_valid} of {len(involved)}", claim
+        if n_valid < len(involved):
+            assert card.loc[claim, "excluded runs (why)"] != "none"
+
+
+def test_setting_verdicts_follow_from_the_records() -> None:
+    runs = _records("setting", "setting.train_and_probe")
+    valid = [r for r in runs if _last_train_acc(r) >= setting.MAJORITY[r["labeling"]] + 0.05]
+    final = {(r["labeling"], r["seed"]): r["fine_probe_acc"] for r in valid}
+    seeds = sorted({s for lab, s in final if lab == "coarse"} & {s for lab, s in final if lab == "fine"})
+    d = np.array([final[("coarse", s)] - final[("fine", s)] for s in seeds])
+    card = setting.card(evidence.committed(setting.CHAPTER, "real"))
+    assert card.loc["coarse training keeps less fine information than fine training", "verdict"] == _word(d, -1)
+
+
+def test_every_committed_scorecard_uses_the_four_words_and_explains_not_tested(monkeypatch) -> None:
+    from c2f_utils.chapters import ot_transfer
+
+    monkeypatch.setattr(ot_transfer, "permutation_demo", lambda config: "needs data absent here: (test)")
+    cards, notes = report.collect_cards()
+    assert notes and set(cards) >= {"setting", "fierce", "ls_ib", "lls", "ot_transfer", "synthesis"}
+    for per_profile in cards.values():
+        for card in per_profile.values():
+            assert set(card.verdict) <= set(report.VERDICTS)
+            untested = card[card.verdict == "not tested"]
+            assert (untested["why not tested"].str.len() > 0).all()
+            assert (card.loc[card.verdict != "not tested", "why not tested"] == "").all()
+    holds = report.what_holds(cards)
+    listed = set(holds.index.get_level_values("claim"))
+    assert all(set(card.index) <= listed for per in cards.values() for card in per.values())
