@@ -99,10 +99,13 @@ PAGE_FINGERPRINTS = ROOT / "_build" / ".c2f-page-fingerprints.json"
 
 def page_fingerprint(source: Path) -> str:
     """SHA-256 of what a chapter's page depends on besides its own cells: every module of
-    ``c2f_utils`` except the other chapters' modules, and the chapter's committed results."""
+    ``c2f_utils`` except the other chapters' modules, and the chapter's committed results. A
+    page that is no chapter's (the "What holds" summary) depends on every chapter and result."""
     package, chapter = ROOT / "c2f_utils", source.stem
-    files = [p for p in package.rglob("*.py") if p.parent.name != "chapters" or p.stem in ("__init__", chapter)]
-    files += [p for p in (ROOT / "results" / chapter).rglob("*") if p.is_file()]
+    own = (package / "chapters" / f"{chapter}.py").is_file()
+    files = [p for p in package.rglob("*.py") if not own or p.parent.name != "chapters" or p.stem in ("__init__", chapter)]
+    results = ROOT / "results" / chapter if own else ROOT / "results"
+    files += [p for p in results.rglob("*") if p.is_file()]
     digest = hashlib.sha256()
     for path in sorted(files):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())

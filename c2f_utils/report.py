@@ -64,7 +64,6 @@ __all__ = [
     "above_majority",
     "at_least",
     "at_most",
-    "collect_cards",
     "compare",
     "correlated",
     "deterministic",
@@ -976,35 +975,3 @@ def what_holds(
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns).fillna("—")
     table.index = pd.MultiIndex.from_tuples(list(rows), names=["paper", "claim"])
     return table
-
-
-def collect_cards(
-    chapters: Sequence[str] | None = None, profiles: Sequence[str] = ("real", "paper"), root: str | None = None
-) -> tuple[dict[str, dict[str, pd.DataFrame]], list[str]]:
-    """The scorecard of each of ``chapters`` (default: every registered chapter, in this order)
-    for each committed profile that has recorded runs, read from ``results/`` (never
-    recomputed), and one line per profile on its evidence (:func:`c2f_utils.evidence.describe`)."""
-    import importlib
-
-    from . import evidence
-    from .chapters import load_all
-
-    cards: dict[str, dict[str, pd.DataFrame]] = {}
-    notes: list[str] = []
-    registry = load_all()
-    names = list(registry) if chapters is None else chapters
-    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not set(names) <= set(registry):
-        raise ValueError(f"Expected `chapters` to be a list of chapters among {sorted(registry)}, got {chapters!r}")
-    for name in names:
-        chapter = registry[name]
-        module = importlib.import_module(f"c2f_utils.chapters.{name}")
-        for profile in profiles:
-            if profile not in chapter.profiles:
-                continue
-            config = evidence.committed(chapter, profile, root)
-            states = evidence.status(config)
-            if any(s.state == "missing" for s in states):
-                continue
-            cards.setdefault(name, {})[profile] = module.card(config)
-            notes.append(evidence.describe(config, states))
-    return cards, notes

@@ -1039,9 +1039,6 @@ def _calls_report() -> list[Call]:
         ),
         _ctor(m, "what_holds", report.what_holds, lambda: {"cards": {"toy": {"quick": _card()}}}, {"cards": "cards"}),
         _ctor(
-            m, "collect_cards", report.collect_cards, lambda: {"chapters": ["setting"]}, {"chapters": "chapter_list"}
-        ),
-        _ctor(
             m,
             "where",
             report.where,
@@ -1111,7 +1108,6 @@ _add_role("dataset_kind", (("unknown", lambda v: "__nope__"), ("int", lambda v: 
 _add_role("checks", (("one", lambda v: v[0]), ("str", lambda v: ["check"]), ("none", lambda v: None)))
 _add_role("verdict_test", (("str", lambda v: "greater"), ("none", lambda v: None), ("other", lambda v: print)))
 _add_role("cards", (("empty", lambda v: {}), ("list", lambda v: [v]), ("none", lambda v: None)))
-_add_role("chapter_list", (("unknown", lambda v: ["__nope__"]), ("str", lambda v: "setting"), ("int", lambda v: 3)))
 
 
 def _run_record() -> Any:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from c2f_utils import evidence, report
+from c2f_utils import chapters, evidence, report
 from c2f_utils.chapters import fierce, setting
 
 ROOT = evidence.results_dir()
@@ -100,7 +100,7 @@ def test_every_committed_scorecard_uses_the_four_words_and_explains_not_tested(m
     from c2f_utils.chapters import ot_transfer
 
     monkeypatch.setattr(ot_transfer, "permutation_demo", lambda config: "needs data absent here: (test)")
-    cards, notes = report.collect_cards()
+    cards, notes = chapters.collect_cards()
     assert notes and set(cards) >= {"setting", "fierce", "ls_ib", "lls", "ot_transfer", "synthesis"}
     for per_profile in cards.values():
         for card in per_profile.values():
@@ -111,3 +111,9 @@ def test_every_committed_scorecard_uses_the_four_words_and_explains_not_tested(m
     holds = report.what_holds(cards)
     listed = set(holds.index.get_level_values("claim"))
     assert all(set(card.index) <= listed for per in cards.values() for card in per.values())
+
+
+@pytest.mark.parametrize("bad", ["setting", ["__nope__"], 3])
+def test_collect_cards_refuses_what_is_not_a_list_of_chapters(bad) -> None:
+    with pytest.raises(ValueError, match="chapters"):
+        chapters.collect_cards(bad)

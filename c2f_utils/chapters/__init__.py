@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Sequence
+
+import pandas as pd
 
 from ..experiments import Chapter
 
-__all__ = ["CHAPTERS", "get", "load_all", "register"]
+__all__ = ["CHAPTERS", "collect_cards", "get", "load_all", "register"]
 
 CHAPTERS: dict[str, Chapter] = {}
 
@@ -42,3 +45,32 @@ def get(name: str) -> Chapter:
     if name not in CHAPTERS:
         raise KeyError(f"Unknown chapter {name!r}; chapters: {sorted(CHAPTERS)}")
     return CHAPTERS[name]
+
+
+def collect_cards(
+    chapters: Sequence[str] | None = None, profiles: Sequence[str] = ("real", "paper"), root: str | None = None
+) -> tuple[dict[str, dict[str, pd.DataFrame]], list[str]]:
+    """The scorecard of each of ``chapters`` (default: every registered chapter, in this order)
+    for each committed profile that has recorded runs, read from ``results/`` (never
+    recomputed), and one line per profile on its evidence (:func:`c2f_utils.evidence.describe`)."""
+    from .. import evidence
+
+    cards: dict[str, dict[str, pd.DataFrame]] = {}
+    notes: list[str] = []
+    registry = load_all()
+    names = list(registry) if chapters is None else chapters
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not set(names) <= set(registry):
+        raise ValueError(f"Expected `chapters` to be a list of chapters among {sorted(registry)}, got {chapters!r}")
+    for name in names:
+        chapter = registry[name]
+        module = importlib.import_module(f"{__name__}.{name}")
+        for profile in profiles:
+            if profile not in chapter.profiles:
+                continue
+            config = evidence.committed(chapter, profile, root)
+            states = evidence.status(config)
+            if any(s.state == "missing" for s in states):
+                continue
+            cards.setdefault(name, {})[profile] = module.card(config)
+            notes.append(evidence.describe(config, states))
+    return cards, notes
