@@ -103,7 +103,8 @@ def page_fingerprint(source: Path) -> str:
     page that is no chapter's (the "What holds" summary) depends on every chapter and result."""
     package, chapter = ROOT / "c2f_utils", source.stem
     own = (package / "chapters" / f"{chapter}.py").is_file()
-    files = [p for p in package.rglob("*.py") if not own or p.parent.name != "chapters" or p.stem in ("__init__", chapter)]
+    mine = ("__init__", chapter)
+    files = [p for p in package.rglob("*.py") if not own or p.parent.name != "chapters" or p.stem in mine]
     results = ROOT / "results" / chapter if own else ROOT / "results"
     files += [p for p in results.rglob("*") if p.is_file()]
     digest = hashlib.sha256()
