@@ -63,6 +63,18 @@ def check_number(
     return float(value)
 
 
+MIN_TEMPERATURE = 1e-3
+MAX_TEMPERATURE = 1e4
+"""Bounds of a softmax temperature: logits of a few units divided by less than ``MIN_TEMPERATURE``
+overflow float32 (a 1e-39 temperature gives NaN), and ``MAX_TEMPERATURE ** 2`` (the distillation
+scaling) must stay a usable float."""
+
+
+def check_temperature(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a usable temperature, in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``."""
+    return check_number(name, value, low=MIN_TEMPERATURE, high=MAX_TEMPERATURE)
+
+
 def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``, else raise."""
     if value not in choices:
@@ -73,7 +85,12 @@ def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
 def as_array(name: str, value: Any, ndim: int | Sequence[int]) -> np.ndarray:
     """``value`` (a tensor or array-like) as a numpy array with ``ndim`` (or one of several) dimensions,
     finite where it is floating point; raises naming ``name`` otherwise."""
-    arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    if isinstance(value, torch.Tensor):
+        # numpy has no bfloat16: such a tensor is read as float32, which holds every bfloat16 value exactly
+        value = value.detach().cpu()
+        arr = (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+    else:
+        arr = np.asarray(value)
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in allowed:
         raise ValueError(f"Expected `{name}` with {' or '.join(map(str, allowed))} dimension(s), got shape {arr.shape}")
@@ -221,9 +238,29 @@ def check_device(name: str, value: Any, *, str_only: bool = False) -> torch.devi
         wanted = "a device name (str)" if str_only else "a device name (str) or a torch.device"
         raise TypeError(f"Expected `{name}` to be {wanted}, got {value!r}")
     try:
-        return torch.device(value)
+        device = torch.device(value)
     except RuntimeError as exc:
         raise ValueError(f"Expected `{name}` to be a device such as 'cpu' or 'cuda', got {value!r}") from exc
+    return check_device_available(name, device)
+
+
+def check_device_available(name: str, device: torch.device) -> torch.device:
+    """Return ``device`` if this machine has it: its backend (``torch.cuda``, ``torch.mps``...)
+    is available and its index below the backend's device count; raise naming ``name``
+    otherwise. A valid name is not enough: ``"mps"`` on Linux or ``"cuda:1"`` on a one-GPU
+    machine would fail later, deep inside a run."""
+    if device.type in ("cpu", "meta"):
+        return device
+    backend = getattr(torch, device.type, None)
+    is_available = getattr(backend, "is_available", None) or getattr(
+        getattr(torch.backends, device.type, None), "is_available", None
+    )
+    if is_available is None or not is_available():
+        raise ValueError(f"Expected `{name}` to be available, got {str(device)!r} but {device.type} is not available")
+    count = getattr(backend, "device_count", None)
+    if device.index is not None and count is not None and device.index >= count():
+        raise ValueError(f"Expected `{name}` to be available, got {str(device)!r} but there are {count()} device(s)")
+    return device
 
 
 def check_integer_values(name: str, arr: np.ndarray) -> np.ndarray:

@@ -123,11 +123,17 @@ def ridge_probe(
     yte = as_array("test_targets", test_targets, (1, 2)).astype(np.float64)
     check_same_length("train_features", xtr, "train_targets", ytr)
     check_same_length("test_features", xte, "test_targets", yte)
+    k_train, k_test = ytr.reshape(len(ytr), -1).shape[1], yte.reshape(len(yte), -1).shape[1]
+    if k_train != k_test:
+        raise ValueError(f"Expected `test_targets` with {k_train} component(s) like `train_targets`, got {k_test}")
+    if xtr.shape[1] != xte.shape[1]:
+        raise ValueError(f"Expected `test_features` as wide as `train_features` ({xtr.shape[1]}), got {xte.shape[1]}")
     model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
     model.fit(xtr, ytr)
-    pred = model.predict(xte)
+    # scikit-learn may return (n,) predictions for (n, 1) targets: compare in the targets' shape, never broadcast
+    pred = model.predict(xte).reshape(yte.shape)
     return ProbeResult(
-        train_score=float(np.mean((model.predict(xtr) - ytr) ** 2)),
+        train_score=float(np.mean((model.predict(xtr).reshape(ytr.shape) - ytr) ** 2)),
         test_score=float(np.mean((pred - yte) ** 2)),
         metric="mse",
         test_prediction=pred,

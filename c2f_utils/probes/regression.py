@@ -184,6 +184,10 @@ def ot_regression_1d(
             )
         vf = as_array("val features", val[0], (1, 2)).astype(np.float64).ravel()
         vc = as_array("val predicted_class", val[1], 1)
+        if vc.dtype.kind not in "iu" or (len(vc) and (vc.min() < 0 or vc.max() >= len(m))):
+            raise ValueError(
+                f"Expected `val` predicted_class integers in [0, {len(m) - 1}], got values {np.unique(vc)[:10]}"
+            )
         vz = as_array("val targets", val[2], 1).astype(np.float64)
         check_same_length("val features", vf, "val predicted_class", vc)
         check_same_length("val features", vf, "val targets", vz)
