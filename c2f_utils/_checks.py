@@ -63,6 +63,8 @@ def check_number(
     return float(value)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
 MIN_TEMPERATURE = 1e-3
 MAX_TEMPERATURE = 1e4
 """Bounds of a softmax temperature: logits of a few units divided by less than ``MIN_TEMPERATURE``
@@ -96,6 +98,22 @@ def as_array(name: str, value: Any, ndim: int | Sequence[int]) -> np.ndarray:
         raise ValueError(f"Expected `{name}` with {' or '.join(map(str, allowed))} dimension(s), got shape {arr.shape}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"Expected finite values in `{name}`, got {int((~np.isfinite(arr)).sum())} non-finite")
+    return arr
+
+
+MAX_MAGNITUDE = 1e150
+"""Largest magnitude :func:`check_magnitude` lets through: squares and their sums stay finite in float64."""
+
+
+def check_magnitude(name: str, arr: np.ndarray, limit: float = MAX_MAGNITUDE) -> np.ndarray:
+    """Return the finite array ``arr`` if no entry exceeds ``limit`` in magnitude, else raise naming ``name``:
+    a mean squared error (or a variance, a distance) of 1e200 values overflows float64 to inf."""
+    if arr.size and arr.dtype.kind in "fiu":
+        largest = float(np.abs(arr).max())
+        if largest > limit:
+            raise ValueError(
+                f"Expected `{name}` with magnitudes up to {limit:g} (larger ones overflow), got {largest:g}"
+            )
     return arr
 
 
@@ -154,8 +172,14 @@ def check_tensor(
 def check_logits(name: str, value: Any) -> torch.Tensor:
     """Return ``value`` if it is a float ``(N, K)`` tensor of logits, ``N >= 1``,
     ``K >= 2``, with no NaN or ``+inf``; ``-inf`` is a zero probability and allowed,
-    but not a whole row of it (no distribution); raises naming ``name`` otherwise."""
+    but not a whole row of it (no distribution); float64 logits must lie within float32's
+    range (the losses compute in float32); raises naming ``name`` otherwise."""
     check_tensor(name, value, ndim=2, floating=True, allow_neg_inf=True)
+    if value.dtype == torch.float64 and value.device.type == "cpu":
+        finite = value.detach()[torch.isfinite(value.detach())]
+        largest = float(finite.abs().max()) if finite.numel() else 0.0
+        if largest > _FLOAT32_MAX:  # the losses compute in float32
+            raise ValueError(f"Expected `{name}` within the range of float32, got {largest:g}")
     if value.shape[1] < 2:
         raise ValueError(f"Expected `{name}` of shape (N, K) with K >= 2, got {tuple(value.shape)}")
     if value.device.type == "cpu" and bool(torch.isinf(value).all(dim=1).any()):

@@ -63,7 +63,7 @@ def _targets_from_csv(folder: Path, targets: Path, target_column: str | None) ->
     first_line: dict[Path, int] = {}
     for i, row in enumerate(rows, start=2):
         path = folder / row[file_column]
-        where = f"{targets} line {i}, column {target_column!r}"
+        where = f"`targets` {targets} line {i}, column {target_column!r}"
         try:
             value = float(row[target_column])
         except ValueError:

@@ -20,7 +20,7 @@ import torch
 from scipy.special import digamma, gammaln
 from sklearn.neighbors import NearestNeighbors
 
-from .._checks import as_array, check_choice, check_number, check_positive_int
+from .._checks import as_array, check_choice, check_magnitude, check_number, check_positive_int
 from ..losses.fierce import SIMILARITIES, hard_assignment_entropy
 from .linear import ArrayLike
 
@@ -81,7 +81,7 @@ def knn_entropy(features: ArrayLike, k: int = 3, min_distance: float = 1e-10) ->
     """
     check_positive_int("k", k)
     check_number("min_distance", min_distance, low=0, low_inclusive=False)
-    x = as_array("features", features, (1, 2)).astype(np.float64)
+    x = check_magnitude("features", as_array("features", features, (1, 2)).astype(np.float64))
     if x.size == 0:
         raise ValueError(f"Expected non-empty `features`, got shape {x.shape}")
     x = x.reshape(len(x), -1)

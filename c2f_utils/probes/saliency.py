@@ -57,7 +57,7 @@ def gradcam_maps(
         A book model returning :class:`~c2f_utils.models.ModelOutput`; used in eval mode
         on the device of its parameters.
     images : Tensor ``(N, C, H, W)``
-        ``N >= 1`` images with finite values.
+        ``N >= 1`` floating-point images with finite values, cast to the dtype of ``model``.
     target_layer : nn.Module
         A module of ``model`` producing feature maps (e.g. the last convolution or the
         last residual stage).
@@ -76,7 +76,12 @@ def gradcam_maps(
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     check_module("model", model)
-    check_tensor("images", images, ndim=4)
+    check_tensor("images", images, ndim=4, floating=True)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), images.dtype)
+    if images.dtype != dtype:  # float64 or half-precision images for a float32 model: computed in its dtype
+        images = images.to(dtype)
+        if images.device.type == "cpu" and not bool(torch.isfinite(images).all()):
+            raise ValueError(f"Expected `images` within the range of {dtype} (the model's dtype), got larger values")
     if not any(m is target_layer for m in model.modules()):
         raise ValueError("Expected `target_layer` to be a module of `model`")
     batch_size = check_positive_int("batch_size", batch_size)
