@@ -62,6 +62,20 @@ def check_number(
     return float(value)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+MIN_TEMPERATURE = 1e-3
+MAX_TEMPERATURE = 1e4
+"""Bounds of a softmax temperature: logits of a few units divided by less than ``MIN_TEMPERATURE``
+overflow float32 (a 1e-39 temperature gives NaN), and ``MAX_TEMPERATURE ** 2`` (the distillation
+scaling) must stay a usable float."""
+
+
+def check_temperature(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a usable temperature, in ``[MIN_TEMPERATURE, MAX_TEMPERATURE]``."""
+    return check_number(name, value, low=MIN_TEMPERATURE, high=MAX_TEMPERATURE)
+
+
 def check_choice(name: str, value: Any, choices: Collection[Any]) -> Any:
     """Return ``value`` if it is one of ``choices``, else raise."""
     if value not in choices:
@@ -74,12 +88,33 @@ def as_array(name: str, value: Any, ndim: int | Sequence[int]) -> np.ndarray:
     finite where it is floating point; raises naming ``name`` otherwise."""
     import torch
 
-    arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    if isinstance(value, torch.Tensor):
+        # numpy has no bfloat16: such a tensor is read as float32, which holds every bfloat16 value exactly
+        value = value.detach().cpu()
+        arr = (value.float() if value.dtype == torch.bfloat16 else value).numpy()
+    else:
+        arr = np.asarray(value)
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in allowed:
         raise ValueError(f"Expected `{name}` with {' or '.join(map(str, allowed))} dimension(s), got shape {arr.shape}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"Expected finite values in `{name}`, got {int((~np.isfinite(arr)).sum())} non-finite")
+    return arr
+
+
+MAX_MAGNITUDE = 1e150
+"""Largest magnitude :func:`check_magnitude` lets through: squares and their sums stay finite in float64."""
+
+
+def check_magnitude(name: str, arr: np.ndarray, limit: float = MAX_MAGNITUDE) -> np.ndarray:
+    """Return the finite array ``arr`` if no entry exceeds ``limit`` in magnitude, else raise naming ``name``:
+    a mean squared error (or a variance, a distance) of 1e200 values overflows float64 to inf."""
+    if arr.size and arr.dtype.kind in "fiu":
+        largest = float(np.abs(arr).max())
+        if largest > limit:
+            raise ValueError(
+                f"Expected `{name}` with magnitudes up to {limit:g} (larger ones overflow), got {largest:g}"
+            )
     return arr
 
 
@@ -140,10 +175,16 @@ def check_tensor(
 def check_logits(name: str, value: Any) -> torch.Tensor:
     """Return ``value`` if it is a float ``(N, K)`` tensor of logits, ``N >= 1``,
     ``K >= 2``, with no NaN or ``+inf``; ``-inf`` is a zero probability and allowed,
-    but not a whole row of it (no distribution); raises naming ``name`` otherwise."""
+    but not a whole row of it (no distribution); float64 logits must lie within float32's
+    range (the losses compute in float32); raises naming ``name`` otherwise."""
     import torch
 
     check_tensor(name, value, ndim=2, floating=True, allow_neg_inf=True)
+    if value.dtype == torch.float64 and value.device.type == "cpu":
+        finite = value.detach()[torch.isfinite(value.detach())]
+        largest = float(finite.abs().max()) if finite.numel() else 0.0
+        if largest > _FLOAT32_MAX:  # the losses compute in float32
+            raise ValueError(f"Expected `{name}` within the range of float32, got {largest:g}")
     if value.shape[1] < 2:
         raise ValueError(f"Expected `{name}` of shape (N, K) with K >= 2, got {tuple(value.shape)}")
     if value.device.type == "cpu" and bool(torch.isinf(value).all(dim=1).any()):
@@ -230,9 +271,31 @@ def check_device(name: str, value: Any, *, str_only: bool = False) -> torch.devi
         wanted = "a device name (str)" if str_only else "a device name (str) or a torch.device"
         raise TypeError(f"Expected `{name}` to be {wanted}, got {value!r}")
     try:
-        return torch.device(value)
+        device = torch.device(value)
     except RuntimeError as exc:
         raise ValueError(f"Expected `{name}` to be a device such as 'cpu' or 'cuda', got {value!r}") from exc
+    return check_device_available(name, device)
+
+
+def check_device_available(name: str, device: torch.device) -> torch.device:
+    """Return ``device`` if this machine has it: its backend (``torch.cuda``, ``torch.mps``...)
+    is available and its index below the backend's device count; raise naming ``name``
+    otherwise. A valid name is not enough: ``"mps"`` on Linux or ``"cuda:1"`` on a one-GPU
+    machine would fail later, deep inside a run."""
+    import torch
+
+    if device.type in ("cpu", "meta"):
+        return device
+    backend = getattr(torch, device.type, None)
+    is_available = getattr(backend, "is_available", None) or getattr(
+        getattr(torch.backends, device.type, None), "is_available", None
+    )
+    if is_available is None or not is_available():
+        raise ValueError(f"Expected `{name}` to be available, got {str(device)!r} but {device.type} is not available")
+    count = getattr(backend, "device_count", None)
+    if device.index is not None and count is not None and device.index >= count():
+        raise ValueError(f"Expected `{name}` to be available, got {str(device)!r} but there are {count()} device(s)")
+    return device
 
 
 def check_integer_values(name: str, arr: np.ndarray) -> np.ndarray:

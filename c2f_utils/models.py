@@ -457,6 +457,11 @@ class ResNet(nn.Module):
         return ModelOutput(self.head(features), features)
 
 
+MAX_WIDTH = 16.0
+"""Largest width multiplier of :func:`cifar_resnet` and :func:`resnet18` (a 1e200 one asks for more channels
+than an integer holds)."""
+
+
 def cifar_resnet(
     depth: int = 20,
     n_classes: int = 10,
@@ -474,7 +479,7 @@ def cifar_resnet(
         Number of output classes.
     width : float
         Width multiplier applied to the stage widths 16/32/64 (``0.5`` gives a slim
-        student with a quarter of the parameters).
+        student with a quarter of the parameters), at most ``MAX_WIDTH``.
     in_channels : int
         Image channels.
     feature_dim : int, optional
@@ -483,7 +488,7 @@ def cifar_resnet(
     if isinstance(depth, bool | np.bool_) or not isinstance(depth, numbers.Integral) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"Expected `depth` of the form 6n + 2 with n >= 1, got {depth!r}")
     depth = int(depth)
-    check_number("width", width, low=0, low_inclusive=False)
+    check_number("width", width, low=0, low_inclusive=False, high=MAX_WIDTH)
     n = (depth - 2) // 6
     widths = [max(1, round(w * width)) for w in (16, 32, 64)]
     return ResNet(widths, [n, n, n], n_classes, in_channels, stem="cifar", shortcut="A", feature_dim=feature_dim)
@@ -507,7 +512,7 @@ def resnet18(
         Width of the first stage (64 in the original; 16 in FIERCE's age model).
         Stages have ``base_width x (1, 2, 4, 8)`` channels.
     width : float
-        Width multiplier applied on top of ``base_width`` (slim students).
+        Width multiplier applied on top of ``base_width`` (slim students), at most ``MAX_WIDTH``.
     in_channels : int
         Image channels.
     feature_dim : int, optional
@@ -518,7 +523,7 @@ def resnet18(
         convolution and max pooling.
     """
     check_positive_int("base_width", base_width)
-    check_number("width", width, low=0, low_inclusive=False)
+    check_number("width", width, low=0, low_inclusive=False, high=MAX_WIDTH)
     widths = [max(1, round(base_width * width * m)) for m in (1, 2, 4, 8)]
     return ResNet(widths, [2, 2, 2, 2], n_classes, in_channels, stem=stem, shortcut="B", feature_dim=feature_dim)
 

@@ -654,7 +654,7 @@ def compare(
     """
     if test not in (greater, less, equivalent):
         raise ValueError(f"Expected `test` in [greater, less, equivalent], got {test!r}")
-    check_number("scale", scale, low=0, low_inclusive=False)
+    check_number("scale", scale, low=0, high=1e6, low_inclusive=False)  # a unit change (x100: percent)
     if isinstance(frame, pd.DataFrame) and frame.empty:  # every run of the claim invalid
         return not_tested(_too_few(0))
     _frame(frame, ("column", column), ("by", by), ("on", on))
@@ -916,6 +916,8 @@ def where(profile: str, data: str, seeds: Sequence[int]) -> str:
     if isinstance(seeds, str | bytes) or not isinstance(seeds, Iterable):
         raise TypeError(f"Expected `seeds` to be a sequence of seeds, got {seeds!r}")
     seeds = [check_positive_int("seeds", v, minimum=0) for v in seeds]
+    if len(set(seeds)) != len(seeds):  # one run counted twice would pass for two independent ones
+        raise ValueError(f"Expected distinct `seeds`, got {seeds}")
     if seeds and seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
         text = f"{seeds[0]}-{seeds[-1]}"
     else:

@@ -83,13 +83,14 @@ def run_chapter(
     source = chapter.source_path(Path(book_dir) if book_dir else Path("book"))
     if not source.is_file():
         raise FileNotFoundError(f"Chapter source {source} not found (use --book-dir to point at book/)")
-    out_dir = Path(out) if out else Path("c2f_runs") / f"{name}-{profile}"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _output_folder(out, name, profile)
     notebook = jupytext.read(source)
     if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in notebook.cells):
         raise ValueError(f"Chapter {name!r} ({source}) has no cell tagged 'parameters'")
     executed = out_dir / f"{name}.ipynb"
     results_path = out_dir / f"{name}.results.json"
+    # A previous run's results must not sit beside a notebook this run leaves unfinished (Ctrl-C, an error).
+    results_path.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         input_nb = Path(tmp) / f"{name}.input.ipynb"
         jupytext.write(notebook, input_nb)
@@ -138,14 +139,40 @@ def run_chapter(
     return results_path
 
 
+def _output_folder(out: str | os.PathLike[str] | None, name: str, profile: str) -> Path:
+    """The output folder ``out`` (default ``c2f_runs/<name>-<profile>``), created and checked writable
+    before any work; a ValueError naming ``out`` otherwise (a file, a read-only folder)."""
+    if out is not None and not isinstance(out, str | os.PathLike):
+        raise TypeError(f"Expected `out` to be a folder path, got {out!r}")
+    folder = Path(out) if out else Path("c2f_runs") / f"{name}-{profile}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"Expected `out` to be a folder that can be created, got {str(folder)!r} ({exc})") from None
+    try:  # a real write: permissions, a read-only mount, a full disk (os.access says yes to root)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ValueError(f"Expected `out` to be a writable folder, got {str(folder)!r} ({exc})") from None
+    return folder
+
+
 def configure(name: str, profile: str = "quick", parameters: dict[str, Any] | None = None) -> Config:
     """Chapter ``name`` configured for ``profile`` and ``parameters``, every value validated.
 
-    ``parameters`` may hold ``profile`` too (as papermill's ``-p profile paper`` does).
+    ``parameters`` may hold ``profile`` too (as papermill's ``-p profile paper`` does). A list
+    given twice the same value (``seeds`` 0,0,0) is refused: the statistics assume independent
+    runs, and a repeated seed is the same run counted again.
     """
     chapter = chapters.get(name)
     parameters = dict(parameters or {})
     profile = parameters.pop("profile", profile)
+    for pname, value in parameters.items():
+        if isinstance(value, list | tuple):
+            repeated = sorted({repr(v) for i, v in enumerate(value) if v in list(value)[:i]})
+            if repeated:
+                raise ValueError(
+                    f"Expected distinct values in `{pname}`, got {list(value)} ({', '.join(repeated)} repeated)"
+                )
     return chapter.configure(profile, **parameters)
 
 
@@ -164,6 +191,21 @@ def check_data(config: Config) -> list[str]:
         seen.add(needs)
         problems += [p for p in data.check_files(exp.data_needs()) + exp.check_data() if p not in problems]
     return problems
+
+
+def _at_least(low: int) -> Any:
+    """An argparse type: an integer >= ``low`` (``--workers 0`` is an error, not the default)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -206,10 +248,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--executor", choices=("local", "dask", "submitit"), help="engine that computes the runs")
     sweep.add_argument(
         "--workers",
-        type=int,
+        type=_at_least(1),
         help="parallel workers (default 2; 1 for a real or paper profile run without --executor)",
     )
-    sweep.add_argument("--retries", type=int, default=0, help="extra attempts for a failed run (default 0)")
+    sweep.add_argument("--retries", type=_at_least(0), default=0, help="extra attempts for a failed run (default 0)")
     sweep.add_argument("--scheduler", help="dask: scheduler address (default: a LocalCluster)")
     sweep.add_argument("--submitit-folder", help="submitit: folder for job logs (default c2f_runs/submitit)")
     sweep.add_argument("--submitit-cluster", help="submitit: 'slurm', 'local' or 'debug' (default: detected)")
@@ -277,6 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for record in config.plan_records():
             print(json.dumps(record, sort_keys=True))
         return 0
+    if not (args.check_data or (args.executor and args.no_notebook)):
+        try:  # a wrong --out ends the command before the runs, not after them
+            _output_folder(args.out, args.chapter, args.profile)
+        except (TypeError, ValueError) as exc:
+            parser.error(f"--out: {exc}")
     started = time.perf_counter()
     problems = check_data(config)
     if problems:
@@ -291,13 +338,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.executor and (args.record or args.profile != "quick"):
         # Long profiles compute their runs here first, one at a time, with progress on this terminal
         # (a notebook executed by papermill would show it only in the notebook), then the notebook.
-        args.executor, args.workers = "local", args.workers or 1
-    args.workers = args.workers or 2
+        args.executor, args.workers = "local", 1 if args.workers is None else args.workers
+    args.workers = 2 if args.workers is None else args.workers
     if args.executor:
+        from .sweep import SweepInterrupted
+
         try:
             status = _sweep(args, config)
-        except ValueError as exc:  # --workers 0, --retries -1: sweep() names the argument
+        except ValueError as exc:  # options sweep() refuses name the argument
             parser.error(str(exc))
+        except SweepInterrupted as exc:
+            print(exc.summary(), file=sys.stderr)
+            return 130
         if status:
             return status
         if args.record:
@@ -306,15 +358,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"recorded: {record(config)}")
         if args.no_notebook:
             return status
-    path = run_chapter(
-        args.chapter,
-        values,
-        profile=args.profile,
-        out=args.out,
-        book_dir=args.book_dir,
-        kernel_name=args.kernel,
-        log_output=args.log_output,
-    )
+    try:
+        path = run_chapter(
+            args.chapter,
+            values,
+            profile=args.profile,
+            out=args.out,
+            book_dir=args.book_dir,
+            kernel_name=args.kernel,
+            log_output=args.log_output,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: the {args.chapter} notebook did not finish and wrote no results; "
+            "finished runs are cached, the same command resumes",
+            file=sys.stderr,
+        )
+        return 130
     print(f"results: {path}")
     return 0
 

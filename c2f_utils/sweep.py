@@ -45,6 +45,7 @@ __all__ = [
     "EXECUTORS",
     "NullRun",
     "Outcome",
+    "SweepInterrupted",
     "SweepReport",
     "available_cores",
     "pin_threads",
@@ -67,7 +68,8 @@ class Outcome:
     key: str
     params: dict[str, Any]
     status: str
-    """``"cached"`` (found before the sweep), ``"done"`` (computed now) or ``"failed"``."""
+    """``"cached"`` (found before the sweep), ``"done"`` (computed now), ``"failed"``, or
+    ``"pending"`` (not finished when the sweep was interrupted)."""
     attempts: int = 0
     wall_s: float = 0.0
     error: str | None = None
@@ -91,9 +93,24 @@ class SweepReport:
         return [o for o in self.outcomes if o.status == "failed"]
 
     def summary(self) -> str:
-        """``"12 runs: 4 cached, 7 done, 1 failed in 35.2 s"``."""
-        parts = ", ".join(f"{self.count(s)} {s}" for s in ("cached", "done", "failed"))
+        """``"12 runs: 4 cached, 7 done, 1 failed in 35.2 s"`` (and ``", 3 pending"`` after an interruption)."""
+        statuses = ("cached", "done", "failed", *(("pending",) if self.count("pending") else ()))
+        parts = ", ".join(f"{self.count(s)} {s}" for s in statuses)
         return f"{len(self.outcomes)} runs: {parts} in {self.wall_s:.1f} s"
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C (SIGINT); ``report`` holds what finished (cached in the run cache,
+    so the same sweep started again computes only the runs still ``"pending"``)."""
+
+    def __init__(self, report: SweepReport) -> None:
+        super().__init__(report.summary())
+        self.report = report
+
+    def summary(self) -> str:
+        """One line: what finished, and what the same command resumes."""
+        pending = self.report.count("pending")
+        return f"interrupted: {self.report.summary()}; the same command again resumes the {pending} pending run(s)"
 
 
 def available_cores() -> int:
@@ -294,6 +311,11 @@ def sweep(
     **options
         Engine options: ``scheduler`` (Dask address), ``folder``, ``cluster``,
         ``partition``, ``gpus``, ``timeout_min`` (submitit).
+
+    Raises
+    ------
+    SweepInterrupted
+        On Ctrl-C, with the report so far (a :class:`KeyboardInterrupt`).
     """
     if executor not in _ENGINES:
         raise ValueError(f"Expected `executor` to be one of {list(EXECUTORS)}, got {executor!r}")
@@ -319,6 +341,27 @@ def sweep(
             todo.append((gid, exp))
     if not todo:  # nothing to compute: no engine is started
         return SweepReport(list(outcomes.values()), time.perf_counter() - start)
+    try:
+        _dispatch(todo, outcomes, label, executor, workers, threads, cache, retries, progress, poll_s, options)
+    except KeyboardInterrupt:
+        raise SweepInterrupted(SweepReport(list(outcomes.values()), time.perf_counter() - start)) from None
+    return SweepReport(list(outcomes.values()), time.perf_counter() - start)
+
+
+def _dispatch(
+    todo: list[tuple[str, Experiment]],
+    outcomes: dict[str, Outcome],
+    label: str,
+    executor: str,
+    workers: int,
+    threads: int,
+    cache: str,
+    retries: int,
+    progress: bool | None,
+    poll_s: float,
+    options: dict[str, Any],
+) -> None:
+    """Run ``todo`` in waves on ``executor``, recording each run's end in ``outcomes``."""
     bar = progress_bar(total=len(todo), desc=f"{label} sweep", unit="run", enabled=progress, leave=True)
     with bar, _ENGINES[executor](workers, threads, **options) as submit:
         for wave in waves(todo):
@@ -339,4 +382,3 @@ def sweep(
                 bar.set_postfix(pending=len(pending), failed=failed, refresh=False)
                 if pending:
                     time.sleep(poll_s)
-    return SweepReport(list(outcomes.values()), time.perf_counter() - start)

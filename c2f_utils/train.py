@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from ._checks import check_bool, check_choice, check_number, check_positive_int
+from ._checks import check_bool, check_choice, check_device_available, check_number, check_positive_int
 from .checkpoints import checkpointing, next_checkpoint
 from .models import INPUTS_CHECKED, ModelOutput, check_inputs, check_model
 from .progress import progress_bar
@@ -75,8 +75,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     ----------
     device : str or torch.device
         ``"auto"``, or a device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``) or :class:`torch.device`.
-        Another type raises :class:`TypeError`; an unknown name, or a CUDA device that is
-        not available (no CUDA, or an index beyond the GPUs present), :class:`ValueError`.
+        Another type raises :class:`TypeError`; an unknown name, or a device that is not
+        available (no CUDA or MPS here, or an index beyond the devices present), :class:`ValueError`.
 
     Returns
     -------
@@ -100,14 +100,7 @@ def _device(name: str, device: Any, *, available: bool = True) -> torch.device:
         raise ValueError(
             f"Expected `{name}` to be 'auto' or a device such as 'cpu' or 'cuda:0', got {device!r}"
         ) from exc
-    if dev.type == "cuda" and available:
-        if not torch.cuda.is_available():
-            raise ValueError(f"Expected `{name}` to be available, got {device!r} but CUDA is not available")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"Expected `{name}` to be available, got {device!r} but there are {torch.cuda.device_count()} GPU(s)"
-            )
-    return dev
+    return check_device_available(name, dev) if available else dev
 
 
 def _optional_callable(name: str, value: Any) -> Any:
@@ -297,9 +290,30 @@ def _check_pair(name: str, x: Any, y: Any) -> Tensor:
             n_bad = int((~torch.isfinite(t)).sum())
             if n_bad:
                 raise ValueError(f"Expected finite {part} in `{name}`, got {n_bad} NaN or infinite")
-    if _is_class_labels(y) and y.dtype not in (torch.int64, torch.bool):
+    if y.dtype == torch.bool and y.ndim == 1:  # two classes, False and True: 0 and 1 for the losses
+        return y.long()
+    if _is_class_labels(y) and y.dtype != torch.int64:
         return y.long()
     return y
+
+
+def _in_model_dtype(dataset: Dataset, model: nn.Module, name: str) -> Dataset:
+    """In-memory floating inputs of ``dataset`` cast to the dtype of ``model``'s parameters
+    (float64 or half-precision inputs to a float32 model, which refuses mixed dtypes); integer
+    inputs (uint8 images: scaled how?) raise naming ``name``. Other datasets pass unchanged."""
+    if not (isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2):
+        return dataset
+    x, y = dataset.tensors
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+    if dtype is None or x.dtype == dtype:
+        return dataset
+    if not x.is_floating_point():
+        raise TypeError(f"Expected floating-point inputs in `{name}` like the model's parameters, got {x.dtype}")
+    cast = x.to(dtype)
+    if cast.device.type == "cpu" and not bool(torch.isfinite(cast).all()):
+        largest = float(x.abs().max())
+        raise ValueError(f"Expected the inputs of `{name}` within the range of {dtype}, got values up to {largest}")
+    return TensorDataset(cast, y)
 
 
 def _as_dataset(data: Dataset | tuple[Tensor, Tensor], name: str = "data") -> Dataset:
@@ -439,6 +453,20 @@ def _loss(criterion: Any, out: ModelOutput, y: Tensor) -> Tensor:
     return criterion(out.logits, y)
 
 
+def _first_loss(criterion: Any, out: ModelOutput, y: Tensor, name: str) -> Tensor:
+    """:func:`_loss` on the first batch, where a torch error means targets the criterion cannot read
+    (float labels for a cross-entropy): raised as a TypeError naming ``name`` and the criterion."""
+    try:
+        return _loss(criterion, out, y)
+    except RuntimeError as exc:
+        if isinstance(exc, torch.OutOfMemoryError):
+            raise
+        raise TypeError(
+            f"Expected targets in `{name}` that the `criterion` {type(criterion).__name__} accepts, "
+            f"got {y.dtype} of shape {tuple(y.shape)}: {exc}"
+        ) from exc
+
+
 def _autocast(device: torch.device, amp: bool) -> tuple[Any, torch.amp.GradScaler | None]:
     if device.type != "cuda" or not amp:
         return torch.autocast(device.type, enabled=False), None
@@ -542,7 +570,7 @@ def evaluate(
         ``loss``, and ``acc`` for class labels.
     """
     check_model(model)
-    dataset = _as_dataset(data, "data")
+    dataset = _in_model_dtype(_as_dataset(data, "data"), model, "data")
     criterion = _optional_callable("criterion", criterion)
     batch_size = check_positive_int("batch_size", batch_size)
     dev = resolve_device(device)
@@ -562,7 +590,9 @@ def _evaluate(
             out = model(x)
             if total == 0:
                 _check_label_range(name, dataset, out.logits, criterion)
-            loss_sum += float(_loss(criterion, out, y)) * len(x)
+                loss_sum += float(_first_loss(criterion, out, y, name)) * len(x)
+            else:
+                loss_sum += float(_loss(criterion, out, y)) * len(x)
             is_class = _is_class_labels(y)
             if is_class:
                 correct += int((out.logits.argmax(1) == y).sum())
@@ -586,7 +616,8 @@ def extract_features(
     model : nn.Module
         Returns :class:`~c2f_utils.models.ModelOutput`.
     x : Tensor
-        Inputs ``(N, ...)``, ``N >= 1``, with no NaN or infinite entry (checked on the CPU).
+        Inputs ``(N, ...)``, ``N >= 1``, with no NaN or infinite entry (checked on the CPU);
+        floating inputs of another dtype than the model's parameters are cast to theirs.
     batch_size : int
         Batch size, an integer >= 1 (NumPy integers too).
     device : str or torch.device
@@ -599,6 +630,7 @@ def extract_features(
     """
     check_model(model)
     check_inputs(x)
+    x = _in_model_dtype(TensorDataset(x, x), model, "x").tensors[0]
     batch_size = check_positive_int("batch_size", batch_size)
     dev = resolve_device(device)
     logits, feats = [], []
@@ -631,9 +663,10 @@ def fit(
         :func:`seed_everything` for reproducible weights.
     train_data : Dataset or (inputs, targets)
         Training samples ``(x, y)``, at least one. In-memory tensors must be of equal
-        lengths and finite; class labels (1-D integer targets, of any integer dtype, used
+        lengths and finite; class labels (1-D integer or bool targets, of any integer dtype, used
         as int64) must index the columns of the model's logits (checked on the first batch).
-        In-memory tensors (a pair or a
+        In-memory floating inputs of another dtype than the model's parameters (float64,
+        float16) are cast to theirs. In-memory tensors (a pair or a
         :class:`~torch.utils.data.TensorDataset`) are batched by :class:`TensorBatches`
         (same batches as a shuffling ``DataLoader``, without its per-sample overhead;
         on the device when they fit); another dataset goes through a ``DataLoader``
@@ -681,10 +714,10 @@ def fit(
         config = TrainConfig(**{**config.__dict__, **overrides})
     device = resolve_device(config.device)
     criterion = criterion if criterion is not None else nn.CrossEntropyLoss()
-    dataset = _as_dataset(train_data, "train_data")
+    dataset = _in_model_dtype(_as_dataset(train_data, "train_data"), model, "train_data")
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ValueError("Expected `train_data` with at least one sample, got an empty dataset")
-    val_set = None if val_data is None else _as_dataset(val_data, "val_data")
+    val_set = None if val_data is None else _in_model_dtype(_as_dataset(val_data, "val_data"), model, "val_data")
 
     model.to(device).train()
     if isinstance(criterion, nn.Module):
@@ -801,8 +834,10 @@ def fit(
                     out = model(x)
                     if not labels_checked:
                         _check_label_range("train_data", dataset, out.logits, criterion)
+                        loss = _first_loss(criterion, out, y, "train_data")
                         labels_checked = True
-                    loss = _loss(criterion, out, y)
+                    else:
+                        loss = _loss(criterion, out, y)
                     if regularizer is not None:
                         loss = loss + regularizer(x, out)
             finally:

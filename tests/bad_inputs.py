@@ -21,6 +21,15 @@ classified as:
 ``rejected``
     a valid input (a NumPy scalar, an ``int32`` label) was refused.
 
+A returned :class:`Wrong` (a call whose result a reference computation contradicts, see
+``bad_inputs_axes``) is ``silent`` whatever the input.
+
+Round two (issue 30, ``bad_inputs_axes``) adds cases along five *axes*: ``dtype`` (float16,
+bfloat16, float64, uint8/bool/float labels), ``scale`` (1e-200 ... 1e200), ``geometry``
+(regions outside or over the edge, empty classes), ``duplicates`` (seeds, rows, files) and
+``files`` (user files with NaN/inf/empty/duplicated content), plus the runner; their counts are
+also printed per axis.
+
 ``python tests/bad_inputs.py`` prints the counts per module and outcome.
 """
 
@@ -32,7 +41,7 @@ import sys
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -204,6 +213,28 @@ class Call:
     fn: Callable[..., Any]
     valid: Callable[[], dict[str, Any]]
     roles: Mapping[str, str]
+    # what a clear error about an argument must name, where that is not the argument's name
+    # (the file whose content is spoiled, the command-line option)
+    mentions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Wrong:
+    """What a checked call returns when its result disagrees with an independent reference."""
+
+    why: str
+
+
+AXES = ("dtype", "scale", "geometry", "duplicates", "files", "runner")
+# Role -> the axis spoils of issue 30: (axis, kind, label, spoil), registered by bad_inputs_axes.
+AXIS_SPOILS: dict[str, list[tuple[str, str, str, Callable[[Any], Any]]]] = {}
+
+
+def add_axis_spoil(role: str, axis: str, kind: str, label: str, spoil: Callable[[Any], Any]) -> None:
+    """Register a spoil of ``role`` along ``axis`` (one of ``AXES``); ``kind`` as in :class:`Role`."""
+    if axis not in AXES or kind not in ("bad", "valid", "edge"):
+        raise ValueError(f"unknown axis {axis!r} or kind {kind!r}")
+    AXIS_SPOILS.setdefault(role, []).append((axis, kind, label, spoil))
 
 
 @dataclass(frozen=True)
@@ -213,6 +244,7 @@ class Case:
     arg: str
     kind: str  # "bad", "valid" or "edge"
     spoil: Callable[[Any], Any]
+    axis: str | None = None  # the issue-30 axis of the case, None for the first sweep's cases
 
     @property
     def module(self) -> str:
@@ -221,7 +253,7 @@ class Case:
     def run(self) -> str:
         kwargs = self.call.valid()
         kwargs[self.arg] = self.spoil(kwargs[self.arg])
-        return classify(self.call.fn, kwargs, self.arg, self.kind)
+        return classify(self.call.fn, kwargs, self.call.mentions.get(self.arg, self.arg), self.kind)
 
 
 def cases(calls: list[Call]) -> list[Case]:
@@ -232,6 +264,8 @@ def cases(calls: list[Call]) -> list[Case]:
             for kind, spoils in (("bad", role.bad), ("valid", role.valid), ("edge", role.edge)):
                 for label, spoil in spoils:
                     out.append(Case(f"{call.id}:{arg}:{label}", call, arg, kind, spoil))
+            for axis, kind, label, spoil in AXIS_SPOILS.get(role_name, ()):
+                out.append(Case(f"{call.id}:{arg}:{axis}.{label}", call, arg, kind, spoil, axis))
     return out
 
 
@@ -282,6 +316,8 @@ def classify(fn: Callable[..., Any], kwargs: dict[str, Any], arg: str, kind: str
         return "rejected" if kind == "valid" else "clear"
     except Exception:  # noqa: BLE001 - anything else is an obscure failure for the user
         return "obscure"
+    if isinstance(result, Wrong):
+        return "silent"
     if any(not np.isfinite(a).all() for a in _flatten(_numbers(result))):
         return "nonfinite"
     return "silent" if kind == "bad" else "ok"
@@ -303,20 +339,37 @@ def summary(results: list[tuple[Case, str]]) -> pd.DataFrame:
     )
 
 
+def axis_summary(results: list[tuple[Case, str]]) -> pd.DataFrame:
+    """Counts of the issue-30 cases per axis, kind and outcome."""
+    rows = [{"axis": c.axis, "kind": c.kind, "outcome": o} for c, o in results if c.axis]
+    if not rows:
+        return pd.DataFrame()
+    return (
+        pd.DataFrame(rows)
+        .value_counts()
+        .rename("cases")
+        .reset_index()
+        .pivot_table(index=["axis", "kind"], columns="outcome", values="cases", fill_value=0, aggfunc="sum")
+    )
+
+
 def all_calls() -> list[Call]:
-    """Every declared call: losses (bad_inputs_api), probes (bad_inputs_probes), the rest (bad_inputs_rest)."""
+    """Every declared call: losses (bad_inputs_api), probes (bad_inputs_probes), the rest (bad_inputs_rest),
+    and the calls of issue 30's axes (bad_inputs_axes, which also adds axis spoils to the others' roles)."""
     import bad_inputs_api
+    import bad_inputs_axes
     import bad_inputs_probes
     import bad_inputs_rest
 
-    return [*bad_inputs_api.CALLS, *bad_inputs_probes.CALLS, *bad_inputs_rest.CALLS]
+    return [*bad_inputs_api.CALLS, *bad_inputs_probes.CALLS, *bad_inputs_rest.CALLS, *bad_inputs_axes.CALLS]
 
 
 def main() -> int:
     torch.manual_seed(0)
     results = [(c, c.run()) for c in cases(all_calls())]
-    with pd.option_context("display.width", 200):
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
         print(summary(results))
+        print(axis_summary(results))
     failing = {c.id: o for c, o in results if not outcome_ok(c, o)}
     print(f"\n{len(results)} cases, {len(failing)} not as they should be")
     if "-v" in sys.argv:

@@ -48,6 +48,9 @@ _NP_INT = (("numpy_scalar", lambda v: np.int64(v)),)
 _NP_FLOAT = (("numpy_scalar", lambda v: np.float64(v)),)
 _NONE_VALID = (("none", lambda v: None),)
 
+# Lists of registered names (an unknown name is reported by the function, not refused).
+_add_role("name_list", (("str", lambda v: "digits"), ("int", lambda v: 3), ("int_entries", lambda v: [1, 2])))
+
 # Optional numbers (None is their default and valid).
 _add_role(
     "optional_size",
@@ -689,6 +692,7 @@ def _calls_data() -> list[Call]:
         return Call(f"data.load.{name}", data.load, lambda: {"name": name, **valid}, roles)
 
     return [
+        Call("data.check_files", data.check_files, lambda: {"names": ["digits", "mnist10k"]}, {"names": "name_list"}),
         load(
             "digits",
             {"split": "test", "download": True, "test_fraction": 0.3, "split_seed": 0},

@@ -3,7 +3,7 @@
 Every case must end as it should: a bad input in a ``ValueError``/``TypeError`` naming the
 argument, a valid one (a NumPy scalar, ``int32`` labels) in finite values, an edge case
 (a zero probability, a single-class batch) in either. The cases that do not yet are listed
-in ``bad_inputs_baseline.json`` with the outcome they have (issue 14): they are expected
+in ``bad_inputs_baseline.json`` with the outcome they have (issues 14 and 30): they are expected
 failures, and one that starts passing fails the run until it is removed from the list, so
 the list only shrinks. ``python tests/bad_inputs.py -v`` prints the counts and the cases.
 """
@@ -55,6 +55,14 @@ def test_every_public_callable_is_swept() -> None:
     assert not missing, f"public callables with no bad-input case: {missing}"
 
 
+def test_every_axis_of_issue_30_is_swept() -> None:
+    """Round two (bad_inputs_axes) sweeps each axis, with cases that must be refused and cases that must work."""
+    kinds = {(c.axis, c.kind) for c in CASES if c.axis}
+    for axis in bad_inputs.AXES:
+        assert (axis, "bad") in kinds, f"no bad input along the axis {axis!r}"
+    assert sum(c.axis is not None for c in CASES) >= 800
+
+
 def test_baseline_lists_only_existing_failing_cases() -> None:
     ids = {c.id for c in CASES}
     assert set(BASELINE) <= ids, f"baseline names cases that no longer exist: {sorted(set(BASELINE) - ids)[:10]}"
@@ -66,5 +74,6 @@ def test_bad_input(case: bad_inputs.Case, request: pytest.FixtureRequest) -> Non
     torch.manual_seed(0)
     outcome = case.run()
     if case.id in BASELINE:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"issue 14, not yet validated: {BASELINE[case.id]}"))
+        reason = f"issues 14/30, not yet validated: {BASELINE[case.id]}"
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
     assert bad_inputs.outcome_ok(case, outcome), f"{case.kind} input: {outcome}"

@@ -76,3 +76,39 @@ def test_check_logits_labels_and_probs() -> None:
     with pytest.raises(ValueError, match="sum to 1, got a row sum off by 1"):
         check_probs("p", probs * 2)
     assert check_probs("abundances", probs * 1.05, atol=0.1, min_entry=-0.01) is not None
+
+
+def test_as_array_reads_bfloat16_as_float32() -> None:
+    t = torch.tensor([[1.5, -2.0], [3.25, 0.0]], dtype=torch.bfloat16)
+    arr = as_array("x", t, 2)
+    assert arr.dtype == np.float32 and np.array_equal(arr, t.float().numpy())
+    assert as_array("x", torch.ones(2, 2), 2).dtype == np.float32  # float32 stays as it is
+
+
+def test_devices_are_checked_for_availability_not_by_name() -> None:
+    from c2f_utils._checks import check_device
+
+    assert check_device("device", "cpu") == torch.device("cpu")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="`device` to be available, got 'mps'"):
+            check_device("device", "mps")
+    with pytest.raises(ValueError, match="`device` to be available"):
+        check_device("device", f"cuda:{torch.cuda.device_count()}")
+
+
+def test_temperatures_and_magnitudes_have_sane_bounds() -> None:
+    from c2f_utils._checks import MAX_TEMPERATURE, MIN_TEMPERATURE, check_magnitude, check_temperature
+
+    assert check_temperature("t", MIN_TEMPERATURE) == MIN_TEMPERATURE
+    for bad in (1e-39, 0.0, 1e200, MAX_TEMPERATURE * 2):
+        with pytest.raises(ValueError, match="`t`"):
+            check_temperature("t", bad)
+    check_magnitude("x", np.array([1e149, -1e149]))
+    with pytest.raises(ValueError, match="`x` with magnitudes"):
+        check_magnitude("x", np.array([0.0, -1e200]))
+
+
+def test_float64_logits_beyond_float32_are_refused() -> None:
+    check_logits("logits", torch.tensor([[1e30, 0.0]], dtype=torch.float64))
+    with pytest.raises(ValueError, match="`logits` within the range of float32"):
+        check_logits("logits", torch.tensor([[1e200, 0.0]], dtype=torch.float64))

@@ -130,3 +130,23 @@ def test_fierce_age_experiment_checks_its_folder_parameters(tmp_path: Path) -> N
     )
     problems = next(exp for gid, exp in config.plan() if gid == "age").check_data()
     assert len(problems) == 1 and "no such folder" in problems[0]
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "1e200"])
+def test_a_non_finite_csv_target_is_refused_with_its_line(tmp_path: Path, bad: str) -> None:
+    ages = _faces(tmp_path / "faces", n=8)
+    rows = [[f, str(a)] for f, a in ages.items()]
+    rows[2][1] = bad  # a NaN target made the training median NaN and every coarse label 0
+    table = _csv(tmp_path / "ages.csv", [["file", "age"], *rows])
+    with pytest.raises(ValueError, match=r"finite number .* in `targets` .* line 4, column 'age'"):
+        image_regression_folder("train", tmp_path / "faces", targets=table, target_column="age", size=8)
+
+
+@pytest.mark.parametrize("again", ["{name}", "./{name}"])
+def test_an_image_listed_twice_is_refused(tmp_path: Path, again: str) -> None:
+    ages = _faces(tmp_path / "faces", n=8)
+    rows = [[f, str(a)] for f, a in ages.items()]
+    rows.append([again.format(name=rows[1][0]), "99"])  # one image in train and in test
+    table = _csv(tmp_path / "ages.csv", [["file", "age"], *rows])
+    with pytest.raises(ValueError, match=r"each image once in `targets` .* lines 3 and 10"):
+        image_regression_folder("train", tmp_path / "faces", targets=table, size=8)

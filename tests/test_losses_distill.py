@@ -150,3 +150,21 @@ def test_substitute_teacher_invalid_arguments() -> None:
         SubstituteTeacherLoss.from_lls(torch.nn.CrossEntropyLoss())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="logits"):
         SubstituteTeacherLoss(torch.zeros(3, 3))(torch.randn(2, 4), torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("temperature", [1e-39, 1e-200, 1e200])
+def test_unusable_temperatures_are_refused(temperature: float) -> None:
+    s, t = torch.randn(4, 3), torch.randn(4, 3)
+    with pytest.raises(ValueError, match="`temperature`"):
+        kd_loss(s, t, temperature=temperature)
+    with pytest.raises(ValueError, match="`temperature`"):
+        KDLoss(temperature)
+
+
+@pytest.mark.parametrize("temperature", [1e-3, 1e4])
+def test_temperatures_at_the_bounds_give_finite_values_and_gradients(temperature: float) -> None:
+    s = torch.randn(4, 3, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    t = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    value = kd_loss(s, t, temperature=temperature, divergence="kl", t2_scaling=True)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(s.grad).all()

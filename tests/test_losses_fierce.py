@@ -150,3 +150,31 @@ def test_feature_shape_is_checked():
         crit(torch.randn(5, 2), torch.randn(4, 4), torch.zeros(5, dtype=torch.long))
     with pytest.raises(ValueError, match="noise"):
         crit.entropy(torch.randn(5, 4), noise=torch.zeros(5, 3))
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-20, 2.0**60])
+def test_fierce_cosine_is_scale_free_with_finite_gradients_at_extreme_scales(scale: float) -> None:
+    torch.manual_seed(0)
+    loss = FIERCELoss(6, n_anchors=5, generator=torch.Generator().manual_seed(0))
+    feats, logits, target = torch.randn(8, 6), torch.randn(8, 3), torch.arange(8) % 3
+    noise = -torch.empty(8, 5).exponential_(generator=torch.Generator().manual_seed(1)).log()
+    leaf = (feats * scale).requires_grad_(True)
+    value = loss(logits, leaf, target, noise=noise)
+    value.backward()
+    assert torch.isfinite(leaf.grad).all()  # NaN at 1e20: the squares of the norm overflowed float32
+    # the cosine sees directions only: the same value as the unscaled features
+    assert float(value.detach()) == pytest.approx(float(loss(logits, feats, target, noise=noise)), rel=1e-6)
+
+
+def test_fierce_similarity_of_ordinary_features_is_bit_identical_to_the_plain_formula() -> None:
+    feats, anchors = torch.randn(16, 6) * 30, torch.rand(5, 6)
+    plain = F.normalize(feats, dim=1, eps=1e-12) @ F.normalize(anchors, dim=1, eps=1e-12).T
+    assert torch.equal(similarity(feats, anchors, "cosine"), plain)
+
+
+def test_fierce_refuses_tiny_temperatures_and_overflowing_similarities() -> None:
+    with pytest.raises(ValueError, match="`tau`"):
+        FIERCELoss(6, tau=1e-39)
+    loss = FIERCELoss(6, n_anchors=5, similarity="neg_sqdist")
+    with pytest.raises(ValueError, match="`features` whose neg_sqdist similarities"):
+        loss.entropy(torch.randn(4, 6) * 1e30)

@@ -321,3 +321,16 @@ def test_tfkd_reg_alpha_zero_is_cross_entropy_and_invalid_arguments() -> None:
         with pytest.raises(ValueError, match=match):
             TFKDReg(4, **kwargs)
     assert math.isfinite(float(TFKDReg(4)(logits * 1e6, y)))
+
+
+@pytest.mark.parametrize("temperature", [1e-39, 1e-200, 1e200])
+def test_tfkd_refuses_unusable_temperatures(temperature: float) -> None:
+    with pytest.raises(ValueError, match="`temperature`"):
+        TFKDReg(4, temperature=temperature)
+
+
+def test_tfkd_at_the_smallest_temperature_is_finite() -> None:
+    logits = torch.randn(6, 4, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    value = TFKDReg(4, temperature=1e-3)(logits, torch.arange(6) % 4)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(logits.grad).all()

@@ -312,3 +312,13 @@ def test_l2_penalty_closed_form_and_validation() -> None:
         L2SP(model, alpha=1.0, new="head.")
     with pytest.raises(TypeError, match="model"):
         L2Penalty(1.0)(torch.zeros(2))
+
+
+def test_ot_regularizer_of_half_precision_features_is_a_float32_value() -> None:
+    a = torch.randn(12, 6, generator=torch.Generator().manual_seed(0))
+    b = torch.randn(12, 6, generator=torch.Generator().manual_seed(1))
+    reg = OTRegularizer(solver="exact")
+    value = reg((a * 1e4).half(), b.half())  # about 1e5: inf once cast back to float16
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+    assert value == pytest.approx(reg.last_value, rel=1e-6)
+    assert reg(a, b).dtype == torch.float32 and reg(a.double(), b.double()).dtype == torch.float64

@@ -54,3 +54,31 @@ def test_anchor_entropy_counts_hard_assignments():
         anchor_entropy(feats, torch.eye(3))
     with pytest.raises(ValueError, match="similarity"):
         anchor_entropy(feats, anchors, "l2")
+
+
+def test_histogram_entropy_caps_the_bins_a_rule_asks_for() -> None:
+    from c2f_utils.probes.entropy import MAX_RULE_BINS
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(size=200), 1e12]  # Freedman-Diaconis asked for about 1e12 bins (a crash)
+    counts, edges = np.histogram(x, bins=MAX_RULE_BINS)
+    p = counts / counts.sum()
+    keep = p > 0
+    reference = float(-(p[keep] * np.log(p[keep] / np.diff(edges)[keep])).sum())
+    assert histogram_entropy(x) == pytest.approx(reference, rel=1e-12)
+
+
+def test_histogram_entropy_with_a_sane_rule_is_numpy_s_histogram() -> None:
+    x = np.random.default_rng(1).normal(size=500)
+    counts, edges = np.histogram(x, bins="fd")
+    p = counts / counts.sum()
+    keep = p > 0
+    assert histogram_entropy(x) == float(-(p[keep] * np.log(p[keep] / np.diff(edges)[keep])).sum())
+
+
+def test_entropy_probes_read_bfloat16_and_refuse_overflowing_scales() -> None:
+    f = torch.randn(40, 3, generator=torch.Generator().manual_seed(0))
+    assert knn_entropy(f.bfloat16()) == knn_entropy(f.bfloat16().float())
+    assert math.isfinite(histogram_entropy(f[:, 0].bfloat16()))
+    with pytest.raises(ValueError, match="`features` with magnitudes"):
+        knn_entropy(f.double() * 1e200)

@@ -87,3 +87,32 @@ def test_within_group_accuracy_validates() -> None:
         within_group_accuracy(np.ones((2, 3)) / 3, np.array([0, 1]), np.array([0, 1]))
     with pytest.raises(ValueError, match="fine_labels"):
         within_group_accuracy(np.ones((2, 3)) / 3, np.array([0, 7]), np.array([0, 0, 1]))
+
+
+def test_ridge_probe_column_targets_match_flat_targets_and_sklearn() -> None:
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    x, xt = rng.normal(size=(50, 3)), rng.normal(size=(40, 3))
+    y, yt = x @ [1.0, 2.0, 3.0] + 0.1 * rng.normal(size=50), xt @ [1.0, 2.0, 3.0] + 0.1 * rng.normal(size=40)
+    flat = ridge_probe(x, y, xt, yt, alpha=1.0)
+    column = ridge_probe(x, y[:, None], xt, yt[:, None], alpha=1.0)
+    reference = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x, y).predict(xt)
+    assert flat.test_score == pytest.approx(float(np.mean((reference - yt) ** 2)), rel=1e-12)
+    assert column.test_score == pytest.approx(flat.test_score, rel=1e-12)
+    assert column.test_score < 0.1  # broadcasting (n,) against (n, 1) gave about 70
+    assert column.train_score == pytest.approx(flat.train_score, rel=1e-12)
+    assert column.test_prediction.shape == (40, 1)
+
+
+def test_ridge_probe_refuses_mismatched_widths_and_huge_values() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    with pytest.raises(ValueError, match="`test_targets` with 2 component"):
+        ridge_probe(x, y, x, y[:, :1])
+    with pytest.raises(ValueError, match="`test_features` as wide as `train_features`"):
+        ridge_probe(x, y, x[:, :2], y)
+    with pytest.raises(ValueError, match="`train_targets` with magnitudes"):
+        ridge_probe(x, y * 1e200, x, y)
+    with pytest.raises(ValueError, match="`alpha`"):
+        ridge_probe(x, y, x, y, alpha=1e200)

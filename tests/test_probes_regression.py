@@ -171,3 +171,39 @@ def test_transfer_head_inputs_are_validated():
         softmax_mse(x, a)
     with pytest.raises(ValueError, match="same shape"):
         simplex_mse(a[:3], a)
+
+
+def _regression_data() -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(0)
+    pred = np.arange(30) % 3
+    return rng.normal(size=30), pred, rng.normal(20, 5, size=30), np.array([15.0, 20.0, 25.0])
+
+
+@pytest.mark.parametrize("bad_class", [-1, 3])
+def test_ot_regression_1d_refuses_validation_classes_outside_the_class_means(bad_class: int) -> None:
+    f, c, z, m = _regression_data()
+    vc = c.copy()
+    vc[0] = bad_class  # -1 silently indexed the last class mean
+    with pytest.raises(ValueError, match="`val` predicted_class integers in \\[0, 2\\]"):
+        ot_regression_1d(f, c, z, m, val=(f, vc, z))
+
+
+def test_ot_regression_1d_refuses_targets_whose_errors_overflow() -> None:
+    f, c, z, m = _regression_data()
+    with pytest.raises(ValueError, match="`targets` with magnitudes"):
+        ot_regression_1d(f, c, z * 1e200, m)
+    with pytest.raises(ValueError, match="`class_means` with magnitudes"):
+        ot_regression_1d(f, c, z, m * 1e200)
+
+
+def test_softmax_head_names_a_dtype_other_than_its_parameters() -> None:
+    head = SoftmaxHead(4, 3)
+    with pytest.raises(TypeError, match=r"`x` of dtype torch\.float32"):
+        head(torch.zeros(2, 4, dtype=torch.float64))
+
+
+def test_transfer_mse_refuses_features_beyond_float32() -> None:
+    feats = torch.randn(10, 4, dtype=torch.float64)
+    targets = torch.softmax(torch.randn(10, 3), 1)
+    with pytest.raises(ValueError, match="`train_features` within the range of float32"):
+        transfer_mse(feats * 1e200, targets, feats, targets, epochs=1, seed=0, device="cpu")

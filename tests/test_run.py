@@ -184,3 +184,94 @@ def test_the_kernel_reports_progress_as_log_lines(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("C2F_PROGRESS", "off")
     run.run_chapter("setting", out=tmp_path)
     assert seen[-1] == "off" and os.environ["C2F_PROGRESS"] == "off"
+
+
+def _stubbed_main(argv: list[str], monkeypatch: pytest.MonkeyPatch, sweep_error: BaseException | None = None) -> dict:
+    """``run.main(argv)`` with the sweep and the notebook stubbed out; what they were given."""
+
+    seen: dict = {}
+
+    def fake_sweep(args, config) -> int:
+        seen["workers"] = args.workers
+        if sweep_error is not None:
+            raise sweep_error
+        return 0
+
+    def fake_run_chapter(*args, **kwargs) -> Path:
+        seen["out"] = kwargs["out"]
+        return Path(kwargs["out"]) / "setting.results.json"
+
+    monkeypatch.setattr(run, "_sweep", fake_sweep)
+    monkeypatch.setattr(run, "run_chapter", fake_run_chapter)
+    monkeypatch.setattr(run, "check_data", lambda config: [])
+    seen["status"] = run.main(argv)
+    return seen
+
+
+@pytest.mark.parametrize("workers", ["0", "-1"])
+def test_workers_below_one_are_an_error_not_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, workers: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        _stubbed_main(["setting", "--executor", "local", "--workers", workers, "--out", str(tmp_path)], monkeypatch)
+    assert info.value.code == 2 and "--workers: expected an integer >= 1" in capsys.readouterr().err
+    assert (
+        _stubbed_main(["setting", "--executor", "local", "--workers", "1", "--out", str(tmp_path)], monkeypatch)[
+            "workers"
+        ]
+        == 1
+    )
+
+
+@pytest.mark.parametrize("seeds", ["0,0,0", "2,1,2"])
+def test_repeated_seeds_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, seeds: str
+) -> None:
+    with pytest.raises(ValueError, match="distinct values in `seeds`"):
+        run.run_chapter("setting", {"seeds": [0, 0, 0]}, out=tmp_path)
+    with pytest.raises(SystemExit):
+        _stubbed_main(["setting", "-p", "seeds", seeds, "--out", str(tmp_path)], monkeypatch)
+    assert "Expected distinct values in `seeds`" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_output_path_that_is_a_file_is_an_error_before_the_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("x")
+    with pytest.raises(ValueError, match="Expected `out` to be a folder"):
+        run.run_chapter("setting", out=a_file)
+    for out in (a_file, a_file / "run"):
+        with pytest.raises(SystemExit):
+            _stubbed_main(["setting", "--executor", "local", "--out", str(out)], monkeypatch)
+        assert "--out: Expected `out`" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_a_sweep_ends_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from c2f_utils.sweep import Outcome, SweepInterrupted, SweepReport
+
+    done = [Outcome("g", "e", str(i), {}, s) for i, s in enumerate(["cached", "done", "pending", "pending"])]
+    interrupted = SweepInterrupted(SweepReport(done, 3.0))
+    argv = ["setting", "--executor", "local", "--out", str(tmp_path)]
+    assert _stubbed_main(argv, monkeypatch, interrupted)["status"] == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["interrupted: 4 runs: 1 cached, 1 done, 0 failed, 2 pending in 3.0 s; "
+                   "the same command again resumes the 2 pending run(s)"]  # fmt: skip
+
+
+def test_an_interrupted_notebook_leaves_no_previous_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill
+
+    stale = tmp_path / "setting.results.json"
+    stale.write_text('{"results": "of the previous run"}')
+
+    def interrupted(*args, **kwargs) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run.run_chapter("setting", out=tmp_path)
+    assert not stale.exists()

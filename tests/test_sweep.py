@@ -144,3 +144,31 @@ def test_xdist_workers_do_not_oversubscribe_the_cores() -> None:
     if not workers:
         pytest.skip("checks pytest-xdist workers; this run has none (CI runs the suite with -n 2)")
     assert torch.get_num_threads() * int(workers) <= max(available_cores(), int(workers))
+
+
+def test_ctrl_c_stops_the_sweep_with_the_report_so_far(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    from concurrent.futures import Future
+
+    from c2f_utils import sweep as sweep_module
+    from c2f_utils.sweep import NullRun, SweepInterrupted
+
+    finished: Future = Future()
+    finished.set_result(("done", 1, 0.1, None))
+
+    @contextlib.contextmanager
+    def engine(workers: int, threads: int, **options):  # the first run finishes, the others never do
+        yield lambda args: [finished if i == 0 else Future() for i in range(len(args))]
+
+    def ctrl_c(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(sweep_module._ENGINES, "local", engine)
+    monkeypatch.setattr(sweep_module.time, "sleep", ctrl_c)
+    runs_ = [NullRun(index=i, seconds=0.0) for i in range(3)]
+    with pytest.raises(SweepInterrupted) as info:
+        sweep(runs_, executor="local", cache_dir=tmp_path, progress=False)
+    report = info.value.report
+    assert [o.status for o in report.outcomes] == ["done", "pending", "pending"]
+    assert "3 runs: 0 cached, 1 done, 0 failed, 2 pending" in info.value.summary()
+    assert isinstance(info.value, KeyboardInterrupt)

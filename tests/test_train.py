@@ -307,3 +307,43 @@ def test_fit_stops_on_a_non_finite_gradient_and_names_the_parameter() -> None:
         fit(model, (x, y), torch.nn.CrossEntropyLoss(), TrainConfig(epochs=1, batch_size=8, seed=0, progress=False))
     assert all(bool(torch.isfinite(t).all()) for t in model.state_dict().values())  # no NaN was written
     torch.testing.assert_close(model.body.head.weight, before)  # stopped before the first step
+
+
+def _tiny_fit(x: torch.Tensor, y: torch.Tensor) -> pd.DataFrame:
+    torch.manual_seed(0)
+    model = MLP(6, 4, hidden=(8,), feature_dim=4)
+    config = TrainConfig(epochs=2, batch_size=8, device="cpu", progress=False)
+    return fit(model, (x, y), nn.CrossEntropyLoss(), config).history.drop(columns="time_s")
+
+
+def test_fit_casts_other_float_inputs_to_the_model_dtype_and_bool_labels_to_int64() -> None:
+    x = torch.randn(24, 6, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(24) % 4
+    reference = _tiny_fit(x, y)
+    pd.testing.assert_frame_equal(_tiny_fit(x.double(), y), reference)  # float64 -> float32 is exact here
+    pd.testing.assert_frame_equal(_tiny_fit(x.double().float(), y.to(torch.uint8)), reference)
+    pd.testing.assert_frame_equal(_tiny_fit(x, (y % 2).bool()), _tiny_fit(x, y % 2))
+    assert _tiny_fit(x.half(), y)["train_loss"].notna().all()
+
+
+def test_fit_names_targets_the_criterion_cannot_read_and_inputs_it_cannot_cast() -> None:
+    x, y = torch.randn(16, 6), torch.arange(16) % 4
+    with pytest.raises(TypeError, match="targets in `train_data` that the `criterion` CrossEntropyLoss accepts"):
+        _tiny_fit(x, y.float())
+    with pytest.raises(TypeError, match="floating-point inputs in `train_data`"):
+        _tiny_fit(x.to(torch.uint8), y)
+    with pytest.raises(ValueError, match=r"inputs of `train_data` within the range of torch\.float32"):
+        _tiny_fit(x.double() * 1e200, y)
+    model = MLP(6, 4, hidden=(8,), feature_dim=4)
+    with pytest.raises(TypeError, match="targets in `data`"):
+        evaluate(model, (x, y.float()), device="cpu")
+    assert torch.equal(extract_features(model, x.double(), device="cpu").logits, extract_features(model, x).logits)
+
+
+def test_resolve_device_checks_availability() -> None:
+    if not torch.backends.mps.is_available():
+        with pytest.raises(ValueError, match="`device` to be available, got 'mps'"):
+            resolve_device("mps")
+    with pytest.raises(ValueError, match="`device` to be available"):
+        resolve_device(f"cuda:{torch.cuda.device_count()}")
+    assert TrainConfig(device="cuda:1").device == "cuda:1"  # a config names the device of the machine it runs on

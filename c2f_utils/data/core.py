@@ -302,8 +302,11 @@ def check_files(names: Iterable[str]) -> list[str]:
     loader's message (where to put it, how to get it). A name no loader is registered for is
     a problem too.
     """
-    if isinstance(names, str):
-        raise TypeError(f"Expected `names` to be an iterable of dataset names, got the string {names!r}")
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise TypeError(f"Expected `names` to be an iterable of dataset names, got {names!r}")
+    names = list(names)
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"Expected `names` to be dataset names (str), got {names!r}")
     problems: list[str] = []
     embedded = set(available("embedded"))
     for name in dict.fromkeys(names):

@@ -80,8 +80,8 @@ def hierarchical_blobs(
     check_positive_int("fine_per_coarse", fine_per_coarse)
     check_positive_int("dim", dim)
     check_positive_int("n_per_class", n_per_class)
-    check_number("coarse_spread", coarse_spread, low=0)
-    check_number("fine_spread", fine_spread, low=0)
+    check_number("coarse_spread", coarse_spread, low=0, high=1e6)  # float32 samples: squared distances stay finite
+    check_number("fine_spread", fine_spread, low=0, high=1e6)
     check_positive_int("seed", seed, minimum=0)
     centres_rng = np.random.default_rng([seed, 0])
     coarse_c = centres_rng.normal(0, coarse_spread, (n_coarse, dim))
@@ -154,7 +154,7 @@ def synthetic_unmixing(
     check_positive_int("n_bands", n_bands, minimum=2)
     check_positive_int("n_materials", n_materials, minimum=2)
     check_number("concentration", concentration, low=0, low_inclusive=False)
-    check_number("snr_db", snr_db)
+    check_number("snr_db", snr_db, low=-100, high=100)  # 10 ** (snr / 10) stays a float
     check_positive_int("seed", seed, minimum=0)
     check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
     rng = np.random.default_rng([seed, 17])
@@ -204,7 +204,7 @@ def synthetic_sizes(
     """
     check_positive_int("n_images", n_images, minimum=2)
     check_positive_int("size", size, minimum=16)
-    check_number("min_radius", min_radius, low=1)
+    check_number("min_radius", min_radius, low=1, high=size / 3)
     check_number("max_radius", max_radius, low=min_radius, low_inclusive=False, high=size / 3)
     check_number("noise", noise, low=0)
     check_positive_int("seed", seed, minimum=0)

@@ -6,7 +6,8 @@ whose targets come from a CSV file or from the file names:
 
 - ``targets="ages.csv"``: a CSV with a header, one column naming the image files
   (``file``, ``filename``, ``image``, ``path`` or ``name``; relative to the folder) and one
-  numeric target column (``target_column``, or the only numeric column);
+  numeric target column (``target_column``, or the only numeric column); each image once,
+  each target finite;
 - ``pattern=r"^(\\d+)_"``: a regular expression searched in each file name, whose first
   group (or group ``target``) is the target (UTKFace's naming is ``r"^(\\d+)_"``).
 
@@ -17,6 +18,7 @@ folder is a parameter, not a fixed dataset name.
 from __future__ import annotations
 
 import csv
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ from .files import cached_tensors
 from .real import IMAGE_SUFFIXES, decode_folder, images_to_tensor
 
 __all__ = ["FILE_COLUMNS", "image_regression_folder"]
+
+_FLOAT32_MAX = 3.4028234663852886e38
 
 FILE_COLUMNS = ("file", "filename", "image", "path", "name")
 """CSV column names accepted for the image file (the first present is used)."""
@@ -56,17 +60,24 @@ def _targets_from_csv(folder: Path, targets: Path, target_column: str | None) ->
     elif target_column not in columns:
         raise ValueError(f"Expected `target_column` among the columns of {targets} {columns}, got {target_column!r}")
     files, values, missing = [], [], []
+    first_line: dict[Path, int] = {}
     for i, row in enumerate(rows, start=2):
         path = folder / row[file_column]
+        where = f"`targets` {targets} line {i}, column {target_column!r}"
         try:
             value = float(row[target_column])
         except ValueError:
-            got = row[target_column]
-            where = f"{targets} line {i}, column {target_column!r}"
-            raise ValueError(f"Expected a number in {where}, got {got!r}") from None
+            raise ValueError(f"Expected a number in {where}, got {row[target_column]!r}") from None
+        _check_target_value(value, where)
         if not path.is_file():
             missing.append(row[file_column])
             continue
+        # one image twice would be two samples, possibly one in train and one in test
+        seen = first_line.setdefault(path.resolve(), i)
+        if seen != i:
+            raise ValueError(
+                f"Expected each image once in `targets` {targets}, got {row[file_column]!r} on lines {seen} and {i}"
+            )
         files.append(path)
         values.append(value)
     if missing:
@@ -76,6 +87,13 @@ def _targets_from_csv(folder: Path, targets: Path, target_column: str | None) ->
     listed = {p.resolve() for p in files}
     skipped = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in listed)
     return files, values, skipped
+
+
+def _check_target_value(value: float, where: str) -> None:
+    """Raise unless ``value`` is finite in float32 (the targets' dtype): a NaN target makes the
+    training median NaN and every coarse label 0."""
+    if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+        raise ValueError(f"Expected a finite number (float32) in {where}, got {value!r}")
 
 
 def _all_numbers(values: Any) -> bool:
@@ -105,6 +123,7 @@ def _targets_from_names(folder: Path, pattern: str) -> tuple[list[Path], list[fl
         if value is None:
             skipped += 1
             continue
+        _check_target_value(value, f"the name {path.name!r} (`pattern` {pattern!r})")
         files.append(path)
         values.append(value)
     return files, values, skipped

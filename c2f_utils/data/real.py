@@ -30,9 +30,12 @@ its own dataset name, ``cifar10_jpeg``, announced by a :class:`LossySourceWarnin
 from __future__ import annotations
 
 import gzip
+import math
+import os
 import re
 import shutil
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -490,6 +493,7 @@ def read_unmixing_mat(
         abundance image row-major).
     """
     from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
 
     check_choice("pixel_order", pixel_order, ("auto", "F", "C"))
     if not isinstance(dataset, str) or not dataset:
@@ -500,7 +504,10 @@ def read_unmixing_mat(
     mats = []
     for p in paths:
         with reading(dataset, p, data_dir):
-            mats.append(loadmat(p))
+            try:
+                mats.append(loadmat(p))
+            except MatReadError as exc:  # an empty or foreign file: reported as damaged, naming it
+                raise ValueError(f"not a MATLAB file: {exc}") from exc
     arrays = _numeric_arrays(mats)
 
     axes = {k: ax for k, v in arrays.items() if (ax := _material_axis(v)) is not None}
@@ -527,9 +534,17 @@ def read_unmixing_mat(
     e_key = _pick(ends, _ENDMEMBER_NAMES, "endmembers", label, arrays)
     e = arrays[e_key].astype(np.float64)
     e = e.T if e.shape != (n_mat, n_bands) else e
+    for key in (y_key, ab_key, e_key):
+        if not np.isfinite(arrays[key]).all():
+            raise ValueError(
+                f"{label}: Expected finite values in the array {key!r}, got {int((~np.isfinite(arrays[key])).sum())} "
+                "NaN or infinite (a scene with missing values cannot be unmixed; remove those pixels first)"
+            )
 
     max_value = _scalar(mats, "maxValue")
     if max_value is not None:
+        if not (math.isfinite(max_value) and max_value > 0):
+            raise ValueError(f"{label}: Expected a positive, finite `maxValue` (reflectance scale), got {max_value}")
         y = y / max_value
     elif y.max() > 1.5:
         y = y / y.max()
@@ -572,6 +587,20 @@ def read_unmixing_mat(
     }
 
 
+def _file_names(files: Any) -> tuple[str, ...]:
+    """``files`` of an unmixing scene as a tuple of distinct names; one name (a str or path) is one file."""
+    if isinstance(files, str | os.PathLike):
+        files = (files,)
+    if isinstance(files, bytes) or not isinstance(files, Sequence):
+        raise TypeError(f"Expected `files` as a file name or a sequence of them, got {files!r}")
+    names = tuple(os.fspath(f) if isinstance(f, str | os.PathLike) else f for f in files)
+    if not names or not all(isinstance(f, str) and f for f in names):
+        raise ValueError(f"Expected `files` as one or more non-empty file names, got {files!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"Expected `files` with distinct names (image and ground truth), got {files!r}")
+    return names
+
+
 def _unmixing(
     name: str,
     split: str,
@@ -586,7 +615,7 @@ def _unmixing(
     check_positive_int("split_seed", split_seed, minimum=0)
     check_choice("pixel_order", pixel_order, ("auto", "F", "C"))
     folder = data_dir / "hyperspectral"
-    layouts = UNMIXING_LAYOUTS[name] if files is None else (tuple(files),)
+    layouts = UNMIXING_LAYOUTS[name] if files is None else (_file_names(files),)
     found = next((layout for layout in layouts if all((folder / f).is_file() for f in layout)), None)
     if found is None:
         wanted = " or ".join(" + ".join(layout) for layout in layouts)
@@ -636,8 +665,8 @@ _UNMIXING_DOC = """{title} hyperspectral unmixing scene: pixels ``(P, bands)`` a
     ``meta["endmembers"]`` holds the reference spectra; ``meta["pixel_order"]`` and
     ``meta["pixel_fit"]`` say how images were flattened and how much of the
     spectra's variance the abundances then explain (:func:`read_unmixing_mat`). Files, in
-    ``<data dir>/hyperspectral/``, the first layout found: {files} (or pass ``files=``);
-    the arrays are found by content, whatever their names.
+    ``<data dir>/hyperspectral/``, the first layout found: {files} (or pass ``files=``, one
+    file name or a tuple of distinct ones); the arrays are found by content, whatever their names.
     """
 
 

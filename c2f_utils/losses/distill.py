@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_bool, check_choice, check_labels, check_logits, check_number
+from .._checks import check_bool, check_choice, check_labels, check_logits, check_number, check_temperature
 from ..models import ModelOutput, freeze, reference_outputs
 from .smoothing import LLSLoss, check_logits_target, check_support, finite_log, soft_cross_entropy
 
@@ -74,7 +74,7 @@ def kd_loss(
     target : Tensor ``(B,)``, optional
         Class labels; required when ``beta > 0``.
     temperature : float
-        :math:`T > 0`.
+        :math:`T`, in ``[1e-3, 1e4]`` (``_checks.MIN_TEMPERATURE``, ``MAX_TEMPERATURE``).
     beta : float
         :math:`\\beta \\in [0, 1]`.
     divergence : {"cross_entropy", "kl"}
@@ -84,7 +84,7 @@ def kd_loss(
         Multiply the soft term by :math:`T^2`, as Hinton et al. advise, so that its
         gradient does not shrink like :math:`1/T^2`.
     """
-    check_number("temperature", temperature, low=0, low_inclusive=False)
+    check_temperature("temperature", temperature)
     check_number("beta", beta, low=0, high=1)
     check_logits("student_logits", student_logits)
     check_logits("teacher_logits", teacher_logits)
@@ -131,7 +131,7 @@ class KDLoss(nn.Module):
         self, temperature: float = 1.0, beta: float = 0.0, divergence: str = "cross_entropy", t2_scaling: bool = False
     ) -> None:
         super().__init__()
-        self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
+        self.temperature = check_temperature("temperature", temperature)
         self.beta = check_number("beta", beta, low=0, high=1)
         self.divergence = check_choice("divergence", divergence, KD_DIVERGENCES)
         self.t2_scaling = check_bool("t2_scaling", t2_scaling)
@@ -177,7 +177,7 @@ def teacher_objective(
     """
     if not isinstance(teacher, nn.Module):
         raise TypeError(f"Expected `teacher` to be an nn.Module, got {type(teacher).__name__}")
-    check_number("temperature", temperature, low=0, low_inclusive=False)
+    check_temperature("temperature", temperature)
     check_number("beta", beta, low=0, high=1)
     freeze(teacher)
 

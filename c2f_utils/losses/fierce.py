@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_number, check_positive_int, check_tensor
+from .._checks import check_choice, check_number, check_positive_int, check_temperature, check_tensor
 from .smoothing import check_logits_target, check_support
 
 __all__ = ["ANCHOR_KINDS", "SIMILARITIES", "FIERCELoss", "draw_anchors", "hard_assignment_entropy", "similarity"]
@@ -45,10 +45,25 @@ def similarity(features: Tensor, anchors: Tensor, kind: str = "cosine") -> Tenso
         )
     anchors = anchors.to(features.dtype)
     if kind == "cosine":
+        features = _power_of_two_scaled(features)
         return F.normalize(features, dim=1, eps=1e-12) @ F.normalize(anchors, dim=1, eps=1e-12).T
     if kind == "dot":
         return features @ anchors.T
     return -torch.cdist(features, anchors).square()
+
+
+def _power_of_two_scaled(features: Tensor) -> Tensor:
+    """Rows of ``features`` whose largest entry is beyond ``2**±40`` scaled by a power of two to near 1.
+
+    The cosine does not see the scale, but its norm does: squares of 1e20 overflow float32 (a
+    zero cosine and NaN gradients) and a norm below the ``eps`` of :func:`F.normalize` is not
+    one. A power of two scales exactly, and the other rows are multiplied by 1: unchanged bits."""
+    largest = features.detach().abs().amax(dim=1, keepdim=True)
+    far = (largest > 2.0**40) | ((largest < 2.0**-40) & (largest > 0))
+    if features.device.type == "cpu" and not bool(far.any()):
+        return features
+    _, exponent = torch.frexp(largest)
+    return features * torch.where(far, torch.ldexp(torch.ones_like(largest), -exponent), torch.ones_like(largest))
 
 
 def draw_anchors(
@@ -130,7 +145,7 @@ class FIERCELoss(nn.Module):
     lam : float
         Weight :math:`\lambda \ge 0` of the entropy; 0 gives plain cross-entropy.
     tau : float
-        Gumbel-softmax temperature (1 in the official code).
+        Gumbel-softmax temperature (1 in the official code), in ``[1e-3, 1e4]``.
     similarity : {"cosine", "dot", "neg_sqdist"}
         How features are compared with anchors, see :func:`similarity`.
     anchors : {"uniform", "normal", "sphere", "grid"} or Tensor
@@ -174,7 +189,7 @@ class FIERCELoss(nn.Module):
         check_positive_int("feature_dim", feature_dim)
         check_positive_int("n_anchors", n_anchors, minimum=2)
         self.lam = check_number("lam", lam, low=0)
-        self.tau = check_number("tau", tau, low=0, low_inclusive=False)
+        self.tau = check_temperature("tau", tau)
         self.similarity = check_choice("similarity", similarity, SIMILARITIES)
         self.unit = check_choice("unit", unit, ("nats", "bits"))
         self.label_smoothing = check_number("label_smoothing", label_smoothing, low=0, high=1)
@@ -213,7 +228,13 @@ class FIERCELoss(nn.Module):
             raise ValueError(f"Expected `features` of shape (batch, {self.feature_dim}), got {tuple(features.shape)}")
         if features.shape[0] == 0:
             raise ValueError("Expected `features` with at least one row, got an empty batch")
-        sim = similarity(features.float(), self.anchors, self.similarity)
+        scaled = _power_of_two_scaled(features) if self.similarity == "cosine" else features
+        sim = similarity(scaled.float(), self.anchors, self.similarity)
+        if sim.device.type == "cpu" and not bool(torch.isfinite(sim).all()):
+            raise ValueError(
+                f"Expected `features` whose {self.similarity} similarities to the anchors are finite in float32, "
+                f"got a largest magnitude of {float(features.detach().abs().max()):.3g}"
+            )
         if noise is None:
             noise = -torch.empty_like(sim).exponential_().log()
         elif check_tensor("noise", noise, ndim=2, floating=True).shape != sim.shape:

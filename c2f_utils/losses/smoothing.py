@@ -38,7 +38,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._checks import check_bool, check_labels, check_logits, check_number, check_positive_int, check_probs
+from .._checks import (
+    check_bool,
+    check_labels,
+    check_logits,
+    check_number,
+    check_positive_int,
+    check_probs,
+    check_temperature,
+)
 from ..constants import LLS_ABLATIONS, LLS_TERMS
 
 if TYPE_CHECKING:
@@ -377,7 +385,7 @@ class TFKDReg(nn.Module):
     alpha : float
         Weight of the regulariser, in [0, 1].
     temperature : float
-        :math:`\\tau > 0` (20 in the official examples).
+        :math:`\\tau`, in ``[1e-3, 1e4]`` (20 in the official examples).
     correct_prob : float
         :math:`a \\in (0, 1)`; 0.9 as described in the LLS paper (the official code
         also uses 0.99).
@@ -398,7 +406,7 @@ class TFKDReg(nn.Module):
         super().__init__()
         self.num_classes = check_positive_int("num_classes", num_classes, minimum=2)
         self.alpha = check_number("alpha", alpha, low=0, high=1)
-        self.temperature = check_number("temperature", temperature, low=0, low_inclusive=False)
+        self.temperature = check_temperature("temperature", temperature)
         self.correct_prob = check_number(
             "correct_prob", correct_prob, low=0, high=1, low_inclusive=False, high_inclusive=False
         )

@@ -390,7 +390,8 @@ class OTRegularizer(nn.Module):
     theorem, §2.3); the reference activations get no gradient.
 
     Following Eq. (3), :math:`M` is not normalised by the batch size: the scale of
-    :math:`\\Omega` grows like :math:`\\sqrt n`.
+    :math:`\\Omega` grows like :math:`\\sqrt n`. The value is returned in the features' dtype,
+    or in float32 for half-precision features (whose range the sum of a cost may exceed).
 
     Parameters
     ----------
@@ -471,7 +472,7 @@ class OTRegularizer(nn.Module):
         value = (plan * cost).sum()
         self.last_plan = plan.detach()
         self.last_value = float(value.detach())
-        return value.to(features.dtype)
+        return value.to(torch.promote_types(features.dtype, torch.float32))
 
 
 def _parameters(model: nn.Module) -> dict[str, Tensor]:

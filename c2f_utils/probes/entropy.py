@@ -20,7 +20,7 @@ import torch
 from scipy.special import digamma, gammaln
 from sklearn.neighbors import NearestNeighbors
 
-from .._checks import as_array, check_choice, check_number, check_positive_int
+from .._checks import as_array, check_choice, check_magnitude, check_number, check_positive_int
 from ..losses.fierce import SIMILARITIES, hard_assignment_entropy
 from .linear import ArrayLike
 
@@ -81,7 +81,7 @@ def knn_entropy(features: ArrayLike, k: int = 3, min_distance: float = 1e-10) ->
     """
     check_positive_int("k", k)
     check_number("min_distance", min_distance, low=0, low_inclusive=False)
-    x = as_array("features", features, (1, 2)).astype(np.float64)
+    x = check_magnitude("features", as_array("features", features, (1, 2)).astype(np.float64))
     if x.size == 0:
         raise ValueError(f"Expected non-empty `features`, got shape {x.shape}")
     x = x.reshape(len(x), -1)
@@ -94,6 +94,27 @@ def knn_entropy(features: ArrayLike, k: int = 3, min_distance: float = 1e-10) ->
     return float(digamma(n) - digamma(k) + log_vd + d * np.mean(np.log(eps)))
 
 
+MAX_RULE_BINS = 100_000
+"""Most bins a named rule of :func:`histogram_entropy` may ask for (800 kB of edges)."""
+
+
+def _capped_bins(x: np.ndarray, bins: int | str) -> int | str:
+    """``bins``, or ``MAX_RULE_BINS`` where the rule ``bins`` would ask for more equal bins than that."""
+    if not isinstance(bins, str):
+        return bins
+    try:  # the rule's bin width, as numpy.histogram_bin_edges computes it before allocating the edges
+        from numpy.lib._histograms_impl import _hist_bin_selectors
+    except ImportError:  # numpy < 2
+        from numpy.lib.histograms import _hist_bin_selectors
+    selector = _hist_bin_selectors.get(bins)
+    if selector is None:
+        return bins  # an unknown rule: numpy names it in its error
+    width = selector(x, (x.min(), x.max()))
+    if width and np.ptp(x) / width > MAX_RULE_BINS:
+        return MAX_RULE_BINS
+    return bins
+
+
 def histogram_entropy(values: ArrayLike, bins: int | str = "fd") -> float:
     r"""Differential entropy (nats) of a 1-D sample from a histogram density estimate.
 
@@ -101,8 +122,9 @@ def histogram_entropy(values: ArrayLike, bins: int | str = "fd") -> float:
 
     with :math:`\hat p_b` the share of the sample in bin :math:`b` of width :math:`w_b`
     (empty bins contribute 0). ``bins`` is any rule of :func:`numpy.histogram_bin_edges`
-    (Freedman-Diaconis by default) or a number of bins. A constant sample has no
-    density: its entropy is ``-inf``.
+    (Freedman-Diaconis by default) or a number of bins. A rule asking for more than
+    ``MAX_RULE_BINS`` bins (one far outlier makes Freedman-Diaconis ask for billions) gets
+    that many equal bins instead. A constant sample has no density: its entropy is ``-inf``.
     """
     x = as_array("values", values, (1, 2)).astype(np.float64)
     if x.ndim == 2 and x.shape[1] != 1:
@@ -114,7 +136,7 @@ def histogram_entropy(values: ArrayLike, bins: int | str = "fd") -> float:
         check_positive_int("bins", bins)
     if np.ptp(x) == 0:
         return -math.inf
-    counts, edges = np.histogram(x, bins=bins)
+    counts, edges = np.histogram(x, bins=_capped_bins(x, bins))
     p = counts / counts.sum()
     width = np.diff(edges)
     keep = p > 0

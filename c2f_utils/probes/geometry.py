@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import as_array, check_choice, check_number, check_positive_int, check_same_length
+from .._checks import as_array, check_choice, check_magnitude, check_number, check_positive_int, check_same_length
 from .linear import ArrayLike
 
 __all__ = [
@@ -249,7 +249,7 @@ def tsne(
     """
     from sklearn.manifold import TSNE
 
-    x = as_array("features", features, 2).astype(np.float32)
+    x = check_magnitude("features", as_array("features", features, 2), 1e15).astype(np.float32)
     if len(x) == 0:
         raise ValueError(f"Expected `features` with at least one sample, got shape {x.shape}")
     check_number("perplexity", perplexity, low=0, low_inclusive=False)

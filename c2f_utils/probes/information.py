@@ -381,7 +381,7 @@ def ib_lagrangian(
     n_outputs : int, optional
         Size :math:`K_T` of the output alphabet; defaults to the number of classes.
     steps, lr : int, float
-        Adam iterations and learning rate.
+        Adam iterations and learning rate (lr in (0, 10]).
     init : {"random", "labels"}
         Initial logits: ``"random"``, seeded normal noise of standard deviation
         ``init_scale``; ``"labels"``, :math:`\\log(0.9\\, \\hat p(y \\mid x_i) + 0.1/K)` plus
@@ -390,7 +390,7 @@ def ib_lagrangian(
         = p(T)` is a stationary point for every :math:`\\beta`), so the start
         matters; the paper does not state its own.
     init_scale : float
-        Standard deviation of the seeded normal initial logits.
+        Standard deviation of the seeded normal initial logits, in [0, 100].
     warm_start : bool
         (A Python or NumPy bool.) Solve the ``betas`` in the given order, each starting from the previous
         solution (continuation along the curve), instead of each from the start.
@@ -424,8 +424,10 @@ def ib_lagrangian(
     for b in betas:
         check_number("betas", b, low=0)
     check_positive_int("steps", steps)
-    check_number("lr", lr, low=0, low_inclusive=False)
-    check_number("init_scale", init_scale, low=0)
+    # Logits beyond a few hundred saturate the softmax to exact zeros, whose logarithms make the
+    # objective NaN: the step size and the initial spread are bounded to stay clear of that.
+    check_number("lr", lr, low=0, low_inclusive=False, high=10)
+    check_number("init_scale", init_scale, low=0, high=100)
     seed = check_positive_int("seed", seed, minimum=0)  # torch.Generator refuses NumPy integers
     check_positive_int("record_every", record_every)
     check_bool("warm_start", warm_start)

@@ -16,7 +16,15 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .._checks import as_array, check_integer_values, check_number, check_positive_int, check_probs, check_same_length
+from .._checks import (
+    as_array,
+    check_integer_values,
+    check_magnitude,
+    check_number,
+    check_positive_int,
+    check_probs,
+    check_same_length,
+)
 
 __all__ = ["ProbeResult", "linear_probe", "ridge_probe", "within_group_accuracy"]
 
@@ -81,9 +89,9 @@ def linear_probe(
     if max_train is not None:
         check_positive_int("max_train", max_train, minimum=2)
     check_positive_int("seed", seed, minimum=0)
-    xtr = as_array("train_features", train_features, 2)
+    xtr = check_magnitude("train_features", as_array("train_features", train_features, 2))
     ytr = check_integer_values("train_labels", as_array("train_labels", train_labels, 1))
-    xte = as_array("test_features", test_features, 2)
+    xte = check_magnitude("test_features", as_array("test_features", test_features, 2))
     yte = check_integer_values("test_labels", as_array("test_labels", test_labels, 1))
     check_same_length("train_features", xtr, "train_labels", ytr)
     check_same_length("test_features", xte, "test_labels", yte)
@@ -103,6 +111,10 @@ def linear_probe(
     )
 
 
+MAX_RIDGE_ALPHA = 1e100
+"""Largest ridge penalty :func:`ridge_probe` takes (scikit-learn's solvers overflow near 1e200)."""
+
+
 def ridge_probe(
     train_features: ArrayLike,
     train_targets: ArrayLike,
@@ -116,18 +128,24 @@ def ridge_probe(
     ``train_score``/``test_score`` are the MSE, averaged over samples and target
     components; targets may be ``(n,)`` or ``(n, k)``.
     """
-    check_number("alpha", alpha, low=0)
-    xtr = as_array("train_features", train_features, 2)
-    ytr = as_array("train_targets", train_targets, (1, 2)).astype(np.float64)
-    xte = as_array("test_features", test_features, 2)
-    yte = as_array("test_targets", test_targets, (1, 2)).astype(np.float64)
+    check_number("alpha", alpha, low=0, high=MAX_RIDGE_ALPHA)
+    xtr = check_magnitude("train_features", as_array("train_features", train_features, 2))
+    ytr = check_magnitude("train_targets", as_array("train_targets", train_targets, (1, 2)).astype(np.float64))
+    xte = check_magnitude("test_features", as_array("test_features", test_features, 2))
+    yte = check_magnitude("test_targets", as_array("test_targets", test_targets, (1, 2)).astype(np.float64))
     check_same_length("train_features", xtr, "train_targets", ytr)
     check_same_length("test_features", xte, "test_targets", yte)
+    k_train, k_test = ytr.reshape(len(ytr), -1).shape[1], yte.reshape(len(yte), -1).shape[1]
+    if k_train != k_test:
+        raise ValueError(f"Expected `test_targets` with {k_train} component(s) like `train_targets`, got {k_test}")
+    if xtr.shape[1] != xte.shape[1]:
+        raise ValueError(f"Expected `test_features` as wide as `train_features` ({xtr.shape[1]}), got {xte.shape[1]}")
     model = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
     model.fit(xtr, ytr)
-    pred = model.predict(xte)
+    # scikit-learn may return (n,) predictions for (n, 1) targets: compare in the targets' shape, never broadcast
+    pred = model.predict(xte).reshape(yte.shape)
     return ProbeResult(
-        train_score=float(np.mean((model.predict(xtr) - ytr) ** 2)),
+        train_score=float(np.mean((model.predict(xtr).reshape(ytr.shape) - ytr) ** 2)),
         test_score=float(np.mean((pred - yte) ** 2)),
         metric="mse",
         test_prediction=pred,

@@ -26,6 +26,7 @@ from .._checks import (
     check_choice,
     check_device,
     check_logits,
+    check_magnitude,
     check_positive_int,
     check_probs,
     check_same_length,
@@ -154,8 +155,8 @@ def ot_regression_1d(
         raise ValueError(f"Expected 1-D `features` (N,) or (N, 1), got shape {f.shape}")
     f = f.ravel()
     c = as_array("predicted_class", predicted_class, 1)
-    z = as_array("targets", targets, 1).astype(np.float64)
-    m = as_array("class_means", class_means, 1).astype(np.float64)
+    z = check_magnitude("targets", as_array("targets", targets, 1).astype(np.float64))
+    m = check_magnitude("class_means", as_array("class_means", class_means, 1).astype(np.float64))
     if len(m) == 0:
         raise ValueError("Expected `class_means` with at least one class, got none")
     check_same_length("features", f, "predicted_class", c)
@@ -184,7 +185,11 @@ def ot_regression_1d(
             )
         vf = as_array("val features", val[0], (1, 2)).astype(np.float64).ravel()
         vc = as_array("val predicted_class", val[1], 1)
-        vz = as_array("val targets", val[2], 1).astype(np.float64)
+        if vc.dtype.kind not in "iu" or (len(vc) and (vc.min() < 0 or vc.max() >= len(m))):
+            raise ValueError(
+                f"Expected `val` predicted_class integers in [0, {len(m) - 1}], got values {np.unique(vc)[:10]}"
+            )
+        vz = check_magnitude("val targets", as_array("val targets", val[2], 1).astype(np.float64))
         check_same_length("val features", vf, "val predicted_class", vc)
         check_same_length("val features", vf, "val targets", vz)
         # The validation set uses the orientation chosen on it the same way, never the evaluated set's.
@@ -240,6 +245,8 @@ class SoftmaxHead(nn.Module):
         ``x`` must be a floating-point tensor of width ``d = in_features``, with finite values.
         """
         check_tensor("x", x, ndim=2, floating=True, min_rows=0)
+        if x.dtype != self.head.weight.dtype:
+            raise TypeError(f"Expected `x` of dtype {self.head.weight.dtype} (the head's parameters), got {x.dtype}")
         if x.shape[1] != self.head.in_features:
             raise ValueError(f"Expected `x` of shape (N, {self.head.in_features}), got {tuple(x.shape)}")
         return ModelOutput(self.head(x), x)
@@ -348,6 +355,9 @@ def transfer_mse(
         check_device("device", device, str_only=True)
     # The head is float32: float64 features are read as float32 (a no-op for float32 ones).
     train_features, test_features = train_features.float(), test_features.float()
+    for name, feats in (("train_features", train_features), ("test_features", test_features)):
+        if feats.device.type == "cpu" and not bool(torch.isfinite(feats).all()):
+            raise ValueError(f"Expected `{name}` within the range of float32 (the head's dtype), got larger values")
     if train_features.shape[1] != test_features.shape[1] or train_targets.shape[1] != test_targets.shape[1]:
         raise ValueError(
             f"Expected train and test of equal widths, got features {train_features.shape[1]} and "

@@ -57,7 +57,7 @@ def gradcam_maps(
         A book model returning :class:`~c2f_utils.models.ModelOutput`; used in eval mode
         on the device of its parameters.
     images : Tensor ``(N, C, H, W)``
-        ``N >= 1`` images with finite values.
+        ``N >= 1`` floating-point images with finite values, cast to the dtype of ``model``.
     target_layer : nn.Module
         A module of ``model`` producing feature maps (e.g. the last convolution or the
         last residual stage).
@@ -76,7 +76,12 @@ def gradcam_maps(
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     check_module("model", model)
-    check_tensor("images", images, ndim=4)
+    check_tensor("images", images, ndim=4, floating=True)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), images.dtype)
+    if images.dtype != dtype:  # float64 or half-precision images for a float32 model: computed in its dtype
+        images = images.to(dtype)
+        if images.device.type == "cpu" and not bool(torch.isfinite(images).all()):
+            raise ValueError(f"Expected `images` within the range of {dtype} (the model's dtype), got larger values")
     if not any(m is target_layer for m in model.modules()):
         raise ValueError("Expected `target_layer` to be a module of `model`")
     batch_size = check_positive_int("batch_size", batch_size)
@@ -119,7 +124,8 @@ def box_mass(maps: np.ndarray | Tensor, boxes: np.ndarray | Tensor) -> np.ndarra
     maps : array ``(N, H, W)``
         ``N >= 1`` finite, non-negative maps.
     boxes : array of int ``(N, 4)``
-        ``(top, left, height, width)`` of each box: corners >= 0, sizes >= 1.
+        ``(top, left, height, width)`` of each box: corners >= 0 and inside the map, sizes >= 1
+        (a box reaching over the map's edge is clipped to it).
     """
     m = as_array("maps", maps, 3)
     if not isinstance(maps, Tensor):
@@ -128,7 +134,7 @@ def box_mass(maps: np.ndarray | Tensor, boxes: np.ndarray | Tensor) -> np.ndarra
         raise ValueError(f"Expected `maps` with at least one map, got shape {m.shape}")
     if (m < 0).any():
         raise ValueError(f"Expected non-negative `maps`, got a minimum of {m.min()}")
-    b = _boxes(boxes)
+    b = _boxes(boxes, m.shape[1], m.shape[2])
     if len(b) != len(m):
         raise ValueError(f"Expected `boxes` with one box per map of `maps` ({len(m)}), got shape {b.shape}")
     total = m.sum(axis=(1, 2))
@@ -137,14 +143,27 @@ def box_mass(maps: np.ndarray | Tensor, boxes: np.ndarray | Tensor) -> np.ndarra
         return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
 
 
-def _boxes(boxes: np.ndarray | Tensor) -> np.ndarray:
-    """``boxes`` as an ``(N, 4)`` integer array of non-negative corners and positive sizes."""
+def _boxes(boxes: np.ndarray | Tensor, height: int, width: int) -> np.ndarray:
+    """``boxes`` as an ``(N, 4)`` int64 array of corners inside a ``height x width`` image and positive sizes.
+
+    Geometry is computed in int64 whatever the dtype given: a corner plus a size in ``uint8``
+    would wrap around (150 + 120 = 14)."""
     b = as_array("boxes", boxes, 2)
     if b.shape[1] != 4:
         raise ValueError(f"Expected `boxes` of shape (N, 4) (top, left, height, width), got {b.shape}")
+    if b.dtype.kind == "b":
+        raise TypeError(f"Expected `boxes` to hold integers, got dtype {b.dtype}")
     check_integer_values("boxes", b)
     if (b[:, :2] < 0).any() or (b[:, 2:] <= 0).any():
         raise ValueError("Expected `boxes` with non-negative corners and positive sizes")
+    # sizes beyond any image are clipped to it anyway; the clip keeps huge whole floats out of int64 overflow
+    b = (np.minimum(b, 2.0**40) if b.dtype.kind == "f" else b).astype(np.int64)
+    outside = (b[:, 0] >= height) | (b[:, 1] >= width)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"Expected `boxes` with corners inside the {height}x{width} image, got box {i} {b[i].tolist()} outside it"
+        )
     return b
 
 
@@ -154,13 +173,13 @@ def box_area_fraction(boxes: np.ndarray | Tensor, height: int, width: int) -> np
     Parameters
     ----------
     boxes : array of int ``(N, 4)``
-        ``(top, left, height, width)`` of each box: corners >= 0, sizes >= 1.
+        ``(top, left, height, width)`` of each box: corners >= 0 and inside the image, sizes >= 1.
     height, width : int
         Size of the image, >= 1.
     """
     height = check_positive_int("height", height)
     width = check_positive_int("width", width)
-    b = _boxes(boxes)
+    b = _boxes(boxes, height, width)
     h = np.minimum(b[:, 0] + b[:, 2], height) - b[:, 0]
     w = np.minimum(b[:, 1] + b[:, 3], width) - b[:, 1]
     return (h * w) / float(height * width)
