@@ -71,7 +71,7 @@ COMPONENTS: dict[str, int] = {
     # criteria (c2f_utils.losses); cross-entropy and label smoothing are torch's own
     "losses.confidence": 1,
     "losses.distill": 1,
-    "losses.fierce": 1,
+    "losses.fierce": 2,  # 2: the Gumbel noise from the loss's own generator when it has one
     "losses.smoothing": 1,
     "losses.transport": 1,
     # probes (c2f_utils.probes), one per module
@@ -81,7 +81,7 @@ COMPONENTS: dict[str, int] = {
     "probes.geometry": 1,
     "probes.information": 1,
     "probes.linear": 1,
-    "probes.regression": 1,
+    "probes.regression": 2,  # 2: transfer head from its own generator; tied 1-D values share their mean
     "probes.saliency": 1,
     "probes.transport": 1,
     # data: the shared containers, coarsenings and splits, the image-folder reader, and each

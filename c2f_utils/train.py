@@ -488,6 +488,13 @@ def smoke_mode() -> bool:
     return bool(os.environ.get(SMOKE_ENV))
 
 
+def _cuda_devices(device: torch.device) -> list[int]:
+    """The CUDA device whose generator a callback must not move (none off the GPU)."""
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
 def _generators(obj: Any) -> dict[str, torch.Generator]:
     """The :class:`torch.Generator` attributes of a criterion (their state decides its noise)."""
     return {k: v for k, v in sorted(vars(obj).items()) if isinstance(v, torch.Generator)} if obj is not None else {}
@@ -797,7 +804,10 @@ def fit(
     def run_callbacks(row: dict[str, float], epoch: int) -> None:
         state = EpochState(epoch, model, criterion, device, history)
         for cb in callbacks:
-            extra = cb(state)
+            # a probe that draws from (or seeds) torch's generators leaves the training's draws as they were:
+            # a run's numbers do not depend on how often it is probed
+            with torch.random.fork_rng(devices=_cuda_devices(device)):
+                extra = cb(state)
             if extra:
                 row.update({k: float(v) for k, v in extra.items()})
         model.train()

@@ -184,3 +184,33 @@ def test_benchmark_table_reads_result_files(tmp_path: Path) -> None:
     table = fierce.benchmark_table(tmp_path)
     assert table.loc[0, "FIERCE / CE"] == 1.05 and table.loc[0, "commit"] == "01234567"
     assert fierce.benchmark_table(tmp_path / "none").empty
+
+
+def test_a_run_s_numbers_do_not_depend_on_how_often_it_is_probed() -> None:
+    """The transfer probe trains a head (and seeds torch) inside the training's callbacks; FIERCE
+    draws its Gumbel noise from its own generator: probing every epoch or only at the end gives
+    bit-identical final metrics (issue 25)."""
+    base = next(r for r in fierce.CHAPTER.configure("quick").runs("unmix") if r.criterion == "fierce")
+    base = base.replace(epochs=3, transfer_epochs=2)
+    every = base.replace(probe_every=1).run()
+    at_end = base.replace(probe_every=3).run()
+    assert every.metrics["transfer_mse_test"] == at_end.metrics["transfer_mse_test"]
+    for key in ("raw_mse_test", "test_acc", "entropy_anchor", "entropy_knn", "ece", "output_mi"):
+        assert every.metrics[key] == at_end.metrics[key], key
+    assert len(every.history.dropna(subset=["raw_mse_test"])) == 4 > len(at_end.history.dropna(subset=["raw_mse_test"]))
+
+
+def test_fierce_noise_comes_from_its_generator_and_leaves_torch_s_alone() -> None:
+    logits, features = torch.randn(8, 3), torch.randn(8, 5)
+    target = torch.arange(8) % 3
+
+    def loss_value() -> float:
+        loss = FIERCELoss(5, n_anchors=6, lam=1.0, generator=torch.Generator().manual_seed(4))
+        return float(loss(logits, features, target))
+
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    first = loss_value()
+    assert torch.equal(torch.get_rng_state(), state)  # nothing drawn from the global generator
+    torch.manual_seed(123)
+    assert loss_value() == first  # the global state does not matter either

@@ -207,3 +207,27 @@ def test_transfer_mse_refuses_features_beyond_float32() -> None:
     targets = torch.softmax(torch.randn(10, 3), 1)
     with pytest.raises(ValueError, match="`train_features` within the range of float32"):
         transfer_mse(feats * 1e200, targets, feats, targets, epochs=1, seed=0, device="cpu")
+
+
+def test_tied_values_share_the_mean_of_their_images_whatever_their_order() -> None:
+    rng = np.random.default_rng(0)
+    targets = np.sort(rng.normal(30, 10, size=50))  # sorted like files named by age
+    constant = np.zeros(50)
+    np.testing.assert_allclose(transport_1d(constant, targets), targets.mean())
+    values = np.repeat([0.0, 1.0], 25)  # two tied groups: each gets the mean of its half
+    out = transport_1d(values, targets)
+    np.testing.assert_allclose(out[:25], targets[:25].mean())
+    np.testing.assert_allclose(out[25:], targets[25:].mean())
+    perm = rng.permutation(50)
+    np.testing.assert_allclose(transport_1d(values[perm], targets), out[perm])
+
+
+def test_transfer_mse_leaves_torch_s_global_random_state_alone() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 4, generator=g)
+    t = torch.softmax(torch.randn(30, 3, generator=g), 1)
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    first = transfer_mse(x[:20], t[:20], x[20:], t[20:], epochs=2, seed=1)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert transfer_mse(x[:20], t[:20], x[20:], t[20:], epochs=2, seed=1) == first

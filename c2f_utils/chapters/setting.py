@@ -163,7 +163,7 @@ def _profile(dataset: str, seeds: tuple[int, ...], device: str, **train: int | f
 _RECIPE = ("dataset", "seeds", "device", "epochs", "lr", "batch_size", "feature_dim", "probe_every", "probe_max_train")
 _PROFILES = {  # quick: embedded digits on a CPU; real: the MNIST test set split 80/20; paper: MNIST, LeNet-5
     "quick": ("digits", (0, 1, 2), "cpu", 30, 0.05, 64, 32, 1, 0),
-    "real": ("mnist10k", (0, 1, 2), "cpu", 20, 0.05, 128, 84, 2, 0),
+    "real": ("mnist10k", (0, 1, 2, 3, 4), "cpu", 20, 0.05, 128, 84, 2, 0),
     "paper": ("mnist", (0, 1, 2, 3, 4), "auto", 20, 0.05, 128, 84, 2, 10000),
 }
 

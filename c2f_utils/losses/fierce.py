@@ -159,7 +159,10 @@ class FIERCELoss(nn.Module):
     label_smoothing : float
         Passed to the cross-entropy (torch convention), 0 by default.
     generator : torch.Generator, optional
-        Source of randomness for drawing the anchors.
+        Source of randomness for drawing the anchors and, afterwards, the Gumbel noise of
+        every batch (on the CPU, then moved to the features' device): the loss then owns its
+        randomness, which nothing else (a probe, another model) can shift. Without one,
+        both come from torch's global generator.
 
     Notes
     -----
@@ -209,6 +212,9 @@ class FIERCELoss(nn.Module):
         self.feature_dim = feature_dim
         self.n_anchors = n_anchors
         self.register_buffer("anchors", table)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"Expected `generator` to be a torch.Generator or None, got {generator!r}")
+        self.generator = generator  # checkpointed with the training state (train.fit saves criterion generators)
         self.last_entropy = math.nan
         self.last_ce = math.nan
 
@@ -235,7 +241,10 @@ class FIERCELoss(nn.Module):
                 f"Expected `features` whose {self.similarity} similarities to the anchors are finite in float32, "
                 f"got a largest magnitude of {float(features.detach().abs().max()):.3g}"
             )
-        if noise is None:
+        if noise is None and self.generator is not None:
+            draw = torch.empty(sim.shape, dtype=sim.dtype).exponential_(generator=self.generator)
+            noise = -draw.log().to(sim.device)
+        elif noise is None:
             noise = -torch.empty_like(sim).exponential_().log()
         elif check_tensor("noise", noise, ndim=2, floating=True).shape != sim.shape:
             raise ValueError(f"Expected `noise` of shape {tuple(sim.shape)}, got {tuple(noise.shape)}")

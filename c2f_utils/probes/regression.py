@@ -14,6 +14,7 @@ linear map followed by a softmax, fit with the squared error (:func:`transfer_ms
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ from .._checks import (
     check_tensor,
 )
 from ..models import ModelOutput
-from ..train import TrainConfig, fit, seed_everything
+from ..train import TrainConfig, fit, resolve_device
 from .linear import ArrayLike
 
 __all__ = [
@@ -77,14 +78,20 @@ def transport_1d(values: ArrayLike, reference: ArrayLike) -> np.ndarray:
     With uniform weights, the exact 1-D plan :math:`P` (``ot.emd_1d``) is turned into a
     map by barycentric projection, :math:`\hat y_i = N \sum_j P_{ij}\, y_j` (``N`` values),
     which for equal sizes and distinct values sends the ``k``-th smallest value to the
-    ``k``-th smallest reference value.
+    ``k``-th smallest reference value. Equal values get the mean of their images (their
+    order in ``values`` decides nothing).
     """
     x = as_array("values", values, 1).astype(np.float64)
     y = as_array("reference", reference, 1).astype(np.float64)
     if len(x) == 0 or len(y) == 0:
         raise ValueError(f"Expected non-empty `values` and `reference`, got {len(x)} and {len(y)}")
     plan = ot.emd_1d(x, y, dense=False).tocsr()
-    return np.asarray(plan @ y).ravel() * len(x)
+    matched = np.asarray(plan @ y).ravel() * len(x)
+    # Equal values are indistinguishable: each gets the mean of what the group is matched to. The
+    # plan's split among them follows their order in the array, which may carry the target
+    # (files sorted by age): a constant feature must predict the mean, whatever the order.
+    _, group = np.unique(x, return_inverse=True)
+    return (np.bincount(group, weights=matched) / np.bincount(group))[group]
 
 
 def _orientation(features: np.ndarray, predicted: np.ndarray, class_means: np.ndarray) -> int:
@@ -226,6 +233,8 @@ class SoftmaxHead(nn.Module):
         Size ``d`` of the (frozen) features it reads.
     out_features : int
         Number ``m`` of proportions it predicts (materials).
+    generator : torch.Generator, optional
+        Draws the initial weights (``nn.Linear``'s initialisation); torch's global generator without one.
 
     Notes
     -----
@@ -233,11 +242,18 @@ class SoftmaxHead(nn.Module):
     features ``r`` unchanged), so the head trains with :func:`~c2f_utils.train.fit`.
     """
 
-    def __init__(self, in_features: int, out_features: int) -> None:
+    def __init__(self, in_features: int, out_features: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         check_positive_int("in_features", in_features)
         check_positive_int("out_features", out_features)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"Expected `generator` to be a torch.Generator or None, got {generator!r}")
         self.head = nn.Linear(in_features, out_features)
+        if generator is not None:  # nn.Linear's own initialisation, drawn from `generator`
+            bound = 1 / math.sqrt(in_features)
+            with torch.no_grad():
+                nn.init.kaiming_uniform_(self.head.weight, a=math.sqrt(5), generator=generator)
+                nn.init.uniform_(self.head.bias, -bound, bound, generator=generator)
 
     def forward(self, x: Tensor) -> ModelOutput:
         """Logits :math:`W x + b` of the ``(N, d)`` features ``x``, and ``x`` as the features.
@@ -314,11 +330,12 @@ def transfer_mse(
 ) -> tuple[float, float]:
     r"""Transfer MSE of frozen features: fit a :class:`SoftmaxHead` with :func:`softmax_mse`.
 
-    The head is initialised after :func:`~c2f_utils.train.seed_everything` ``(seed)`` and
-    trained with Adam (learning rate :math:`10^{-2}`, mini-batches of 200) for
+    The head is initialised from its own generator seeded with ``seed`` (torch's
+    ``nn.Linear`` initialisation) and trained with Adam (learning rate :math:`10^{-2}`, mini-batches of 200) for
     ``epochs`` epochs on the training features, as in the official code; the features
-    are not changed. Returns the :func:`simplex_mse` of its predictions on the training
-    and on the test features.
+    are not changed, and neither is torch's global random state (a probe called during
+    training leaves the training's draws as they were). Returns the :func:`simplex_mse` of
+    its predictions on the training and on the test features.
 
     Parameters
     ----------
@@ -363,12 +380,13 @@ def transfer_mse(
             f"Expected train and test of equal widths, got features {train_features.shape[1]} and "
             f"{test_features.shape[1]}, targets {train_targets.shape[1]} and {test_targets.shape[1]}"
         )
-    seed_everything(seed)
-    head = SoftmaxHead(train_features.shape[1], train_targets.shape[1])
+    head = SoftmaxHead(train_features.shape[1], train_targets.shape[1], generator=torch.Generator().manual_seed(seed))
     config = TrainConfig(
         epochs=epochs, batch_size=200, optimizer="adam", lr=1e-2, seed=seed, device=device, progress=False
     )
-    fit(head, (train_features, train_targets), softmax_mse, config)
+    dev = resolve_device(device)
+    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+        fit(head, (train_features, train_targets), softmax_mse, config)  # fit seeds torch: not the caller's state
     with torch.no_grad():
         head.cpu()
         train_mse = simplex_mse(torch.softmax(head(train_features).logits, 1), train_targets)
