@@ -333,16 +333,19 @@ def platform_note(states: Iterable[RunStatus]) -> str:
     """
     here = platform_facts()
     found: dict[str, set[str]] = {}
+    unknown = 0
     for st in states:
         if st.path is None or not (st.path / "record.json").is_file():
             continue
         recorded = json.loads((st.path / "record.json").read_text()).get("provenance", {})
+        unknown += "cpu_model" not in recorded
         for fact, (then, _) in platform_differences(recorded, here).items():
             found.setdefault(fact, set()).add(str(then))
-    if not found:
-        return ""
     parts = [f"{fact} {', '.join(sorted(v))} (here {here[fact]})" for fact, v in sorted(found.items())]
-    return f"; recorded on another platform: {'; '.join(parts)}"
+    note = f"; recorded on another platform: {'; '.join(parts)}" if parts else ""
+    if unknown:  # written before the CPU model was kept: the last digits may be another machine's
+        note += f"; CPU model not recorded for {unknown} runs"
+    return note
 
 
 def code_note(config: Config, states: list[RunStatus]) -> str:

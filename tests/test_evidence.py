@@ -231,3 +231,20 @@ def test_benchmark_claims_appear_once_across_profiles(recorded) -> None:
     assert rows.index.tolist() == ["benchmark"]
     assert rows["evidence"].item() == "recorded benchmark (benchmarks/results)"
     assert table.xs("scores exceed one", level="claim").index.tolist() == ["quick", "real"]
+
+
+def test_runs_from_another_platform_are_named_and_a_version_bump_makes_them_stale(
+    recorded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from c2f_utils import identity
+
+    chapter, root = recorded
+    config = evidence.committed(chapter, "real", root)
+    assert "another platform" not in evidence.describe(config)  # recorded here, read here
+    here = identity.platform_facts()
+    elsewhere = {**here, "cpu_model": "Other CPU", "torch_threads": here["torch_threads"] + 3}
+    monkeypatch.setattr(evidence, "platform_facts", lambda: elsewhere)
+    line = evidence.describe(config)
+    assert "recorded on another platform: cpu_model" in line and f"(here {elsewhere['torch_threads']})" in line
+    monkeypatch.setattr(Score, "uses", ("train",))  # a run that now declares a component: another key
+    assert [s.state for s in evidence.status(config)] == ["stale"] * 3

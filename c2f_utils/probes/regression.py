@@ -248,8 +248,10 @@ class SoftmaxHead(nn.Module):
         check_positive_int("out_features", out_features)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"Expected `generator` to be a torch.Generator or None, got {generator!r}")
-        self.head = nn.Linear(in_features, out_features)
-        if generator is not None:  # nn.Linear's own initialisation, drawn from `generator`
+        if generator is None:
+            self.head = nn.Linear(in_features, out_features)
+        else:  # nn.Linear's own initialisation, drawn from `generator` (none from torch's global one)
+            self.head = torch.nn.utils.skip_init(nn.Linear, in_features, out_features)
             bound = 1 / math.sqrt(in_features)
             with torch.no_grad():
                 nn.init.kaiming_uniform_(self.head.weight, a=math.sqrt(5), generator=generator)
