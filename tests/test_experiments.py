@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from c2f_utils import identity
 from c2f_utils.experiments import Chapter, Experiment, Grid, param, parse_text, plural
 
 SCALE = {"ce": 1.0, "ls": 0.5}  # a module constant the run reads: part of its key
@@ -223,7 +224,7 @@ def test_a_run_declares_its_components_and_those_of_the_runs_it_requires() -> No
     student = Student(toy(), 0)
     assert student.components() == ("losses.fierce", "train")
     declared = student.declaration()
-    assert declared["components"] == {"losses.fierce": 1, "train": 1}
+    assert declared["components"] == {"losses.fierce": identity.COMPONENTS["losses.fierce"], "train": 1}
     assert declared["requires"] == [{"experiment": "test.toy", **toy().declaration()}]
 
 
