@@ -188,8 +188,19 @@ def test_from_namespace_rejects_names_papermill_injected_but_the_chapter_lacks()
     namespace = {"profile": "paper", "seeds": None, "a_lr": 0.4, "math": math, "In": [], "_": 1, "f": print}
     config = chapter.from_namespace(namespace)
     assert config.profile == "paper" and config["a_lr"] == 0.4 and config["seeds"] == [0]
-    with pytest.raises(KeyError, match="a_lrr"):
+    with pytest.raises(KeyError, match="'a_lrr' \\(did you mean 'a_lr'\\?\\)"):
         chapter.from_namespace({**namespace, "a_lrr": 0.4})
+
+
+def test_from_namespace_can_run_again_after_later_cells_made_globals() -> None:
+    """The configuration cell run a second time (after editing a parameter) sees `config`, figures and
+    an install cell's leftovers among the globals: it reads the parameters only."""
+    chapter = _chapter()
+    namespace = {"profile": "quick", "seeds": None, "a_lr": 0.4, "clone": ["git", "clone"], "table": [1, 2]}
+    namespace["config"] = chapter.from_namespace(namespace)
+    namespace["a_lr"] = 0.3
+    again = chapter.from_namespace(namespace)
+    assert again["a_lr"] == 0.3 and again.profile == "quick"
 
 
 def test_plan_lists_required_runs_first_once(tmp_path) -> None:
