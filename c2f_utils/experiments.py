@@ -443,6 +443,8 @@ class Parameter:
         out = check_value(self.name, value, self.annotation, self.info)
         if isinstance(out, tuple) and not out and [] not in self.values.values():
             raise ValueError(f"Expected at least one value for `{self.name}`, got {value!r}")
+        if isinstance(out, tuple) and len(set(out)) != len(out):  # `seeds 0,0,0`: one run counted three times
+            raise ValueError(f"Expected distinct values for `{self.name}`, got {list(out)}")
         return out
 
     def parse(self, text: str) -> Any:

@@ -256,3 +256,11 @@ def test_a_followed_field_takes_the_other_grids_base_with_overrides() -> None:
     assert {s.teacher.lr for s in students} == {0.7}
     with pytest.raises(ValueError, match="follow"):
         Chapter("bad", "b.md", "B", {"quick": {"s": Grid(Student(toy(), 0), follow={"teacher": "nope"})}})
+
+
+def test_a_swept_parameter_refuses_repeated_values_on_every_path() -> None:
+    chapter = _chapter()
+    with pytest.raises(ValueError, match="distinct values for `seeds`"):
+        chapter.configure("quick", seeds=[0, 0, 0])
+    with pytest.raises(ValueError, match="distinct values for `seeds`"):
+        chapter.from_namespace({"profile": "quick", "seeds": [1, 1]})
