@@ -277,8 +277,7 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("c2f_utils") is None:
-    clone = ["git", "clone", "--quiet", "--depth", "1", "--branch", "{branch}", "{url}", "coarse-to-fine"]
-    subprocess.check_call(clone)
+    subprocess.check_call(["git", "clone", "--quiet", "--depth", "1", "-b", "{branch}", "{url}", "coarse-to-fine"])
     subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "-e", "coarse-to-fine"])
     sys.path.insert(0, os.path.abspath("coarse-to-fine"))  # importable without restarting the kernel
 """

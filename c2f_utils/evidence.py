@@ -298,7 +298,10 @@ def read_committed(
             f"--profile {config.profile} --executor local --record)"
         )
     left_out = index.get(_params_id(exp.name, exp.params()), {}).get("left_out", ())
-    result = read_entry(st.path, exp.name, left_out)
+    try:
+        result = read_entry(st.path, exp.name, left_out)
+    except (OSError, ValueError) as exc:  # a damaged or edited committed file: say which run it is
+        raise ValueError(f"Committed run {exp.name} {st.key} ({st.path}) is damaged: {exc}") from exc
     if st.state == "stale":
         result.provenance = {**result.provenance, "stale": True}
     return result

@@ -36,6 +36,7 @@ its messages naming the field and the value.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import itertools
 import json
@@ -442,6 +443,8 @@ class Parameter:
         out = check_value(self.name, value, self.annotation, self.info)
         if isinstance(out, tuple) and not out and [] not in self.values.values():
             raise ValueError(f"Expected at least one value for `{self.name}`, got {value!r}")
+        if isinstance(out, tuple) and len(set(out)) != len(out):  # `seeds 0,0,0`: one run counted three times
+            raise ValueError(f"Expected distinct values for `{self.name}`, got {list(out)}")
         return out
 
     def parse(self, text: str) -> Any:
@@ -570,21 +573,27 @@ class Chapter:
     def from_namespace(self, namespace: Mapping[str, Any]) -> Config:
         """:meth:`configure` from a notebook's globals after its ``parameters`` cell.
 
-        Every global that is not private, a module, a function or a class must be a
-        parameter of the chapter: a name injected by papermill that the chapter does not
-        have is an error here, as it is in the runner.
+        Only the chapter's parameters (and ``profile``) are read, so the cell can be run again
+        after later cells made globals of their own (``config``, a figure, an install cell's
+        leftovers). A global whose name is one letter or two away from a parameter's
+        (``a_lrr`` for ``a_lr``: a misspelt name injected by papermill) is an error that
+        suggests the parameter, as it is in the runner.
         """
-        skip = {"In", "Out", "get_ipython", "exit", "quit", "open"}
-        given = {
-            k: v
+        names = [*self.parameters, "profile"]
+        candidates = [
+            k
             for k, v in namespace.items()
             if not k.startswith("_")
-            and k not in skip
+            and k not in names
             and not isinstance(v, types.ModuleType | type)
             and not callable(v)
-        }
-        profile = given.pop("profile", "quick")
-        return self.configure(profile, **given)
+        ]
+        misspelt = {k: close[0] for k in candidates if (close := difflib.get_close_matches(k, names, n=1, cutoff=0.85))}
+        if misspelt:
+            hints = ", ".join(f"{k!r} (did you mean {v!r}?)" for k, v in misspelt.items())
+            raise KeyError(f"Unknown parameter(s) {hints} for chapter {self.name!r}")
+        given = {k: namespace[k] for k in self.parameters if k in namespace}
+        return self.configure(namespace.get("profile", "quick"), **given)
 
     def source_path(self, book_dir: str | Path) -> Path:
         """Path of the chapter's MyST Markdown notebook under ``book_dir``."""

@@ -138,12 +138,17 @@ def check_name(name: Any) -> str:
 
 
 def canonical(value: Any, where: str, nonfinite_as_none: bool = False) -> Any:
-    """JSON-ready copy of ``value`` (tuples become lists); raises on anything else.
+    """JSON-ready copy of ``value`` (tuples become lists, NumPy scalars Python ones, -0.0 becomes
+    0.0); raises on anything else.
 
-    Non-finite floats raise, or become None with ``nonfinite_as_none``.
+    Non-finite floats raise, or become None with ``nonfinite_as_none``. An int and a float stay
+    apart (``1`` and ``1.0``): an experiment's fields are typed, so a float field always holds
+    a float, and a plain function may well mean different things by them.
     """
     if value is None or isinstance(value, bool | str):
         return value
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, int | np.integer):
         return int(value)
     if isinstance(value, float | np.floating):
@@ -152,7 +157,7 @@ def canonical(value: Any, where: str, nonfinite_as_none: bool = False) -> Any:
             if nonfinite_as_none:
                 return None
             raise ValueError(f"Expected finite numbers in run parameters, got {where}={value!r}")
-        return f
+        return f + 0.0  # -0.0 and 0.0 are one value (and one key)
     if isinstance(value, list | tuple):
         return [canonical(v, f"{where}[{i}]", nonfinite_as_none) for i, v in enumerate(value)]
     if isinstance(value, Mapping):

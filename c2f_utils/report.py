@@ -207,20 +207,24 @@ def estimate(values: Iterable[float], confidence: float = CONFIDENCE) -> Estimat
 def summarize(
     frame: pd.DataFrame, by: str | list[str], metrics: list[str], confidence: float = CONFIDENCE
 ) -> pd.DataFrame:
-    """Mean, CI half-width (``<metric>_ci``) and count ``n`` of each metric per group (one row per seed).
+    """Mean, CI half-width (``<metric>_ci``) and count (``<metric>_n``) of each metric per group
+    (one row per seed), and ``n``, the fewest values any metric of the group has.
 
-    ``by`` and ``metrics`` must name columns of ``frame``.
+    ``by`` and ``metrics`` must name columns of ``frame``. A group whose key is missing
+    (None, NaN) is a group of its own, never dropped; a missing value of a metric is left out
+    of its mean, interval and count.
     """
     by = _names("by", by)
     metrics = _names("metrics", metrics, allow_str=False)
     _frame(frame, ("by", by), ("metrics", metrics))
     rows = []
-    for key, group in frame.groupby(by, sort=False):
+    for key, group in frame.groupby(by, sort=False, dropna=False):
         row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
         for m in metrics:
-            mean, half = mean_ci(group[m].dropna(), confidence)
-            row[m], row[f"{m}_ci"] = mean, half
-        row["n"] = len(group)
+            values = group[m].dropna()
+            mean, half = mean_ci(values, confidence) if len(values) else (math.nan, math.nan)
+            row[m], row[f"{m}_ci"], row[f"{m}_n"] = mean, half, len(values)
+        row["n"] = min(row[f"{m}_n"] for m in metrics)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -261,7 +265,7 @@ def mean_ci_table(
     summary = summarize(scaled, by, list(columns))
     table = pd.DataFrame(
         {
-            label: [format_mean_ci(r[c], r[f"{c}_ci"], digits) for _, r in summary.iterrows()]
+            label: [format_mean_ci(r[c], r[f"{c}_ci"], digits) if r[f"{c}_n"] else "—" for _, r in summary.iterrows()]
             for c, label in columns.items()
         }
     )

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import chapters
+from . import __version__, chapters
 from .experiments import PROFILES, Config, Experiment
 from .progress import PROGRESS_ENV
 from .runs import RESULTS_ENV, provenance
@@ -212,6 +212,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m c2f_utils.run", description="Execute a chapter of the book with papermill."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s (c2f_utils {__version__})")
     parser.add_argument("chapter", nargs="?", help="chapter name, e.g. 'setting'")
     parser.add_argument(
         "-p",

@@ -209,12 +209,19 @@ def clean_leftovers(folder: Path, max_age_s: float = 86400.0) -> list[Path]:
 
     A ``.tmp-*``/``.trash-*`` folder is removed when the process that made it (same host, by
     pid) is gone, or, made on another host of a shared filesystem, when it is older than
-    ``max_age_s``. Returns the folders removed.
+    ``max_age_s``; a ``.ckpt-<key>`` folder of checkpoints when the entry ``<key>`` is complete
+    (a run killed between storing its result and deleting its checkpoints). Returns the folders
+    removed.
     """
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for path in folder.iterdir():
+        if path.name.startswith(".ckpt-") and (folder / path.name.removeprefix(".ckpt-") / _RECORD).is_file():
+            # the run finished (its entry is in place) but was stopped before its checkpoints were deleted
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+            continue
         if not path.name.startswith(_TEMP_PREFIXES) or not path.is_dir():
             continue
         made = _TEMP.match(path.name)

@@ -142,8 +142,9 @@ def test_damaged_committed_file_is_an_error(recorded) -> None:
     data["files"] = {"history.csv": "0" * 64}
     record.write_text(json.dumps(data))
     (record.parent / "history.csv").write_text("epoch\n1\n")
-    with pytest.raises(ValueError, match="checksum mismatch"):
+    with pytest.raises(ValueError, match="checksum mismatch") as caught:
         evidence.committed(chapter, "real", root).results("scores")
+    assert f"test.score {record.parent.name}" in str(caught.value)  # the message names the run
 
 
 def test_card_needing_absent_data_is_said_not_dropped(recorded) -> None:

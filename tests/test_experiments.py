@@ -8,6 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
+from c2f_utils import identity
 from c2f_utils.experiments import Chapter, Experiment, Grid, param, parse_text, plural
 
 SCALE = {"ce": 1.0, "ls": 0.5}  # a module constant the run reads: part of its key
@@ -187,8 +188,19 @@ def test_from_namespace_rejects_names_papermill_injected_but_the_chapter_lacks()
     namespace = {"profile": "paper", "seeds": None, "a_lr": 0.4, "math": math, "In": [], "_": 1, "f": print}
     config = chapter.from_namespace(namespace)
     assert config.profile == "paper" and config["a_lr"] == 0.4 and config["seeds"] == [0]
-    with pytest.raises(KeyError, match="a_lrr"):
+    with pytest.raises(KeyError, match="'a_lrr' \\(did you mean 'a_lr'\\?\\)"):
         chapter.from_namespace({**namespace, "a_lrr": 0.4})
+
+
+def test_from_namespace_can_run_again_after_later_cells_made_globals() -> None:
+    """The configuration cell run a second time (after editing a parameter) sees `config`, figures and
+    an install cell's leftovers among the globals: it reads the parameters only."""
+    chapter = _chapter()
+    namespace = {"profile": "quick", "seeds": None, "a_lr": 0.4, "clone": ["git", "clone"], "table": [1, 2]}
+    namespace["config"] = chapter.from_namespace(namespace)
+    namespace["a_lr"] = 0.3
+    again = chapter.from_namespace(namespace)
+    assert again["a_lr"] == 0.3 and again.profile == "quick"
 
 
 def test_plan_lists_required_runs_first_once(tmp_path) -> None:
@@ -223,7 +235,7 @@ def test_a_run_declares_its_components_and_those_of_the_runs_it_requires() -> No
     student = Student(toy(), 0)
     assert student.components() == ("losses.fierce", "train")
     declared = student.declaration()
-    assert declared["components"] == {"losses.fierce": 1, "train": 1}
+    assert declared["components"] == {"losses.fierce": identity.COMPONENTS["losses.fierce"], "train": 1}
     assert declared["requires"] == [{"experiment": "test.toy", **toy().declaration()}]
 
 
@@ -244,3 +256,11 @@ def test_a_followed_field_takes_the_other_grids_base_with_overrides() -> None:
     assert {s.teacher.lr for s in students} == {0.7}
     with pytest.raises(ValueError, match="follow"):
         Chapter("bad", "b.md", "B", {"quick": {"s": Grid(Student(toy(), 0), follow={"teacher": "nope"})}})
+
+
+def test_a_swept_parameter_refuses_repeated_values_on_every_path() -> None:
+    chapter = _chapter()
+    with pytest.raises(ValueError, match="distinct values for `seeds`"):
+        chapter.configure("quick", seeds=[0, 0, 0])
+    with pytest.raises(ValueError, match="distinct values for `seeds`"):
+        chapter.from_namespace({"profile": "quick", "seeds": [1, 1]})

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import c2f_utils
@@ -131,7 +132,7 @@ def test_every_experiment_declares_components_that_exist() -> None:
 
 def test_run_key_is_the_sha256_of_the_canonical_declaration() -> None:
     declared = identity.declaration(3, ["train", "losses.fierce"])
-    assert declared["components"] == {"losses.fierce": 1, "train": 1}
+    assert declared["components"] == {"losses.fierce": identity.COMPONENTS["losses.fierce"], "train": 1}
     assert declared["libraries"] == identity.library_versions()
     blob = json.dumps(
         {"name": "a.b", "params": {"x": [1, 2]}, "declared": declared}, sort_keys=True, separators=(",", ":")
@@ -166,3 +167,12 @@ def test_platform_differences_compare_only_the_facts_both_name() -> None:
     }
     facts = identity.platform_facts()
     assert set(identity.PLATFORM_FACTS) <= set(facts) and facts["torch_threads"] >= 1
+
+
+def test_canonical_values_give_one_key_per_value() -> None:
+    declared = {"version": 1}
+    assert identity.run_key("a", {"x": -0.0}, declared) == identity.run_key("a", {"x": 0.0}, declared)
+    assert identity.run_key("a", {"x": np.float32(0.5), "n": np.int64(3), "b": np.bool_(True)}, declared) == (
+        identity.run_key("a", {"x": 0.5, "n": 3, "b": True}, declared)
+    )
+    assert identity.canonical({"b": np.bool_(False)}, "params") == {"b": False}

@@ -261,3 +261,17 @@ def test_what_holds_lists_every_claim_per_paper_and_profile() -> None:
     assert holds.loc[("two", "scale"), "chapter"].startswith("<a href")
     with pytest.raises(TypeError, match="cards"):
         report.what_holds({})
+
+
+def test_summarize_keeps_groups_without_a_key_and_counts_only_values() -> None:
+    frame = pd.DataFrame(
+        {"method": ["a", "a", "a", None, None], "acc": [0.5, 0.7, np.nan, 0.2, 0.4], "loss": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    )
+    out = report.summarize(frame, "method", ["acc", "loss"])
+    assert len(out) == 2 and out["method"].isna().tolist() == [False, True]  # the None group is kept
+    a = out.iloc[0]
+    assert a["acc"] == pytest.approx(0.6) and a["acc_n"] == 2 and a["loss_n"] == 3 and a["n"] == 2
+    low, high = stats.t.interval(0.95, 1, loc=0.6, scale=stats.sem([0.5, 0.7]))
+    assert a["acc_ci"] == pytest.approx((high - low) / 2)
+    table = report.mean_ci_table(frame.assign(acc=[np.nan] * 5), "method", {"acc": "accuracy"})
+    assert table["accuracy"].tolist() == ["—", "—"] and table["seeds"].tolist() == [0, 0]

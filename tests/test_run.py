@@ -275,3 +275,16 @@ def test_an_interrupted_notebook_leaves_no_previous_results(tmp_path: Path, monk
     with pytest.raises(KeyboardInterrupt):
         run.run_chapter("setting", out=tmp_path)
     assert not stale.exists()
+
+
+def test_version_names_the_package_and_the_command_is_declared(capsys) -> None:
+    import tomllib
+    from pathlib import Path
+
+    import c2f_utils
+
+    with pytest.raises(SystemExit) as stop:
+        run.main(["--version"])
+    assert stop.value.code == 0 and f"c2f_utils {c2f_utils.__version__}" in capsys.readouterr().out
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["c2f-run"] == "c2f_utils.run:main"

@@ -213,8 +213,14 @@ def test_leftovers_of_interrupted_writes_are_cleaned(tmp_path: Path) -> None:
         path.mkdir()
         (path / "record.json").write_text("{}")
     os.utime(old, (0, 0))
+    entry = next(p for p in folder.iterdir() if not p.name.startswith("."))  # the finished run
+    orphan = folder / f".ckpt-{entry.name}"  # killed after storing its result, before deleting these
+    running = folder / f".ckpt-{'d' * 32}"  # checkpoints of a run still without an entry: kept
+    for path in (orphan, running):
+        path.mkdir()
+        (path / "fit-0.pt").write_bytes(b"")
     removed = runs.clean_leftovers(folder)
-    assert sorted(removed) == sorted([dead, old]) and live.is_dir()
+    assert sorted(removed) == sorted([dead, old, orphan]) and live.is_dir() and running.is_dir()
 
 
 def _compute_once(cache: str, log: str, barrier, scores) -> None:

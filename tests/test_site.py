@@ -51,6 +51,37 @@ def test_notebook_copies_install_the_package_first_and_hold_the_chapter_cells() 
         assert all(c.get("outputs", []) == [] for c in notebook["cells"])
 
 
+CONFIGURED = sorted(p for p in tasks.notebook_copies() if "from_namespace" in p.read_text())
+
+
+@pytest.mark.parametrize("path", CONFIGURED, ids=lambda p: p.stem)
+def test_a_fresh_runtime_installs_then_runs_the_configuration_cell_twice(path: Path, monkeypatch) -> None:
+    """A Colab or Binder runtime without c2f_utils: the install cell takes its missing-package branch
+    (git and pip are stand-ins that record the commands), then the parameters cell and the
+    configuration cell run, and the configuration cell runs again, as a reader does after
+    editing a parameter. Nothing the install cell leaves behind reaches the configuration."""
+    import subprocess
+
+    cells = json.loads(path.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    commands: list[list[str]] = []
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(subprocess, "check_call", lambda cmd, *a, **k: commands.append(list(cmd)) or 0)
+    namespace: dict = {"__name__": "__main__"}
+    exec(code[0], namespace)  # the install cell, missing-package branch
+    assert commands[0][:2] == ["git", "clone"] and commands[1][1:4] == ["-m", "pip", "install"]
+    monkeypatch.undo()
+    params = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
+    configure = next(i for i, c in enumerate(cells) if "from_namespace" in "".join(c["source"]))
+    assert params < configure
+    for cell in cells[params : configure + 1]:
+        if cell["cell_type"] == "code":
+            exec("".join(cell["source"]), namespace)
+    first = namespace["config"]
+    exec("".join(cells[configure]["source"]), namespace)  # again, with `config` (and the rest) now global
+    assert namespace["config"].values == first.values
+
+
 def test_repository_url_agrees_everywhere() -> None:
     url, _ = tasks.repository()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())

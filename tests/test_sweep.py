@@ -79,7 +79,7 @@ def _slow_run(cache: str, barrier) -> str:
         return {"a": float(a)}
 
     barrier.wait(timeout=60)  # both processes ask for the same key at the same moment
-    return str(runs.cached_run("race", fn, {"a": 1}, cache_dir=cache, code="fixed").path)
+    return str(runs.cached_run("race", fn, {"a": 1}, cache_dir=cache, declared={"fixed": 1}).path)
 
 
 def test_concurrent_writers_of_one_key_leave_one_valid_entry(tmp_path: Path) -> None:
@@ -91,7 +91,7 @@ def test_concurrent_writers_of_one_key_leave_one_valid_entry(tmp_path: Path) -> 
     assert paths[0] == paths[1]
     entries = [p for p in (tmp_path / "runs" / "race").iterdir()]
     assert [p.name for p in entries] == [Path(paths[0]).name]  # no temporary folder left behind
-    again = runs.cached_run("race", lambda a: {"a": -1.0}, {"a": 1}, cache_dir=tmp_path, code="fixed")
+    again = runs.cached_run("race", lambda a: {"a": -1.0}, {"a": 1}, cache_dir=tmp_path, declared={"fixed": 1})
     assert again.cached and again.metrics == {"a": 1.0}
 
 

@@ -189,9 +189,6 @@ class IBCurve(Experiment):
 
     name: ClassVar[str] = "ls_ib.ib_curve"
     uses: ClassVar[tuple[str, ...]] = ("data.core", "probes.information", "train")
-    component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {
-        "dataset": {"auto": ("data.annotator_counts", "data.cifar10h")}
-    }
     dataset: str = param("Figure 4 labels ('auto': cifar10h if in the data folder)", choices=_COUNTS)
     betas: tuple[float, ...] = param("IB Lagrangian betas", ge=0)
     steps: int = param("Adam steps per beta of the IB-Lagrangian solver", ge=1)
@@ -201,6 +198,10 @@ class IBCurve(Experiment):
     def params(self) -> dict[str, Any]:
         """The fields, ``dataset`` resolved (:func:`resolve_counts_dataset`): the key names the data read."""
         return {**super().params(), "dataset": resolve_counts_dataset(self.dataset)}
+
+    def components(self) -> tuple[str, ...]:
+        """The declared components, with the dataset ``dataset`` resolves to (as :meth:`params` has it)."""
+        return tuple(sorted({*super().components(), f"data.{resolve_counts_dataset(self.dataset)}"}))
 
     def data_needs(self) -> list[str]:
         """CIFAR-10H when ``dataset`` is or resolves to it; nothing for the embedded counts."""
