@@ -7,6 +7,7 @@ anywhere in the graph (inside a layer too) fails here.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -83,3 +84,52 @@ def test_no_module_imports_a_private_name_of_another() -> None:
                 ):
                     private.append(f"{module}: {text}")
     assert private == []
+
+
+def _type_checking_names(tree: ast.Module) -> set[str]:
+    """Names a module imports only under ``if TYPE_CHECKING:`` (for annotations)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                if isinstance(imp, ast.Import | ast.ImportFrom):
+                    names |= {a.asname or a.name.split(".")[0] for a in imp.names}
+    return names
+
+
+def _runtime_uses(fn: ast.AST, names: set[str]) -> set[str]:
+    """``names`` that ``fn`` reads outside annotations and does not import itself."""
+    annotations: set[int] = set()
+    imported: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if arg is not None and arg.annotation is not None:
+                    annotations |= {id(x) for x in ast.walk(arg.annotation)}
+            if node.returns is not None:
+                annotations |= {id(x) for x in ast.walk(node.returns)}
+        elif isinstance(node, ast.AnnAssign):
+            annotations |= {id(x) for x in ast.walk(node.annotation)}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imported |= {a.asname or a.name.split(".")[0] for a in node.names}
+    used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in names and id(n) not in annotations}
+    return used - imported
+
+
+def test_names_imported_for_annotations_only_are_imported_where_they_run() -> None:
+    """With the computing layers imported inside functions, a module keeps their names under
+    ``TYPE_CHECKING`` for its annotations; ruff then sees them as defined everywhere. A function
+    that uses one at run time must import it itself (or fail with a NameError, on a rare path)."""
+    found = []
+    for path in sorted((REPO / "c2f_utils").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = _type_checking_names(tree)
+        if not names:
+            continue
+        for node in tree.body:
+            members = node.body if isinstance(node, ast.ClassDef) else [node]
+            for fn in members:
+                if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and (missing := _runtime_uses(fn, names)):
+                    found.append(f"{path.relative_to(REPO)}: {fn.name} uses {sorted(missing)}")
+    assert found == []

@@ -1038,6 +1038,8 @@ def validity(config: Config) -> dict[str, report.Validity]:
 
 def card(config: Config) -> pd.DataFrame:
     """:func:`scorecard` of the valid runs of ``config`` (live or committed), listing the others."""
+    from .. import data as c2f_data
+
     checked = validity(config)
     transfer = results_frame(checked["transfer"].valid)
     compression = results_frame(checked["compress"].valid)
