@@ -197,7 +197,9 @@ API_PAGES = {
         "Experiments, runs and reports",
         [
             "experiments",
+            "identity",
             "runs",
+            "checkpoints",
             "evidence",
             "report",
             "sweep",

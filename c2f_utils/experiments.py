@@ -444,7 +444,10 @@ class Parameter:
         if isinstance(out, tuple) and not out and [] not in self.values.values():
             raise ValueError(f"Expected at least one value for `{self.name}`, got {value!r}")
         if isinstance(out, tuple) and len(set(out)) != len(out):  # `seeds 0,0,0`: one run counted three times
-            raise ValueError(f"Expected distinct values for `{self.name}`, got {list(out)}")
+            repeated = sorted({repr(v) for i, v in enumerate(out) if v in out[:i]})
+            raise ValueError(
+                f"Expected distinct values in `{self.name}`, got {list(out)} ({', '.join(repeated)} repeated)"
+            )
         return out
 
     def parse(self, text: str) -> Any:

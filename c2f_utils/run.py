@@ -160,19 +160,12 @@ def configure(name: str, profile: str = "quick", parameters: dict[str, Any] | No
     """Chapter ``name`` configured for ``profile`` and ``parameters``, every value validated.
 
     ``parameters`` may hold ``profile`` too (as papermill's ``-p profile paper`` does). A list
-    given twice the same value (``seeds`` 0,0,0) is refused: the statistics assume independent
-    runs, and a repeated seed is the same run counted again.
+    given twice the same value (``seeds`` 0,0,0) is refused (by the chapter's parameters): the
+    statistics assume independent runs, and a repeated seed is the same run counted again.
     """
     chapter = chapters.get(name)
     parameters = dict(parameters or {})
     profile = parameters.pop("profile", profile)
-    for pname, value in parameters.items():
-        if isinstance(value, list | tuple):
-            repeated = sorted({repr(v) for i, v in enumerate(value) if v in list(value)[:i]})
-            if repeated:
-                raise ValueError(
-                    f"Expected distinct values in `{pname}`, got {list(value)} ({', '.join(repeated)} repeated)"
-                )
     return chapter.configure(profile, **parameters)
 
 

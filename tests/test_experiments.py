@@ -260,7 +260,7 @@ def test_a_followed_field_takes_the_other_grids_base_with_overrides() -> None:
 
 def test_a_swept_parameter_refuses_repeated_values_on_every_path() -> None:
     chapter = _chapter()
-    with pytest.raises(ValueError, match="distinct values for `seeds`"):
+    with pytest.raises(ValueError, match=r"distinct values in `seeds`, got \[0, 0, 0\] \(0 repeated\)"):
         chapter.configure("quick", seeds=[0, 0, 0])
-    with pytest.raises(ValueError, match="distinct values for `seeds`"):
+    with pytest.raises(ValueError, match="distinct values in `seeds`"):
         chapter.from_namespace({"profile": "quick", "seeds": [1, 1]})
