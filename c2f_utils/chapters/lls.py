@@ -213,17 +213,7 @@ class Distill(Experiment):
     ``teacher``'s method and seed are set from ``kind`` and ``seed``; its recipe also trains the student."""
 
     name: ClassVar[str] = "lls.distill"
-    uses: ClassVar[tuple[str, ...]] = (
-        "data.core",
-        "losses.distill",
-        "losses.smoothing",
-        "models.lenet5",
-        "models.mlp",
-        "models.resnet",
-        "models.state",
-        "probes.geometry",
-        "train",
-    )
+    uses: ClassVar[tuple[str, ...]] = (*Train.uses, "losses.distill")
     teacher: Train = param("the teacher's run (method and seed follow kind and seed)")
     student: str = param("student network of Table 5", choices=("mlp_small", "lenet", "resnet20"))
     kind: str = param("how the student is taught", choices=STUDENT_KINDS)
@@ -271,15 +261,7 @@ class Overhead(_Setup):
     at a time, interleaved (load changes affect both alike), after one uncounted round."""
 
     name: ClassVar[str] = "lls.overhead"
-    uses: ClassVar[tuple[str, ...]] = (
-        "data.core",
-        "losses.smoothing",
-        "models.lenet5",
-        "models.mlp",
-        "models.resnet",
-        "models.state",
-        "train",
-    )
+    uses: ClassVar[tuple[str, ...]] = tuple(c for c in Train.uses if c != "probes.geometry")
     epochs: int = param("epochs of each criterion timed for Table 9", ge=1)
     seed: int = param("seed of the two networks' initialisation", ge=0)
 

@@ -519,15 +519,8 @@ class Compress(Experiment):
     ``method`` towards the teacher; metrics ``val_acc`` and ``test_acc``."""
 
     name: ClassVar[str] = "ot_transfer.compress"
-    uses: ClassVar[tuple[str, ...]] = (
-        "data.core",
-        "data.splits",
-        "losses.distill",
-        "losses.transport",
-        "models.mlp",
-        "models.resnet",
-        "models.state",
-        "train",
+    uses: ClassVar[tuple[str, ...]] = tuple(
+        c for c in Finetune.uses if c not in ("models.pretrained_resnet", "probes.transport", "weights")
     )
     dataset: str = param("compression data set", choices=("digits", "mnist10k", "cifar10"))
     student: str = param("student network", choices=("S", "M"))

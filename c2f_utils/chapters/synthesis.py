@@ -373,23 +373,7 @@ class Distill(Experiment):
     """
 
     name: ClassVar[str] = "synthesis.distill"
-    uses: ClassVar[tuple[str, ...]] = (
-        "data.core",
-        "losses.confidence",
-        "losses.distill",
-        "losses.fierce",
-        "losses.smoothing",
-        "models.lenet5",
-        "models.mlp",
-        "models.resnet",
-        "models.state",
-        "probes.calibration",
-        "probes.entropy",
-        "probes.fewshot",
-        "probes.information",
-        "probes.linear",
-        "train",
-    )
+    uses: ClassVar[tuple[str, ...]] = (*Train.uses, "losses.distill")  # and the teacher's
     teacher: Train = param("the teacher's run (strength and seed follow this run's)")
     strength: float = param("the criterion's hyperparameter (see STRENGTH_NAMES)", ge=0)
     seed: int = param("training seed (initialisation, batches, anchors)", ge=0)
