@@ -238,15 +238,18 @@ class Experiment:
     Subclasses set ``name`` (the cache folder, ``"chapter.experiment"``), declare their
     fields with :func:`param` and implement :meth:`run`. Values are validated (and
     sequences turned into tuples) when an instance is made.
+
+    What a run declares, for its key (:meth:`declaration`), is set by class variables:
+    ``version`` (1; bump it when what :meth:`run` computes from its components changes: it
+    re-keys the class's runs), ``uses`` (the components every run of the class uses, names
+    of :data:`c2f_utils.identity.COMPONENTS`) and ``component_fields`` (field -> value -> the
+    components that value selects, ``{"model": {"resnet18": ("models.resnet",)}}``).
     """
 
     name: ClassVar[str] = ""
     version: ClassVar[int] = 1
-    """Bump when what :meth:`run` computes from its components changes (re-keys its runs)."""
     uses: ClassVar[tuple[str, ...]] = ()
-    """Components every run of the class uses (:data:`c2f_utils.identity.COMPONENTS`)."""
     component_fields: ClassVar[Mapping[str, Mapping[Any, tuple[str, ...]]]] = {}
-    """Field -> value -> the components that value selects (``{"criterion": {"fierce": ("losses.fierce",)}}``)."""
 
     def __post_init__(self) -> None:
         if not self.name:
