@@ -327,6 +327,13 @@ def _summary(states: Iterable[RunStatus]) -> tuple[str, str]:
     return "current", f"current: recorded at {where}"
 
 
+def _recorded_provenance(st: RunStatus) -> dict[str, Any] | None:
+    """The provenance in a committed run's ``record.json`` (None when there is no entry)."""
+    if st.path is None or not (st.path / "record.json").is_file():
+        return None
+    return json.loads((st.path / "record.json").read_text()).get("provenance", {})
+
+
 def platform_note(states: Iterable[RunStatus]) -> str:
     """Where the committed runs of ``states`` were computed on another platform than this one
     (:data:`c2f_utils.identity.PLATFORM_FACTS`): ``"; recorded on another platform (...)"``, else ``""``.
@@ -338,9 +345,9 @@ def platform_note(states: Iterable[RunStatus]) -> str:
     found: dict[str, set[str]] = {}
     unknown = 0
     for st in states:
-        if st.path is None or not (st.path / "record.json").is_file():
+        recorded = _recorded_provenance(st)
+        if recorded is None:
             continue
-        recorded = json.loads((st.path / "record.json").read_text()).get("provenance", {})
         unknown += "cpu_model" not in recorded
         for fact, (then, _) in platform_differences(recorded, here).items():
             found.setdefault(fact, set()).add(str(then))
@@ -357,9 +364,9 @@ def code_note(config: Config, states: list[RunStatus]) -> str:
     else ``""``. Runs recorded before the source was fingerprinted are not counted."""
     changed = known = 0
     for (_, exp), st in zip(config.plan(), states, strict=True):
-        if st.state != "current" or st.path is None:
+        if st.state != "current":
             continue
-        recorded = json.loads((st.path / "record.json").read_text()).get("provenance", {}).get("source_fingerprint")
+        recorded = (_recorded_provenance(st) or {}).get("source_fingerprint")
         if recorded is None:
             continue
         known += 1

@@ -15,6 +15,7 @@ Parameters of the criterion (a learnable label-smoothing matrix) are optimised t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -47,6 +48,7 @@ __all__ = [
     "extract_features",
     "fit",
     "lr_factor",
+    "random_state_kept",
     "resolve_device",
     "seed_everything",
 ]
@@ -488,11 +490,13 @@ def smoke_mode() -> bool:
     return bool(os.environ.get(SMOKE_ENV))
 
 
-def _cuda_devices(device: torch.device) -> list[int]:
-    """The CUDA device whose generator a callback must not move (none off the GPU)."""
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
+def random_state_kept(device: str | torch.device = "cpu") -> contextlib.AbstractContextManager:
+    """A block after which torch's generators (the CPU's and ``device``'s, on a GPU) are as
+    they were before it, whatever it drew or seeded (``torch.random.fork_rng``): a probe run
+    during training leaves the training's draws as they were."""
+    dev = resolve_device(device)
+    index = dev.index if dev.index is not None else torch.cuda.current_device() if dev.type == "cuda" else None
+    return torch.random.fork_rng(devices=[] if index is None else [index])
 
 
 def _generators(obj: Any) -> dict[str, torch.Generator]:
@@ -806,7 +810,7 @@ def fit(
         for cb in callbacks:
             # a probe that draws from (or seeds) torch's generators leaves the training's draws as they were:
             # a run's numbers do not depend on how often it is probed
-            with torch.random.fork_rng(devices=_cuda_devices(device)):
+            with random_state_kept(device):
                 extra = cb(state)
             if extra:
                 row.update({k: float(v) for k, v in extra.items()})

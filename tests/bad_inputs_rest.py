@@ -671,6 +671,7 @@ def _calls_train() -> list[Call]:
             {"epoch": "nonneg_int", "cfg": "train_config"},
         ),
         _ctor(m, "resolve_device", train.resolve_device, lambda: {"device": "cpu"}, {"device": "device_name"}),
+        _ctor(m, "random_state_kept", train.random_state_kept, lambda: {"device": "cpu"}, {"device": "device_name"}),
         _ctor(m, "seed_everything", train.seed_everything, lambda: {"seed": 0}, {"seed": "nonneg_int"}),
     ]
 

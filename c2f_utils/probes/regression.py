@@ -34,7 +34,7 @@ from .._checks import (
     check_tensor,
 )
 from ..models import ModelOutput
-from ..train import TrainConfig, fit, resolve_device
+from ..train import TrainConfig, fit, random_state_kept
 from .linear import ArrayLike
 
 __all__ = [
@@ -386,8 +386,7 @@ def transfer_mse(
     config = TrainConfig(
         epochs=epochs, batch_size=200, optimizer="adam", lr=1e-2, seed=seed, device=device, progress=False
     )
-    dev = resolve_device(device)
-    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+    with random_state_kept(device):
         fit(head, (train_features, train_targets), softmax_mse, config)  # fit seeds torch: not the caller's state
     with torch.no_grad():
         head.cpu()
