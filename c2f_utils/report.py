@@ -93,6 +93,10 @@ CONFIDENCE = 0.95
 MIN_SEEDS = 3
 """Fewest distinct valid seeds a verdict other than "not tested" needs."""
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not tested")
+POWER = 0.8
+"""Probability of a decision that :func:`seeds_to_decide` plans for (the usual 80%)."""
+MAX_SEEDS = 100
+"""Most seeds :func:`seeds_to_decide` reports; a claim needing more is "more than 100 seeds"."""
 """The four verdict words, the same on every page (``book/verdicts.md``)."""
 BENCHMARK = "benchmark"
 """First field of a claim's ``where`` when its evidence is a recorded benchmark
@@ -306,6 +310,10 @@ class Finding:
     """The outcome of one test: verdict, effect estimate and interval, how it was tested.
 
     ``reason`` says why a claim is ``"not tested"`` (required then, empty otherwise).
+    ``seeds_needed`` (an inconclusive difference, tie or correlation only) is the number of
+    seeds that would decide the claim with probability :data:`POWER` if the effect and the
+    spread were what these seeds show (:func:`seeds_to_decide`); None when the claim is
+    decided, not tested, or more than :data:`MAX_SEEDS` would be needed.
     """
 
     verdict: str
@@ -313,8 +321,13 @@ class Finding:
     test: str
     ours: str
     reason: str = ""
+    seeds_needed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.seeds_needed is not None and (
+            isinstance(self.seeds_needed, bool) or not isinstance(self.seeds_needed, int) or self.seeds_needed < 1
+        ):
+            raise ValueError(f"Expected `seeds_needed` to be a positive integer or None, got {self.seeds_needed!r}")
         if self.verdict not in VERDICTS:
             raise ValueError(f"Expected `verdict` in {list(VERDICTS)}, got {self.verdict!r}")
         if not isinstance(self.reason, str):
@@ -394,6 +407,94 @@ def _difference(a: np.ndarray, b: np.ndarray | None, value: float | None, paired
     return Estimate(mean, mean - half, mean + half, n)
 
 
+def seeds_to_decide(
+    effect: float, spread: float, *, boundary: float = 0.0, margin: float | None = None, power: float = POWER
+) -> int | None:
+    r"""Fewest seeds that would decide a claim with probability ``power``, if the per-seed
+    effect had mean ``effect`` and standard deviation ``spread``: a power calculation.
+
+    A directional claim (no ``margin``) is decided when the 95% t interval of the mean
+    effect excludes ``boundary`` (the claim's minimum effect, signed) on the effect's side.
+    With :math:`\delta = |\mathrm{effect} - \mathrm{boundary}|` and :math:`\sigma` the
+    spread, :math:`n` seeds decide with probability
+
+    .. math:: P\bigl(T'_{n-1}(\delta \sqrt{n} / \sigma) > t_{1-\alpha/2,\,n-1}\bigr),
+
+    :math:`T'_\nu(\lambda)` the noncentral t distribution (``scipy.stats.nct``), α = 0.05.
+    A tie (``margin``) inside the margin is decided when both one-sided tests at level α
+    reject (TOST), with probability at least
+    :math:`P(T'(\delta_+) > t_{1-\alpha}) + P(T'(\delta_-) > t_{1-\alpha}) - 1`,
+    :math:`\delta_\pm = (\mathrm{margin} \pm \mathrm{effect}) \sqrt{n} / \sigma` (the usual
+    lower bound); outside the margin, when the 90% interval lies wholly beyond it.
+
+    Returns the smallest :math:`n \ge` :data:`MIN_SEEDS` reaching ``power``, or None beyond
+    :data:`MAX_SEEDS` (also for an effect on the boundary: no finite number decides it).
+
+    References
+    ----------
+    Cohen, J. (1988). *Statistical Power Analysis for the Behavioral Sciences*, ch. 2;
+    Schuirmann, D. J. (1987). A comparison of the two one-sided tests procedure. *J.
+    Pharmacokinet. Biopharm.* 15, 657-680.
+    """
+    from scipy import stats
+
+    effect = check_number("effect", effect)
+    spread = check_number("spread", spread, low=0)
+    boundary = check_number("boundary", boundary)
+    margin = _margin(margin)
+    power = check_number("power", power, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    if margin is not None and abs(effect) < margin:
+        near, far = margin - abs(effect), margin + abs(effect)
+
+        def chance(n: int, crit: float) -> float:
+            return max(0.0, float(stats.nct.sf(crit, n - 1, near * math.sqrt(n) / spread))
+                       + float(stats.nct.sf(crit, n - 1, far * math.sqrt(n) / spread)) - 1.0)  # fmt: skip
+
+        level = _TOST
+    else:
+        distance = abs(effect - boundary) if margin is None else abs(effect) - margin
+        level = CONFIDENCE if margin is None else _TOST
+
+        def chance(n: int, crit: float) -> float:
+            return float(stats.nct.sf(crit, n - 1, distance * math.sqrt(n) / spread))
+
+        if distance == 0:
+            return None
+    if spread == 0:
+        return MIN_SEEDS
+    for n in range(MIN_SEEDS, MAX_SEEDS + 1):
+        if chance(n, float(stats.t.ppf((1 + level) / 2, n - 1))) >= power:
+            return n
+    return None
+
+
+def seeds_to_decide_r(r: float, *, power: float = POWER) -> int | None:
+    r"""Fewest independent runs whose Fisher z 95% interval of Pearson's r would exclude 0 with
+    probability ``power`` if the correlation were ``r``:
+    :math:`n = \lceil ((z_{1-\alpha/2} + z_{\mathrm{power}}) / \operatorname{artanh} |r|)^2 \rceil + 3`
+    (Cohen 1988, ch. 3), at least 4 and :data:`MIN_SEEDS`; None beyond :data:`MAX_SEEDS`.
+    """
+    from scipy import stats
+
+    r = check_number("r", r, low=-1, high=1, low_inclusive=False, high_inclusive=False)
+    power = check_number("power", power, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    if r == 0:
+        return None
+    z = float(stats.norm.ppf((1 + CONFIDENCE) / 2) + stats.norm.ppf(power))
+    n = max(4, MIN_SEEDS, math.ceil((z / math.atanh(abs(r))) ** 2) + 3)
+    return n if n <= MAX_SEEDS else None
+
+
+def _spread(a: np.ndarray, b: np.ndarray | None, value: float | None, paired: bool) -> float:
+    """Standard deviation of one seed's effect: of the paired (or constant) differences; for
+    unpaired samples, of the difference of one draw from each (``sqrt(var_a + var_b)``)."""
+    if b is None:
+        return float(np.std(a - value, ddof=1))
+    if paired:
+        return float(np.std(a - b, ddof=1))
+    return float(math.sqrt(a.var(ddof=1) + b.var(ddof=1)))
+
+
 def _operands(
     a: Iterable[float], b: Iterable[float] | None, value: float | None
 ) -> tuple[np.ndarray, np.ndarray | None, float | None]:
@@ -467,7 +568,10 @@ def _directional(
         test += f"; no effect if the 90% interval is within ±{margin:g}"
         if verdict == "inconclusive" and _negligible(_difference(x, y, c, paired, _TOST), margin):
             verdict = "contradicted"
-    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits), reason)
+    needed = None
+    if verdict == "inconclusive":
+        needed = seeds_to_decide(effect.mean, _spread(x, y, c, paired), boundary=sign * min_effect)
+    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits), reason, needed)
 
 
 _TOST = 1 - 2 * (1 - CONFIDENCE)
@@ -509,7 +613,10 @@ def equivalent(
         verdict, reason = "contradicted", ""
     else:
         verdict, reason = "inconclusive", ""
-    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits), reason)
+    needed = (
+        seeds_to_decide(effect.mean, _spread(x, y, c, paired), margin=margin) if verdict == "inconclusive" else None
+    )
+    return Finding(verdict, effect, test, _ours(x, y, c, effect, digits), reason, needed)
 
 
 def correlated(
@@ -557,7 +664,8 @@ def correlated(
     verdict, reason = _verdict(effect, n, above=0.0, sign=sign)
     if verdict == "inconclusive" and _negligible(effect, margin):
         verdict = "contradicted"
-    return Finding(verdict, effect, test, ours, reason)
+    needed = seeds_to_decide_r(effect.mean) if verdict == "inconclusive" and abs(effect.mean) < 1 else None
+    return Finding(verdict, effect, test, ours, reason, needed)
 
 
 def deterministic(
@@ -616,7 +724,7 @@ def paper_check(
             return Finding("not tested", est, test, est.format(digits), _too_few(int(x.size)))
         return Finding("reproduced" if exact else "inconclusive", est, test, est.format(digits))
     found = equivalent(x, value=paper, margin=tolerance, paired=False, digits=digits)
-    return Finding(found.verdict, est, test, est.format(digits), found.reason)
+    return Finding(found.verdict, est, test, est.format(digits), found.reason, found.seeds_needed)
 
 
 def _ours(x: np.ndarray, y: np.ndarray | None, c: float | None, effect: Estimate, digits: int) -> str:
@@ -885,9 +993,23 @@ class Claim:
         return f.reason
 
 
+def _to_decide(finding: Finding) -> str:
+    """The scorecard's power note: ``"decided"``, the seeds an inconclusive claim would need, or ``"—"``."""
+    if finding.verdict in ("reproduced", "contradicted"):
+        return "decided"
+    if finding.verdict == "not tested":
+        return "—"
+    n = finding.effect.n if finding.effect is not None else 0
+    if finding.seeds_needed is None:
+        return f"more than {MAX_SEEDS} (at the observed effect and spread)"
+    return f"about {finding.seeds_needed} (now {n})"
+
+
 def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
     """The scorecard table, one row per claim: claim, paper (reference), ours, where, test, verdict,
-    the reason of a "not tested", the valid runs and the runs excluded as invalid (and why)."""
+    the reason of a "not tested", the seeds that would decide an inconclusive claim at the
+    observed effect and spread (:func:`seeds_to_decide`, :data:`POWER`), the valid runs and
+    the runs excluded as invalid (and why)."""
     if isinstance(claims, str | bytes) or not isinstance(claims, Sequence):
         raise TypeError(f"Expected `claims` to be a sequence of Claim, got {claims!r:.80}")
     if not claims:
@@ -904,6 +1026,7 @@ def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
             "test": c.finding.test,
             "verdict": c.finding.verdict,
             "why not tested": c.reason,
+            "seeds to decide": _to_decide(c.finding),
             "valid runs": "—" if c.validity is None else c.validity.counts(),
             "excluded runs (why)": "—" if c.validity is None else c.validity.summary(),
         }

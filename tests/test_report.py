@@ -275,3 +275,86 @@ def test_summarize_keeps_groups_without_a_key_and_counts_only_values() -> None:
     assert a["acc_ci"] == pytest.approx((high - low) / 2)
     table = report.mean_ci_table(frame.assign(acc=[np.nan] * 5), "method", {"acc": "accuracy"})
     assert table["accuracy"].tolist() == ["—", "—"] and table["seeds"].tolist() == [0, 0]
+
+
+# --------------------------------------------------------------------------- power: seeds to decide
+
+
+def _simulated_power(n: int, effect: float, spread: float, *, margin: float | None, draws: int = 20_000) -> float:
+    """Share of simulated n-seed experiments (normal per-seed effects) whose interval decides the claim:
+    the 95% t interval excludes 0 on the effect's side, or (``margin``) the 90% interval lies inside ±margin."""
+    from scipy import stats
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(effect, spread, size=(draws, n))
+    mean, se = x.mean(1), x.std(1, ddof=1) / np.sqrt(n)
+    if margin is None:
+        half = stats.t.ppf(0.975, n - 1) * se
+        return float(np.mean(np.sign(effect) * mean - half > 0))
+    half = stats.t.ppf(0.95, n - 1) * se
+    return float(np.mean((mean - half > -margin) & (mean + half < margin)))
+
+
+@pytest.mark.parametrize(
+    ("effect", "spread", "margin"),
+    [(0.02, 0.03, None), (-0.5, 1.0, None), (0.01, 0.004, None), (0.0, 0.01, 0.02), (0.005, 0.01, 0.02)],
+)
+def test_seeds_to_decide_matches_simulated_t_intervals(effect: float, spread: float, margin: float | None) -> None:
+    n = report.seeds_to_decide(effect, spread, margin=margin)
+    assert n is not None
+    assert _simulated_power(n, effect, spread, margin=margin) >= report.POWER - 0.015
+    if n > report.MIN_SEEDS:  # the seed before is not enough
+        assert _simulated_power(n - 1, effect, spread, margin=margin) < report.POWER + 0.015
+
+
+def test_seeds_to_decide_against_the_normal_formula_and_limits() -> None:
+    from scipy import stats
+
+    # Large n: the noncentral t tends to the normal, n ~ ((z_a/2 + z_power) sigma / delta)^2 (Cohen 1988, ch. 2).
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    n = report.seeds_to_decide(0.2, 0.5)
+    assert abs(n - (z * 0.5 / 0.2) ** 2) <= 3
+    assert report.seeds_to_decide(0.2, 0.5, boundary=0.2) is None  # on the boundary: no number decides
+    assert report.seeds_to_decide(0.001, 1.0) is None  # beyond MAX_SEEDS
+    assert report.seeds_to_decide(0.1, 0.0) == report.MIN_SEEDS
+    assert report.seeds_to_decide(0.2, 0.5, power=0.9) > n
+
+
+def test_seeds_to_decide_r_matches_fisher_formula_and_simulation() -> None:
+    from scipy import stats
+
+    n = report.seeds_to_decide_r(0.5)
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert n == int(np.ceil((z / np.arctanh(0.5)) ** 2)) + 3
+    rng = np.random.default_rng(0)
+    hits = 0
+    for _ in range(2000):
+        u = rng.normal(size=n)
+        v = 0.5 * u + np.sqrt(1 - 0.25) * rng.normal(size=n)
+        hits += stats.pearsonr(u, v).confidence_interval(0.95).low > 0
+    assert hits / 2000 >= report.POWER - 0.03
+    assert report.seeds_to_decide_r(0.0) is None
+    assert report.seeds_to_decide_r(-0.5) == n
+
+
+def test_inconclusive_findings_carry_the_seeds_that_would_decide_them() -> None:
+    a = [0.50, 0.53, 0.48, 0.52]
+    b = [0.49, 0.51, 0.50, 0.50]
+    found = report.greater(a, b, paired=True)
+    assert found.verdict == "inconclusive"
+    diff = np.subtract(a, b)
+    assert found.seeds_needed == report.seeds_to_decide(diff.mean(), diff.std(ddof=1))
+    decided = report.greater([0.9, 0.91, 0.92], [0.5, 0.52, 0.51], paired=True)
+    assert decided.verdict == "reproduced" and decided.seeds_needed is None
+    card = report.scorecard(
+        [
+            report.Claim("a > b", found, report.where("real", "x", [0, 1, 2, 3])),
+            report.Claim("c > d", decided, report.where("real", "x", [0, 1, 2])),
+            report.Claim("e", report.not_tested("no data"), report.where("real", "x", [0])),
+        ]
+    )
+    assert card["seeds to decide"].tolist() == [f"about {found.seeds_needed} (now 4)", "decided", "—"]
+    tie = report.equivalent([0.5, 0.51, 0.49], [0.5, 0.5, 0.52], margin=0.03, paired=True)
+    assert tie.verdict == "inconclusive" and tie.seeds_needed is not None
+    r = report.correlated([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
+    assert r.verdict == "inconclusive" and r.seeds_needed == report.seeds_to_decide_r(0.8)
