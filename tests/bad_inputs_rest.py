@@ -900,7 +900,9 @@ def _calls_report() -> list[Call]:
             lambda: {"effect": 0.02, "spread": 0.03, "boundary": 0.0, "power": 0.8},
             {"effect": "float", "spread": "nonneg_float", "boundary": "float", "power": "unit_float"},
         ),
-        _ctor(m, "seeds_to_decide_r", report.seeds_to_decide_r, lambda: {"r": 0.5, "power": 0.8}, {"power": "unit_float"}),
+        _ctor(
+            m, "seeds_to_decide_r", report.seeds_to_decide_r, lambda: {"r": 0.5, "power": 0.8}, {"power": "unit_float"}
+        ),
         _ctor(
             m,
             "estimate",
