@@ -20,6 +20,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -38,6 +39,7 @@ from .models import INPUTS_CHECKED, ModelOutput, check_inputs, check_model
 from .progress import progress_bar
 
 __all__ = [
+    "DeviceFallbackWarning",
     "EpochState",
     "TensorBatches",
     "TrainConfig",
@@ -56,6 +58,10 @@ __all__ = [
 Callback = Callable[["EpochState"], dict[str, float] | None]
 
 
+class DeviceFallbackWarning(UserWarning):
+    """``device="auto"`` found no accelerator (CUDA or Apple's MPS) and trains on the CPU."""
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and PyTorch (CPU and CUDA) random generators.
 
@@ -71,7 +77,8 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to :class:`torch.device`.
+    """``"auto"`` -> CUDA when available, else Apple's MPS, else the CPU (saying so once, with a
+    :class:`DeviceFallbackWarning`); anything else is passed to :class:`torch.device`.
 
     Parameters
     ----------
@@ -88,12 +95,33 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return _device("device", device)
 
 
+def _auto_device() -> torch.device:
+    """CUDA, else MPS, else the CPU with a warning (once per process: every run of a sweep asks)."""
+    global _FELL_BACK
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    if not _FELL_BACK:
+        _FELL_BACK = True
+        warnings.warn(
+            "device 'auto': no CUDA or MPS device is available, training on the CPU (pass device='cpu' to say so)",
+            DeviceFallbackWarning,
+            stacklevel=3,
+        )
+    return torch.device("cpu")
+
+
+_FELL_BACK = False
+
+
 def _device(name: str, device: Any, *, available: bool = True) -> torch.device:
     """:func:`resolve_device` with errors naming the argument ``name``; ``available=False``
     checks the name only (a config may be written where it will not run: a GPU job planned
     on a login node)."""
     if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return _auto_device()
     if not isinstance(device, str | torch.device):
         raise TypeError(f"Expected `{name}` to be 'auto', a device name or a torch.device, got {device!r}")
     try:

@@ -347,3 +347,29 @@ def test_resolve_device_checks_availability() -> None:
     with pytest.raises(ValueError, match="`device` to be available"):
         resolve_device(f"cuda:{torch.cuda.device_count()}")
     assert TrainConfig(device="cuda:1").device == "cuda:1"  # a config names the device of the machine it runs on
+
+
+def test_auto_device_prefers_cuda_then_mps_and_says_when_it_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from c2f_utils import train as c2f_train
+
+    class _Backend:
+        def __init__(self, present: bool) -> None:
+            self.present = present
+
+        def is_available(self) -> bool:
+            return self.present
+
+    monkeypatch.setattr(c2f_train, "_FELL_BACK", False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends, "mps", _Backend(False))
+    with pytest.warns(c2f_train.DeviceFallbackWarning, match="no CUDA or MPS"):
+        assert c2f_train.resolve_device("auto") == torch.device("cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once per process, not once per run of a sweep
+        assert c2f_train.resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.backends, "mps", _Backend(True))
+    assert c2f_train.resolve_device("auto") == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert c2f_train.resolve_device("auto") == torch.device("cuda")
