@@ -6,7 +6,8 @@
     python3 tasks.py lint                    ruff check and the import-layer contract (import-linter)
     python3 tasks.py digests                 regenerate the behaviour digests (tests/digests) after a version bump
     python3 tasks.py api                     regenerate the API reference pages (book/api/*.md)
-    python3 tasks.py notebooks               regenerate the chapters' notebook copies (book/*.ipynb)
+    python3 tasks.py notebooks [--student]   regenerate the chapters' notebook copies (book/*.ipynb;
+                                             --student: without solutions, in _build/student/)
     python3 tasks.py lab                     open the chapters as notebooks in JupyterLab
     python3 tasks.py env                     only create/update the virtual environment
     python3 tasks.py lock [--upgrade]        regenerate requirements-lock.txt from pyproject.toml (uv)
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -285,11 +287,39 @@ if importlib.util.find_spec("c2f_utils") is None:
 """
 
 
-def notebook_copies() -> dict[Path, str]:
+_EXERCISE = re.compile(r"^```\{(exercise|solution)\}[^\n]*\n((?::[\w-]+:[^\n]*\n)*)\n?(.*?)^```[ \t]*$", re.M | re.S)
+
+
+def classroom(markdown: str, numbers: dict[str, int], *, student: bool = False) -> str:
+    """A chapter's Markdown cell as a notebook shows it: each ``{exercise}`` block becomes a
+    heading "Exercise N" with its text, each ``{solution}`` a collapsed ``<details>`` block
+    ("Solution to exercise N"), or nothing in a ``student`` copy. ``numbers`` maps the
+    exercises' labels to their numbers and is filled as exercises are met (one dict per
+    chapter, so that numbering runs across cells). Jupyter renders neither directive: left
+    as they are, the solutions would sit in plain view under their exercises."""
+
+    def replace(match: re.Match[str]) -> str:
+        kind, options, body = match.group(1), match.group(2), match.group(3).strip("\n")
+        label = re.search(r"^:label:\s*(\S+)", options, re.M)
+        if kind == "exercise":
+            number = numbers[label.group(1) if label else f"#{len(numbers)}"] = len(numbers) + 1
+            return f"#### Exercise {number}\n\n{body}"
+        target = match.group(0).split("\n", 1)[0].removeprefix("```{solution}").strip()
+        if student:
+            return ""
+        title = f"Solution to exercise {numbers[target]}" if target in numbers else "Solution"
+        return f"<details>\n<summary>{title}</summary>\n\n{body}\n\n</details>"
+
+    return re.sub(r"\n{3,}", "\n\n", _EXERCISE.sub(replace, markdown)).strip("\n")
+
+
+def notebook_copies(*, student: bool = False) -> dict[Path, str]:
     """``book/<chapter>.ipynb`` for every chapter, as jupytext writes it from the ``.md``
     source (no outputs), with a first cell that installs ``c2f_utils`` where it is missing
-    (tagged ``remove-cell``). The launch buttons of the site open these copies: Colab
-    cannot read a MyST Markdown notebook."""
+    (tagged ``remove-cell``) and the exercises as numbered headings with collapsed solutions
+    (:func:`classroom`). The launch buttons of the site open these copies: Colab cannot read
+    a MyST Markdown notebook. ``student``: copies without the solutions, for a workshop, at
+    ``_build/student/<chapter>.ipynb``."""
     import jupytext
     import nbformat
 
@@ -297,13 +327,19 @@ def notebook_copies() -> dict[Path, str]:
     copies = {}
     for source in chapter_sources():
         notebook = jupytext.read(source)
+        numbers: dict[str, int] = {}
+        for cell in notebook.cells:
+            if cell.cell_type == "markdown" and "```{" in cell.source:
+                cell.source = classroom(cell.source, numbers, student=student)
+        notebook.cells = [c for c in notebook.cells if c.cell_type != "markdown" or c.source.strip()]
         install = nbformat.v4.new_code_cell(INSTALL_CELL.format(url=url, branch=branch).rstrip("\n"))
         install.metadata["tags"] = ["remove-cell"]
         notebook.cells.insert(0, install)
         for i, cell in enumerate(notebook.cells):
             cell.id = f"{source.stem}-{i}"  # stable ids: regenerating changes nothing
         notebook.metadata.pop("jupytext", None)
-        copies[source.with_suffix(".ipynb")] = jupytext.writes(notebook, fmt="ipynb")
+        target = ROOT / "_build" / "student" / f"{source.stem}.ipynb" if student else source.with_suffix(".ipynb")
+        copies[target] = jupytext.writes(notebook, fmt="ipynb")
     return copies
 
 
@@ -311,8 +347,9 @@ def task_notebooks(args: list[str]) -> int:
     ensure_env()
     if Path(sys.prefix).resolve() != VENV.resolve():  # jupytext is in the environment
         return _run([PYTHON, __file__, "notebooks", *args])
-    for path, text in notebook_copies().items():
+    for path, text in notebook_copies(student="--student" in args).items():
         if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             _say(f"wrote {path.relative_to(ROOT)}")
     return 0

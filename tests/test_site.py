@@ -47,8 +47,56 @@ def test_notebook_copies_install_the_package_first_and_hold_the_chapter_cells() 
         assert f'"{url}"' in source and f'"{branch}"' in source and 'find_spec("c2f_utils") is None' in source
         compile(source, path.name, "exec")  # plain Python: no IPython magic
         chapter = jupytext.read(path.with_suffix(".md"))
-        assert ["".join(c["source"]) for c in notebook["cells"][1:]] == [c.source for c in chapter.cells]
+        code = ["".join(c["source"]) for c in notebook["cells"][1:] if c["cell_type"] == "code"]
+        assert code == [c.source for c in chapter.cells if c.cell_type == "code"]
         assert all(c.get("outputs", []) == [] for c in notebook["cells"])
+
+
+def _directives(text: str, kind: str) -> list[str]:
+    """The bodies of a Markdown text's ``{kind}`` blocks (after their option lines)."""
+    blocks = re.findall(r"^```\{" + kind + r"\}.*?\n(.*?)^```$", text, re.M | re.S)
+    return [re.sub(r"^:[\w-]+:.*\n", "", b, flags=re.M).strip() for b in blocks]
+
+
+def test_notebook_copies_show_exercises_as_headings_and_solutions_folded_or_absent_for_students() -> None:
+    copies, student = tasks.notebook_copies(), tasks.notebook_copies(student=True)
+    assert {p.name for p in student} == {p.name for p in copies}
+    assert all(p.parent == ROOT / "_build" / "student" for p in student)
+    total = 0
+    for path, text in copies.items():
+        source = path.with_suffix(".md").read_text()
+        exercises, solutions = _directives(source, "exercise"), _directives(source, "solution")
+        total += len(exercises)
+        markdown = "\n".join("".join(c["source"]) for c in json.loads(text)["cells"] if c["cell_type"] == "markdown")
+        pupil = "\n".join(
+            "".join(c["source"])
+            for c in json.loads(student[ROOT / "_build" / "student" / path.name])["cells"]
+            if c["cell_type"] == "markdown"
+        )
+        assert "{exercise}" not in markdown and "{solution}" not in markdown, path.name  # Jupyter renders neither
+        headings = re.findall(r"^#### Exercise (\d+)$", markdown, re.M)
+        assert headings == [str(i + 1) for i in range(len(exercises))], path.name
+        assert markdown.count("<details>") == len(solutions), path.name
+        for body in exercises:
+            assert body in markdown and body in pupil
+        for body in solutions:
+            assert body in markdown and body not in pupil  # a workshop copy gives nothing away
+        assert "<details>" not in pupil
+    assert total >= 18  # every chapter's exercises, as the issue counted them
+
+
+def test_classroom_numbers_across_cells_and_names_the_solution_it_folds() -> None:
+    numbers: dict[str, int] = {}
+    first = tasks.classroom("```{exercise}\n:label: a\n\nDo A.\n```\n", numbers)
+    second = tasks.classroom(
+        "Text.\n\n```{exercise}\n:label: b\n\nDo B.\n```\n\n```{solution} a\n:class: dropdown\n\nA is.\n```\n",
+        numbers,
+    )
+    assert first == "#### Exercise 1\n\nDo A."
+    assert second == (
+        "Text.\n\n#### Exercise 2\n\nDo B.\n\n<details>\n<summary>Solution to exercise 1</summary>\n\nA is.\n\n</details>"
+    )
+    assert tasks.classroom("```{solution} a\n\nA is.\n```", {"a": 1}, student=True) == ""
 
 
 CONFIGURED = sorted(p for p in tasks.notebook_copies() if "from_namespace" in p.read_text())

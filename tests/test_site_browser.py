@@ -5,7 +5,7 @@ but the local server unreachable.
 Checked on every page: no console error, every image loaded, every equation typeset by
 MathJax without an error, every internal link and anchor resolves; on every chapter: its
 executed figures, a complete scorecard (no cell cut short), launch buttons that open the
-chapter's ``.ipynb`` copy. A screenshot of each page goes to ``_build/screenshots/`` (a CI
+chapter's ``.ipynb`` copy and a download button that serves it from the site. A screenshot of each page goes to ``_build/screenshots/`` (a CI
 artifact).
 
 These tests need the built site (``python3 tasks.py book``) and a browser, and run when
@@ -205,3 +205,10 @@ def test_chapter_shows_figures_a_full_scorecard_and_notebook_launch_links(browse
     assert len(launch) == 2, launch
     assert all(re.search(rf"book/{chapter}\.ipynb$", unquote(h)) for h in launch), launch
     assert all((ROOT / "book" / f"{chapter}.ipynb").is_file() for _ in launch)
+    download = browser.execute_script(
+        "return Array.from(document.querySelectorAll('a')).map(a => a.href).filter(h => h.endsWith('.ipynb')"
+        " && h.includes('/_sources/'))"
+    )
+    assert [urlsplit(h).path.rsplit("/_sources/", 1)[1] for h in download] == [f"book/{chapter}.ipynb"], download
+    served = SITE / "_sources" / "book" / f"{chapter}.ipynb"
+    assert served.read_bytes() == (ROOT / "book" / f"{chapter}.ipynb").read_bytes(), "stale notebook download"
