@@ -94,7 +94,8 @@ def test_classroom_numbers_across_cells_and_names_the_solution_it_folds() -> Non
     )
     assert first == "#### Exercise 1\n\nDo A."
     assert second == (
-        "Text.\n\n#### Exercise 2\n\nDo B.\n\n<details>\n<summary>Solution to exercise 1</summary>\n\nA is.\n\n</details>"
+        "Text.\n\n#### Exercise 2\n\nDo B.\n\n"
+        "<details>\n<summary>Solution to exercise 1</summary>\n\nA is.\n\n</details>"
     )
     assert tasks.classroom("```{solution} a\n\nA is.\n```", {"a": 1}, student=True) == ""
 

@@ -1,18 +1,18 @@
 """The built site in a real browser, offline: every page of ``_build/html`` opened in headless
-Chromium (Debian's ``chromium`` and ``chromium-driver``, driven by Selenium) with every host
-but the local server unreachable.
+Chromium (Debian's ``chromium`` and ``chromium-driver``, driven by Selenium) with every host but
+the local server unreachable.
 
-Checked on every page: no console error, every image loaded, every equation typeset by
-MathJax without an error, every internal link and anchor resolves; on every chapter: its
-executed figures, a complete scorecard (no cell cut short), launch buttons that open the
-chapter's ``.ipynb`` copy and a download button that serves it from the site. A screenshot of each page goes to ``_build/screenshots/`` (a CI
-artifact).
+Checked on every page: no console error, every image loaded, every equation typeset by MathJax
+without an error, every internal link and anchor resolves; on every chapter: its executed
+figures, a complete scorecard (no cell cut short), launch buttons that open the chapter's
+``.ipynb`` copy and a download button that serves it from the site. A screenshot of each page
+goes to ``_build/screenshots/`` (a CI artifact).
 
 These tests need the built site (``python3 tasks.py book``) and a browser, and run when
 ``C2F_BROWSER_TESTS`` is set (``1``: skip with the reason when the site or the browser is
-missing; ``required``, as CI sets it after building the book and installing the browser:
-fail instead). Otherwise they are skipped: a site left from an earlier build would be
-tested, not the code of the checkout.
+missing; ``required``, as CI sets it after building the book and installing the browser: fail
+instead). Otherwise they are skipped: a site left from an earlier build would be tested, not the
+code of the checkout.
 """
 
 from __future__ import annotations
