@@ -137,6 +137,26 @@ def test_repository_url_agrees_everywhere() -> None:
     assert pyproject["project"]["urls"]["Source"] == url
     citation = (ROOT / "CITATION.cff").read_text()
     assert re.search(r'^repository-code: "(.+)"$', citation, re.M).group(1) == url
+    owner, name = url.removeprefix("https://github.com/").split("/")
+    site = f"https://{owner}.github.io/{name}/"  # GitHub Pages of the repository
+    assert re.search(r"^  baseurl: (\S+)$", (ROOT / "_config.yml").read_text(), re.M).group(1) == site
+    assert re.search(r'^url: "(.+)"$', citation, re.M).group(1) == site
+
+
+def test_both_licences_are_files_and_in_the_citation() -> None:
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert re.findall(r"^  - ([\w.-]+)  #", citation.split("\nlicense:\n", 1)[1], re.M)[:2] == ["MIT", "CC-BY-4.0"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+    text = (ROOT / "LICENSE-text.md").read_text()
+    assert "Creative Commons Attribution 4.0 International" in text and "CC BY 4.0" in text
+
+
+def test_api_pages_are_generated_from_tasks() -> None:
+    for path, text in tasks.api_pages().items():
+        assert path.read_text() == text, f"{path.relative_to(ROOT)} is out of date: run python3 tasks.py api"
+    index = (ROOT / "book" / "api.md").read_text()
+    modules = [p.stem for p in (ROOT / "c2f_utils").glob("*.py") if not p.stem.startswith("_")]
+    assert [m for m in modules if f"`{m}`" not in index] == []  # every public module has a page
 
 
 def test_citation_lists_the_five_papers_and_the_package_version() -> None:
