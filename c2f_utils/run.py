@@ -16,6 +16,7 @@ Examples
     python -m c2f_utils.run setting
     python -m c2f_utils.run setting --profile paper -p seeds 0,1,2 -p device cuda
     python -m c2f_utils.run setting -p epochs 5 --out /tmp/setting-run
+    python -m c2f_utils.run fierce -f my-params.yaml              # parameters from a file (YAML or JSON)
     python -m c2f_utils.run setting --executor local --workers 2   # runs in parallel, then the notebook
     python -m c2f_utils.run fierce --profile paper --check-data     # every dataset there? (seconds)
     python -m c2f_utils.run fierce --profile paper --smoke          # the paper code path, one epoch, few batches
@@ -39,7 +40,7 @@ from .experiments import PROFILES, Config, Experiment
 from .progress import PROGRESS_ENV
 from .runs import RESULTS_ENV, provenance
 
-__all__ = ["check_data", "main", "run_chapter"]
+__all__ = ["KERNEL_NAME", "check_data", "main", "overrides_tag", "read_parameters", "run_chapter"]
 
 _PATH_ENVS = ("C2F_DATA_DIR", "C2F_CACHE_DIR")
 
@@ -51,7 +52,7 @@ def run_chapter(
     profile: str = "quick",
     out: str | os.PathLike[str] | None = None,
     book_dir: str | os.PathLike[str] | None = None,
-    kernel_name: str = "python3",
+    kernel_name: str | None = None,
     log_output: bool = False,
 ) -> Path:
     """Execute chapter ``name`` and return the path of its results JSON.
@@ -65,11 +66,14 @@ def run_chapter(
     profile : {"quick", "real", "paper"}
         Profile that fills the parameters not given (one the chapter implements).
     out : path, optional
-        Output folder (default ``c2f_runs/<chapter>-<profile>``).
+        Output folder (default ``c2f_runs/<chapter>-<profile>``, and ``-<8 hex digits>`` naming
+        the set of ``parameters`` when some are given: another set never overwrites it).
     book_dir : path, optional
         Folder holding the chapter sources (default: ``book`` in the working directory).
-    kernel_name : str
-        Jupyter kernel to execute with.
+    kernel_name : str, optional
+        Jupyter kernel to execute with (default: the interpreter running this function, through a
+        temporary kernel spec, so that a user-level ``python3`` kernel of another environment
+        never runs the chapter without ``c2f_utils``).
     log_output : bool
         Stream the notebook's output to this process's log.
     """
@@ -83,7 +87,7 @@ def run_chapter(
     source = chapter.source_path(Path(book_dir) if book_dir else Path("book"))
     if not source.is_file():
         raise FileNotFoundError(f"Chapter source {source} not found (use --book-dir to point at book/)")
-    out_dir = _output_folder(out, name, profile)
+    out_dir = _output_folder(out, name, profile, parameters)
     notebook = jupytext.read(source)
     if not any("parameters" in c.get("metadata", {}).get("tags", []) for c in notebook.cells):
         raise ValueError(f"Chapter {name!r} ({source}) has no cell tagged 'parameters'")
@@ -104,6 +108,10 @@ def run_chapter(
         # The kernel runs in the chapter's folder: relative data/cache folders must not move with it.
         relative = {k: os.environ[k] for k in _PATH_ENVS if os.environ.get(k) and not Path(os.environ[k]).is_absolute()}
         os.environ.update({k: str(Path(v).expanduser().resolve()) for k, v in relative.items()})
+        jupyter_path = os.environ.get("JUPYTER_PATH")
+        if kernel_name is None:
+            kernel_name = _current_interpreter_kernel(Path(tmp))
+            os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (tmp, jupyter_path) if p)
         start = time.perf_counter()
         try:
             papermill.execute_notebook(
@@ -112,10 +120,14 @@ def run_chapter(
                 parameters=given,
                 kernel_name=kernel_name,
                 cwd=str(source.parent),
-                progress_bar=False,
+                progress_bar=sys.stderr.isatty() and not log_output,  # the cells, on a terminal
                 log_output=log_output,
             )
         finally:
+            if jupyter_path is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = jupyter_path
             if progress_given is None:
                 os.environ.pop(PROGRESS_ENV, None)
             os.environ.update(relative)
@@ -139,12 +151,40 @@ def run_chapter(
     return results_path
 
 
-def _output_folder(out: str | os.PathLike[str] | None, name: str, profile: str) -> Path:
-    """The output folder ``out`` (default ``c2f_runs/<name>-<profile>``), created and checked writable
-    before any work; a ValueError naming ``out`` otherwise (a file, a read-only folder)."""
+KERNEL_NAME = "c2f-current-python"
+"""Name of the temporary kernel spec through which :func:`run_chapter` runs the current interpreter."""
+
+
+def _current_interpreter_kernel(folder: Path) -> str:
+    """Write a kernel spec for ``sys.executable`` under ``folder/kernels`` and return its name."""
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": f"Python ({sys.executable})", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel))
+    return KERNEL_NAME
+
+
+def overrides_tag(parameters: dict[str, Any] | None) -> str:
+    """Eight hex digits naming a set of parameter overrides (empty for none): the SHA-256 of
+    their canonical JSON, so that the same set always lands in the same output folder."""
+    import hashlib
+
+    if not parameters:
+        return ""
+    blob = json.dumps(parameters, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def _output_folder(
+    out: str | os.PathLike[str] | None, name: str, profile: str, parameters: dict[str, Any] | None = None
+) -> Path:
+    """The output folder ``out`` (default ``c2f_runs/<name>-<profile>[-<overrides tag>]``), created and
+    checked writable before any work; a ValueError naming ``out`` otherwise (a file, a read-only folder)."""
     if out is not None and not isinstance(out, str | os.PathLike):
         raise TypeError(f"Expected `out` to be a folder path, got {out!r}")
-    folder = Path(out) if out else Path("c2f_runs") / f"{name}-{profile}"
+    tag = overrides_tag(parameters)
+    folder = Path(out) if out else Path("c2f_runs") / (f"{name}-{profile}" + (f"-{tag}" if tag else ""))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -217,9 +257,18 @@ def _parser() -> argparse.ArgumentParser:
         help="override a parameter (repeatable); lists as 0,1,2",
     )
     parser.add_argument("--profile", default="quick", help=f"one of {list(PROFILES)} that the chapter implements")
-    parser.add_argument("--out", help="output folder (default c2f_runs/CHAPTER-PROFILE)")
+    parser.add_argument(
+        "-f",
+        "--params-file",
+        help="YAML or JSON file of parameters (name: value), applied before any -p",
+    )
+    parser.add_argument(
+        "--out", help="output folder (default c2f_runs/CHAPTER-PROFILE, plus a tag naming the overrides if any)"
+    )
     parser.add_argument("--book-dir", help="folder holding the chapter sources (default: ./book)")
-    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name")
+    parser.add_argument(
+        "--kernel", help="Jupyter kernel name (default: this interpreter, whatever kernels are installed)"
+    )
     parser.add_argument("--list", action="store_true", help="list the chapters (or CHAPTER's parameters), then exit")
     parser.add_argument(
         "--plan", action="store_true", help="print every run the chapter would execute (JSON lines), then exit"
@@ -276,6 +325,31 @@ def _sweep(args: argparse.Namespace, config: Config) -> int:
     return 1 if report.failed else 0
 
 
+def read_parameters(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A parameters file: a YAML (``.yaml``/``.yml``) or JSON mapping of parameter names to values,
+    e.g. ``{"profile": "real", "seeds": [0, 1, 2], "epochs": 5}``. The values are validated by the
+    chapter like ``-p`` values; a missing file or anything but a mapping with string keys raises
+    a ValueError naming ``path``."""
+    import yaml
+
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"Expected `path` to be a file path, got {path!r}")
+    file = Path(path)
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ValueError(f"Expected `path` to be a readable parameters file, got {str(file)!r} ({exc})") from None
+    try:
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"Expected `path` to hold YAML or JSON, got {str(file)!r} ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ValueError(f"Expected `path` to hold a mapping of parameter names to values, got {str(file)!r}")
+    return data
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = _parser()
@@ -292,7 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("a chapter name is required (see --list)")
     try:
         chapter = chapters.get(args.chapter)
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = read_parameters(args.params_file) if args.params_file else {}
+        if "profile" in values:
+            args.profile = values.pop("profile")
+        chapter.check_names(list(values))
+        values = {k: chapter.parameters[k].check(v) for k, v in values.items()}
         for pname, text in args.parameter:
             if pname == "profile":
                 args.profile = text
@@ -310,12 +388,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyError, TypeError, ValueError) as exc:
         parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
     if args.plan:
-        for record in config.plan_records():
+        records = config.plan_records()
+        for record in records:
             print(json.dumps(record, sort_keys=True))
+        cached = sum(r["cached"] for r in records)
+        # On stderr: stdout stays one JSON record per line for tools.
+        print(f"{len(records)} runs: {cached} cached, {len(records) - cached} to compute", file=sys.stderr)
         return 0
     if not (args.check_data or (args.executor and args.no_notebook)):
         try:  # a wrong --out ends the command before the runs, not after them
-            _output_folder(args.out, args.chapter, args.profile)
+            _output_folder(args.out, args.chapter, args.profile, values)
         except (TypeError, ValueError) as exc:
             parser.error(f"--out: {exc}")
     started = time.perf_counter()

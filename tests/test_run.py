@@ -82,6 +82,61 @@ def test_plan_prints_every_run_with_its_key(capsys: pytest.CaptureFixture, tmp_p
     assert not any(tmp_path.iterdir())  # planning trains nothing and writes nothing
 
 
+def test_plan_ends_with_a_summary_on_stderr(capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path))
+    assert run.main(["setting", "--plan"]) == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]  # stdout: only the JSON records
+    assert err.strip() == f"{len(records)} runs: 0 cached, {len(records)} to compute"
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_parameters_file_gives_the_same_plan_as_the_options(
+    suffix: str, capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path / "cache"))
+    values = {"profile": "paper", "seeds": [3, 4], "epochs": 2}
+    file = tmp_path / f"params{suffix}"
+    file.write_text(json.dumps(values) if suffix == ".json" else "profile: paper\nseeds: [3, 4]\nepochs: 2\n")
+    assert run.main(["setting", "--plan", "-f", str(file)]) == 0
+    from_file = capsys.readouterr().out
+    assert run.main(["setting", "--plan", "-p", "profile", "paper", "-p", "seeds", "3,4", "-p", "epochs", "2"]) == 0
+    assert from_file == capsys.readouterr().out
+    assert run.main(["setting", "--plan", "-f", str(file), "-p", "epochs", "3"]) == 0  # -p wins over the file
+    assert {json.loads(line)["params"].get("epochs", 3) for line in capsys.readouterr().out.splitlines()} == {3}
+
+
+def test_a_bad_parameters_file_is_an_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for name, text, expected in [
+        ("missing.yaml", None, "readable parameters file"),
+        ("list.yaml", "- 1\n- 2\n", "mapping of parameter names"),
+        ("broken.json", "{", "YAML or JSON"),
+        ("unknown.yaml", "epoch: 2\n", "epoch"),
+        ("bad.yaml", "epochs: -1\n", "epochs"),
+    ]:
+        file = tmp_path / name
+        if text is not None:
+            file.write_text(text)
+        with pytest.raises(SystemExit):
+            run.main(["setting", "--plan", "-f", str(file)])
+        err = capsys.readouterr().err
+        assert expected in err, (name, err)
+        if expected != "epoch" and expected != "epochs":
+            assert str(file) in err
+
+
+def test_each_set_of_overrides_has_its_own_output_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run.overrides_tag({}) == "" and run.overrides_tag(None) == ""
+    a, b = run.overrides_tag({"epochs": 2, "seeds": (0, 1)}), run.overrides_tag({"seeds": (0, 1), "epochs": 2})
+    assert a == b and len(a) == 8 and a != run.overrides_tag({"epochs": 3, "seeds": (0, 1)})
+    assert run._output_folder(None, "setting", "quick") == Path("c2f_runs/setting-quick")
+    assert run._output_folder(None, "setting", "quick", {"epochs": 2, "seeds": (0, 1)}) == Path(
+        f"c2f_runs/setting-quick-{a}"
+    )
+    assert run._output_folder(tmp_path / "mine", "setting", "quick", {"epochs": 2}) == tmp_path / "mine"
+
+
 def test_run_chapter_rejects_bad_parameters_without_executing(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="lr_max"):
         run.run_chapter("setting", {"lr_max": 1.0}, out=tmp_path)
@@ -155,9 +210,17 @@ def test_setting_chapter_executes_with_injected_parameters(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_setting_chapter_quick_profile_with_papermill(tmp_path: Path) -> None:
-    """The chapter exactly as the book runs it: quick profile, default parameters."""
+def test_setting_chapter_quick_profile_with_papermill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chapter exactly as the book runs it: quick profile, default parameters. A user-level
+    ``python3`` kernel of another environment (here one that cannot start) is not used: the
+    runner's interpreter runs the chapter."""
+    broken = tmp_path / "jupyter" / "kernels" / "python3"
+    broken.mkdir(parents=True)
+    (broken / "kernel.json").write_text(json.dumps({"argv": ["/nonexistent/python", "-f", "{connection_file}"],
+                                                    "display_name": "elsewhere", "language": "python"}))  # fmt: skip
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     path = run.run_chapter("setting", out=tmp_path)
+    assert os.environ["JUPYTER_PATH"] == str(tmp_path / "jupyter")  # restored
     results = json.loads(path.read_text())
     card = {row["claim"]: row for row in results["results"]["scorecard"]}
     assert results["results"]["parameters"]["seeds"] == [0, 1, 2]
