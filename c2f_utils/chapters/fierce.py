@@ -46,6 +46,7 @@ __all__ = [
     "EPOCH_PAIRS",
     "MAJORITY",
     "RISE_FROM",
+    "SWEEP_COLUMNS",
     "TABLES",
     "VAL_FRACTION",
     "AgeRun",
@@ -845,16 +846,23 @@ def results_figure(config: Config, which: str):
     if which not in choices:
         raise ValueError(f"Expected `which` in {list(choices)}, got {which!r}")
     if which == "sweeps":
-        return plot_sweeps(results_sweeps(config))
+        return plot_sweeps(sweep_table(*(config.results(g) for g in ("lambdas", "anchor_counts", "variants"))))
     if which == "age_features":
         return plot_age_features(config.results("age"), config["seeds"][0])
     draw = plot_reliability if which == "reliability" else plot_tsne
     return draw(config.results("unmix"), config["unmix_seeds"][0])
 
 
+SWEEP_COLUMNS = ("raw_mse_test", "transfer_mse_test", "raw_mse_train_min", "transfer_mse_train_min", "train_acc",
+                 "entropy_anchor")  # fmt: skip
+"""Columns of :func:`results_sweeps`: both protocols' MSEs, the training accuracy and the entropy."""
+
+
 def results_sweeps(config: Config) -> pd.DataFrame:
-    """:func:`sweep_table` of the appendix sweeps of ``config`` (live or committed)."""
-    return sweep_table(config.results("lambdas"), config.results("anchor_counts"), config.results("variants"))
+    """App. A.1: :func:`sweep_table` of the appendix sweeps of ``config`` (live or committed), one
+    row per (sweep, value), the :data:`SWEEP_COLUMNS` rounded to 4 decimals."""
+    sweeps = sweep_table(*(config.results(g) for g in ("lambdas", "anchor_counts", "variants")))
+    return sweeps.set_index(["sweep", "value"])[list(SWEEP_COLUMNS)].round(4)
 
 
 def results_curves(config: Config, gid: str):
