@@ -289,8 +289,9 @@ class UnmixingRun(_CriterionRun):
     (:func:`~c2f_utils.probes.transfer_mse` on the frozen features), ``entropy_anchor``
     (hard assignment to the anchors FIERCE draws for the seed, also for CE and LS),
     ``entropy_knn`` (Kozachenko-Leonenko, nats) and ``test_acc``. Metrics: the last epoch's
-    held-out numbers, the paper's minima over epochs on the training pixels, the training
-    accuracy and majority rate, the features' spread, calibration and output information.
+    held-out numbers, the paper's minima over the probed epochs after initialisation on the
+    training pixels, the training accuracy and majority rate, the features' spread,
+    calibration and output information.
     Arrays: the last epoch's test probabilities, features and abundances.
     """
 
@@ -381,11 +382,12 @@ class UnmixingRun(_CriterionRun):
         te = c2f_train.extract_features(result.model, test.x, device=self.device)
         probs = torch.softmax(te.logits, 1)
         cal = c2f_probes.calibration(probs, y_test)
+        trained = probed[probed.epoch > 0]  # the paper's minimum is over training, not the untrained network
         shares = torch.bincount(y_train).double() / len(y_train)
         metrics = {
             **{k: last[k] for k in ("raw_mse_test", "transfer_mse_test", "test_acc", "entropy_anchor", "entropy_knn")},
-            "raw_mse_train_min": probed.raw_mse_train.min(),
-            "transfer_mse_train_min": probed.transfer_mse_train.min(),
+            "raw_mse_train_min": trained.raw_mse_train.min(),
+            "transfer_mse_train_min": trained.transfer_mse_train.min(),
             "train_acc": result.history.train_acc.iloc[-1],
             "train_majority": float(shares.max()),
             "feature_spread": float(te.features.std(0).mean()),
