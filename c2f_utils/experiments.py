@@ -392,6 +392,10 @@ class Grid:
         Field -> id of another grid of the chapter: the field holds that grid's base
         experiment, overrides included (a student's teacher follows the teacher grid's
         recipe). Not chapter parameters.
+    own : tuple of str
+        Fields of the chapter's ``shared`` names that this grid does not share: their
+        parameter is prefixed by the group all the same (a grid with its own seeds,
+        ``unmix_seeds``, beside the ``seeds`` of the others).
     """
 
     base: Experiment
@@ -399,12 +403,13 @@ class Grid:
     group: str | None = None
     fixed: tuple[str, ...] = ()
     follow: Mapping[str, str] = field(default_factory=dict)
+    own: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, Experiment):
             raise TypeError(f"Expected `base` to be an Experiment, got {self.base!r}")
         fields = _fields(type(self.base))
-        for name in [*self.sweep, *self.fixed, *self.follow]:
+        for name in [*self.sweep, *self.fixed, *self.follow, *self.own]:
             if name not in fields:
                 raise ValueError(
                     f"Expected a field of {type(self.base).__name__} in `sweep`/`fixed`/`follow`, got {name!r}"
@@ -415,6 +420,7 @@ class Grid:
             checked[name] = tuple(check_value(name, v, annotation, info) for v in values)
         object.__setattr__(self, "sweep", checked)
         object.__setattr__(self, "fixed", tuple(self.fixed))
+        object.__setattr__(self, "own", tuple(self.own))
         object.__setattr__(self, "follow", dict(self.follow))
 
     def runs(self) -> list[Experiment]:
@@ -501,7 +507,8 @@ class Chapter:
         return f"Chapter({self.name!r}, profiles={list(self.profiles)}, parameters={list(self.parameters)})"
 
     def _param_name(self, grid: Grid, fname: str) -> str:
-        base = fname if (grid.group is None or fname in self.shared) else f"{grid.group}_{fname}"
+        shared = fname in self.shared and fname not in grid.own
+        base = fname if (grid.group is None or shared) else f"{grid.group}_{fname}"
         return plural(base) if fname in grid.sweep else base
 
     def _derive_parameters(self) -> dict[str, Parameter]:
@@ -608,7 +615,7 @@ class Chapter:
     def smoke_values(self, profile: str) -> dict[str, Any]:
         """Parameter values that cut ``profile`` to a smoke run: one seed, one epoch.
 
-        Every parameter named ``seeds`` keeps its first value; every other swept numeric
+        Every parameter named ``seeds`` (or ``*_seeds``) keeps its first value; every other swept numeric
         parameter (strengths, temperatures) keeps its first and last values (the two ends of a
         sweep, where code paths differ: 0 is often "off"); swept choices (criteria, methods)
         are all kept. Every integer parameter named ``epochs`` or ``*_epochs`` becomes 1 (0
@@ -620,7 +627,7 @@ class Chapter:
         out: dict[str, Any] = {}
         for name, par in self.parameters.items():
             value = par.values.get(profile)
-            if name == "seeds" and isinstance(value, list) and value:
+            if (name == "seeds" or name.endswith("_seeds")) and isinstance(value, list) and value:
                 out[name] = value[:1]
             elif isinstance(value, list) and len(value) > 2 and all(_is_number(v) for v in value):
                 out[name] = [value[0], value[-1]]

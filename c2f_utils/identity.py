@@ -81,7 +81,9 @@ COMPONENTS: dict[str, int] = {
     "probes.geometry": 1,
     "probes.information": 1,
     "probes.linear": 1,
-    "probes.regression": 2,  # 2: transfer head from its own generator; tied 1-D values share their mean
+    # 2: transfer head from its own generator; tied 1-D values share their mean
+    # 3: transfer head on whitened features, fit by L-BFGS, stopped on validation rows
+    "probes.regression": 3,
     "probes.saliency": 1,
     "probes.transport": 1,
     # data: the shared containers, coarsenings and splits, the image-folder reader, and each
@@ -100,15 +102,15 @@ COMPONENTS: dict[str, int] = {
     "data.digits": 1,
     "data.fgvc_aircraft": 1,
     "data.hierarchical_blobs": 1,
-    "data.jasper_ridge": 1,
+    "data.jasper_ridge": 2,  # 2: split by whole blocks of the image
     "data.mnist": 1,
     "data.mnist10k": 1,
     "data.occluded_cifar": 1,
     "data.occluded_digits": 1,
-    "data.samson": 1,
+    "data.samson": 2,  # 2: split by whole blocks of the image
     "data.synthetic_sizes": 1,
     "data.synthetic_unmixing": 1,
-    "data.urban": 1,
+    "data.urban": 2,  # 2: split by whole blocks of the image
     "data.utkface": 1,
 }
 """Every component a run can use, and its declared version. Bump a version when what the

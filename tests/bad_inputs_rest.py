@@ -40,6 +40,12 @@ def _first(v: Any, value: Any) -> list[Any]:
     return [value, *list(v)[1:]]
 
 
+def _first_entry(v: Any, value: int) -> np.ndarray:
+    out = np.array(v)
+    out.reshape(-1)[0] = value
+    return out
+
+
 def _add_role(name: str, bad: Spoils, valid: Spoils = (), edge: Spoils = ()) -> None:
     add_role(name, Role(tuple(bad), tuple(valid), tuple(edge)))
 
@@ -132,6 +138,30 @@ _SAMPLES_VALID: Spoils = (
     ("tuple", lambda v: tuple(v)),
 )
 _add_role("samples", _SAMPLES_BAD, _SAMPLES_VALID)
+# Pixels of an image: (N, 2) non-negative integer coordinates, and one class per pixel.
+_PIXEL_VALID: Spoils = (("int32", lambda v: np.asarray(v).astype(np.int32)), ("tensor", lambda v: torch.as_tensor(v)))
+_add_role(
+    "pixel_coordinates",
+    (
+        ("negative", lambda v: _first_entry(v, -1)),
+        ("fractional", lambda v: np.asarray(v) + 0.5),
+        ("empty", lambda v: np.asarray(v)[:0]),
+        ("one_column", lambda v: np.asarray(v)[:, :1]),
+        ("none", lambda v: None),
+    ),
+    _PIXEL_VALID,
+)
+_add_role(
+    "pixel_labels",
+    (
+        ("negative", lambda v: _first_entry(v, -1)),
+        ("fractional", lambda v: np.asarray(v) + 0.5),
+        ("fewer_rows", lambda v: np.asarray(v)[:-1]),
+        ("column", lambda v: np.asarray(v)[:, None]),
+        ("none", lambda v: None),
+    ),
+    _PIXEL_VALID,
+)
 _add_role("paired_samples", (*_SAMPLES_BAD, ("fewer_rows", lambda v: list(v)[:-1])), _SAMPLES_VALID)
 _add_role(
     "sign",
@@ -855,6 +885,25 @@ def _calls_data() -> list[Call]:
             data.few_shot_split,
             lambda: {"data": _blobs(), "classes": [0, 2], "shots": 2, "rng": np.random.default_rng(0)},
             {"data": "class_data", "classes": "class_list", "shots": "pos_int", "rng": "rng"},
+        ),
+        _ctor(
+            m,
+            "block_split",
+            data.block_split,
+            lambda: {
+                "coordinates": np.stack(np.divmod(np.arange(100), 10), 1),
+                "labels": np.arange(100) % 3,
+                "fraction": 0.2,
+                "blocks": 5,
+                "seed": 0,
+            },
+            {
+                "coordinates": "pixel_coordinates",
+                "labels": "pixel_labels",
+                "fraction": "unit_float",
+                "blocks": "pos_int",
+                "seed": "nonneg_int",
+            },
         ),
         _ctor(
             m,

@@ -244,12 +244,12 @@ def _regression() -> Outputs:
     ot = probes.ot_regression_1d(feats, cls, targets, means)
     x = torch.randn(30, 4, generator=torch.Generator().manual_seed(1))
     t = torch.softmax(torch.randn(30, 3, generator=torch.Generator().manual_seed(2)), 1)
-    transfer = probes.transfer_mse(x[:20], t[:20], x[20:], t[20:], epochs=3, seed=0)
+    transfer = probes.transfer_mse(x[:20], t[:20], x[20:], t[20:], seed=0)
     return {
         "ot": [ot.mse_self, ot.beta_self, ot.mse_class_mean, *ot.mse_by_beta],
         "transport_1d": probes.transport_1d(feats, targets),
         "simplex": probes.simplex_mse(t[:10], t[10:20]),
-        "transfer": list(transfer),
+        "transfer": [transfer.train_mse, transfer.test_mse, transfer.val_mse, transfer.iterations],
     }
 
 

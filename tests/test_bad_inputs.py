@@ -26,7 +26,7 @@ NOT_CALLS = {
     "losses": {"ConvergenceWarning", "ProximalPlan", "LLS_ABLATIONS", "LLS_TERMS"},
     "probes": {
         "Agreement", "CalibrationResult", "FewShotResult", "IBSolution", "InfoPlanePoint",
-        "OTRegressionResult", "PlanAnalysis", "ProbeResult",
+        "OTRegressionResult", "PlanAnalysis", "ProbeResult", "TransferResult",
     },
     "models": {"ModelOutput"},
     "train": {"EpochState", "TrainResult", "SMOKE_ENV"},

@@ -10,6 +10,7 @@ import math
 import pickle
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,22 +105,39 @@ def check_cifar100(d: LabeledData, fake: FakeData, split: str) -> None:
     assert d.fine_names == tuple(fine_names) and d.coarse_names["superclass"] == tuple(coarse_names)
 
 
+def _blocks(rows: int, index: np.ndarray, blocks: int = 5) -> np.ndarray:
+    """Block of the loaders' default 5 x 5 grid holding each pixel of a square fake scene (column-major)."""
+    r, c = index % rows, index // rows
+    edges = np.rint(np.arange(blocks + 1) * rows / blocks)
+    return (np.searchsorted(edges, r, side="right") - 1) * blocks + np.searchsorted(edges, c, side="right") - 1
+
+
 def _check_unmixing(d: LabeledData, fake: FakeData, split: str, name: str) -> None:
     truth = fake.unmixing[name]
     pixels, abund = truth["pixels"], truth["abundances"]
     n_pix, bands = pixels.shape
+    rows = math.isqrt(n_pix)
     torch.testing.assert_close(d.meta["endmembers"], torch.as_tensor(truth["endmembers"], dtype=torch.float32))
     assert d.x.shape[1] == bands and d.fine.shape[1] == abund.shape[1]
-    expected_n = {"all": n_pix, "test": _n_test(n_pix), "train": n_pix - _n_test(n_pix)}[split]
-    assert len(d) == expected_n
-    # the rows of a split are pixels of the scene, each with its own abundances
+    # the rows of a split are pixels of the scene, each with its own abundances and its place in the image
     dist = torch.cdist(d.x.double(), torch.as_tensor(pixels))
-    best = dist.argmin(1)
+    best = dist.argmin(1).numpy()
     assert dist.min(1).values.max() < 1e-5 and len(set(best.tolist())) == len(d)
     if split == "all":
-        assert torch.equal(best, torch.arange(n_pix))  # pixel order kept (column-major for Samson)
-    torch.testing.assert_close(d.fine, torch.as_tensor(abund[best.numpy()], dtype=torch.float32))
+        assert np.array_equal(best, np.arange(n_pix))  # pixel order kept (column-major for Samson)
+    np.testing.assert_array_equal(d.meta["coordinates"].numpy(), np.stack([best % rows, best // rows], 1))
+    torch.testing.assert_close(d.fine, torch.as_tensor(abund[best], dtype=torch.float32))
     assert torch.equal(d.coarse["argmax"], d.fine.argmax(1))
+    if split != "all":  # whole blocks of the 5 x 5 grid, a fifth of them held out
+        held = data.load(name, "test", data_dir=Path(d.meta["source"][0]).parents[1], download=False)
+        test_pixels = torch.cdist(held.x.double(), torch.as_tensor(pixels)).argmin(1).numpy()
+        test_blocks = set(_blocks(rows, test_pixels).tolist())
+        every = _blocks(rows, np.arange(n_pix))
+        assert len(test_blocks) == 5 and set(test_pixels.tolist()) == set(
+            np.flatnonzero(np.isin(every, list(test_blocks))).tolist()
+        )
+        in_test = np.isin(_blocks(rows, best), list(test_blocks))
+        assert in_test.all() if split == "test" else not in_test.any()
 
 
 def check_samson(d: LabeledData, fake: FakeData, split: str) -> None:

@@ -59,3 +59,44 @@ def test_holdout_split_partitions_the_samples(digits) -> None:
 def test_bad_arguments_are_named(digits, call, match: str) -> None:
     with pytest.raises((ValueError, TypeError), match=match):
         call(digits)
+
+
+def _image(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-major pixel coordinates of a ``rows x cols`` image and a class per pixel (three vertical bands)."""
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    return np.stack([r, c], 1), (3 * c) // cols
+
+
+def test_block_split_holds_out_whole_quadrants_of_a_two_by_two_grid() -> None:
+    coords, labels = _image(10, 8)
+    kept, held = data.block_split(coords, labels, 0.25, 2, seed=3)
+    quadrants = {(r < 5, c < 4) for r, c in coords[held]}
+    assert len(quadrants) == 1 and len(held) == 20  # one quadrant of 5 x 4 pixels, every one of them
+    assert np.array_equal(np.sort(np.concatenate([kept, held])), np.arange(80))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_block_split_partitions_the_pixels_into_whole_contiguous_blocks(seed: int) -> None:
+    coords, labels = _image(95, 95)
+    kept, held = data.block_split(coords, labels, 0.2, 5, seed)
+    assert np.intersect1d(kept, held).size == 0 and len(kept) + len(held) == 95 * 95
+    mask = np.zeros((95, 95), dtype=bool)
+    mask[coords[held, 0], coords[held, 1]] = True
+    tiles = mask.reshape(5, 19, 5, 19).transpose(0, 2, 1, 3).reshape(25, -1)  # the 19 x 19 blocks
+    assert set(tiles.all(1) | ~tiles.any(1)) == {True}  # every block wholly held out or wholly kept
+    assert tiles.all(1).sum() == 5  # a fifth of the blocks
+    shares = np.bincount(labels[held], minlength=3) / len(held)
+    assert 0.5 * np.abs(shares - np.bincount(labels) / len(labels)).sum() <= data.splits.BLOCK_TOLERANCE
+    again = data.block_split(coords, labels, 0.2, 5, seed)
+    assert np.array_equal(again[1], held)
+
+
+def test_block_split_draws_other_blocks_with_other_seeds_and_names_bad_arguments() -> None:
+    coords, labels = _image(20, 20)
+    assert len({tuple(data.block_split(coords, labels, 0.2, 5, s)[1][:5]) for s in range(5)}) > 1
+    with pytest.raises(ValueError, match="`coordinates`"):
+        data.block_split(coords.astype(float), labels, 0.2, 5, 0)
+    with pytest.raises(ValueError, match="`labels`"):
+        data.block_split(coords, labels[:-1], 0.2, 5, 0)
+    with pytest.raises(ValueError, match="`fraction`"):
+        data.block_split(coords, labels, 0.99, 2, 0)

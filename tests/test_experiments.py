@@ -151,6 +151,21 @@ def test_parameters_are_derived_from_the_grids() -> None:
     assert "a_lr (float; in (0, 1]; quick=0.1, paper=0.2)" in lines and "one of ['ce', 'ls']" in lines
 
 
+def test_a_grid_can_own_a_shared_field_under_its_group_s_name() -> None:
+    grids = {
+        "a": Grid(toy(), sweep={"seed": (0, 1, 2)}, group="a", fixed=("pair", "verbose")),
+        "b": Grid(toy(), sweep={"seed": (0, 1, 2, 3, 4)}, group="b", fixed=("pair", "verbose"), own=("seed",)),
+    }
+    chapter = Chapter("toy", "toy.md", "Toy", profiles={"quick": grids}, shared=("seed", "device"))
+    assert chapter.parameters["seeds"].targets == (("a", "seed"),)
+    assert chapter.parameters["b_seeds"].values == {"quick": [0, 1, 2, 3, 4]}
+    config = chapter.configure("quick", b_seeds=[7, 8])
+    assert [r.seed for r in config.runs("a")] == [0, 1, 2] and [r.seed for r in config.runs("b")] == [7, 8]
+    assert chapter.smoke_values("quick")["b_seeds"] == [0] and chapter.smoke_values("quick")["seeds"] == [0]
+    with pytest.raises(ValueError, match="nope"):
+        Grid(toy(), own=("nope",))
+
+
 def test_shared_parameter_with_two_values_in_one_profile_is_an_error() -> None:
     with pytest.raises(ValueError, match="device"):
         _chapter(device="cuda")

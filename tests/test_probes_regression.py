@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from c2f_utils.probes import SoftmaxHead, ot_regression_1d, simplex_mse, softmax_mse, transfer_mse, transport_1d
-from c2f_utils.train import seed_everything
 
 
 def _setup(n=500, seed=0):
@@ -124,29 +123,61 @@ def test_softmax_head_is_an_affine_map_returning_its_input_as_features():
         SoftmaxHead(4, 0)
 
 
-def _naive_transfer(xtr, atr, xte, ate, epochs: int, seed: int) -> tuple[float, float]:
-    """Full-batch Adam on the softmax-linear head, written out (one mini-batch per epoch)."""
-    seed_everything(seed)
-    linear = torch.nn.Linear(xtr.shape[1], atr.shape[1])
-    opt = torch.optim.Adam(linear.parameters(), lr=1e-2)
-    for _ in range(epochs):
-        opt.zero_grad()
-        ((torch.softmax(linear(xtr), 1) - atr) ** 2).sum(1).mean().backward()
-        opt.step()
-    with torch.no_grad():
-        probs_tr, probs_te = torch.softmax(linear(xtr), 1), torch.softmax(linear(xte), 1)
-    return _naive_mse(probs_tr.numpy(), atr.numpy()), _naive_mse(probs_te.numpy(), ate.numpy())
+def _scipy_transfer(xfit: np.ndarray, afit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same model (softmax of an affine map, squared error) fit by SciPy's L-BFGS-B from zero, to convergence."""
+    from scipy.optimize import minimize
+
+    n, d = xfit.shape
+    m = afit.shape[1]
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[: d * m].reshape(d, m), theta[d * m :]
+        p = _naive_softmax(xfit @ w + b)
+        r = p - afit
+        g = 2 * p * (r - (r * p).sum(1, keepdims=True)) / n  # d/dlogits of mean ||softmax - a||^2
+        return float((r**2).sum(1).mean()), np.concatenate([(xfit.T @ g).ravel(), g.sum(0)])
+
+    res = minimize(
+        objective,
+        np.zeros(d * m + m),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15},
+    )
+    return res.x[: d * m].reshape(d, m), res.x[d * m :]
 
 
-@pytest.mark.parametrize("seed", [0, 3])
-def test_transfer_mse_matches_a_naive_full_batch_reference(seed):
-    # With fewer than 200 training samples every epoch is one batch, so the batch order does not matter.
-    rng = np.random.default_rng(seed)
-    abund = torch.as_tensor(rng.dirichlet(np.ones(3), 250), dtype=torch.float32)
-    feats = torch.as_tensor(rng.normal(size=(250, 6)), dtype=torch.float32) + torch.log(abund + 1e-2) @ torch.ones(3, 6)
-    got = transfer_mse(feats[:150], abund[:150], feats[150:], abund[150:], 15, seed)
-    expected = _naive_transfer(feats[:150], abund[:150], feats[150:], abund[150:], 15, seed)
-    assert got == pytest.approx(expected, rel=1e-4)
+def test_transfer_mse_agrees_with_a_scipy_fit_of_the_same_model():
+    # Validation rows that repeat the fit rows: the best validation MSE is the converged fit's.
+    rng = np.random.default_rng(0)
+    n, d = 400, 5
+    scales = np.array([1.0, 10.0, 0.1, 3.0, 1.0])  # features of scales differing by 100x
+    x = rng.normal(size=(n, d)) * scales
+    w0 = rng.normal(size=(d, 3)) / scales[:, None]
+    abund = 0.3 * rng.dirichlet(np.ones(3), n) + 0.7 * _naive_softmax(x @ w0)
+    xtr, atr = np.concatenate([x[:300], x[:300]]), np.concatenate([abund[:300], abund[:300]])
+    t = torch.as_tensor
+    options = {"val_rows": torch.arange(300, 600), "tolerance": 1e-14, "patience": 10_000, "max_iter": 2000}
+    got = transfer_mse(t(xtr), t(atr), t(x[300:]), t(abund[300:]), 0, **options)
+    w, b = _scipy_transfer(x[:300], abund[:300])
+    assert got.converged
+    assert got.train_mse == pytest.approx(_naive_mse(_naive_softmax(x[:300] @ w + b), abund[:300]), rel=1e-6)
+    assert got.test_mse == pytest.approx(_naive_mse(_naive_softmax(x[300:] @ w + b), abund[300:]), rel=1e-4)
+
+
+def test_transfer_mse_recovers_abundances_from_an_invertible_map_of_them_and_ignores_the_map():
+    # log-abundances through an invertible affine map (of norm ~1000): softmax(W r + b) = a exactly for some W, b.
+    rng = np.random.default_rng(1)
+    abund = rng.dirichlet(np.ones(3), 800)
+    logs = np.log(abund)
+    mix = rng.normal(size=(3, 3)) * 1000
+    feats = torch.as_tensor(np.concatenate([logs @ mix + 50, rng.normal(size=(800, 2))], 1), dtype=torch.float32)
+    a = torch.as_tensor(abund, dtype=torch.float32)
+    res = transfer_mse(feats[:600], a[:600], feats[600:], a[600:], 0)
+    assert res.test_mse < 1e-5 and res.train_mse < 1e-5
+    other = torch.as_tensor(rng.normal(size=(5, 5)), dtype=torch.float32)  # any invertible map of the features
+    again = transfer_mse(feats[:600] @ other - 3, a[:600], feats[600:] @ other - 3, a[600:], 0)
+    assert again.test_mse == pytest.approx(res.test_mse, abs=2e-6)
 
 
 def test_transfer_mse_separates_informative_from_random_features():
@@ -154,19 +185,34 @@ def test_transfer_mse_separates_informative_from_random_features():
     abund = torch.as_tensor(rng.dirichlet(np.ones(3), 600), dtype=torch.float32)
     informative = torch.log(abund + 1e-3)  # a softmax-linear head recovers abundances from log-abundances
     noise = torch.as_tensor(rng.normal(size=(600, 3)), dtype=torch.float32)
-    good = transfer_mse(informative[:400], abund[:400], informative[400:], abund[400:], 40, 0)
-    bad = transfer_mse(noise[:400], abund[:400], noise[400:], abund[400:], 40, 0)
-    assert good[1] < 0.01 < bad[1]
+    good = transfer_mse(informative[:400], abund[:400], informative[400:], abund[400:], 0)
+    bad = transfer_mse(noise[:400], abund[:400], noise[400:], abund[400:], 0)
+    assert good.test_mse < 0.01 < bad.test_mse
+
+
+def test_transfer_mse_stops_on_its_validation_rows_only():
+    # Validation rows decide the stopping: a test set replaced by garbage changes the test MSE only.
+    rng = np.random.default_rng(2)
+    abund = torch.as_tensor(rng.dirichlet(np.ones(3), 300), dtype=torch.float32)
+    feats = torch.log(abund + 0.05) + torch.as_tensor(rng.normal(0, 0.5, (300, 3)), dtype=torch.float32)
+    first = transfer_mse(feats[:200], abund[:200], feats[200:], abund[200:], 0, val_rows=torch.arange(150, 200))
+    flipped = transfer_mse(
+        feats[:200], abund[:200], feats[200:], abund[200:].flip(1), 0, val_rows=torch.arange(150, 200)
+    )
+    assert first.val_mse == flipped.val_mse and first.iterations == flipped.iterations
+    assert first.train_mse == flipped.train_mse and first.test_mse != flipped.test_mse
 
 
 def test_transfer_head_inputs_are_validated():
     x, a = torch.randn(10, 4), torch.full((10, 3), 1 / 3)
     with pytest.raises(ValueError, match="train_features"):
-        transfer_mse(x[:5], a, x, a, 1, 0)
+        transfer_mse(x[:5], a, x, a, 0)
     with pytest.raises(ValueError, match="widths"):
-        transfer_mse(x, a, x[:, :2], a, 1, 0)
-    with pytest.raises(ValueError, match="epochs"):
-        transfer_mse(x, a, x, a, 0, 0)
+        transfer_mse(x, a, x[:, :2], a, 0)
+    with pytest.raises(ValueError, match="val_rows"):
+        transfer_mse(x, a, x, a, 0, val_rows=torch.ones(10, dtype=torch.bool))
+    with pytest.raises(ValueError, match="val_rows"):
+        transfer_mse(x, a, x, a, 0, val_rows=torch.tensor([3, 10]))
     with pytest.raises(ValueError, match="same shape"):
         softmax_mse(x, a)
     with pytest.raises(ValueError, match="same shape"):
@@ -202,11 +248,11 @@ def test_softmax_head_names_a_dtype_other_than_its_parameters() -> None:
         head(torch.zeros(2, 4, dtype=torch.float64))
 
 
-def test_transfer_mse_refuses_features_beyond_float32() -> None:
+def test_transfer_mse_refuses_features_that_overflow() -> None:
     feats = torch.randn(10, 4, dtype=torch.float64)
     targets = torch.softmax(torch.randn(10, 3), 1)
-    with pytest.raises(ValueError, match="`train_features` within the range of float32"):
-        transfer_mse(feats * 1e200, targets, feats, targets, epochs=1, seed=0, device="cpu")
+    with pytest.raises(ValueError, match="`train_features`"):
+        transfer_mse(feats * 1e300 * 1e10, targets, feats, targets, seed=0, device="cpu")
 
 
 def test_tied_values_share_the_mean_of_their_images_whatever_their_order() -> None:
@@ -228,6 +274,6 @@ def test_transfer_mse_leaves_torch_s_global_random_state_alone() -> None:
     t = torch.softmax(torch.randn(30, 3, generator=g), 1)
     torch.manual_seed(7)
     state = torch.get_rng_state()
-    first = transfer_mse(x[:20], t[:20], x[20:], t[20:], epochs=2, seed=1)
+    first = transfer_mse(x[:20], t[:20], x[20:], t[20:], seed=1)
     assert torch.equal(torch.get_rng_state(), state)
-    assert transfer_mse(x[:20], t[:20], x[20:], t[20:], epochs=2, seed=1) == first
+    assert transfer_mse(x[:20], t[:20], x[20:], t[20:], seed=1) == first

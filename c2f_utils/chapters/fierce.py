@@ -43,9 +43,12 @@ __all__ = [
     "CHECKS",
     "CRITERIA",
     "CURVES",
+    "EPOCH_PAIRS",
     "MAJORITY",
     "RISE_FROM",
+    "SWEEP_COLUMNS",
     "TABLES",
+    "VAL_FRACTION",
     "AgeRun",
     "FewShotRun",
     "UnmixingRun",
@@ -58,11 +61,14 @@ __all__ = [
     "plot_sweeps",
     "plot_tsne",
     "results_curves",
+    "results_figure",
+    "results_sweeps",
     "results_table",
     "scorecard",
     "sweep_table",
     "table",
     "validity",
+    "with_epoch_correlations",
     "with_rise",
 ]
 
@@ -274,15 +280,23 @@ class AgeRun(_CriterionRun):
 class UnmixingRun(_CriterionRun):
     """MLP ``bands-200-400-100-m`` trained on the dominant material (Table 1 and App. A.1-A.4).
 
-    History columns per probed epoch: ``raw_mse_train``/``raw_mse_test`` (softmax output
-    vs abundances, :func:`~c2f_utils.probes.simplex_mse`), ``transfer_mse_train``/``_test``
+    The scene is split by whole contiguous blocks (:func:`~c2f_utils.data.block_split`; real
+    scenes only, the synthetic mixtures have no image); the transfer head stops on
+    :data:`VAL_FRACTION` of the training blocks (the same block grid, seed 0), never on the
+    test blocks. History columns per probed epoch: ``raw_mse_train``/``raw_mse_test``
+    (softmax output vs abundances, :func:`~c2f_utils.probes.simplex_mse`),
+    ``transfer_mse_train``/``_val``/``_test`` and ``head_evals``
     (:func:`~c2f_utils.probes.transfer_mse` on the frozen features), ``entropy_anchor``
     (hard assignment to the anchors FIERCE draws for the seed, also for CE and LS),
-    ``entropy_knn`` (Kozachenko-Leonenko, nats) and ``test_acc``. Arrays: the last
-    epoch's test probabilities, features and abundances.
+    ``entropy_knn`` (Kozachenko-Leonenko, nats) and ``test_acc``. Metrics: the last epoch's
+    held-out numbers, the paper's minima over the probed epochs after initialisation on the
+    training pixels, the training accuracy and majority rate, the features' spread,
+    calibration and output information.
+    Arrays: the last epoch's test probabilities, features and abundances.
     """
 
     name: ClassVar[str] = "fierce.unmixing"
+    version: ClassVar[int] = 2  # 2: blocked split, converged transfer head, validity metrics
     uses: ClassVar[tuple[str, ...]] = (
         "data.core",
         "losses.fierce",
@@ -297,13 +311,27 @@ class UnmixingRun(_CriterionRun):
     similarity: str = param("FIERCE similarity (official code: dot)", choices=("cosine", "dot"))
     anchor_kind: str = param("FIERCE anchor distribution (official: U[0,1))", choices=("uniform", "sphere", "normal"))
     probe_every: int = param("transfer head and entropies every this many epochs", ge=1)
-    transfer_epochs: int = param("epochs of the transfer head", ge=1)
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
-        """Training and test pixels with their abundances (the fine target)."""
+        """Training and test pixels with their abundances (the fine target); real scenes are
+        split by whole blocks of the image (the loaders' default)."""
         from .. import data as c2f_data
 
         return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
+
+    def val_rows(self, train: c2f_data.LabeledData) -> Any:
+        """The training rows the transfer head stops on: :data:`VAL_FRACTION` of the training
+        pixels' blocks (seed 0, the same for every run), or random rows (the head's own draw,
+        ``None``) when the scene has no image."""
+        import torch
+
+        from .. import data as c2f_data
+
+        coords = train.meta.get("coordinates")
+        if coords is None:
+            return None
+        _, held = c2f_data.block_split(coords.numpy(), train.labels("argmax").numpy(), VAL_FRACTION, 5, 0)
+        return torch.as_tensor(held)
 
     def build_model(self, bands: int, materials: int) -> nn.Module:
         """The official MLP ``bands-200-400-100-materials``."""
@@ -327,19 +355,22 @@ class UnmixingRun(_CriterionRun):
         anchors = self.build_criterion("fierce").anchors  # a FIERCE run's own anchors (same seed, same draw)
         knn_rows = np.random.default_rng(self.seed).choice(len(test), min(len(test), 1000), replace=False)
         y_train, y_test = train.labels("argmax"), test.labels("argmax")
+        val_rows = self.val_rows(train)
 
         def probe(state: c2f_train.EpochState) -> dict[str, float] | None:
             if state.epoch % self.probe_every and state.epoch != self.epochs:
                 return None
             tr, te = (c2f_train.extract_features(state.model, d.x, device=state.device) for d in (train, test))
             transfer = c2f_probes.transfer_mse(
-                tr.features, train.fine, te.features, test.fine, self.transfer_epochs, self.seed
+                tr.features, train.fine, te.features, test.fine, self.seed, val_rows=val_rows
             )
             return {
                 "raw_mse_train": c2f_probes.simplex_mse(torch.softmax(tr.logits, 1), train.fine),
                 "raw_mse_test": c2f_probes.simplex_mse(torch.softmax(te.logits, 1), test.fine),
-                "transfer_mse_train": transfer[0],
-                "transfer_mse_test": transfer[1],
+                "transfer_mse_train": transfer.train_mse,
+                "transfer_mse_val": transfer.val_mse,
+                "transfer_mse_test": transfer.test_mse,
+                "head_evals": transfer.iterations,
                 "entropy_anchor": c2f_probes.anchor_entropy(te.features, anchors, self.similarity),
                 "entropy_knn": c2f_probes.knn_entropy(te.features[knn_rows]),
                 "test_acc": float((te.logits.argmax(1) == y_test).float().mean()),
@@ -351,10 +382,15 @@ class UnmixingRun(_CriterionRun):
         te = c2f_train.extract_features(result.model, test.x, device=self.device)
         probs = torch.softmax(te.logits, 1)
         cal = c2f_probes.calibration(probs, y_test)
+        trained = probed[probed.epoch > 0]  # the paper's minimum is over training, not the untrained network
+        shares = torch.bincount(y_train).double() / len(y_train)
         metrics = {
             **{k: last[k] for k in ("raw_mse_test", "transfer_mse_test", "test_acc", "entropy_anchor", "entropy_knn")},
-            "raw_mse_train_min": probed.raw_mse_train.min(),
-            "transfer_mse_train_min": probed.transfer_mse_train.min(),
+            "raw_mse_train_min": trained.raw_mse_train.min(),
+            "transfer_mse_train_min": trained.transfer_mse_train.min(),
+            "train_acc": result.history.train_acc.iloc[-1],
+            "train_majority": float(shares.max()),
+            "feature_spread": float(te.features.std(0).mean()),
             "ece": cal.ece,
             "mce": cal.mce,
             "output_mi": c2f_probes.output_mutual_information(probs),
@@ -445,15 +481,17 @@ class FewShotRun(_CriterionRun):
 # --------------------------------------------------------------------------- the chapter
 
 
-def _profile(seeds, device, age, unmix, fewshot, lams, anchor_counts) -> dict[str, Grid]:
+def _profile(seeds, device, age, unmix, fewshot, lams, anchor_counts, unmix_seeds) -> dict[str, Grid]:
     common = {"criterion": "fierce", "seed": seeds[0], "entropy_unit": "bits", "device": device}
     per_seed = {"criterion": CRITERIA, "seed": seeds}
-    unmix = UnmixingRun(**common, **unmix)
+    unmix = UnmixingRun(**{**common, "seed": unmix_seeds[0]}, **unmix)
     one_run = ("criterion", "seed")  # the appendix sweeps: FIERCE, first seed
     variants = {"similarity": ("dot", "cosine"), "anchor_kind": ("uniform", "sphere")}
     return {
         "age": Grid(AgeRun(**common, **age), per_seed, group="age", fixed=("criterion",)),
-        "unmix": Grid(unmix, per_seed, group="unmix", fixed=("criterion",)),
+        "unmix": Grid(
+            unmix, {"criterion": CRITERIA, "seed": unmix_seeds}, group="unmix", fixed=("criterion",), own=("seed",)
+        ),
         "fewshot": Grid(FewShotRun(**common, **fewshot), per_seed, group="fewshot", fixed=("criterion",)),
         "lambdas": Grid(unmix, {"lam": lams}, group="unmix", fixed=one_run),
         "anchor_counts": Grid(unmix, {"anchor_count": anchor_counts}, group="unmix", fixed=one_run),
@@ -464,6 +502,8 @@ def _profile(seeds, device, age, unmix, fewshot, lams, anchor_counts) -> dict[st
 # fmt: off
 _UNMIX = dict(batch_size=200, lam=1.0, smoothing=0.4, anchor_count=100, similarity="dot", anchor_kind="uniform",
               probe_every=10)
+VAL_FRACTION = 0.2
+"""Share of the training blocks (Table 1's scene) the transfer head stops on."""
 _FEWSHOT = dict(batch_size=64, lam=1.5, smoothing=0.1, anchor_count=100)
 #: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list fierce``).
 CHAPTER = register(Chapter(
@@ -476,31 +516,35 @@ CHAPTER = register(Chapter(
             (0, 1, 2), "cpu",
             age=dict(dataset="synthetic_sizes", model="mlp", image_size=16, epochs=40, lr=1e-3, batch_size=64, lam=0.3,
                      smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=2),
-            unmix=dict(_UNMIX, dataset="synthetic_unmixing", epochs=30, lr=1e-3, transfer_epochs=20),
+            unmix=dict(_UNMIX, dataset="synthetic_unmixing", epochs=30, lr=1e-3),
             fewshot=dict(_FEWSHOT, dataset="digits", epochs=40, lr=0.05, episodes=2000),
             lams=(0.3, 1.0, 4.0),
             anchor_counts=(10, 100, 400),
+            unmix_seeds=(0, 1, 2),
         ),
-        # real: Table 1 on Samson with the paper's recipe unchanged (probed every 25 epochs instead of 10:
-        # each probe fits a 100-epoch head); Figure 1 on UTKFace at 32 px with the quick profile's MLP;
+        # real: Table 1 on Samson with the paper's recipe unchanged (probed every 20 epochs instead of 10,
+        # each probe fits a converged transfer head), the scene split by blocks, five seeds (unmix_seeds);
+        # Figure 1 on UTKFace at 32 px with the quick profile's MLP;
         # Table 2 on CIFAR-10 (5 base + 5 novel classes) with LeNet-5 for 10 epochs.
         "real": _profile(
             (0, 1, 2), "cpu",
             age=dict(dataset="utkface", model="mlp", image_size=32, epochs=30, lr=1e-3, batch_size=64, lam=0.3,
                      smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=3),
-            unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, transfer_epochs=100, probe_every=25),
+            unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, probe_every=20),
             fewshot=dict(_FEWSHOT, dataset="cifar10_jpeg", epochs=10, lr=0.05, episodes=2000),
             lams=(0.3, 1.0, 4.0),
             anchor_counts=(10, 100, 400),
+            unmix_seeds=(0, 1, 2, 3, 4),
         ),
         "paper": _profile(
             tuple(range(10)), "auto",
             age=dict(dataset="utkface", model="resnet18", image_size=64, epochs=500, lr=1e-3, batch_size=256, lam=0.3,
                      smoothing=0.1, anchor_count=100, anchor_range=(1.0, 100.0), tau=1.0, probe_every=10),
-            unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, transfer_epochs=100),
+            unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4),
             fewshot=dict(_FEWSHOT, dataset="cifar_fs", epochs=350, lr=0.1, episodes=10000),
             lams=(0.0, 0.3, 1.0, 2.0, 4.0, 8.0),
             anchor_counts=(10, 25, 50, 75, 100, 200),
+            unmix_seeds=tuple(range(10)),
         ),
     },
 ))
@@ -516,16 +560,27 @@ TABLES: dict[str, dict[str, str]] = {
             "mse_test_self_min": "test MSE, best epoch (paper)", "mse_class_mean": "class-mean baseline",
             "rise": "rise of the test MSE after the early epoch",
             "entropy_anchor": "feature entropy, last epoch [nats]", "test_acc": "coarse test accuracy"},
-    "unmixing": {"raw_mse_test": "raw MSE, held-out", "transfer_mse_test": "transfer MSE, held-out",
-                 "raw_mse_train_min": "raw MSE, min over epochs on train (paper)",
-                 "transfer_mse_train_min": "transfer MSE, min over epochs on train (paper)",
-                 "test_acc": "coarse test accuracy"},
+    "unmixing": {"raw_mse_test": "raw MSE, held-out blocks, last epoch",
+                 "transfer_mse_test": "transfer MSE, held-out blocks, last epoch",
+                 "raw_mse_train_min": "raw MSE, min over epochs on training pixels (paper)",
+                 "transfer_mse_train_min": "transfer MSE, min over epochs on training pixels (paper)",
+                 "train_acc": "coarse training accuracy", "test_acc": "coarse test accuracy"},
     "outputs": {"ece": "ECE", "mce": "MCE", "output_mi": "I(X; output) [nats]",
                 "entropy_anchor": "anchor entropy [nats]", "entropy_knn": "k-NN entropy [nats]"},
+    "epochs": {"r_anchor_knn": "r(anchor, k-NN entropy) over epochs",
+               "r_entropy_transfer": "r(anchor entropy, transfer MSE) over epochs"},
     "fewshot": {"acc_1shot": "1-shot accuracy", "acc_5shot": "5-shot accuracy"},
 }
 # fmt: on
-"""Columns (metric -> label) of the chapter's tables: Figure 1, Table 1, App. A.2/A.4, Table 2."""
+"""Columns (metric -> label) of the chapter's tables: Figure 1, Table 1, App. Table 1 (A.2) and
+the entropies, App. A.4 over epochs (:func:`with_epoch_correlations`), Table 2."""
+
+EPOCH_PAIRS: dict[str, tuple[str, str]] = {
+    "r_anchor_knn": ("entropy_anchor", "entropy_knn"),
+    "r_entropy_transfer": ("entropy_anchor", "transfer_mse_test"),
+}
+"""App. A.4 and §5 followed within each unmixing run: column -> the two history columns whose
+Pearson r over the run's probed epochs after initialisation it holds."""
 
 
 def frames(results: list[RunResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -549,6 +604,27 @@ def with_rise(metrics: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     wide = probed.pivot_table(index=["criterion", "seed"], columns="epoch", values="mse_test")
     rise = pd.DataFrame({"mse_early": wide[early], "mse_last": wide[epochs.max()]}).reset_index()
     return metrics.merge(rise.assign(rise=rise.mse_last - rise.mse_early, early_epoch=early), on=["criterion", "seed"])
+
+
+def with_epoch_correlations(metrics: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Table 1's metrics plus, per run, the :data:`EPOCH_PAIRS` correlations over its probed epochs.
+
+    As the paper follows the entropy along one training (App. A.4), each run gives Pearson's
+    r over its probed epochs after initialisation (epoch 0, the random network, left out: it
+    alone would make any curve that leaves it correlate); the runs are then independent
+    replicates of that r. NaN where a column is constant over the epochs.
+    """
+    probed = history.dropna(subset=["transfer_mse_test"])
+    probed = probed[probed.epoch > 0]
+    rows = []
+    for (criterion, seed), run in probed.groupby(["criterion", "seed"]):
+        row = {"criterion": criterion, "seed": seed}
+        for name, (x, y) in EPOCH_PAIRS.items():
+            u, v = run[x].to_numpy(float), run[y].to_numpy(float)
+            ok = len(u) >= 3 and np.ptp(u) > 0 and np.ptp(v) > 0
+            row[name] = float(np.corrcoef(u, v)[0, 1]) if ok else np.nan
+        rows.append(row)
+    return metrics.merge(pd.DataFrame(rows, columns=["criterion", "seed", *EPOCH_PAIRS]), on=["criterion", "seed"])
 
 
 def table(metrics: pd.DataFrame, which: str) -> pd.DataFrame:
@@ -594,13 +670,19 @@ CHECKS: dict[str, tuple[report.Check, ...]] = {
         report.above_majority("train_acc", MAJORITY["age"], margin=0.05),
         report.spread("test_feature", minimum=1e-4),
     ),
-    "unmix": (report.at_least("entropy_anchor", 1e-6, "anchor entropy"),),
+    "unmix": (
+        report.above_majority("train_acc", lambda run: run.metrics["train_majority"]),
+        report.at_least("feature_spread", 1e-3, "feature spread"),
+        report.at_least("entropy_anchor", 1e-6, "anchor entropy"),
+    ),
     "fewshot": (
         report.above_majority("train_acc", lambda run: MAJORITY.get(run.params["dataset"], MAJORITY["fewshot"])),
     ),
 }
 """What a working run is, per grid: Figure 1's runs leave the majority class and their 1-D feature
-is not constant (a constant feature makes the OT read-out a tie-break); Table 1's features
+is not constant (a constant feature makes the OT read-out a tie-break); Table 1's networks
+leave the majority material of their training pixels (their recorded rate) by 0.05, their
+held-out features vary across pixels (mean standard deviation per unit above 1e-3) and
 spread over more than one anchor; Table 2's networks learn their base classes."""
 
 
@@ -642,6 +724,11 @@ def scorecard(
             return report.not_tested("0 valid seeds, fewer than 3")
         return report.correlated(frame[x], frame[y], sign=sign, seeds=frame.seed)
 
+    def over_epochs(test, column: str) -> report.Finding:
+        frame = unmix.dropna(subset=[column]) if column in unmix else unmix.iloc[:0]
+        return report.judge(test, frame[column].tolist() if len(frame) else [], value=0.0, paired=False,
+                            seeds=frame.seed.tolist() if len(frame) else None, digits=2)  # fmt: skip
+
     less, greater = report.less, report.greater
     early = f"epoch {int(age.early_epoch.iloc[0])}" if len(age) else "the early epoch"
     cifar_fs = config.profile == "paper" and config["fewshot_dataset"] == "cifar_fs"
@@ -660,20 +747,30 @@ def scorecard(
          "FIERCE's MSE stays at its minimum", paired(less, "age", "rise", "fierce", "ce"), ("fierce", "ce")),
         ("age", "Fig. 1, §5.1: more feature entropy, lower fine MSE (across trained runs)",
          "strongly (negatively) correlated", correlated("age", "entropy_anchor", "mse_test_final", -1), CRITERIA),
-        ("unmix", "Table 1: FIERCE transfer MSE < CE", "0.006 ± 0.001 vs 0.200 (CE; 0.177 in the GRETSI version)",
-         paired(less, "unmix", "transfer_mse_test", "fierce", "ce"), ("fierce", "ce")),
-        ("unmix", "Table 1: FIERCE transfer MSE < LS", "0.006 ± 0.001 vs 0.017 ± 0.08",
-         paired(less, "unmix", "transfer_mse_test", "fierce", "ls"), ("fierce", "ls")),
-        ("unmix", "Table 1: LS raw MSE < CE raw MSE", "0.066 ± 0.1 vs 0.200",
-         paired(less, "unmix", "raw_mse_test", "ls", "ce"), ("ls", "ce")),
-        ("unmix", "Table 1: FIERCE raw MSE < CE raw MSE", "0.130 ± 0.008 vs 0.200",
-         paired(less, "unmix", "raw_mse_test", "fierce", "ce"), ("fierce", "ce")),
+        *[row for protocol, suffix in (("held-out blocks, last epoch", "_test"),
+                                       ("paper's protocol: min over epochs, training pixels", "_train_min"))
+          for row in (
+            ("unmix", f"Table 1: FIERCE transfer MSE < CE ({protocol})",
+             "0.006 ± 0.001 vs 0.200 (CE; 0.177 in the GRETSI version)",
+             paired(less, "unmix", f"transfer_mse{suffix}", "fierce", "ce"), ("fierce", "ce")),
+            ("unmix", f"Table 1: FIERCE transfer MSE < LS ({protocol})", "0.006 ± 0.001 vs 0.017 ± 0.08",
+             paired(less, "unmix", f"transfer_mse{suffix}", "fierce", "ls"), ("fierce", "ls")),
+            ("unmix", f"Table 1: LS raw MSE < CE raw MSE ({protocol})", "0.066 ± 0.1 vs 0.200",
+             paired(less, "unmix", f"raw_mse{suffix}", "ls", "ce"), ("ls", "ce")),
+            ("unmix", f"Table 1: FIERCE raw MSE < CE raw MSE ({protocol})", "0.130 ± 0.008 vs 0.200",
+             paired(less, "unmix", f"raw_mse{suffix}", "fierce", "ce"), ("fierce", "ce")),
+          )],
         ("unmix", "§5: more feature entropy, lower transfer MSE (across trained runs)",
          "entropy correlated with the ability to recycle the features",
          correlated("unmix", "entropy_anchor", "transfer_mse_test", -1), CRITERIA),
+        ("unmix", "§5: within each run, more feature entropy, lower transfer MSE (r over epochs < 0)",
+         "entropy correlated with the ability to recycle the features",
+         over_epochs(less, "r_entropy_transfer"), CRITERIA),
         ("unmix", "App. A.4: the anchor estimate follows the feature entropy (k-NN estimate, across trained runs)",
          "correlation 0.86 (over the epochs of one CE run)",
          correlated("unmix", "entropy_anchor", "entropy_knn", 1), CRITERIA),
+        ("unmix", "App. A.4: within each run, the anchor estimate follows the k-NN entropy (r over epochs > 0)",
+         "correlation 0.86 (over the epochs of one CE run)", over_epochs(greater, "r_anchor_knn"), CRITERIA),
         ("fewshot", "Table 2: FIERCE 1-shot accuracy > CE", "CIFAR-FS 66.16 ± 1.04 vs CE 64.32 ± 0.7",
          paired(greater, "fewshot", "acc_1shot", "fierce", "ce"), ("fierce", "ce")),
         ("fewshot", "Table 2: FIERCE 1-shot accuracy > LS", "CIFAR-FS 66.16 ± 1.04 vs LS 65.76 ± 0.57",
@@ -685,7 +782,8 @@ def scorecard(
          report.judge(report.paper_check, houston, paper=0.006, tolerance=0.001, scale_matches=False), ("fierce",)),
     ]
     # fmt: on
-    where = {g: report.where(config.profile, config[f"{g}_dataset"], config["seeds"]) for g in frames_by}
+    seeds = {g: config["unmix_seeds" if g == "unmix" else "seeds"] for g in frames_by}
+    where = {g: report.where(config.profile, config[f"{g}_dataset"], seeds[g]) for g in frames_by}
     checked = validity or {}
     claims = [
         report.Claim(
@@ -719,14 +817,54 @@ def _grid_frames(config: Config, gid: str, results: list[RunResult] | None = Non
     if not results:  # every run invalid
         return pd.DataFrame(columns=["criterion", "seed"]), pd.DataFrame(columns=["criterion", "seed", "epoch"])
     metrics, history = frames(results)
+    if gid == "unmix":
+        return with_epoch_correlations(metrics, history), history
     return (with_rise(metrics, history) if gid == "age" else metrics), history
 
 
-def results_table(config: Config, gid: str) -> pd.DataFrame:
-    """:func:`table` of grid ``gid`` (``"age"``, ``"unmix"`` or ``"fewshot"``) from the runs of ``config``."""
+def results_table(config: Config, gid: str, which: str | None = None) -> pd.DataFrame:
+    """:func:`table` of grid ``gid`` (``"age"``, ``"unmix"`` or ``"fewshot"``) from the runs of ``config``.
+
+    ``which``: the :data:`TABLES` entry, by default the grid's own; the unmixing grid also has
+    ``"outputs"`` (App. Table 1) and ``"epochs"`` (App. A.4 within each run).
+    """
     if gid not in _KINDS:
         raise ValueError(f"Expected `gid` in {list(_KINDS)}, got {gid!r}")
-    return table(_grid_frames(config, gid)[0], _KINDS[gid])
+    allowed = (_KINDS[gid], "outputs", "epochs") if gid == "unmix" else (_KINDS[gid],)
+    which = _KINDS[gid] if which is None else which
+    if which not in allowed:
+        raise ValueError(f"Expected `which` in {list(allowed)} for grid {gid!r}, got {which!r}")
+    return table(_grid_frames(config, gid)[0], which)
+
+
+def results_figure(config: Config, which: str):
+    """An appendix figure from the runs of ``config`` (live or committed), first seed of its grid.
+
+    ``which``: ``"sweeps"`` (App. Figs 1-2, :func:`plot_sweeps`), ``"reliability"`` (App. Fig. 3,
+    :func:`plot_reliability`), ``"tsne"`` (App. Fig. 4, :func:`plot_tsne`) or ``"age_features"``
+    (App. Fig. 5, :func:`plot_age_features`).
+    """
+    choices = ("sweeps", "reliability", "tsne", "age_features")
+    if which not in choices:
+        raise ValueError(f"Expected `which` in {list(choices)}, got {which!r}")
+    if which == "sweeps":
+        return plot_sweeps(sweep_table(*(config.results(g) for g in ("lambdas", "anchor_counts", "variants"))))
+    if which == "age_features":
+        return plot_age_features(config.results("age"), config["seeds"][0])
+    draw = plot_reliability if which == "reliability" else plot_tsne
+    return draw(config.results("unmix"), config["unmix_seeds"][0])
+
+
+SWEEP_COLUMNS = ("raw_mse_test", "transfer_mse_test", "raw_mse_train_min", "transfer_mse_train_min", "train_acc",
+                 "entropy_anchor")  # fmt: skip
+"""Columns of :func:`results_sweeps`: both protocols' MSEs, the training accuracy and the entropy."""
+
+
+def results_sweeps(config: Config) -> pd.DataFrame:
+    """App. A.1: :func:`sweep_table` of the appendix sweeps of ``config`` (live or committed), one
+    row per (sweep, value), the :data:`SWEEP_COLUMNS` rounded to 4 decimals."""
+    sweeps = sweep_table(*(config.results(g) for g in ("lambdas", "anchor_counts", "variants")))
+    return sweeps.set_index(["sweep", "value"])[list(SWEEP_COLUMNS)].round(4)
 
 
 def results_curves(config: Config, gid: str):

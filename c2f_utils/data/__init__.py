@@ -33,7 +33,7 @@ from . import (  # noqa: F401 - each registers its datasets
 )
 from .core import DatasetNotFoundError, DatasetSpec, LabeledData, available, check_files, describe, load, register
 from .files import DataIntegrityError, accept, content_digest, registry, verify
-from .splits import class_subset, few_shot_split, holdout_split
+from .splits import block_split, class_subset, few_shot_split, holdout_split
 
 __all__ = [
     "DataIntegrityError",
@@ -42,6 +42,7 @@ __all__ = [
     "LabeledData",
     "accept",
     "available",
+    "block_split",
     "check_files",
     "class_subset",
     "content_digest",

@@ -47,6 +47,7 @@ from ..constants import CIFAR10_CLASSES, CIFAR10_NAMES, CIFAR10H_COUNTS
 from .core import LabeledData, mapping_coarsening, register, stratified_split, take_split, threshold_coarsening
 from .embedded import digit_coarsenings
 from .files import DataIntegrityError, cached_tensors, fetch, missing_error, reading, verify
+from .splits import block_split
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -488,9 +489,11 @@ def read_unmixing_mat(
         ``pixels`` (P, bands) float32, ``abundances`` (P, materials) float32 and
         ``endmembers`` (materials, bands) float32, with pixel ``p`` of ``pixels``
         lined up with row ``p`` of ``abundances``; ``pixel_order`` (the order used,
-        ``"F"``, ``"C"`` or ``"-"`` when nothing was an image) and ``pixel_fit``
+        ``"F"``, ``"C"`` or ``"-"`` when nothing was an image), ``pixel_fit``
         (the :math:`R^2` above, for the order used; ``"F/C"``: data cube column-major,
-        abundance image row-major).
+        abundance image row-major) and ``coordinates``, the ``(P, 2)`` row and column of
+        each pixel in the image (None when neither an image nor ``nRow``/``nCol`` or
+        ``lines``/``cols`` give its shape).
     """
     from scipy.io import loadmat
     from scipy.io.matlab import MatReadError
@@ -584,7 +587,32 @@ def read_unmixing_mat(
         "endmembers": e.astype(np.float32),
         "pixel_order": best,
         "pixel_fit": scores[best],
+        "coordinates": _coordinates(mats, y, a, dict((o[0], o[1:]) for o in options)[best], n_pix),
     }
+
+
+def _coordinates(
+    mats: list[dict[str, Any]], y: np.ndarray, a: np.ndarray, orders: tuple[str | None, str | None], n_pix: int
+) -> np.ndarray | None:
+    """``(P, 2)`` row and column of each pixel in the scene's image, or None when its shape is unknown.
+
+    From the image that was flattened (the data cube, else the abundance image) in its order;
+    with no image, from the scalars ``nRow``/``nCol`` (or ``lines``/``cols``) of the files, the
+    pixels being MATLAB's column-major order.
+    """
+    (y_order, a_order) = orders
+    if y.ndim == 3 or a.ndim == 3:
+        rows, cols = (y if y.ndim == 3 else a).shape[:2]
+        order = y_order if y.ndim == 3 else a_order
+    else:
+        sizes = [(_scalar(mats, r), _scalar(mats, c)) for r, c in (("nRow", "nCol"), ("lines", "cols"))]
+        shape = next(((r, c) for r, c in sizes if r and c and r * c == n_pix), None)
+        if shape is None:
+            return None
+        (rows, cols), order = (int(shape[0]), int(shape[1])), "F"
+    p = np.arange(n_pix)
+    row, col = (p % rows, p // rows) if order == "F" else (p // cols, p % cols)
+    return np.stack([row, col], 1).astype(np.int64)
 
 
 def _file_names(files: Any) -> tuple[str, ...]:
@@ -610,10 +638,14 @@ def _unmixing(
     test_fraction: float,
     split_seed: int,
     pixel_order: str,
+    split_by: str,
+    blocks: int,
 ) -> LabeledData:
     check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
     check_positive_int("split_seed", split_seed, minimum=0)
     check_choice("pixel_order", pixel_order, ("auto", "F", "C"))
+    check_choice("split_by", split_by, ("blocks", "pixels"))
+    check_positive_int("blocks", blocks, minimum=2)
     folder = data_dir / "hyperspectral"
     layouts = UNMIXING_LAYOUTS[name] if files is None else (_file_names(files),)
     found = next((layout for layout in layouts if all((folder / f).is_file() for f in layout)), None)
@@ -635,7 +667,7 @@ def _unmixing(
         out = read_unmixing_mat(paths, pixel_order, dataset=name, data_dir=data_dir)
         return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
 
-    payload = cached_tensors(f"unmixing-{name}", paths, decode, {"reader": 2, "pixel_order": pixel_order})
+    payload = cached_tensors(f"unmixing-{name}", paths, decode, {"reader": 3, "pixel_order": pixel_order})
     abund = payload["abundances"]
     n_mat = abund.shape[1]
     names = materials if materials and len(materials) == n_mat else tuple(f"material{i}" for i in range(n_mat))
@@ -654,15 +686,37 @@ def _unmixing(
             "pixel_fit": payload["pixel_fit"],
         },
     )
-    return take_split(data, split, test_fraction, split_seed, data.coarse["argmax"])
+    coords = payload["coordinates"]
+    if coords is not None:
+        data.meta["coordinates"] = coords
+    if split == "all":
+        return data
+    if split_by == "pixels":
+        return take_split(data, split, test_fraction, split_seed, data.coarse["argmax"])
+    if coords is None:
+        raise ValueError(
+            f"{name}: Expected the image's shape (an image array, or nRow/nCol scalars) for split_by='blocks', "
+            "got pixels only; pass split_by='pixels' for a split into random pixels"
+        )
+    kept, held = block_split(coords.numpy(), data.coarse["argmax"].numpy(), test_fraction, blocks, split_seed)
+    out = data.subset(torch.as_tensor(kept if split == "train" else held))
+    out.split = split
+    out.meta["coordinates"] = coords[torch.as_tensor(kept if split == "train" else held)]
+    return out
 
 
 _UNMIXING_DOC = """{title} hyperspectral unmixing scene: pixels ``(P, bands)`` and abundances.
 
     Fine target: the abundance vector of each pixel (float32, rows sum to 1).
     Coarsening ``"argmax"``: the dominant material. ``split="all"`` gives every pixel;
-    ``"train"``/``"test"`` a seeded pixel split stratified on the dominant material.
-    ``meta["endmembers"]`` holds the reference spectra; ``meta["pixel_order"]`` and
+    ``"train"``/``"test"`` hold out ``test_fraction`` of the scene by whole contiguous blocks
+    (``split_by="blocks"``, the default: the image cut into ``blocks x blocks`` rectangles,
+    the held-out ones drawn with ``split_seed`` so that their dominant materials are shared
+    as in the whole scene, :func:`~c2f_utils.data.block_split`): neighbouring pixels are nearly
+    alike, and a test pixel beside training pixels is not held out. ``split_by="pixels"``:
+    a seeded split into random pixels, stratified on the dominant material.
+    ``meta["coordinates"]`` holds the row and column of each pixel of the split;
+    ``meta["endmembers"]`` the reference spectra; ``meta["pixel_order"]`` and
     ``meta["pixel_fit"]`` say how images were flattened and how much of the
     spectra's variance the abundances then explain (:func:`read_unmixing_mat`). Files, in
     ``<data dir>/hyperspectral/``, the first layout found: {files} (or pass ``files=``, one
@@ -680,8 +734,12 @@ def _register_unmixing(name: str, title: str, materials: tuple[str, ...] | None)
         test_fraction: float = 0.2,
         split_seed: int = 0,
         pixel_order: str = "auto",
+        split_by: str = "blocks",
+        blocks: int = 5,
     ) -> LabeledData:
-        return _unmixing(name, split, data_dir, files, materials, test_fraction, split_seed, pixel_order)
+        return _unmixing(
+            name, split, data_dir, files, materials, test_fraction, split_seed, pixel_order, split_by, blocks
+        )
 
     loader.__name__ = name
     layouts = " or ".join(" + ".join(f"``{f}``" for f in layout) for layout in UNMIXING_LAYOUTS[name])

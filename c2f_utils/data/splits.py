@@ -1,4 +1,5 @@
-"""Class splits of a :class:`~c2f_utils.data.LabeledData`: base/novel classes, few-shot draws, hold-outs.
+"""Class splits of a :class:`~c2f_utils.data.LabeledData`: base/novel classes, few-shot draws, hold-outs,
+and spatially blocked splits of an image's pixels (:func:`block_split`).
 
 Transfer and few-shot experiments train on some classes and evaluate on others
 (FIERCE's few-shot Table 2, the OT chapter's target task); these functions cut a
@@ -17,7 +18,7 @@ import torch
 from .._checks import check_bool, check_number, check_positive_int
 from .core import LabeledData
 
-__all__ = ["class_subset", "few_shot_split", "holdout_split"]
+__all__ = ["BLOCK_DRAWS", "BLOCK_TOLERANCE", "block_split", "class_subset", "few_shot_split", "holdout_split"]
 
 
 def _check_data(data: LabeledData) -> None:
@@ -136,3 +137,84 @@ def holdout_split(data: LabeledData, fraction: float, rng: np.random.Generator) 
     mask = torch.zeros(len(data), dtype=torch.bool)
     mask[torch.as_tensor(rng.permutation(len(data))[: int(len(data) * fraction)])] = True
     return data.subset(~mask), data.subset(mask)
+
+
+BLOCK_TOLERANCE = 0.05
+"""Largest total-variation distance between the class shares of the held-out blocks and those of
+all the pixels that :func:`block_split` accepts at once."""
+BLOCK_DRAWS = 10_000
+"""Seeded draws of held-out blocks :func:`block_split` looks through."""
+
+
+def block_split(
+    coordinates: np.ndarray, labels: np.ndarray, fraction: float, blocks: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(kept, held_out)`` row indices of pixels, held out by whole contiguous blocks of the image.
+
+    Neighbouring pixels of a scene are nearly alike: a split into random interleaved pixels
+    puts a near copy of almost every test pixel in the training part, and the held-out error
+    is the training error. Here the image (``rows x cols``, from the largest coordinates) is
+    cut into a grid of ``blocks x blocks`` rectangles (edges at ``round(k * rows / blocks)``),
+    and ``k = max(1, round(fraction * B))`` of the ``B`` blocks that hold pixels are held out
+    whole. Which ones: the first of :data:`BLOCK_DRAWS` draws of ``k`` blocks (a
+    :class:`numpy.random.Generator` seeded with ``seed``) whose held-out pixels have class
+    shares (``labels``) within :data:`BLOCK_TOLERANCE` of all the pixels' in total variation,
+    :math:`\tfrac12 \sum_c |p_c^{\text{held}} - p_c|`; if none is, the draw with the smallest
+    distance. The split is a function of the pixels, the labels and the seed.
+
+    Parameters
+    ----------
+    coordinates : (N, 2) int array
+        Row and column of each pixel in the image, >= 0.
+    labels : (N,) int array
+        A class per pixel (e.g. the dominant material), >= 0.
+    fraction : float
+        Target share of the blocks held out, in (0, 1).
+    blocks : int
+        Blocks per side of the image, >= 2.
+    seed : int
+        Seed of the draws, >= 0.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Sorted row indices of the kept and of the held-out pixels.
+    """
+    xy = np.asarray(coordinates)
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0 or xy.dtype.kind not in "iu" or (xy < 0).any():
+        raise ValueError(
+            f"Expected `coordinates` as a non-empty (N, 2) array of non-negative integers, "
+            f"got shape {xy.shape} and dtype {xy.dtype}"
+        )
+    y = np.asarray(labels)
+    if y.shape != (len(xy),) or y.dtype.kind not in "iu" or (y < 0).any():
+        raise ValueError(
+            f"Expected `labels` as {len(xy)} non-negative integers (one per pixel), "
+            f"got shape {y.shape} and dtype {y.dtype}"
+        )
+    fraction = check_number("fraction", fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    blocks = check_positive_int("blocks", blocks, minimum=2)
+    seed = check_positive_int("seed", seed, minimum=0)
+    size = xy.max(0) + 1
+    edges = [np.rint(np.arange(blocks + 1) * s / blocks) for s in size]
+    cell = [np.searchsorted(e, v, side="right") - 1 for e, v in zip(edges, xy.T, strict=True)]
+    block = cell[0] * blocks + cell[1]
+    present = np.unique(block)
+    k = max(1, round(fraction * len(present)))
+    if k >= len(present):
+        raise ValueError(
+            f"Expected `fraction` ({fraction:g}) to leave at least one of the {len(present)} blocks holding pixels, "
+            f"got {k} held out (use more `blocks`)"
+        )
+    n_class = int(y.max()) + 1
+    counts = np.zeros((len(present), n_class))
+    np.add.at(counts, (np.searchsorted(present, block), y), 1)
+    shares = counts.sum(0) / counts.sum()
+    rng = np.random.default_rng(seed)
+    draws = np.argsort(rng.random((BLOCK_DRAWS, len(present))), axis=1)[:, :k]
+    held = counts[draws].sum(1)
+    distance = 0.5 * np.abs(held / held.sum(1, keepdims=True) - shares).sum(1)
+    close = np.flatnonzero(distance <= BLOCK_TOLERANCE)
+    chosen = present[draws[close[0] if len(close) else int(np.argmin(distance))]]
+    mask = np.isin(block, chosen)
+    return np.flatnonzero(~mask), np.flatnonzero(mask)

@@ -42,6 +42,7 @@ from .linear import ProbeResult, linear_probe, ridge_probe, within_group_accurac
 from .regression import (
     OTRegressionResult,
     SoftmaxHead,
+    TransferResult,
     ot_regression_1d,
     simplex_mse,
     softmax_mse,
@@ -68,6 +69,7 @@ __all__ = [
     "PlanAnalysis",
     "ProbeResult",
     "SoftmaxHead",
+    "TransferResult",
     "anchor_entropy",
     "box_area_fraction",
     "box_mass",

@@ -9,7 +9,8 @@ mean target of the predicted class.
 
 FIERCE's unmixing experiment (§5.2, Table 1) reads a vector of proportions (material
 abundances, a point of the simplex) off frozen features with a *transfer head*: a
-linear map followed by a softmax, fit with the squared error (:func:`transfer_mse`).
+linear map followed by a softmax, fit with the squared error on standardised features, to
+convergence (:func:`transfer_mse`).
 """
 
 from __future__ import annotations
@@ -28,18 +29,21 @@ from .._checks import (
     check_device,
     check_logits,
     check_magnitude,
+    check_number,
     check_positive_int,
     check_probs,
     check_same_length,
     check_tensor,
 )
 from ..models import ModelOutput
-from ..train import TrainConfig, fit, random_state_kept
+from ..train import resolve_device
 from .linear import ArrayLike
 
 __all__ = [
+    "WHITEN_RCOND",
     "OTRegressionResult",
     "SoftmaxHead",
+    "TransferResult",
     "ot_regression_1d",
     "simplex_mse",
     "softmax_mse",
@@ -321,42 +325,117 @@ def simplex_mse(probs: Tensor, target: Tensor) -> float:
     return float((probs - target).square().sum(1).mean())
 
 
+WHITEN_RCOND = 1e-5
+"""Directions of the centred features whose singular value is below this fraction of the largest
+are dropped by :func:`transfer_mse`'s whitening (float32 features carry rounding noise at
+about 1e-7 of their scale; dead ReLU units are constant)."""
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """Result of :func:`transfer_mse`.
+
+    ``train_mse``: the chosen head's MSE on every training row (fit and validation rows: the
+    paper's protocol reads it); ``test_mse`` on the test rows; ``val_mse`` on the validation
+    rows, which chose the parameters; ``iterations``: the function evaluation that gave them;
+    ``stopped``: the evaluations run; ``converged``: whether the fit stopped on its tolerance
+    or its patience rather than on ``max_iter``; ``rank``: the whitened directions kept.
+    """
+
+    train_mse: float
+    test_mse: float
+    val_mse: float
+    iterations: int
+    stopped: int
+    converged: bool
+    rank: int
+
+
+def _whitener(x: Tensor) -> tuple[Tensor, Tensor]:
+    """``(mean, projection)`` with ``(x - mean) @ projection`` centred, uncorrelated, of unit variance."""
+    mean = x.mean(0)
+    _, sv, vt = torch.linalg.svd(x - mean, full_matrices=False)
+    keep = sv > WHITEN_RCOND * sv[0] if sv[0] > 0 else torch.zeros_like(sv, dtype=torch.bool)
+    if not bool(keep.any()):  # constant features: the head can only learn the mean proportions
+        return mean, torch.zeros(x.shape[1], 1, dtype=x.dtype, device=x.device)
+    return mean, vt[keep].T / (sv[keep] / math.sqrt(len(x)))
+
+
+class _Patience(Exception):
+    """Raised inside an L-BFGS closure to stop a fit whose validation MSE stopped improving."""
+
+
+def _mse(logits: Tensor, a: Tensor) -> Tensor:
+    """:func:`softmax_mse` without its checks (called at every evaluation of an L-BFGS fit)."""
+    return (torch.softmax(logits, 1) - a).square().sum(1).mean()
+
+
 def transfer_mse(
     train_features: Tensor,
     train_targets: Tensor,
     test_features: Tensor,
     test_targets: Tensor,
-    epochs: int,
     seed: int,
+    *,
+    val_rows: Tensor | None = None,
+    val_fraction: float = 0.2,
+    max_iter: int = 500,
+    patience: int = 25,
+    tolerance: float = 1e-10,
     device: str = "cpu",
-) -> tuple[float, float]:
-    r"""Transfer MSE of frozen features: fit a :class:`SoftmaxHead` with :func:`softmax_mse`.
+) -> TransferResult:
+    r"""Transfer MSE of frozen features: a softmax-linear head fit to convergence, stopped on validation rows.
 
-    The head is initialised from its own generator seeded with ``seed`` (torch's
-    ``nn.Linear`` initialisation) and trained with Adam (learning rate :math:`10^{-2}`, mini-batches of 200) for
-    ``epochs`` epochs on the training features, as in the official code; the features
-    are not changed, and neither is torch's global random state (a probe called during
-    training leaves the training's draws as they were). Returns the :func:`simplex_mse` of
-    its predictions on the training and on the test features.
+    The head :math:`\hat a = \operatorname{softmax}(W z + b)` (:class:`SoftmaxHead`) reads the
+    *whitened* features :math:`z = P^\top (r - \bar r)`: centred with the mean of the rows it
+    is fit on and rotated and scaled by their singular value decomposition to unit,
+    uncorrelated variance (directions below :data:`WHITEN_RCOND` of the largest singular value
+    dropped). A linear head on :math:`z` is a linear head on :math:`r`, so the model is the
+    paper's; whitening only makes the fit as easy for every set of features: features of
+    different criteria differ in norm by an order of magnitude and are strongly correlated,
+    and the result no longer depends on that (it is invariant to any invertible affine map of
+    the features). It minimises, full batch,
+
+    .. math:: \frac1N \sum_{n=1}^N \|\hat a_n - a_n\|_2^2
+
+    by L-BFGS with a strong-Wolfe line search (``torch.optim.LBFGS``) on the training rows
+    less validation rows (``val_rows``, or a seeded random ``val_fraction`` of them; never the
+    test rows), and keeps the evaluated parameters with the lowest validation MSE (early
+    stopping). It stops when the objective or the step changes by less than ``tolerance``
+    in one iteration (L-BFGS's own test), when the validation MSE has not improved for
+    ``patience`` function evaluations, or after ``max_iter`` iterations. The official code
+    instead trains the head with Adam (:math:`10^{-2}`, mini-batches of 200) for a fixed 100
+    epochs on the raw features, which does not converge on features of large norm. The head
+    starts from its own generator seeded with ``seed``; torch's global random state is not
+    touched.
 
     Parameters
     ----------
     train_features, test_features : Tensor
-        ``(N, d)`` frozen features, finite, ``N >= 1``; float64 features are read as
-        float32, the head's dtype.
+        ``(N, d)`` frozen features, finite, ``N >= 1`` (the training part needs at least two
+        rows: one to fit, one to validate); read as float64.
     train_targets, test_targets : Tensor
         ``(N, m)`` proportions (rows on the simplex), checked as in :func:`softmax_mse`.
-    epochs : int
-        Training epochs of the head.
     seed : int
-        Seed of the head's initialisation and batch order, >= 0.
+        Seed of the head's initialisation and of the random validation rows, >= 0.
+    val_rows : Tensor, optional
+        Boolean mask (one per training row) or indices of the training rows held out for the
+        stopping (a spatial block of an image, say); some rows must remain to fit.
+    val_fraction : float
+        Share of random training rows held out when ``val_rows`` is not given, in (0, 1).
+    max_iter : int
+        Most L-BFGS iterations.
+    patience : int
+        Function evaluations without a better validation MSE before stopping.
+    tolerance : float
+        Change of the objective in one iteration below which the fit has converged, > 0.
     device : str
-        Where the head trains: ``"auto"`` or a device name torch knows.
+        Where the head is fit: ``"auto"`` or a device name torch knows.
 
     Returns
     -------
-    (float, float)
-        Training and test MSE.
+    TransferResult
+        Training, test and validation MSE of the chosen iterate, and how the fit stopped.
 
     References
     ----------
@@ -368,28 +447,86 @@ def transfer_mse(
     ):
         check_tensor(f"{name}_features", feats, ndim=2, floating=True)
         check_probs(f"{name}_targets", targets, rows=len(feats), like=f"{name}_features", atol=0.1, min_entry=-0.01)
-    check_positive_int("epochs", epochs)
-    seed = check_positive_int("seed", seed, minimum=0)  # random.seed refuses NumPy integers
+    seed = check_positive_int("seed", seed, minimum=0)
+    max_iter = check_positive_int("max_iter", max_iter)
+    patience = check_positive_int("patience", patience)
+    tolerance = check_number("tolerance", tolerance, low=0, low_inclusive=False)
+    val_fraction = check_number("val_fraction", val_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
     if not (isinstance(device, str) and device == "auto"):
         check_device("device", device, str_only=True)
-    # The head is float32: float64 features are read as float32 (a no-op for float32 ones).
-    train_features, test_features = train_features.float(), test_features.float()
-    for name, feats in (("train_features", train_features), ("test_features", test_features)):
-        if feats.device.type == "cpu" and not bool(torch.isfinite(feats).all()):
-            raise ValueError(f"Expected `{name}` within the range of float32 (the head's dtype), got larger values")
     if train_features.shape[1] != test_features.shape[1] or train_targets.shape[1] != test_targets.shape[1]:
         raise ValueError(
             f"Expected train and test of equal widths, got features {train_features.shape[1]} and "
             f"{test_features.shape[1]}, targets {train_targets.shape[1]} and {test_targets.shape[1]}"
         )
-    head = SoftmaxHead(train_features.shape[1], train_targets.shape[1], generator=torch.Generator().manual_seed(seed))
-    config = TrainConfig(
-        epochs=epochs, batch_size=200, optimizer="adam", lr=1e-2, seed=seed, device=device, progress=False
+    n = len(train_features)
+    held = torch.zeros(n, dtype=torch.bool)
+    if val_rows is None:
+        held[torch.as_tensor(np.random.default_rng(seed).permutation(n)[: max(1, round(val_fraction * n))])] = True
+    else:
+        rows = check_tensor("val_rows", val_rows, ndim=1, min_rows=1).cpu()
+        if rows.dtype == torch.bool:
+            if len(rows) != n:
+                raise ValueError(f"Expected `val_rows` as a mask of the {n} training rows, got {len(rows)} entries")
+            held = rows
+        elif rows.is_floating_point() or int(rows.min()) < 0 or int(rows.max()) >= n:
+            raise ValueError(f"Expected `val_rows` as a mask or indices of the {n} training rows, got {rows[:10]}")
+        else:
+            held[rows] = True
+    if held.all() or not held.any():
+        raise ValueError(
+            f"Expected `val_rows` to hold out some but not all of the {n} training rows, got {int(held.sum())}"
+        )
+    where = resolve_device(device)
+    xtr, xte = train_features.to(where, torch.float64), test_features.to(where, torch.float64)
+    atr, ate = train_targets.to(where, torch.float64), test_targets.to(where, torch.float64)
+    for name, feats in (("train_features", xtr), ("test_features", xte)):
+        if not bool(torch.isfinite(feats).all()):
+            raise ValueError(
+                f"Expected `{name}` within the range of float64, got {int((~torch.isfinite(feats)).sum())} others"
+            )
+    held = held.to(where)
+    mean, proj = _whitener(xtr[~held])
+    ztr, zte = (xtr - mean) @ proj, (xte - mean) @ proj
+    z_fit, a_fit, z_val, a_val = ztr[~held], atr[~held], ztr[held], atr[held]
+    head = SoftmaxHead(proj.shape[1], atr.shape[1], generator=torch.Generator().manual_seed(seed)).to(
+        where, torch.float64
     )
-    with random_state_kept(device):
-        fit(head, (train_features, train_targets), softmax_mse, config)  # fit seeds torch: not the caller's state
+    opt = torch.optim.LBFGS(
+        head.parameters(), lr=1, max_iter=max_iter, max_eval=2 * max_iter, history_size=20,
+        line_search_fn="strong_wolfe", tolerance_grad=1e-12, tolerance_change=tolerance,
+    )  # fmt: skip
+    track = {"evals": 0, "best": math.inf, "at": 0, "state": None}
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = _mse(head(z_fit).logits, a_fit)
+        loss.backward()
+        with torch.no_grad():  # every parameter L-BFGS evaluates is a candidate; the validation rows pick
+            current = float(_mse(head(z_val).logits, a_val))
+        track["evals"] += 1
+        if current < track["best"]:
+            track.update(best=current, at=track["evals"], state={k: v.clone() for k, v in head.state_dict().items()})
+        elif track["evals"] - track["at"] >= patience:
+            raise _Patience
+        return loss
+
+    converged = True
+    try:
+        opt.step(closure)
+        converged = int(opt.state_dict()["state"][0]["n_iter"]) < max_iter and track["evals"] < 2 * max_iter
+    except _Patience:
+        pass
+    head.load_state_dict(track["state"])
     with torch.no_grad():
-        head.cpu()
-        train_mse = simplex_mse(torch.softmax(head(train_features).logits, 1), train_targets)
-        test_mse = simplex_mse(torch.softmax(head(test_features).logits, 1), test_targets)
-    return train_mse, test_mse
+        train_mse = float(_mse(head(ztr).logits, atr))
+        test_mse = float(_mse(head(zte).logits, ate))
+    return TransferResult(
+        train_mse=train_mse,
+        test_mse=test_mse,
+        val_mse=track["best"],
+        iterations=track["at"],
+        stopped=track["evals"],
+        converged=converged,
+        rank=int(proj.shape[1]),
+    )
