@@ -214,3 +214,67 @@ def test_fierce_noise_comes_from_its_generator_and_leaves_torch_s_alone() -> Non
     assert torch.equal(torch.get_rng_state(), state)  # nothing drawn from the global generator
     torch.manual_seed(123)
     assert loss_value() == first  # the global state does not matter either
+
+
+def test_age_inputs_are_standardised_with_the_training_split_only() -> None:
+    run = _quick("age").replace(standardize=True)
+    train, test = run.load_data()
+    x_train, x_test = run.inputs(train, test)
+    ref_train, ref_test = train.x.double().numpy(), test.x.double().numpy()
+    mean = ref_train.mean(axis=(0, 2, 3), keepdims=True)
+    std = ref_train.std(axis=(0, 2, 3), keepdims=True, ddof=1)
+    assert np.allclose(x_train.numpy(), (ref_train - mean) / std, atol=1e-4)
+    assert np.allclose(x_test.numpy(), (ref_test - mean) / std, atol=1e-4)  # the training split's statistics
+    raw_train, raw_test = run.replace(standardize=False).inputs(train, test)
+    assert raw_train is train.x and raw_test is test.x
+
+
+def test_age_cnn_has_a_one_d_feature_through_a_learnable_affine_map() -> None:
+    run = _quick("age").replace(model="cnn", standardize=True)
+    net = run.build_model((1, 16, 16))
+    out = net(torch.randn(5, 1, 16, 16))
+    assert out.logits.shape == (5, 2) and out.features.shape == (5, 1)
+    with torch.no_grad():
+        net.scale.fill_(3.0)
+        net.shift.fill_(-2.0)
+    net.eval()
+    x = torch.randn(4, 1, 16, 16)
+    pooled = net.stages(net.stem(x)).mean(dim=(2, 3)).mean(dim=1, keepdim=True)
+    assert torch.allclose(net(x).features, 3.0 * pooled - 2.0, atol=1e-5)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert "models.resnet" in run.components() and "models.mlp" not in run.components()
+
+
+def test_real_age_recipe_spaces_anchors_one_unit_apart_at_the_official_temperature() -> None:
+    crit = fierce.CHAPTER.configure("real").runs("age")[0].replace(criterion="fierce").build_criterion()
+    gaps = crit.anchors[1:, 0] - crit.anchors[:-1, 0]
+    assert torch.allclose(gaps, torch.ones_like(gaps)) and crit.tau == 1.0
+
+
+def test_fewshot_warm_up_raises_the_learning_rate_then_steps_after_it() -> None:
+    run = _quick("fewshot").replace(criterion="ce", epochs=5, warmup_epochs=2, anchor_count=20, episodes=20)
+    lrs = run.run().history.dropna(subset=["lr"]).set_index("epoch").lr
+    lr = run.lr
+    # warm-up (e + 1) / (w + 1), then milestones at 1/3 and 2/3 of the 3 epochs after it: epochs 3 and 4
+    assert np.allclose(lrs.loc[[1, 2, 3, 4, 5]].to_numpy(), [lr / 3, 2 * lr / 3, lr, 0.1 * lr, 0.01 * lr])
+
+
+class _Run:
+    def __init__(self, criterion: str, train_acc: float, test_acc: float, feature: np.ndarray) -> None:
+        self.params = {"criterion": criterion, "seed": 0, "dataset": "utkface"}
+        self.metrics = {"test_acc": test_acc}
+        self.history = pd.DataFrame({"epoch": [0, 1], "train_acc": [np.nan, train_acc]})
+        self.arrays = {"test_feature": feature}
+
+
+def test_age_validity_needs_training_and_test_accuracy_and_a_spread_feature() -> None:
+    spread = np.linspace(-3, 3, 50)
+    runs = [
+        _Run("ce", 0.9, 0.85, spread),
+        _Run("ls", 0.9, 0.55, spread),  # above the majority on training faces only
+        _Run("fierce", 0.51, 0.5, spread),  # the majority class
+        _Run("ce", 0.9, 0.85, np.full(50, 2.0)),  # a constant feature
+    ]
+    checked = fierce.validity(runs, "age")
+    assert [not failed for failed in checked.failures] == [True, False, False, False]
+    assert "test acc" in checked.failures[1][0][1] and "constant" in checked.failures[3][0][1]
