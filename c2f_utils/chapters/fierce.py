@@ -519,9 +519,9 @@ CHAPTER = register(Chapter(
         # Table 2 on CIFAR-10 (5 base + 5 novel classes) with LeNet-5 for 10 epochs after a 2-epoch warm-up.
         "real": _profile(
             (0, 1, 2), "cpu",
-            age=dict(dataset="utkface", model="cnn", standardize=True, image_size=32, epochs=20, lr=1e-3,
+            age=dict(dataset="utkface", model="cnn", standardize=True, image_size=32, epochs=12, lr=1e-3,
                      batch_size=128, lam=0.3, smoothing=0.1,
-                     anchor_count=21, anchor_range=(-10.0, 10.0), tau=1.0, probe_every=4),
+                     anchor_count=21, anchor_range=(-10.0, 10.0), tau=1.0, probe_every=3),
             unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, transfer_epochs=100, probe_every=25),
             fewshot=dict(_FEWSHOT, dataset="cifar10_jpeg", epochs=10, lr=0.05, episodes=2000, warmup_epochs=2),
             lams=(0.3, 1.0, 4.0),
