@@ -278,3 +278,49 @@ def test_age_validity_needs_training_and_test_accuracy_and_a_spread_feature() ->
     checked = fierce.validity(runs, "age")
     assert [not failed for failed in checked.failures] == [True, False, False, False]
     assert "test acc" in checked.failures[1][0][1] and "constant" in checked.failures[3][0][1]
+
+
+class _Config:
+    """The part of a Config the report functions read: runs per grid and values."""
+
+    profile = "real"
+
+    def __init__(self, runs: dict[str, list[_Run]]) -> None:
+        self.runs = runs
+
+    def results(self, gid: str) -> list[_Run]:
+        return self.runs[gid]
+
+    def __getitem__(self, name: str):
+        return {"seeds": (0, 1), "age_dataset": "utkface"}[name]
+
+
+def test_report_functions_read_every_age_and_fewshot_run_with_its_checks() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed, crit in ((0, "ce"), (0, "fierce"), (1, "ce"), (1, "fierce")):
+        run = _Run(crit, 0.9 if seed == 0 else 0.5, 0.8, rng.normal(size=40))
+        run.params["seed"] = seed
+        run.arrays["test_target"] = rng.uniform(1, 90, 40)
+        run.history = pd.DataFrame(
+            {"epoch": [0, 3, 6], "train_acc": [np.nan, 0.7, run.history.train_acc.iloc[-1]],
+             "mse_test": [900.0, 500.0, 450.0], "entropy_anchor": [0.1, 1.5, 2.0], "test_acc": [0.5, 0.7, 0.8]}
+        )  # fmt: skip
+        runs.append(run)
+    fewshot = [_Run("ls", 0.3, 0.0, np.zeros(1)), _Run("ce", 0.6, 0.0, np.zeros(1))]
+    config = _Config({"age": runs, "fewshot": fewshot})
+    checks = fierce.results_checks(config, "age")
+    assert list(checks.failed == "") == [True, True, False, False]  # seed 1 stays at the majority class
+    assert np.allclose(checks.feature_std, [np.std(r.arrays["test_feature"]) for r in runs])
+    fs = fierce.results_checks(config, "fewshot")
+    assert list(fs.failed == "") == [False, True] and "test_acc" not in fs  # 0.30 is below 0.21 + 0.10
+    fig = fierce.results_age_features(config)
+    assert [ax.get_title() for ax in fig.axes] == ["ce", "fierce"]  # the first seed only
+    curves = fierce.results_curves(config, "age")
+    titles = [title for title, _ in fierce.CURVES["age"].values()]
+    assert [ax.get_title() for ax in curves.axes if ax.get_title()] == titles
+    with pytest.raises(ValueError, match="gid"):
+        fierce.results_checks(config, "unmix")
