@@ -258,3 +258,113 @@ def test_the_unmixing_grid_has_its_own_seeds() -> None:
     assert {r.seed for r in config.runs("unmix")} == {0, 1, 2, 3, 4}
     assert {r.seed for r in config.runs("age")} == {0, 1, 2}
     assert {r.seed for r in config.runs("lambdas")} == {0}
+
+
+def test_age_inputs_are_standardised_with_the_training_split_only() -> None:
+    run = _quick("age").replace(standardize=True)
+    train, test = run.load_data()
+    x_train, x_test = run.inputs(train, test)
+    ref_train, ref_test = train.x.double().numpy(), test.x.double().numpy()
+    mean = ref_train.mean(axis=(0, 2, 3), keepdims=True)
+    std = ref_train.std(axis=(0, 2, 3), keepdims=True, ddof=1)
+    assert np.allclose(x_train.numpy(), (ref_train - mean) / std, atol=1e-4)
+    assert np.allclose(x_test.numpy(), (ref_test - mean) / std, atol=1e-4)  # the training split's statistics
+    raw_train, raw_test = run.replace(standardize=False).inputs(train, test)
+    assert raw_train is train.x and raw_test is test.x
+
+
+def test_age_cnn_has_a_one_d_feature_through_a_learnable_affine_map() -> None:
+    run = _quick("age").replace(model="cnn", standardize=True)
+    net = run.build_model((1, 16, 16))
+    out = net(torch.randn(5, 1, 16, 16))
+    assert out.logits.shape == (5, 2) and out.features.shape == (5, 1)
+    with torch.no_grad():
+        net.scale.fill_(3.0)
+        net.shift.fill_(-2.0)
+    net.eval()
+    x = torch.randn(4, 1, 16, 16)
+    pooled = net.stages(net.stem(x)).mean(dim=(2, 3)).mean(dim=1, keepdim=True)
+    assert torch.allclose(net(x).features, 3.0 * pooled - 2.0, atol=1e-5)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert "models.resnet" in run.components() and "models.mlp" not in run.components()
+
+
+def test_real_age_recipe_spaces_anchors_one_unit_apart_at_the_official_temperature() -> None:
+    crit = fierce.CHAPTER.configure("real").runs("age")[0].replace(criterion="fierce").build_criterion()
+    gaps = crit.anchors[1:, 0] - crit.anchors[:-1, 0]
+    assert torch.allclose(gaps, torch.ones_like(gaps)) and crit.tau == 1.0
+
+
+def test_fewshot_warm_up_raises_the_learning_rate_then_steps_after_it() -> None:
+    run = _quick("fewshot").replace(criterion="ce", epochs=5, warmup_epochs=2, anchor_count=20, episodes=20)
+    lrs = run.run().history.dropna(subset=["lr"]).set_index("epoch").lr
+    lr = run.lr
+    # warm-up (e + 1) / (w + 1), then milestones at 1/3 and 2/3 of the 3 epochs after it: epochs 3 and 4
+    assert np.allclose(lrs.loc[[1, 2, 3, 4, 5]].to_numpy(), [lr / 3, 2 * lr / 3, lr, 0.1 * lr, 0.01 * lr])
+
+
+class _Run:
+    def __init__(self, criterion: str, train_acc: float, test_acc: float, feature: np.ndarray) -> None:
+        self.params = {"criterion": criterion, "seed": 0, "dataset": "utkface"}
+        self.metrics = {"test_acc": test_acc}
+        self.history = pd.DataFrame({"epoch": [0, 1], "train_acc": [np.nan, train_acc]})
+        self.arrays = {"test_feature": feature}
+
+
+def test_age_validity_needs_training_and_test_accuracy_and_a_spread_feature() -> None:
+    spread = np.linspace(-3, 3, 50)
+    runs = [
+        _Run("ce", 0.9, 0.85, spread),
+        _Run("ls", 0.9, 0.55, spread),  # above the majority on training faces only
+        _Run("fierce", 0.51, 0.5, spread),  # the majority class
+        _Run("ce", 0.9, 0.85, np.full(50, 2.0)),  # a constant feature
+    ]
+    checked = fierce.validity(runs, "age")
+    assert [not failed for failed in checked.failures] == [True, False, False, False]
+    assert "test acc" in checked.failures[1][0][1] and "constant" in checked.failures[3][0][1]
+
+
+class _Config:
+    """The part of a Config the report functions read: runs per grid and values."""
+
+    profile = "real"
+
+    def __init__(self, runs: dict[str, list[_Run]]) -> None:
+        self.runs = runs
+
+    def results(self, gid: str) -> list[_Run]:
+        return self.runs[gid]
+
+    def __getitem__(self, name: str):
+        return {"seeds": (0, 1), "age_dataset": "utkface"}[name]
+
+
+def test_report_functions_read_every_age_and_fewshot_run_with_its_checks() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(0)
+    runs = []
+    for seed, crit in ((0, "ce"), (0, "fierce"), (1, "ce"), (1, "fierce")):
+        run = _Run(crit, 0.9 if seed == 0 else 0.5, 0.8, rng.normal(size=40))
+        run.params["seed"] = seed
+        run.arrays["test_target"] = rng.uniform(1, 90, 40)
+        run.history = pd.DataFrame(
+            {"epoch": [0, 3, 6], "train_acc": [np.nan, 0.7, run.history.train_acc.iloc[-1]],
+             "mse_test": [900.0, 500.0, 450.0], "entropy_anchor": [0.1, 1.5, 2.0], "test_acc": [0.5, 0.7, 0.8]}
+        )  # fmt: skip
+        runs.append(run)
+    fewshot = [_Run("ls", 0.3, 0.0, np.zeros(1)), _Run("ce", 0.6, 0.0, np.zeros(1))]
+    config = _Config({"age": runs, "fewshot": fewshot})
+    checks = fierce.results_checks(config, "age")
+    assert list(checks.failed == "") == [True, True, False, False]  # seed 1 stays at the majority class
+    assert np.allclose(checks.feature_std, [np.std(r.arrays["test_feature"]) for r in runs])
+    fs = fierce.results_checks(config, "fewshot")
+    assert list(fs.failed == "") == [False, True] and "test_acc" not in fs  # 0.30 is below 0.21 + 0.10
+    fig = fierce.results_age_features(config)
+    assert [ax.get_title() for ax in fig.axes] == ["ce", "fierce"]  # the first seed only
+    curves = fierce.results_curves(config, "age")
+    titles = [title for title, _ in fierce.CURVES["age"].values()]
+    assert [ax.get_title() for ax in curves.axes if ax.get_title()] == titles
+    with pytest.raises(ValueError, match="gid"):
+        fierce.results_checks(config, "unmix")

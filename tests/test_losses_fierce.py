@@ -178,3 +178,48 @@ def test_fierce_refuses_tiny_temperatures_and_overflowing_similarities() -> None
     loss = FIERCELoss(6, n_anchors=5, similarity="neg_sqdist")
     with pytest.raises(ValueError, match="`features` whose neg_sqdist similarities"):
         loss.entropy(torch.randn(4, 6) * 1e30)
+
+
+def _estimate_over_noise(
+    spread: float, anchor_range: tuple[float, float], n_anchors: int, batch: int, draws: int = 200
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """FIERCE's entropy estimate (nats) of a fixed batch of 1-D features of standard deviation ``spread``
+    over ``draws`` Gumbel draws, and its gradient with respect to that spread (a scale on the batch)."""
+    crit = FIERCELoss(1, n_anchors, tau=1.0, similarity="neg_sqdist", anchors="grid", anchor_range=anchor_range,
+                      generator=torch.Generator().manual_seed(0))  # fmt: skip
+    base = torch.randn(batch, 1, generator=torch.Generator().manual_seed(1))
+    values, grads = [], []
+    for _ in range(draws):
+        scale = torch.tensor(float(spread), requires_grad=True)
+        h = crit.entropy(base * scale)
+        h.backward()
+        values.append(float(h.detach()))
+        grads.append(float(scale.grad))
+    noiseless = float(hard_assignment_entropy(base * spread, crit.anchors, "neg_sqdist"))
+    return np.array(values), np.array(grads), noiseless
+
+
+def test_one_dimensional_estimate_moves_with_the_feature_spread_when_the_anchors_are_wide():
+    # Figure 1's real setting: 21 grid anchors one unit apart on [-10, 10], tau 1, batch 128. The unit
+    # Gumbel noise blurs a feature over about one anchor, so features spread over a few units are resolved.
+    narrow, g_narrow, h_narrow = _estimate_over_noise(1.0, (-10.0, 10.0), 21, 128)
+    wide, g_wide, h_wide = _estimate_over_noise(3.0, (-10.0, 10.0), 21, 128)
+    assert h_wide > h_narrow + 0.5  # the noiseless hard estimate (reference) sees the wider spread
+    gap = wide.mean() - narrow.mean()
+    se = math.sqrt(wide.var(ddof=1) / wide.size + narrow.var(ddof=1) / narrow.size)
+    assert gap > 0.5 * (h_wide - h_narrow) and gap > 10 * se  # the noisy estimate follows it
+    for grads in (g_narrow, g_wide):  # ascending the estimate widens the features: a signal, not noise
+        assert grads.mean() > 3 * grads.std(ddof=1) / math.sqrt(grads.size)
+        assert (grads > 0).mean() > 0.9
+
+
+def test_one_dimensional_estimate_is_noise_when_the_features_spread_over_less_than_a_unit():
+    # The old Figure 1 setting: anchors on [-1, 1] and features of spread 0.1-0.5: neighbouring
+    # anchors' squared distances differ by ~0.16 at most, far less than the unit Gumbel noise, so
+    # the estimate sits near its maximum whatever the spread while the noiseless estimate moves.
+    narrow, g_narrow, h_narrow = _estimate_over_noise(0.125, (-1.0, 1.0), 50, 64)
+    wide, g_wide, h_wide = _estimate_over_noise(0.5, (-1.0, 1.0), 50, 64)
+    assert h_wide > h_narrow + 0.5
+    assert abs(wide.mean() - narrow.mean()) < 0.1 * (h_wide - h_narrow)
+    for grads in (g_narrow, g_wide):  # and its gradient has no consistent sign
+        assert 0.2 < (grads > 0).mean() < 0.7

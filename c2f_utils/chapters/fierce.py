@@ -33,7 +33,7 @@ from ..runs import RunOutput, RunResult, results_frame
 from . import register
 
 if TYPE_CHECKING:
-    from torch import nn
+    from torch import Tensor, nn
 
     from .. import data as c2f_data
     from .. import train as c2f_train
@@ -60,6 +60,8 @@ __all__ = [
     "plot_reliability",
     "plot_sweeps",
     "plot_tsne",
+    "results_age_features",
+    "results_checks",
     "results_curves",
     "results_figure",
     "results_sweeps",
@@ -143,6 +145,7 @@ class AgeRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.age"
+    version: ClassVar[int] = 2  # 2: inputs standardised when `standardize` (the images the probes read too)
     uses: ClassVar[tuple[str, ...]] = (
         "data.core",
         "data.folders",
@@ -152,13 +155,20 @@ class AgeRun(_CriterionRun):
         "train",
     )
     component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {
-        "model": {"mlp": ("models.mlp",), "resnet18": ("models.resnet",)}
+        "model": {"mlp": ("models.mlp",), "resnet18": ("models.resnet",), "cnn": ("models.resnet",)}
     }
     dataset: str = param(
         "dataset with a continuous target (quick: ellipse size; image_folder: your own images, see `folder`)",
         choices=("synthetic_sizes", "utkface", "image_folder"),
     )
-    model: str = param("network: a tanh MLP (CPU) or the official ResNet-18", choices=("mlp", "resnet18"))
+    model: str = param(
+        "network: a tanh MLP, a small residual CNN with batch norm (CPU) or the official ResNet-18",
+        choices=("mlp", "cnn", "resnet18"),
+    )
+    standardize: bool = param(
+        "standardise the images per channel with the training split's mean and standard deviation",
+        choices=(False, True),
+    )
     image_size: int = param("image side in pixels (official: 64)", ge=8)
     anchor_range: tuple[float, ...] = param("grid anchors from low to high (official: bins 1..100)", length=2)
     tau: float = param("Gumbel-softmax temperature (official: 1)", gt=0)
@@ -214,12 +224,26 @@ class AgeRun(_CriterionRun):
         return c2f_data.load(self.dataset, "train", **options), c2f_data.load(self.dataset, "test", **options)
 
     def build_model(self, in_shape: tuple[int, ...]) -> nn.Module:
-        """The official age ResNet-18 (base width 16, 1-D feature) or a tanh MLP ``pixels-128-32-1``."""
+        """The official age ResNet-18 (base width 16, 1-D feature), a tanh MLP ``pixels-128-32-1``
+        or ``cnn``: the official network scaled to a CPU, three residual stages of one basic block
+        (8, 16, 32 channels, batch norm) whose 1-D feature is, as in the official model, the mean
+        of the last feature maps through a learnable affine map."""
         from .. import models as c2f_models
 
         if self.model == "resnet18":
             return c2f_models.resnet18(2, base_width=16, in_channels=in_shape[0], feature_dim=1)
+        if self.model == "cnn":
+            return c2f_models.ResNet((8, 16, 32), (1, 1, 1), 2, in_shape[0], stem="cifar", shortcut="B", feature_dim=1)
         return c2f_models.MLP(int(np.prod(in_shape)), 2, hidden=(128, 32), feature_dim=1, activation="tanh")
+
+    def inputs(self, train: c2f_data.LabeledData, test: c2f_data.LabeledData) -> tuple[Tensor, Tensor]:
+        """The training and test images the network sees: with ``standardize``, per channel
+        ``(x - m) / s`` with the mean ``m`` and standard deviation ``s`` of the training split only."""
+        if not self.standardize:
+            return train.x, test.x
+        dims = (0, *range(2, train.x.ndim))
+        mean, std = train.x.mean(dims, keepdim=True), train.x.std(dims, keepdim=True).clamp_min(1e-6)
+        return (train.x - mean) / std, (test.x - mean) / std
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
         return 1, {"tau": self.tau, "similarity": "neg_sqdist", "anchors": "grid", "anchor_range": self.anchor_range}
@@ -231,6 +255,7 @@ class AgeRun(_CriterionRun):
         from .. import train as c2f_train
 
         train, test = self.load_data()
+        x_train, x_test = self.inputs(train, test)
         y_train, y_test = train.labels("median"), test.labels("median")
         class_means = torch.stack([train.fine[y_train == c].mean() for c in (0, 1)]).numpy()
         c2f_train.seed_everything(self.seed)
@@ -241,7 +266,7 @@ class AgeRun(_CriterionRun):
         def probe(state: c2f_train.EpochState) -> dict[str, float] | None:
             if state.epoch % self.probe_every and state.epoch != self.epochs:
                 return None
-            tr, te = (c2f_train.extract_features(state.model, d.x, device=state.device) for d in (train, test))
+            tr, te = (c2f_train.extract_features(state.model, x, device=state.device) for x in (x_train, x_test))
             f_tr, f_te = tr.features[:, 0].numpy(), te.features[:, 0].numpy()
             pred_tr, pred_te = tr.logits.argmax(1).numpy(), te.logits.argmax(1).numpy()
             z_tr, z_te = train.fine.numpy(), test.fine.numpy()
@@ -259,7 +284,7 @@ class AgeRun(_CriterionRun):
                 "test_acc": float((te.logits.argmax(1) == y_test).float().mean()),
             }
 
-        result = c2f_train.fit(net, (train.x, y_train), crit, self._adam(), callbacks=[probe])
+        result = c2f_train.fit(net, (x_train, y_train), crit, self._adam(), callbacks=[probe])
         probed = result.history.dropna(subset=["mse_test"])
         last = probed.iloc[-1]
         metrics = {
@@ -271,7 +296,7 @@ class AgeRun(_CriterionRun):
             "test_acc": last.test_acc,
             "entropy_anchor": last.entropy_anchor,
         }
-        feature = c2f_train.extract_features(result.model, test.x, device=self.device).features[:, 0].numpy()
+        feature = c2f_train.extract_features(result.model, x_test, device=self.device).features[:, 0].numpy()
         arrays = {"test_feature": feature, "test_target": test.fine.numpy()}
         return RunOutput({k: float(v) for k, v in metrics.items()}, result.history, arrays)
 
@@ -415,6 +440,7 @@ class FewShotRun(_CriterionRun):
     """
 
     name: ClassVar[str] = "fierce.fewshot"
+    version: ClassVar[int] = 2  # 2: learning-rate warm-up, the step schedule counted from its end
     uses: ClassVar[tuple[str, ...]] = (
         "data.core",
         "data.splits",
@@ -427,6 +453,7 @@ class FewShotRun(_CriterionRun):
     )
     dataset: str = param("dataset split into base and novel classes", choices=("digits", *CIFAR10_NAMES, "cifar_fs"))
     episodes: int = param("evaluation episodes", ge=1)
+    warmup_epochs: int = param("epochs of linear learning-rate warm-up before the step schedule", ge=0)
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
         """Base-class training data and novel-class evaluation data.
@@ -465,10 +492,12 @@ class FewShotRun(_CriterionRun):
         c2f_train.seed_everything(self.seed)
         net = self.build_model(int(base.fine.max()) + 1)
         crit = self.build_criterion()
-        milestones = (max(1, self.epochs // 3), max(2, 2 * self.epochs // 3))
+        steps = self.epochs - self.warmup_epochs  # the step schedule counts from the end of the warm-up
+        milestones = (max(1, steps // 3), max(2, 2 * steps // 3))
         config = c2f_train.TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=0.9, nesterov=True, weight_decay=5e-4,
-            schedule="multistep", milestones=milestones, seed=self.seed, device=self.device, progress=False,
+            schedule="multistep", milestones=milestones, warmup_epochs=self.warmup_epochs, seed=self.seed,
+            device=self.device, progress=False,
         )  # fmt: skip
         result = c2f_train.fit(net, (base.x, base.fine), crit, config)
         feats = c2f_train.extract_features(result.model, novel.x, device=self.device).features
@@ -504,7 +533,7 @@ _UNMIX = dict(batch_size=200, lam=1.0, smoothing=0.4, anchor_count=100, similari
               probe_every=10)
 VAL_FRACTION = 0.2
 """Share of the training blocks (Table 1's scene) the transfer head stops on."""
-_FEWSHOT = dict(batch_size=64, lam=1.5, smoothing=0.1, anchor_count=100)
+_FEWSHOT = dict(batch_size=64, lam=1.5, smoothing=0.1, anchor_count=100, warmup_epochs=0)
 #: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list fierce``).
 CHAPTER = register(Chapter(
     name="fierce",
@@ -514,8 +543,9 @@ CHAPTER = register(Chapter(
     profiles={
         "quick": _profile(
             (0, 1, 2), "cpu",
-            age=dict(dataset="synthetic_sizes", model="mlp", image_size=16, epochs=40, lr=1e-3, batch_size=64, lam=0.3,
-                     smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=2),
+            age=dict(dataset="synthetic_sizes", model="mlp", standardize=False, image_size=16, epochs=40, lr=1e-3,
+                     batch_size=64, lam=0.3, smoothing=0.1,
+                     anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=2),
             unmix=dict(_UNMIX, dataset="synthetic_unmixing", epochs=30, lr=1e-3),
             fewshot=dict(_FEWSHOT, dataset="digits", epochs=40, lr=0.05, episodes=2000),
             lams=(0.3, 1.0, 4.0),
@@ -524,22 +554,27 @@ CHAPTER = register(Chapter(
         ),
         # real: Table 1 on Samson with the paper's recipe unchanged (probed every 20 epochs instead of 10,
         # each probe fits a converged transfer head), the scene split by blocks, five seeds (unmix_seeds);
-        # Figure 1 on UTKFace at 32 px with the quick profile's MLP;
-        # Table 2 on CIFAR-10 (5 base + 5 novel classes) with LeNet-5 for 10 epochs.
+        # Figure 1 on UTKFace at 32 px, standardised, with the official
+        # ResNet scaled to a CPU (`cnn`), batch 128, anchors one unit apart on [-10, 10] (the official grid's
+        # spacing) and the official temperature 1: the unit Gumbel noise blurs a feature over about one
+        # anchor, not over the whole grid, and the features (spread of a few units) stay resolved;
+        # Table 2 on CIFAR-10 (5 base + 5 novel classes) with LeNet-5 for 10 epochs after a 2-epoch warm-up.
         "real": _profile(
             (0, 1, 2), "cpu",
-            age=dict(dataset="utkface", model="mlp", image_size=32, epochs=30, lr=1e-3, batch_size=64, lam=0.3,
-                     smoothing=0.1, anchor_count=50, anchor_range=(-1.0, 1.0), tau=0.02, probe_every=3),
+            age=dict(dataset="utkface", model="cnn", standardize=True, image_size=32, epochs=12, lr=1e-3,
+                     batch_size=128, lam=0.3, smoothing=0.1,
+                     anchor_count=21, anchor_range=(-10.0, 10.0), tau=1.0, probe_every=3),
             unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4, probe_every=20),
-            fewshot=dict(_FEWSHOT, dataset="cifar10_jpeg", epochs=10, lr=0.05, episodes=2000),
+            fewshot=dict(_FEWSHOT, dataset="cifar10_jpeg", epochs=10, lr=0.05, episodes=2000, warmup_epochs=2),
             lams=(0.3, 1.0, 4.0),
             anchor_counts=(10, 100, 400),
             unmix_seeds=(0, 1, 2, 3, 4),
         ),
         "paper": _profile(
             tuple(range(10)), "auto",
-            age=dict(dataset="utkface", model="resnet18", image_size=64, epochs=500, lr=1e-3, batch_size=256, lam=0.3,
-                     smoothing=0.1, anchor_count=100, anchor_range=(1.0, 100.0), tau=1.0, probe_every=10),
+            age=dict(dataset="utkface", model="resnet18", standardize=False, image_size=64, epochs=500, lr=1e-3,
+                     batch_size=256, lam=0.3, smoothing=0.1,
+                     anchor_count=100, anchor_range=(1.0, 100.0), tau=1.0, probe_every=10),
             unmix=dict(_UNMIX, dataset="samson", epochs=200, lr=1e-4),
             fewshot=dict(_FEWSHOT, dataset="cifar_fs", epochs=350, lr=0.1, episodes=10000),
             lams=(0.0, 0.3, 1.0, 2.0, 4.0, 8.0),
@@ -667,8 +702,9 @@ MAJORITY = {"age": 0.52, "fewshot": 0.21, "cifar_fs": 1 / 64}
 give one class up to 0.51), five base classes (digits, CIFAR-10), the 64 base classes of CIFAR-FS."""
 CHECKS: dict[str, tuple[report.Check, ...]] = {
     "age": (
-        report.above_majority("train_acc", MAJORITY["age"], margin=0.05),
-        report.spread("test_feature", minimum=1e-4),
+        report.above_majority("train_acc", MAJORITY["age"], margin=0.1),
+        report.above_majority("test_acc", MAJORITY["age"], margin=0.1),
+        report.spread("test_feature", minimum=1e-3),
     ),
     "unmix": (
         report.above_majority("train_acc", lambda run: run.metrics["train_majority"]),
@@ -676,14 +712,17 @@ CHECKS: dict[str, tuple[report.Check, ...]] = {
         report.at_least("entropy_anchor", 1e-6, "anchor entropy"),
     ),
     "fewshot": (
-        report.above_majority("train_acc", lambda run: MAJORITY.get(run.params["dataset"], MAJORITY["fewshot"])),
+        report.above_majority(
+            "train_acc", lambda run: MAJORITY.get(run.params["dataset"], MAJORITY["fewshot"]), margin=0.1
+        ),
     ),
 }
-"""What a working run is, per grid: Figure 1's runs leave the majority class and their 1-D feature
-is not constant (a constant feature makes the OT read-out a tie-break); Table 1's networks
-leave the majority material of their training pixels (their recorded rate) by 0.05, their
-held-out features vary across pixels (mean standard deviation per unit above 1e-3) and
-spread over more than one anchor; Table 2's networks learn their base classes."""
+"""What a working run is, per grid, declared before the runs: Figure 1's runs leave the majority
+class by 0.10 on the training and on the test images and their 1-D feature is not constant (a
+constant feature makes the OT read-out a tie-break); Table 1's networks leave the majority
+material of their training pixels (their recorded rate) by 0.05, their held-out features vary
+across pixels (mean standard deviation per unit above 1e-3) and spread over more than one
+anchor; Table 2's networks learn their base classes (training accuracy 0.10 above the majority)."""
 
 
 def validity(results: list[RunResult], gid: str) -> report.Validity:
@@ -875,6 +914,23 @@ def results_curves(config: Config, gid: str):
     return plot_curves(_grid_frames(config, gid)[1], _KINDS[gid], title)
 
 
+def results_checks(config: Config, gid: str) -> pd.DataFrame:
+    """Every run of grid ``gid`` (``"age"`` or ``"fewshot"``) with its final accuracies and the
+    :data:`CHECKS` it failed (``failed`` empty: valid), from the runs of ``config``."""
+    if gid not in ("age", "fewshot"):
+        raise ValueError(f"Expected `gid` in ['age', 'fewshot'], got {gid!r}")
+    checked = validity(config.results(gid), gid)
+    rows = []
+    for run, failed in zip(checked.runs, checked.failures, strict=True):
+        row = {"criterion": run.params["criterion"], "seed": run.params["seed"]}
+        row["train_acc"] = report.final(run, "train_acc")
+        if gid == "age":
+            row["test_acc"] = report.final(run, "test_acc")
+            row["feature_std"] = float(np.std(run.arrays["test_feature"]))
+        rows.append({**row, "failed": "; ".join(reason for _, reason in failed)})
+    return pd.DataFrame(rows, columns=None if rows else ["criterion", "seed", "train_acc", "failed"])
+
+
 def card(config: Config) -> pd.DataFrame:
     """:func:`scorecard` of the valid runs of ``config`` (live or committed), listing the others."""
     checked = {g: validity(config.results(g), g) for g in ("age", "unmix", "fewshot")}
@@ -916,6 +972,11 @@ def plot_age_features(results: list[RunResult], seed: int):
     axes[0].set_ylabel("1-D feature")
     fig.tight_layout()
     return fig
+
+
+def results_age_features(config: Config):
+    """:func:`plot_age_features` of the first seed of ``config``'s Figure 1 runs (valid or not)."""
+    return plot_age_features(config.results("age"), config["seeds"][0])
 
 
 def plot_reliability(results: list[RunResult], seed: int, n_bins: int = 10):
