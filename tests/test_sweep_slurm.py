@@ -55,7 +55,7 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[slurm_cluster.Lo
 
 
 @pytest.fixture(scope="module")
-def env(slurm: slurm_cluster.LocalSlurm, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def env(slurm: slurm_cluster.LocalSlurm) -> dict[str, str]:
     """The runner's environment: this cluster, this checkout, the real data, one thread."""
     from conftest import SHARED_DATA
 
@@ -82,9 +82,10 @@ def _submitit(cache: Path) -> list[str]:
     return ["--executor", "submitit", "--submitit-cluster", "slurm", "--submitit-folder", str(cache / "jobs")]
 
 
-def _summary(out: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in out.stdout.splitlines() if " runs: " in line]
-    assert lines, f"no summary line (exit {out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+def _summary(stdout: str, stderr: str = "") -> str:
+    """The runner's summary line without its timing: ``"3 runs: 0 cached, 3 done, 0 failed"``."""
+    lines = [line for line in stdout.splitlines() if " runs: " in line]
+    assert lines, f"no summary line:\n{stdout[-3000:]}\n{stderr[-3000:]}"
     return lines[-1].rsplit(" in ", 1)[0]
 
 
@@ -120,10 +121,11 @@ def _new_jobs(slurm: slurm_cluster.LocalSlurm, before: dict[str, str]) -> dict[s
 def test_the_real_profile_runs_as_one_job_array_and_a_rerun_submits_nothing(
     slurm: slurm_cluster.LocalSlurm, env: dict[str, str], tmp_path: Path
 ) -> None:
+    """One wave of three runs: one array of three tasks, each COMPLETED in the accounting database."""
     before = slurm.sacct()
     out = _run(env, tmp_path, *_submitit(tmp_path))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert _summary(out) == "3 runs: 0 cached, 3 done, 0 failed"
+    assert _summary(out.stdout, out.stderr) == "3 runs: 0 cached, 3 done, 0 failed"
     jobs = _new_jobs(slurm, before)
     array = next(iter(jobs)).split("_")[0]
     assert jobs == {f"{array}_{task}": "COMPLETED" for task in range(3)}, jobs  # one array of three tasks
@@ -131,7 +133,7 @@ def test_the_real_profile_runs_as_one_job_array_and_a_rerun_submits_nothing(
 
     before = slurm.sacct()
     again = _run(env, tmp_path, *_submitit(tmp_path))
-    assert again.returncode == 0 and _summary(again) == "3 runs: 3 cached, 0 done, 0 failed"
+    assert again.returncode == 0 and _summary(again.stdout, again.stderr) == "3 runs: 3 cached, 0 done, 0 failed"
     assert _new_jobs(slurm, before) == {}
 
 
@@ -167,9 +169,10 @@ def uninterrupted(
 
 
 def test_dask_jobqueue_runs_the_plan_on_slurm_workers(uninterrupted: tuple) -> None:
+    """The runner's Dask executor on a scheduler whose workers are SLURM jobs."""
     out, jobs, cache = uninterrupted
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert _summary(out) == "3 runs: 0 cached, 3 done, 0 failed"
+    assert _summary(out.stdout, out.stderr) == "3 runs: 0 cached, 3 done, 0 failed"
     assert len(jobs) == 2 and set(jobs.values()) <= {"CANCELLED", "COMPLETED"}, jobs  # stopped by cluster.close()
     assert len(_entries(cache)) == 3
 
@@ -224,7 +227,7 @@ def test_cancelled_and_requeued_jobs_resume_from_their_checkpoints(
     finally:
         proc.kill()
     assert proc.returncode == 1, stdout[-3000:] + stderr[-3000:]  # the cancelled run failed
-    assert _summary(subprocess.CompletedProcess([], 1, stdout, stderr)) == "3 runs: 0 cached, 2 done, 1 failed"
+    assert _summary(stdout, stderr) == "3 runs: 0 cached, 2 done, 1 failed"
     assert not (runs_dir / keys[0]).exists()
     assert set(_new_jobs(slurm, before)) == {f"{array}_{task}" for task in range(3)}
     states = slurm.sacct(f"{array}", duplicates=True)
@@ -232,7 +235,10 @@ def test_cancelled_and_requeued_jobs_resume_from_their_checkpoints(
 
     before = slurm.sacct()
     resubmitted = _run(env, tmp_path, *INTERRUPTED, *_submitit(tmp_path))
-    assert resubmitted.returncode == 0 and _summary(resubmitted) == "3 runs: 2 cached, 1 done, 0 failed"
+    assert (
+        resubmitted.returncode == 0
+        and _summary(resubmitted.stdout, resubmitted.stderr) == "3 runs: 2 cached, 1 done, 0 failed"
+    )
     assert list(_new_jobs(slurm, before).values()) == ["COMPLETED"]
     assert not list(runs_dir.glob(".ckpt-*"))  # removed once the results were stored
     _same(_entries(tmp_path), _entries(uninterrupted[2]))
