@@ -253,7 +253,7 @@ def test_lenet_network_for_the_real_profile() -> None:
 def test_real_profile_runs_on_real_data_and_fits_a_subset() -> None:
     real = ls_ib.CHAPTER.configure("real")
     plane = real.runs("plane") + real.runs("plane_cp")
-    assert {(r.dataset, r.n_train) for r in plane} == {("cifar10_jpeg", 500)}
+    assert {(r.dataset, r.n_train) for r in plane} == {("cifar10_jpeg", 200)}
     assert len({(r.epochs, r.batch_size, r.lr, r.optimizer) for r in plane}) == 1  # one recipe for every α, β
     assert {r.dataset for r in real.runs("nuisance")} == {"occluded_cifar10_jpeg"}
     assert {r.dataset for r in real.runs("saliency")} == {"cluttered_mnist10k"}

@@ -397,7 +397,7 @@ _QUICK_GRIDS = _profile(
     **{"epochs": _each(30), "optimizer": "adam", "lr": _each(0.005), "batch_size": _each(128), "augment": False},
     **{"device": "cpu", "ib_steps": 100, "n_show": 8, "networks": _DEFAULT, "n_train": 0},
 )
-# real: Figure 3 on 500 CIFAR-10 training images (the offline JPEG copy, 50 a class), which
+# real: Figure 3 on 200 CIFAR-10 training images (the offline JPEG copy, 20 a class), which
 # LeNet-5 fits (Assumption 4.3: training accuracy >= 0.99 at every alpha and beta, the criterion
 # fixed before the plane was looked at; one recipe for all); Figure 4 on CIFAR-10H; Figure 6 on
 # Occluded CIFAR built from the JPEG copy and the MNIST test digits (occluded_cifar10_jpeg);
@@ -406,8 +406,8 @@ _REAL_GRIDS = _profile(
     ("cifar10_jpeg", "cifar10h", "occluded_cifar10_jpeg", "cluttered_mnist10k"),
     ((0.0, 0.2, 0.4, 0.6, 0.8), (0.5, 2.0), (0.0, 0.8), (0.0, 0.1)),
     (0, 1, 2),
-    **{"epochs": {"plane": 100, "nuisance": 10, "saliency": 10}, "optimizer": "adam", "augment": False},
-    **{"batch_size": {"plane": 32, "nuisance": 128, "saliency": 64}, "device": "cpu", "n_train": 500},
+    **{"epochs": {"plane": 60, "nuisance": 10, "saliency": 10}, "optimizer": "adam", "augment": False},
+    **{"batch_size": {"plane": 20, "nuisance": 128, "saliency": 64}, "device": "cpu", "n_train": 200},
     **{"lr": {"plane": 0.002, "nuisance": 0.002, "saliency": 0.005}},
     **{"ib_steps": 3000, "n_show": 8, "networks": _each("lenet")},
 )
