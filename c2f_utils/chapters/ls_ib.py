@@ -406,7 +406,7 @@ _REAL_GRIDS = _profile(
     ("cifar10_jpeg", "cifar10h", "occluded_cifar10_jpeg", "cluttered_mnist10k"),
     ((0.0, 0.2, 0.4, 0.6, 0.8), (0.5, 2.0), (0.0, 0.8), (0.0, 0.1)),
     (0, 1, 2),
-    **{"epochs": {"plane": 60, "nuisance": 10, "saliency": 10}, "optimizer": "adam", "augment": False},
+    **{"epochs": {"plane": 150, "nuisance": 10, "saliency": 10}, "optimizer": "adam", "augment": False},
     **{"batch_size": {"plane": 20, "nuisance": 128, "saliency": 64}, "device": "cpu", "n_train": 200},
     **{"lr": {"plane": 0.002, "nuisance": 0.002, "saliency": 0.005}},
     **{"ib_steps": 3000, "n_show": 8, "networks": _each("lenet")},
