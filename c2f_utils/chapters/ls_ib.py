@@ -626,7 +626,14 @@ def plane_table(config: Config) -> pd.DataFrame:
     """Figure 3's runs of ``config`` (live or committed), mean ± 95% CI over seeds per criterion
     (``loss``: ls or cp) and strength: training accuracy, the planes and the LS optimum's I(X;T)."""
     frame = plane_frame(config.results("plane") + config.results("plane_cp"))
-    return report.mean_ci_table(frame, ["loss", "strength"], _PLANE_COLUMNS)
+    columns = {"ls": _PLANE_COLUMNS, "cp": {k: v for k, v in _PLANE_COLUMNS.items() if k != "train_ls_optimum"}}
+    parts = {
+        loss: report.mean_ci_table(frame[frame.loss == loss], "strength", cols)
+        for loss, cols in columns.items()
+        if (frame.loss == loss).any()
+    }
+    table = pd.concat(parts, names=["loss"])
+    return table[[*_PLANE_COLUMNS.values(), "seeds"]].fillna("—")
 
 
 def nuisance_table(config: Config) -> pd.DataFrame:
