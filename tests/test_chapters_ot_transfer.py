@@ -480,3 +480,12 @@ def test_finetune_with_an_intermediate_layer_differs_only_for_representation_reg
     )
     l2sp = base.replace(method="l2sp")
     assert l2sp.run().metrics == l2sp.replace(intermediate="body.3").run().metrics
+
+
+def test_a_student_stuck_at_one_class_is_not_a_working_run() -> None:
+    from types import SimpleNamespace
+
+    (check,) = ch.COMPRESS_CHECKS
+    stuck = SimpleNamespace(params={}, metrics={"val_acc": 0.1, "test_acc": 0.1}, history=None)
+    trained = SimpleNamespace(params={}, metrics={"val_acc": 0.3, "test_acc": 0.3}, history=None)
+    assert check.rule(stuck) is not None and check.rule(trained) is None

@@ -61,6 +61,7 @@ __all__ = [
     "CNN_DATA",
     "CNN_LAYERS",
     "CNN_NETWORKS",
+    "COMPRESS_CHECKS",
     "LEAVES_IDENTITY",
     "MAJORITY",
     "PAPER_D",
@@ -75,6 +76,7 @@ __all__ = [
     "benchmark_claims",
     "benchmark_tables",
     "card",
+    "claim_rows",
     "compression_table",
     "cost_tables",
     "depth_figure",
@@ -1162,6 +1164,13 @@ TRANSFER_CHECKS = (
 """What a working Table 1 run is: training accuracy above the majority class by 0.05."""
 
 
+COMPRESS_MAJORITY = 0.1
+"""Largest class share of the compression data sets' labels (ten balanced classes)."""
+COMPRESS_CHECKS = (report.above_majority("val_acc", COMPRESS_MAJORITY),)
+"""What a working Table 2 student is, besides staying below its teacher: held-out accuracy above
+the majority class by 0.05 (a student stuck at one class has not trained)."""
+
+
 def _teacher_beats(teacher_acc: float) -> report.Check:
     def rule(run: RunResult) -> str | None:
         acc = run.metrics["test_acc"]
@@ -1195,12 +1204,13 @@ def _label(run: Any) -> str:
 
 def validity(config: Config) -> dict[str, report.Validity]:
     """What a working run is: Table 1's runs train above the majority class (:data:`TRANSFER_CHECKS`);
-    Table 2's students stay below their teacher (a distillation claim needs a better teacher)."""
+    Table 2's students stay below their teacher (a distillation claim needs a better teacher) and
+    above the majority class on the held-out images (:data:`COMPRESS_CHECKS`)."""
     compress = _compression_results(config)
     teacher = config.result(config.runs(COMPRESS_GRIDS[0])[0].teacher()).metrics["test_acc"]
     return {
         "transfer": report.valid_runs(_transfer_results(config), TRANSFER_CHECKS, label=_label),
-        "compress": report.valid_runs(compress, (_teacher_beats(teacher),), label=_label),
+        "compress": report.valid_runs(compress, (_teacher_beats(teacher), *COMPRESS_CHECKS), label=_label),
     }
 
 
@@ -1263,6 +1273,18 @@ def teacher_table(config: Config) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("test accuracy (%)").round(2)
 
 
+def claim_rows(config: Config, prefix: str) -> pd.DataFrame:
+    """The rows of :func:`card` (valid runs of ``config``, live or committed) whose claim starts
+    with ``prefix`` (``"Table 1"``, ``"Table 2"``, ``"Fig. 2"``): ours, the verdict, the runs excluded."""
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"Expected `prefix` as a non-empty string (e.g. 'Table 1'), got {prefix!r}")
+    rows = card(config)
+    rows = rows[rows.index.str.startswith(prefix)]
+    if rows.empty:
+        raise ValueError(f"Expected `prefix` to start some claim of the scorecard, got {prefix!r}")
+    return rows[["ours", "verdict", "excluded runs (why)"]]
+
+
 def transfer_table(config: Config) -> pd.DataFrame:
     """Table 1 (:func:`accuracy_table` of the selected strengths) from the runs of ``config``."""
     transfer = results_frame(_transfer_results(config))
@@ -1298,6 +1320,8 @@ def scorecard(
     checked = validity or {}
     where = report.where(config.profile, config["dataset"], config["seeds"])
     one = f"{config.profile}; {config['dataset']}; one source network"
+    if config["dataset"] not in DIGIT_INPUTS:  # permutation_demo permutes an MLP: the quick profile's source
+        one = f"{config.profile}; the quick profile's digits MLP (see permutation_demo); one source network"
     if isinstance(demo, str):  # why the demonstration could not run
         same = found = report.not_tested(demo)
     else:
