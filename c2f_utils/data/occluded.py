@@ -366,20 +366,29 @@ def cluttered_mnist(
     the crop size is not given in the paper: 10 pixels here). ``meta["box"]``: the
     original digit's box.
     """
+    return _cluttered("cluttered_mnist", "mnist", split, data_dir, download, canvas, n_crops, crop_size, seed)
+
+
+def _cluttered(
+    name: str,
+    source: str,
+    split: str,
+    data_dir: Path,
+    download: bool,
+    canvas: int,
+    n_crops: int,
+    crop_size: int,
+    seed: int,
+) -> LabeledData:
+    """The digits of dataset ``source``'s ``split`` cluttered with crops of themselves (see
+    :func:`cluttered_mnist`), the arguments checked first."""
     from .core import load
 
     check_positive_int("canvas", canvas, minimum=28)
     check_positive_int("n_crops", n_crops, minimum=0)
     check_positive_int("crop_size", crop_size)
     check_positive_int("seed", seed, minimum=0)
-    mnist = load("mnist", split, data_dir=data_dir, download=download)
-    return _cluttered("cluttered_mnist", split, mnist, canvas, n_crops, crop_size, seed)
-
-
-def _cluttered(
-    name: str, split: str, mnist: LabeledData, canvas: int, n_crops: int, crop_size: int, seed: int
-) -> LabeledData:
-    """The digits of ``mnist`` cluttered with crops of themselves (see :func:`cluttered_mnist`)."""
+    mnist = load(source, split, data_dir=data_dir, download=download)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
     images, boxes = clutter(mnist.x, canvas, n_crops, crop_size, rng)
     return LabeledData(
@@ -418,14 +427,7 @@ def cluttered_mnist10k(
     from the digit itself, as in the paper, so no other digit is needed.
     ``meta["box"]``: the original digit's box.
     """
-    from .core import load
-
-    check_positive_int("canvas", canvas, minimum=28)
-    check_positive_int("n_crops", n_crops, minimum=0)
-    check_positive_int("crop_size", crop_size)
-    check_positive_int("seed", seed, minimum=0)
-    mnist = load("mnist10k", split, data_dir=data_dir, download=download)
-    return _cluttered("cluttered_mnist10k", split, mnist, canvas, n_crops, crop_size, seed)
+    return _cluttered("cluttered_mnist10k", "mnist10k", split, data_dir, download, canvas, n_crops, crop_size, seed)
 
 
 # --------------------------------------------------------------------------- several labels per input
