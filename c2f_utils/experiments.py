@@ -673,6 +673,25 @@ class Config:
         """The runs of grid ``gid``, in order."""
         return self.grid(gid).runs()
 
+    def only(self, names: Sequence[str]) -> Config:
+        """This configuration narrowed to some of its grids: each of ``names`` is a grid id
+        (``age``) or an experiment name (``fierce.age``, every grid of that experiment). The
+        runs those grids require (teachers, sources) stay in :meth:`plan`. Unknown names raise
+        a ValueError that lists the chapter's grids and experiments."""
+        if isinstance(names, str) or not isinstance(names, Sequence) or not names:
+            raise ValueError(f"Expected `names` as a non-empty list of grid or experiment names, got {names!r}")
+        experiments = {gid: grid.base.name for gid, grid in self.grids.items()}
+        known = sorted({*experiments, *experiments.values()})
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            hints = [difflib.get_close_matches(str(n), known, n=1) for n in unknown]
+            hint = "".join(f" (did you mean {h[0]!r}?)" for h in hints if h)
+            raise ValueError(
+                f"Expected `only` among the grids and experiments of {self.chapter.name!r} {known}, got {unknown}{hint}"
+            )
+        kept = {gid: g for gid, g in self.grids.items() if gid in names or experiments[gid] in names}
+        return dataclasses.replace(self, grids=kept)
+
     def results(self, gid: str, progress: bool | None = None):
         """Run (or read from the cache) every run of grid ``gid``; returns their RunResults.
 

@@ -99,6 +99,7 @@ COMPONENTS: dict[str, int] = {
     "data.cifar_fs": 1,
     "data.cluttered_digits": 1,
     "data.cluttered_mnist": 1,
+    "data.cluttered_mnist10k": 1,
     "data.digits": 1,
     "data.fgvc_aircraft": 1,
     "data.hierarchical_blobs": 1,
@@ -106,6 +107,7 @@ COMPONENTS: dict[str, int] = {
     "data.mnist": 1,
     "data.mnist10k": 1,
     "data.occluded_cifar": 1,
+    "data.occluded_cifar10_jpeg": 1,
     "data.occluded_digits": 1,
     "data.samson": 2,  # 2: split by whole blocks of the image
     "data.synthetic_sizes": 1,

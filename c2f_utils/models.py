@@ -284,7 +284,10 @@ class MLP(nn.Module):
 class LeNet5(nn.Module):
     """LeNet-5 (LeCun et al. 1998) with ReLU and max pooling, features = the 84-unit layer.
 
-    Accepts 28x28 inputs (padded by 2, as in the original) and 32x32 inputs.
+    Accepts 28x28 inputs (padded by 2, as in the original) and 32x32 inputs; with
+    ``image_size`` another square size (at least 16), whose feature maps the first fully
+    connected layer reads whole (16 maps of ``((image_size - 4) // 2 - 4) // 2`` pixels
+    a side: 5 for 32, 12 for the 60x60 cluttered digits).
 
     Parameters
     ----------
@@ -294,26 +297,35 @@ class LeNet5(nn.Module):
         1 for grey images, 3 for colour.
     feature_dim : int
         Size of the penultimate layer (84 in the original).
+    image_size : int
+        Side of the square inputs: 32 (the original, 28x28 inputs padded to it) or any
+        other integer >= 16.
     """
 
-    def __init__(self, n_classes: int = 10, in_channels: int = 1, feature_dim: int = 84) -> None:
+    def __init__(self, n_classes: int = 10, in_channels: int = 1, feature_dim: int = 84, image_size: int = 32) -> None:
         super().__init__()
         check_positive_int("n_classes", n_classes)
         check_positive_int("in_channels", in_channels)
         check_positive_int("feature_dim", feature_dim)
+        self.image_size = check_positive_int("image_size", image_size, minimum=16)
+        side = ((self.image_size - 4) // 2 - 4) // 2
         self.conv1 = nn.Conv2d(in_channels, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc1 = nn.Linear(16 * side * side, 120)
         self.fc2 = nn.Linear(120, feature_dim)
         self.head = nn.Linear(feature_dim, n_classes)
         self.feature_dim = feature_dim
 
     def forward(self, x: Tensor) -> ModelOutput:
-        """Logits and features of a batch ``x`` of shape ``(batch, C, 28|32, 28|32)``, of the
-        parameters' dtype, non-empty and finite (else :class:`ValueError` or :class:`TypeError`)."""
+        """Logits and features of a batch ``x`` of shape ``(batch, C, S, S)`` with ``S`` the
+        ``image_size`` (or 28 when it is 32), of the parameters' dtype, non-empty and finite
+        (else :class:`ValueError` or :class:`TypeError`)."""
         check_inputs(x, self.head.weight)
-        if x.ndim != 4 or x.shape[-2:] not in ((28, 28), (32, 32)):
-            raise ValueError(f"Expected `x` of shape (batch, C, 28|32, 28|32), got {tuple(x.shape)}")
+        s = self.image_size
+        sizes = ((28, 28), (32, 32)) if s == 32 else ((s, s),)
+        if x.ndim != 4 or x.shape[-2:] not in sizes:
+            shown = "28|32, 28|32" if s == 32 else f"{s}, {s}"
+            raise ValueError(f"Expected `x` of shape (batch, C, {shown}), got {tuple(x.shape)}")
         if x.shape[-1] == 28:
             x = F.pad(x, (2, 2, 2, 2))
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)

@@ -17,6 +17,7 @@ Examples
     python -m c2f_utils.run setting --profile paper -p seeds 0,1,2 -p device cuda
     python -m c2f_utils.run setting -p epochs 5 --out /tmp/setting-run
     python -m c2f_utils.run fierce -f my-params.yaml              # parameters from a file (YAML or JSON)
+    python -m c2f_utils.run fierce --only age -p age_dataset image_folder -p age_folder DIR -p age_targets ages.csv
     python -m c2f_utils.run setting --executor local --workers 2   # runs in parallel, then the notebook
     python -m c2f_utils.run fierce --profile paper --check-data     # every dataset there? (seconds)
     python -m c2f_utils.run fierce --profile paper --smoke          # the paper code path, one epoch, few batches
@@ -273,6 +274,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--plan", action="store_true", help="print every run the chapter would execute (JSON lines), then exit"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this grid or experiment of the chapter (repeatable; see --list): its runs are computed "
+        "and their metrics printed, without the notebook (which needs every grid)",
+    )
     parser.add_argument("--log-output", action="store_true", help="stream the notebook's output")
     parser.add_argument(
         "--check-data",
@@ -383,8 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             os.environ[SMOKE_ENV] = "1"  # fit's batch cap and the smoke cache folder, in every worker
         config = configure(args.chapter, args.profile, values)
-        if args.record and (args.smoke or values or args.profile == "quick"):
-            raise ValueError("--record takes a real or paper profile as declared: no -p overrides, no --smoke")
+        if args.only:
+            config = config.only(args.only)
+        if args.record and (args.smoke or values or args.profile == "quick" or args.only):
+            raise ValueError(
+                "--record takes a real or paper profile as declared: no -p overrides, no --smoke, no --only"
+            )
     except (KeyError, TypeError, ValueError) as exc:
         parser.error(str(exc.args[0] if isinstance(exc, KeyError) else exc))
     if args.plan:
@@ -395,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # On stderr: stdout stays one JSON record per line for tools.
         print(f"{len(records)} runs: {cached} cached, {len(records) - cached} to compute", file=sys.stderr)
         return 0
+    if args.only:  # part of a chapter: its runs, not the notebook
+        args.executor, args.no_notebook = args.executor or "local", True
     if not (args.check_data or (args.executor and args.no_notebook)):
         try:  # a wrong --out ends the command before the runs, not after them
             _output_folder(args.out, args.chapter, args.profile, values)
@@ -432,6 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .evidence import record
 
             print(f"recorded: {record(config)}")
+        if args.only:
+            for gid, exp in config.plan():
+                entry = {"grid": gid, "experiment": exp.name, "key": exp.key(), "params": exp.params()}
+                print(json.dumps({**entry, "metrics": exp.cached().metrics}, sort_keys=True, default=str))
         if args.no_notebook:
             return status
     try:

@@ -124,9 +124,13 @@ def available_cores() -> int:
 
 def threads_per_process(processes: int) -> int:
     """Threads for each of ``processes`` PyTorch processes sharing :func:`available_cores`: two
-    processes with default threads on two cores slow each other down about tenfold."""
+    processes with default threads on two cores slow each other down about tenfold. A limit
+    the user set in ``OMP_NUM_THREADS`` (a positive integer) is kept when it is lower: the
+    machine may be shared with other jobs the sweep does not see."""
     check_positive_int("processes", processes)
-    return max(1, available_cores() // processes)
+    share = max(1, available_cores() // processes)
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    return min(share, int(limit)) if limit.isdigit() and int(limit) >= 1 else share
 
 
 def pin_threads(threads: int) -> None:

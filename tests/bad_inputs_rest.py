@@ -446,8 +446,8 @@ def _calls_models() -> list[Call]:
             m,
             "LeNet5",
             models.LeNet5,
-            lambda: {"n_classes": K, "in_channels": 1, "feature_dim": 84},
-            {"n_classes": "pos_int", "in_channels": "pos_int", "feature_dim": "pos_int"},
+            lambda: {"n_classes": K, "in_channels": 1, "feature_dim": 84, "image_size": 32},
+            {"n_classes": "pos_int", "in_channels": "pos_int", "feature_dim": "pos_int", "image_size": "pos_int"},
         ),
         Call(
             "models.LeNet5.forward",

@@ -93,6 +93,8 @@ FAKE_FILES: dict[str, tuple[str, ...]] = {
     "cluttered_mnist": ("mnist/train-images-idx3-ubyte.gz", "mnist/t10k-images-idx3-ubyte.gz"),
     "fgvc_aircraft": ("fgvc-aircraft-2013b/data/variants.txt", "fgvc-aircraft-2013b/data/images"),
     "mnist10k": tuple(f"mnist/t10k-{p}-ubyte.gz" for p in ("images-idx3", "labels-idx1")),
+    "cluttered_mnist10k": tuple(f"mnist/t10k-{p}-ubyte.gz" for p in ("images-idx3", "labels-idx1")),
+    "occluded_cifar10_jpeg": ("cifar10-jpeg/train", "cifar10-jpeg/test", "mnist/t10k-images-idx3-ubyte.gz"),
 }
 FGVC_VARIANTS = ("707-320", "A340-500")
 FGVC_PER_SPLIT = 2  # images per variant in each of train, val, test (trainval: both)

@@ -32,7 +32,15 @@ def test_quick_profile_keeps_the_legacy_values_and_plans_no_saliency_run() -> No
     values = CONFIG.values
     assert values["seeds"] == [0, 1, 2] and values["plane_alphas"] == [round(0.1 * i, 1) for i in range(10)]
     assert values["plane_betas"] == [0.5, 2.0] and values["nuisance_alphas"] == [0.0, 0.8]
-    assert (values["epochs"], values["lr"], values["optimizer"], values["ib_steps"]) == (30, 0.005, "adam", 100)
+    recipe = (
+        values["plane_epochs"],
+        values["plane_lr"],
+        values["optimizer"],
+        values["ib_steps"],
+        values["plane_n_train"],
+    )
+    assert recipe == (30, 0.005, "adam", 100, 0)
+    assert values["nuisance_epochs"] == values["saliency_epochs"] == 30
     planned = [gid for gid, _ in CONFIG.plan()]
     assert "saliency" not in planned and planned.count("ib") == 1  # the deterministic solver runs once
     on = ls_ib.CHAPTER.configure("quick", saliency_alphas=[0.0, 0.1])
@@ -43,14 +51,47 @@ def test_quick_profile_keeps_the_legacy_values_and_plans_no_saliency_run() -> No
 
 
 def test_plane_trains_ls_towards_its_optimum_and_rejects_two_criteria() -> None:
-    m = ls_ib.Plane(dataset="digits", alpha=0.5, beta=0.0, seed=0, epochs=20, lr=0.01, **RECIPE).run().metrics
+    run = ls_ib.Plane(dataset="digits", alpha=0.5, beta=0.0, n_train=0, seed=0, epochs=20, lr=0.01, **RECIPE)
+    m = run.run().metrics
+    assert m["n_train"] == len(ls_ib._load("digits", "train"))
     assert m["train_i_ty"] <= m["train_i_xt"] + 1e-9
     assert m["train_i_xt"] == pytest.approx(m["train_ls_optimum"], abs=0.1)
     assert m["train_h_y"] == pytest.approx(H, abs=0.01)
     with pytest.raises(ValueError, match="alpha"):
-        ls_ib.Plane(dataset="digits", alpha=0.5, beta=1.0, seed=0, epochs=1, lr=0.01, **RECIPE)
+        ls_ib.Plane(dataset="digits", alpha=0.5, beta=1.0, n_train=0, seed=0, epochs=1, lr=0.01, **RECIPE)
     with pytest.raises(ValueError, match="alpha"):
-        ls_ib.Plane(dataset="digits", alpha=1.5, beta=0.0, seed=0, epochs=1, lr=0.01, **RECIPE)
+        ls_ib.Plane(dataset="digits", alpha=1.5, beta=0.0, n_train=0, seed=0, epochs=1, lr=0.01, **RECIPE)
+    with pytest.raises(ValueError, match="n_train"):
+        ls_ib.Plane(dataset="digits", alpha=0.5, beta=0.0, n_train=-1, seed=0, epochs=1, lr=0.01, **RECIPE)
+
+
+def test_plane_on_a_subset_fits_it_and_measures_its_plane() -> None:
+    # A subset small enough to fit (Assumption 4.3): its plane, its size, and a fit the check accepts.
+    run = ls_ib.Plane(dataset="digits", alpha=0.2, beta=0.0, n_train=200, seed=0, epochs=60, lr=0.005, **RECIPE)
+    m = run.run().metrics
+    subset = ls_ib.training_subset(ls_ib._load("digits", "train"), 200)
+    assert m["n_train"] == 200
+    share = np.bincount(subset.fine.numpy(), minlength=10) / 200
+    assert m["train_h_y"] == pytest.approx(-(share * np.log(share)).sum(), abs=1e-9)  # the subset's H(Y)
+    assert m["train_acc"] >= ls_ib.PROPOSITION_TRAIN_ACC
+    assert m["train_i_xt"] == pytest.approx(m["train_ls_optimum"], abs=0.1)
+
+
+def test_training_subset_is_stratified_fixed_and_complete_at_zero() -> None:
+    full = ls_ib._load("digits", "train")
+    part = ls_ib.training_subset(full, 300)
+    assert len(part) == 300
+    counts = np.bincount(part.fine.numpy(), minlength=10)
+    expected = 300 * np.bincount(full.fine.numpy(), minlength=10) / len(full)
+    assert np.abs(counts - expected).max() <= 1  # stratified on the label
+    again = ls_ib.training_subset(full, 300)
+    assert np.array_equal(part.x.numpy(), again.x.numpy())  # the same subset for every run
+    rows = {bytes(r.numpy().tobytes()) for r in full.x}
+    assert all(bytes(r.numpy().tobytes()) in rows for r in part.x)
+    assert ls_ib.training_subset(full, 0) is full and ls_ib.training_subset(full, 10**6) is full
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="n"):
+            ls_ib.training_subset(full, bad)
 
 
 def test_ib_curve_is_deterministic_and_respects_the_dpi(tmp_path, monkeypatch) -> None:
@@ -191,13 +232,30 @@ def test_plane_point_of_the_ls_optimum_is_the_closed_form() -> None:
 
 
 def test_lenet_network_for_the_real_profile() -> None:
+    import torch
+
     model, layer = ls_ib.make_model("cifar10", 10, "lenet")
     assert layer is model.conv2 and model.conv1.in_channels == 3
-    assert ls_ib.make_model("cluttered_mnist", 10, "lenet")[0].conv1.in_channels == 1
+    for name in ("cluttered_mnist", "cluttered_mnist10k"):
+        cluttered = ls_ib.make_model(name, 10, "lenet")[0]
+        assert cluttered.conv1.in_channels == 1
+        assert cluttered(torch.zeros(2, 1, 60, 60)).logits.shape == (2, 10)  # the 60x60 canvas
+    assert ls_ib.make_model("occluded_cifar10_jpeg", 10, "lenet")[0].conv1.in_channels == 3
     with pytest.raises(ValueError, match="network='lenet'"):
         ls_ib.make_model("digits", 10, "lenet")
     with pytest.raises(ValueError, match="network"):
         ls_ib.make_model("cifar10", 10, "vgg")
     real = ls_ib.CHAPTER.configure("real")
-    assert {r.network for r in real.runs("plane")} == {"lenet"}
-    assert {r.network for r in real.runs("nuisance")} == {"default"}  # the embedded stand-in: an MLP
+    for group in ("plane", "plane_cp", "nuisance", "saliency"):
+        assert {r.network for r in real.runs(group)} == {"lenet"}, group
+
+
+def test_real_profile_runs_on_real_data_and_fits_a_subset() -> None:
+    real = ls_ib.CHAPTER.configure("real")
+    plane = real.runs("plane") + real.runs("plane_cp")
+    assert {(r.dataset, r.n_train) for r in plane} == {("cifar10_jpeg", 200)}
+    assert len({(r.epochs, r.batch_size, r.lr, r.optimizer) for r in plane}) == 1  # one recipe for every α, β
+    assert {r.dataset for r in real.runs("nuisance")} == {"occluded_cifar10_jpeg"}
+    assert {r.dataset for r in real.runs("saliency")} == {"cluttered_mnist10k"}
+    assert sorted({r.alpha for r in real.runs("saliency")}) == [0.0, 0.1]  # the paper's α of Figures 7-8
+    assert len(real.values["seeds"]) >= 3

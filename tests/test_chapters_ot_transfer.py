@@ -418,3 +418,74 @@ def test_benchmark_tables_summary_and_claims_from_known_records() -> None:
         ch.benchmark_tables({})
     with pytest.raises(ValueError, match="`solvers`"):
         ch.solver_summary(steps)
+
+
+def test_real_profile_plans_a_cnn_transfer_with_a_large_validation_set() -> None:
+    config = ch.CHAPTER.configure("real")
+    assert config["dataset"] == config["compress_dataset"] == "cifar10_jpeg"
+    assert len(config["seeds"]) >= 3
+    tunes = [e for _, e in config.plan() if e.name == "ot_transfer.finetune"]
+    assert {e.layers() for e in tunes} == {ch.CNN_LAYERS} and {e.intermediate for e in tunes} == {"conv2"}
+    assert all(len(ch.TARGET) * e.shots >= 500 for e in tunes)  # as many validation images as shots
+    assert {e.source().dataset for e in tunes} == {"cifar10_jpeg"}
+    assert all("models.lenet5" in e.components() for e in tunes)
+    teacher, student, slim = (ch.make_model(k, "cifar10_jpeg") for k in ("teacher", "M", "S"))
+    assert type(teacher).__name__ == "ResNet" and teacher.feature_dim == student.feature_dim == 64
+    assert type(student).__name__ == type(slim).__name__ == "LeNet5" and slim.feature_dim == 32
+    assert ch.make_model("source", "cifar10_jpeg").head.out_features == 5
+    with pytest.raises(ValueError, match="kind"):
+        ch.make_model("L", "cifar10_jpeg")
+    with pytest.raises(ValueError, match="intermediate"):
+        ch.Finetune("digits", "omega_p", 0.1, 0, 3, 1, 2, 0.02, 5, 0.01, "cpu", intermediate="conv2")
+
+
+def test_intermediate_term_adds_the_layer_plan_cost_and_leaves_no_hook() -> None:
+    from c2f_utils import losses, models
+
+    torch.manual_seed(0)
+    model, reference = models.LeNet5(5, 3, 16), models.freeze(models.LeNet5(5, 3, 16))
+    x = torch.rand(6, 3, 32, 32)
+    reg = ch._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv2")
+    out = model(x)
+    value = reg(x, out)
+    # Independent reference: the conv2 maps recomputed by hand, each channel averaged over its positions.
+    maps = [
+        torch.nn.functional.conv2d(
+            torch.nn.functional.max_pool2d(torch.relu(net.conv1(x)), 2), net.conv2.weight, net.conv2.bias
+        )
+        for net in (model, reference)
+    ]
+    cost = [
+        losses.neuron_cost(out.features, reference(x).features),
+        losses.neuron_cost(*(m.mean((2, 3)) for m in maps)),
+    ]
+    import ot
+
+    expected = sum(ot.emd2([], [], c.detach().numpy()) for c in cost)
+    assert float(value.detach()) == pytest.approx(0.5 * expected, rel=1e-6)
+    value.backward()
+    assert model.conv1.weight.grad is not None and model.conv1.weight.grad.abs().sum() > 0
+    assert reg.traces and 0.0 <= reg.traces[-1] <= 1.0  # the penultimate plan's trace (Figure 3)
+    reg.close()
+    assert all(not m._forward_hooks for net in (model, reference) for m in net.modules())
+    with pytest.raises(ValueError, match="layer"):
+        ch._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv9")
+
+
+def test_finetune_with_an_intermediate_layer_differs_only_for_representation_regularizers() -> None:
+    base = ch.Finetune("digits", "omega_i", 0.5, 0, 3, 1, 2, 0.05, 5, 0.01, "cpu")
+    plain, inner = base.run(), base.replace(intermediate="body.3").run()
+    assert (
+        plain.metrics["test_acc"] != inner.metrics["test_acc"] or plain.metrics["val_acc"] != inner.metrics["val_acc"]
+    )
+    l2sp = base.replace(method="l2sp")
+    assert l2sp.run().metrics == l2sp.replace(intermediate="body.3").run().metrics
+
+
+def test_a_student_stuck_at_one_class_is_not_a_working_run() -> None:
+    from types import SimpleNamespace
+
+    (check,) = ch.COMPRESS_CHECKS
+    stuck = SimpleNamespace(params={}, metrics={"val_acc": 0.1, "test_acc": 0.1}, history=None)
+    trained = SimpleNamespace(params={}, metrics={"val_acc": 0.3, "test_acc": 0.3}, history=None)
+    assert check.rule(stuck) is not None and check.rule(trained) is None

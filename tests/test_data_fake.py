@@ -205,6 +205,32 @@ def check_mnist10k(d: LabeledData, fake: FakeData, split: str) -> None:
     assert d.name == "mnist10k" and d.coarse["lt5"].tolist() == (d.fine >= 5).long().tolist()
 
 
+def check_cluttered_mnist10k(d: LabeledData, fake: FakeData, split: str) -> None:
+    """Cluttered MNIST from mnist10k's split: its digits and labels, each inside its own box."""
+    digits = data.load("mnist10k", split, data_dir=fake.root, download=False)
+    assert d.x.shape == (len(digits), 1, 60, 60)
+    assert torch.equal(d.fine, digits.fine)
+    for i, (top, left, h, w) in enumerate(d.meta["box"].tolist()):
+        assert (h, w) == (28, 28)
+        assert (d.x[i, 0, top : top + h, left : left + w] >= digits.x[i, 0]).all()  # pixel-wise max of layers
+
+
+def check_occluded_cifar10_jpeg(d: LabeledData, fake: FakeData, split: str) -> None:
+    """The JPEG copy's images and labels, untouched outside the occluder's box; the occluders'
+    digits are those of mnist10k's same split."""
+    with pytest.warns(data.real.LossySourceWarning):
+        base = data.load("cifar10_jpeg", split, data_dir=fake.root, download=False)
+    digits = data.load("mnist10k", split, data_dir=fake.root, download=False)
+    assert d.x.shape == base.x.shape and torch.equal(d.fine, base.fine)
+    assert set(d.meta["nuisance"].tolist()) <= set(digits.fine.tolist())
+    outside = torch.ones_like(d.x, dtype=torch.bool)
+    for i, (top, left, h, w) in enumerate(d.meta["box"].tolist()):
+        assert (h, w) == (16, 16) and 0 <= top <= 16 and 0 <= left <= 16
+        outside[i, :, top : top + h, left : left + w] = False
+    torch.testing.assert_close(d.x[outside], base.x[outside], rtol=0, atol=1e-6)
+    assert not torch.equal(d.x, base.x)  # the digits were painted
+
+
 def check_fgvc_aircraft(d: LabeledData, fake: FakeData, split: str) -> None:
     per_variant = FGVC_PER_SPLIT * (2 if split == "trainval" else 1)
     assert d.x.shape == (per_variant * len(FGVC_VARIANTS), 3, 256, 256)
@@ -227,6 +253,8 @@ CHECKS: dict[str, Callable[[LabeledData, FakeData, str], None]] = {
     "cluttered_mnist": check_cluttered_mnist,
     "fgvc_aircraft": check_fgvc_aircraft,
     "mnist10k": check_mnist10k,
+    "cluttered_mnist10k": check_cluttered_mnist10k,
+    "occluded_cifar10_jpeg": check_occluded_cifar10_jpeg,
 }
 
 # Datasets read through torchvision's CIFAR classes, which refuse any batch file whose MD5

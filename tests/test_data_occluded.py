@@ -90,8 +90,24 @@ def test_occluded_cifar_and_cluttered_mnist_from_the_shared_data(shared_data) ->
     assert bool((h == 28).all()) and bool((t + 28 <= 60).all()) and bool((left + 28 <= 60).all())
 
 
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_offline_builders_need_only_the_mnist_test_digits(shared_data) -> None:
+    # The shared folder has MNIST's test files alone: both builders read them, not the training digits.
+    assert not (shared_data / "mnist" / "train-images-idx3-ubyte.gz").exists()
+    cl = {s: data.load("cluttered_mnist10k", s, data_dir=shared_data) for s in ("train", "test")}
+    assert cl["train"].x.shape == (8000, 1, 60, 60) and cl["test"].x.shape == (2000, 1, 60, 60)
+    with pytest.warns(data.real.LossySourceWarning):
+        occ = data.load("occluded_cifar10_jpeg", "train", data_dir=shared_data)
+    assert occ.x.shape == (20000, 3, 32, 32) and set(occ.meta["nuisance"].unique().tolist()) == set(range(10))
+
+
 def test_real_builders_fail_clearly_without_files(tmp_path) -> None:
     with pytest.raises(data.DatasetNotFoundError, match="mnist"):
         data.load("cluttered_mnist", "train", data_dir=tmp_path, download=False)
     with pytest.raises(data.DatasetNotFoundError, match="cifar10"):
         data.load("occluded_cifar", "train", data_dir=tmp_path, download=False)
+    with pytest.raises(data.DatasetNotFoundError, match="mnist"):
+        data.load("cluttered_mnist10k", "train", data_dir=tmp_path, download=False)
+    with pytest.raises(data.DatasetNotFoundError, match="cifar10"):
+        data.load("occluded_cifar10_jpeg", "train", data_dir=tmp_path, download=False)

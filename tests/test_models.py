@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -46,6 +48,25 @@ def test_mlp_validates_arguments(kwargs: dict, match: str) -> None:
 @pytest.mark.parametrize("size", [28, 32])
 def test_lenet5_accepts_28_and_32(size: int) -> None:
     _check(LeNet5(10, in_channels=1), torch.randn(3, 1, size, size), 10, 84)
+
+
+def test_lenet5_reads_other_square_sizes_whole() -> None:
+    # 60x60: conv 56, pool 28, conv 24, pool 12 -> fc1 reads 16 maps of 12x12.
+    model = LeNet5(10, in_channels=1, image_size=60)
+    assert model.fc1.in_features == 16 * 12 * 12
+    _check(model, torch.randn(3, 1, 60, 60), 10, 84)
+    with pytest.raises(ValueError, match="60, 60"):
+        model(torch.randn(2, 1, 32, 32))
+    with pytest.raises(ValueError, match=re.escape("28|32, 28|32")):
+        LeNet5(10)(torch.randn(2, 1, 60, 60))
+    with pytest.raises(ValueError, match="image_size"):
+        LeNet5(10, image_size=12)
+    torch.manual_seed(0)
+    default = LeNet5(10)
+    torch.manual_seed(0)
+    explicit = LeNet5(10, image_size=32)
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(default(x).logits, explicit(x).logits)  # 32 is the original network
 
 
 def test_lenet5_parameter_count_matches_the_original_layout() -> None:

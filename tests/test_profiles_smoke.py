@@ -36,6 +36,8 @@ EXTRA = {
     # batches of 2 keep the paper path (weights, data, crops, regularizers) at seconds per run.
     # Timing the plan solvers up to 2,048 neurons is the Cost experiment's point, not its code
     # path: the smallest size runs here.
+    # The fake CIFAR-10 copy holds 20 training images a class: 5 shots and 5 for validation.
+    ("ot_transfer", "real"): {"shots": 5},
     ("ot_transfer", "paper"): {
         "solver": "exact",
         "shots": 1,

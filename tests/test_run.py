@@ -351,3 +351,60 @@ def test_version_names_the_package_and_the_command_is_declared(capsys) -> None:
     assert stop.value.code == 0 and f"c2f_utils {c2f_utils.__version__}" in capsys.readouterr().out
     project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["c2f-run"] == "c2f_utils.run:main"
+
+
+def test_only_narrows_plan_to_a_grid_or_an_experiment(
+    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path))
+    assert run.main(["fierce", "--plan", "--only", "age"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records and {(r["grid"], r["experiment"]) for r in records} == {("age", "fierce.age")}
+    assert run.main(["fierce", "--plan", "--only", "fierce.unmixing"]) == 0
+    grids = {json.loads(line)["grid"] for line in capsys.readouterr().out.splitlines()}
+    assert grids == {"unmix", "lambdas", "anchor_counts", "variants"}
+    assert run.main(["synthesis", "--plan", "--only", "distill_ce"]) == 0  # the teachers a student needs come too
+    names = {json.loads(line)["experiment"] for line in capsys.readouterr().out.splitlines()}
+    assert names == {"synthesis.train", "synthesis.distill"}
+    with pytest.raises(SystemExit):
+        run.main(["fierce", "--plan", "--only", "ages"])
+    assert "did you mean 'age'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.main(["fierce", "--profile", "real", "--record", "--only", "age"])
+    assert "no --only" in capsys.readouterr().err
+
+
+def test_only_checks_the_data_of_its_runs_alone(capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch) -> None:
+    """Your own image folder through FIERCE's age experiment: the other experiments' data
+    (Samson, CIFAR-10) need not be there."""
+    from PIL import Image
+
+    folder = tmp_path / "faces"
+    rows = ["file,age"]
+    for split in ("train", "test"):
+        (folder / split).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (12, 12), (20 * i, 10, 10)).save(folder / split / f"{i}.png")
+            rows.append(f"{split}/{i}.png,{20 + 5 * i}")
+    (tmp_path / "ages.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path / "empty"))
+    own = ["-p", "age_dataset", "image_folder", "-p", "age_folder", str(folder), "-p", "age_targets"]
+    status = run.main(
+        ["fierce", "--profile", "real", "--check-data", "--only", "age", *own, str(tmp_path / "ages.csv")]
+    )
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "every dataset found" in out
+    assert run.main(["fierce", "--profile", "real", "--check-data"]) == 2  # the whole chapter needs Samson etc.
+
+
+def test_only_computes_its_runs_and_prints_their_metrics(
+    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    assert run.main(["setting", "--only", "raw", "--workers", "1"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert [(r["grid"], r["experiment"]) for r in lines] == [("raw", "setting.raw_input_probe")]
+    assert 0.5 < lines[0]["metrics"]["fine_probe_acc"] <= 1
+    assert not (tmp_path / "c2f_runs").exists()  # no notebook ran, no output folder

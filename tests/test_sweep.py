@@ -122,6 +122,7 @@ def test_threads_are_a_share_of_the_available_cores(monkeypatch: pytest.MonkeyPa
 
     cores = available_cores()
     assert 1 <= cores <= (os.cpu_count() or 1)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # no user limit (the test workers pin one)
     assert threads_per_process(1) == cores and threads_per_process(cores + 1) == 1
     assert threads_per_process(2) * 2 <= max(cores, 2)
     with pytest.raises(ValueError, match="processes"):
@@ -172,3 +173,19 @@ def test_ctrl_c_stops_the_sweep_with_the_report_so_far(tmp_path: Path, monkeypat
     assert [o.status for o in report.outcomes] == ["done", "pending", "pending"]
     assert "3 runs: 0 cached, 1 done, 0 failed, 2 pending" in info.value.summary()
     assert isinstance(info.value, KeyboardInterrupt)
+
+
+def test_threads_per_process_keeps_a_lower_omp_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from c2f_utils.sweep import available_cores, threads_per_process
+
+    monkeypatch.setattr("c2f_utils.sweep.available_cores", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads_per_process(2) == 4
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads_per_process(1) == 1 and threads_per_process(2) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "16")  # a higher limit does not oversubscribe the share
+    assert threads_per_process(2) == 4
+    for junk in ("", "0", "two", "-3"):
+        monkeypatch.setenv("OMP_NUM_THREADS", junk)
+        assert threads_per_process(2) == 4
+    assert available_cores() >= 1

@@ -7,6 +7,10 @@ validation (:func:`select_best`); Figures 2-3 from the same runs. Table 2 (:clas
 wide teacher is transferred to two students with :math:`\\Omega_{U,I,P}` or distillation. §4:
 :class:`Cost`.
 
+Real profile on CIFAR-10 (the offline JPEG copy, ``cifar10_jpeg``): a LeNet-5 source trained on
+the classes 0-4 fine-tuned on 100 images per class of the classes 5-9 (500 more for validation,
+their 5,000 test images for testing); Table 2 with a ResNet-8 teacher and LeNet-5 students.
+
 Paper profile (App. A). Table 1 on FGVC-Aircraft (:mod:`c2f_utils.data.fgvc`, torchvision's
 format, downloaded when online): torchvision's ImageNet ResNet-101 (:func:`imagenet_resnet101`,
 weights read by :func:`c2f_utils.weights.load_weights`, SHA-256 checked) fine-tuned with SGD
@@ -18,17 +22,19 @@ students, and a ResNet-110 teacher, the deepest CIFAR ResNet of He et al. (2016a
 better than the shallower ones, standing in for the paper's ResNet-1001 (pre-activation
 bottlenecks) and WRN-28-10, which :mod:`c2f_utils.models` does not provide; SGD at 0.1 divided
 by 10 at 50% and 75% of the epochs, weight decay 1e-4, batch 64, padded crops and mirrors.
-Deviations: one intermediate layer penalized less than the paper (the penultimate layer
-only), no random blur, one central test crop instead of ten, CIFAR-10 only.
+Deviations: the intermediate layer (``intermediate``) shares the penultimate layer's strength,
+no random blur, one central test crop instead of ten, CIFAR-10 only.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -52,6 +58,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BENCHMARK",
     "CHAPTER",
+    "CNN_DATA",
+    "CNN_LAYERS",
+    "CNN_NETWORKS",
+    "COMPRESS_CHECKS",
     "LEAVES_IDENTITY",
     "MAJORITY",
     "PAPER_D",
@@ -66,6 +76,7 @@ __all__ = [
     "benchmark_claims",
     "benchmark_tables",
     "card",
+    "claim_rows",
     "compression_table",
     "cost_tables",
     "depth_figure",
@@ -78,6 +89,8 @@ __all__ = [
     "scorecard",
     "select_best",
     "solver_summary",
+    "teacher_table",
+    "trace_table",
     "training_trace_figure",
     "transfer_table",
     "validity",
@@ -105,14 +118,43 @@ FGVC_SIZE, CROP = 256, 224
 
 
 DIGIT_INPUTS = {"digits": 64, "mnist10k": 784}
-"""Handwritten-digit data sets of the MLP path, and their input size (the real profile uses MNIST)."""
+"""Handwritten-digit data sets of the MLP path, and their input size."""
+CNN_DATA = "cifar10_jpeg"
+"""The real profile's data set (CIFAR-10 read from the shared JPEG copy): LeNet-5 source and
+students, a ResNet-8 teacher (:func:`make_model`)."""
+TRAINED_SOURCES = (*DIGIT_INPUTS, CNN_DATA)
+"""Data sets whose transfer source is trained here on the classes 0-4 (:class:`Reference`)."""
+CNN_LAYERS = ("conv1", "conv2", "fc1", "fc2")
+"""LeNet-5's layers whose representations Figure 2 compares; its ReLUs are functional, so
+each is observed before its ReLU (``fc2`` is the penultimate layer)."""
+CNN_NETWORKS = {"source": (5, 84), "M": (10, 64), "S": (10, 32)}
+"""LeNet-5s of the real profile, ``kind -> (classes, features)``: the transfer source and the
+two students (``"M"``: the ResNet-8 teacher's feature width, 64; ``"S"``: slim, 32)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _read_once(dataset: str, split: str, data_dir: Path) -> c2f_data.LabeledData:
+    from .. import data as c2f_data
+
+    return c2f_data.load(dataset, split, data_dir=data_dir)
+
+
+def _load(dataset: str, split: str) -> c2f_data.LabeledData:
+    """``data.load(dataset, split)``; the CIFAR-10 JPEG folders are read (and their 30,000 files'
+    checksum verified) once per process and data folder: a sweep's worker runs many short runs."""
+    from .. import data as c2f_data
+    from ..paths import data_dir
+
+    if dataset == CNN_DATA:
+        return _read_once(dataset, split, data_dir().resolve())
+    return c2f_data.load(dataset, split)
 
 
 def _holdout(dataset: str) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
     """The training split cut into a fitting part (80%) and a fixed validation part (20%)."""
     from .. import data as c2f_data
 
-    return c2f_data.holdout_split(c2f_data.load(dataset, "train"), 0.2, np.random.default_rng(7))
+    return c2f_data.holdout_split(_load(dataset, "train"), 0.2, np.random.default_rng(7))
 
 
 def _accuracy(model: nn.Module, data: c2f_data.LabeledData, device: torch.device) -> float:
@@ -131,10 +173,19 @@ def make_model(kind: str, dataset: str = "digits") -> nn.Module:
     ``64-32-32`` (10 classes); ``"mnist10k"``: the same MLPs on 784 pixels.
     ``dataset="cifar10"``: the CIFAR ResNets of ``CIFAR_NETWORKS``
     (teacher ResNet-110 and student ResNet-56, 64 features; student ResNet-56-Slim, 32).
+    ``dataset="cifar10_jpeg"``: colour LeNet-5s of ``CNN_NETWORKS`` (source, 84 features;
+    students ``"M"``, 64, and ``"S"``, 32) and a ResNet-8 teacher (16/32/64 channels, 64 features).
     """
     from .. import models as c2f_models
 
     shapes = {"source": ((128, 128), 64, 5), "teacher": ((256, 256), 128, 10), "M": ((64,), 128, 10)}
+    if dataset == CNN_DATA:
+        if kind not in (*CNN_NETWORKS, "teacher"):
+            raise ValueError(f"Expected `kind` in {[*CNN_NETWORKS, 'teacher']} for dataset {CNN_DATA!r}, got {kind!r}")
+        if kind == "teacher":
+            return c2f_models.cifar_resnet(8, 10)
+        n_classes, feature_dim = CNN_NETWORKS[kind]
+        return c2f_models.LeNet5(n_classes, in_channels=3, feature_dim=feature_dim)
     inputs = DIGIT_INPUTS.get(dataset)
     if dataset == "cifar10":
         if kind not in CIFAR_NETWORKS:
@@ -142,7 +193,7 @@ def make_model(kind: str, dataset: str = "digits") -> nn.Module:
         depth, width = CIFAR_NETWORKS[kind]
         return c2f_models.cifar_resnet(depth, 10, width=width)
     if inputs is None:
-        raise ValueError(f"Expected `dataset` in {[*DIGIT_INPUTS, 'cifar10']}, got {dataset!r}")
+        raise ValueError(f"Expected `dataset` in {[*TRAINED_SOURCES, 'cifar10']}, got {dataset!r}")
     if kind not in (*shapes, "S"):
         raise ValueError(f"Expected `kind` in {[*shapes, 'S']}, got {kind!r}")
     hidden, feature_dim, n_classes = shapes.get(kind, ((32,), 32, 10))
@@ -219,12 +270,54 @@ def _paper_schedule(epochs: int, fractions: Sequence[float]) -> tuple[int, ...]:
     return tuple(sorted({max(1, round(f * epochs)) for f in fractions}))
 
 
-class _ReferenceRegularizer:
-    """``alpha * Omega(features, reference features)`` for :func:`fit`, recording plan traces."""
+def _neurons(activations: torch.Tensor) -> torch.Tensor:
+    """A layer's output as ``(n, d)``: one column per neuron; a convolutional map's channel is
+    described by its spatial mean on each of the ``n`` images (as the pooled penultimate layer)."""
+    return activations.mean(dim=(2, 3)) if activations.ndim == 4 else activations.flatten(1)
 
-    def __init__(self, omega: c2f_losses.OTRegularizer, reference: nn.Module, alpha: float) -> None:
+
+class _ReferenceRegularizer:
+    """``alpha * (Omega(features, reference features) + Omega(layer, reference layer))`` for
+    :func:`fit`, recording the penultimate plan's traces.
+
+    The second term (the paper's intermediate layer, §4.2) is present when ``layer`` names a
+    module of ``model`` (and of ``reference``, the same architecture): forward hooks keep that
+    module's output of the last forward pass of each network. Call :meth:`close` to remove them.
+    """
+
+    def __init__(
+        self,
+        omega: c2f_losses.OTRegularizer,
+        reference: nn.Module,
+        alpha: float,
+        model: nn.Module | None = None,
+        layer: str = "",
+    ) -> None:
         self.omega, self.reference, self.alpha = omega, reference, alpha
         self.traces: list[float] = []
+        self.inner = copy.deepcopy(omega) if layer else None
+        self._seen: dict[str, torch.Tensor] = {}
+        self._handles: list[Any] = []
+        if layer:
+            if model is None:
+                raise ValueError(f"Expected the trained `model` with `layer` {layer!r}, got None")
+            for role, network in (("model", model), ("reference", reference)):
+                modules = dict(network.named_modules())
+                if layer not in modules:
+                    raise ValueError(f"Expected `layer` among the {role}'s modules, got {layer!r}")
+                self._handles.append(modules[layer].register_forward_hook(self._keep(role)))
+
+    def _keep(self, role: str) -> Callable[..., None]:
+        def save(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+            self._seen[role] = output
+
+        return save
+
+    def close(self) -> None:
+        """Remove the forward hooks of the intermediate layer."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
     def __call__(self, x: torch.Tensor, out: c2f_models.ModelOutput) -> torch.Tensor:
         from .. import models as c2f_models
@@ -232,6 +325,8 @@ class _ReferenceRegularizer:
         value = self.omega(out.features, c2f_models.reference_outputs(self.reference, x).features)
         if self.omega.plan == "ot" and self.omega.last_trace is not None:
             self.traces.append(self.omega.last_trace)
+        if self.inner is not None:  # the hooks hold this batch's outputs of the layer
+            value = value + self.inner(_neurons(self._seen["model"]), _neurons(self._seen["reference"]))
         return self.alpha * value
 
     def epoch_trace(self, state: c2f_train.EpochState) -> dict[str, float] | None:
@@ -249,11 +344,13 @@ def _regularizer(
     l2sp_beta: float,
     temperature: float,
     solver: str = "exact",
+    layer: str = "",
 ) -> tuple[
     Callable[[torch.Tensor, c2f_models.ModelOutput], torch.Tensor] | None, list[Callable[[c2f_train.EpochState], Any]]
 ]:
     """The penalty of ``method`` towards the frozen ``reference`` and its epoch callbacks
-    (``solver``: how :math:`\\Omega_P`'s plan is computed)."""
+    (``solver``: how :math:`\\Omega_P`'s plan is computed; ``layer``: the intermediate module
+    the representation regularizers also penalize, ``""`` for none)."""
     from .. import losses as c2f_losses
     from .. import models as c2f_models
 
@@ -266,7 +363,7 @@ def _regularizer(
         kd = c2f_losses.KDLoss(temperature, divergence="kl", t2_scaling=True)
         return (lambda x, out: alpha * kd(out.logits, c2f_models.reference_outputs(reference, x).logits)), []
     plan = {"omega_i": "identity", "omega_u": "uniform", "omega_p": "ot"}[method]
-    reg = _ReferenceRegularizer(c2f_losses.OTRegularizer(plan, solver), reference, alpha)
+    reg = _ReferenceRegularizer(c2f_losses.OTRegularizer(plan, solver), reference, alpha, model, layer)
     return reg, [reg.epoch_trace]
 
 
@@ -283,9 +380,13 @@ def _fit(
 
     regularizer, callbacks = _regularizer(*penalty)
     train, val, test = splits
-    result = c2f_train.fit(
-        model, (train.x, train.fine), config=cfg, regularizer=regularizer, callbacks=callbacks, transform=transform
-    )
+    try:
+        result = c2f_train.fit(
+            model, (train.x, train.fine), config=cfg, regularizer=regularizer, callbacks=callbacks, transform=transform
+        )
+    finally:
+        if isinstance(regularizer, _ReferenceRegularizer):
+            regularizer.close()
     dev = c2f_train.resolve_device(cfg.device)
     return {"val_acc": _accuracy(model, val, dev), "test_acc": _accuracy(model, test, dev)}, result.history
 
@@ -293,13 +394,20 @@ def _fit(
 def _compression_recipe(
     dataset: str, epochs: int, batch_size: int, seed: int, device: str
 ) -> tuple[c2f_train.TrainConfig, Callable[[torch.Tensor], torch.Tensor] | None]:
-    """Training recipe of teachers and students: the digits' short cosine schedule, or App. A.2
-    on CIFAR (He et al. 2016a: SGD 0.1, divided by 10 at 80K and 120K of 160K iterations,
-    weight decay 1e-4, 4-pixel padded crops and mirrors)."""
+    """Training recipe of sources, teachers and students: the digits' short cosine schedule; on
+    the CIFAR-10 JPEG copy SGD 0.05 with a cosine schedule, weight decay 5e-4 and 4-pixel padded
+    crops and mirrors (LeNet-5 has no batch norm: 0.1 is too large for it); or App. A.2 on CIFAR
+    (He et al. 2016a: SGD 0.1, divided by 10 at 80K and 120K of 160K iterations, weight decay
+    1e-4, 4-pixel padded crops and mirrors)."""
     from .. import train as c2f_train
 
     if dataset in DIGIT_INPUTS:
         return c2f_train.TrainConfig(epochs, batch_size, lr=0.05, schedule="cosine", seed=seed, device=device), None
+    if dataset == CNN_DATA:
+        cfg = c2f_train.TrainConfig(
+            epochs, batch_size, lr=0.05, weight_decay=5e-4, schedule="cosine", seed=seed, device=device
+        )
+        return cfg, c2f_train.crop_flip(4)
     milestones = _paper_schedule(epochs, (0.5, 0.75))
     cfg = c2f_train.TrainConfig(
         epochs,
@@ -316,9 +424,10 @@ def _compression_recipe(
 
 @dataclass(frozen=True)
 class Reference(Experiment):
-    """A reference network, trained once: the transfer ``"source"`` (digits 0-4, seed 0,
+    """A reference network, trained once: the transfer ``"source"`` (classes 0-4, seed 0,
     batch 32) or the compression ``"teacher"`` (80% of the training split, seed 100, batch 64;
     on CIFAR-10 the ResNet-110 of :func:`make_model` with the recipe of :class:`Compress`).
+    On ``cifar10_jpeg`` the source is a LeNet-5 and the teacher a ResNet-8 (:func:`make_model`).
 
     The paper's transfer source is not trained here: it is ImageNet-pretrained
     (:func:`imagenet_resnet101`), so the ``"source"`` role exists for the digits only.
@@ -333,16 +442,17 @@ class Reference(Experiment):
         "models.state",
         "train",
     )
+    component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {"dataset": {CNN_DATA: ("models.lenet5",)}}
     role: str = param("which reference", choices=("source", "teacher"))
-    dataset: str = param("data set", choices=("digits", "mnist10k", "cifar10"))
+    dataset: str = param("data set", choices=(*TRAINED_SOURCES, "cifar10"))
     epochs: int = param("training epochs", ge=1)
     device: str = param("device to run on", device=True)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.role == "source" and self.dataset not in DIGIT_INPUTS:
+        if self.role == "source" and self.dataset not in TRAINED_SOURCES:
             raise ValueError(
-                f"Expected `dataset` 'digits' or 'mnist10k' for the 'source' role "
+                f"Expected `dataset` in {list(TRAINED_SOURCES)} for the 'source' role "
                 "(the paper's source is ImageNet-pretrained, "
                 f"see imagenet_resnet101), got {self.dataset!r}"
             )
@@ -359,10 +469,10 @@ class Reference(Experiment):
         from .. import train as c2f_train
 
         if self.role == "source":
-            train, test = (c2f_data.class_subset(c2f_data.load(self.dataset, s), SOURCE) for s in ("train", "test"))
+            train, test = (c2f_data.class_subset(_load(self.dataset, s), SOURCE) for s in ("train", "test"))
             seed, batch_size = 0, 32
         else:
-            train, test = _holdout(self.dataset)[0], c2f_data.load(self.dataset, "test")
+            train, test = _holdout(self.dataset)[0], _load(self.dataset, "test")
             seed, batch_size = 100, 64
         c2f_train.seed_everything(seed)
         model = make_model(self.role, self.dataset)
@@ -377,12 +487,19 @@ class Finetune(Experiment):
     """Table 1: fine-tune the source network on the few-shot target with regularizer ``method``.
 
     Metrics: ``val_acc``, ``test_acc`` and ``trace_<layer>``, the trace of the optimal
-    plan between the pretrained and the fine-tuned representations of the target test
-    images at each hidden layer (Figure 2). History: ``plan_trace`` per epoch, the mean
-    trace of the mini-batch plans of :math:`\\Omega_P` (Figure 3).
+    plan between the pretrained and the fine-tuned representations of the target validation
+    images at each layer of :meth:`layers` (Figure 2; the paper computes it on a validation
+    set). History: ``plan_trace`` per epoch, the mean trace of the mini-batch plans of
+    :math:`\\Omega_P` at the penultimate layer (Figure 3).
+
+    :math:`\\Omega_{I,U,P}` penalize the penultimate layer and, when ``intermediate`` names a
+    module, that module's output too, with the same plan type and strength (§4.2: the paper
+    adds the 19th of ResNet-101's 33 residual units); a convolutional channel is described
+    by its spatial mean on each image of the mini-batch.
     """
 
     name: ClassVar[str] = "ot_transfer.finetune"
+    version: ClassVar[int] = 2  # 2: the intermediate-layer term; Figure 2's traces on the validation images
     uses: ClassVar[tuple[str, ...]] = (
         "data.core",
         "data.splits",
@@ -398,7 +515,7 @@ class Finetune(Experiment):
     )
     dataset: str = param(
         "transfer target (digits, mnist10k: 0-4 -> 5-9; fgvc_aircraft: ImageNet ResNet-101 -> 100 aircraft variants)",
-        choices=("digits", "mnist10k", "fgvc_aircraft"),
+        choices=(*TRAINED_SOURCES, "fgvc_aircraft"),
     )
     method: str = param("regularizer towards the source network", choices=TRANSFER_METHODS)
     alpha: float = param("regularization strength (0 for none)", ge=0)
@@ -420,6 +537,17 @@ class Finetune(Experiment):
         choices=("exact", "proximal"),
         default="exact",
     )
+    intermediate: str = param(
+        "module whose output Ω_I, Ω_U, Ω_P also penalize (the paper's intermediate layer; '' for none)",
+        default="",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.intermediate and self.intermediate not in self.layers():
+            raise ValueError(
+                f"Expected `intermediate` '' or one of the layers {list(self.layers())}, got {self.intermediate!r}"
+            )
 
     def check_data(self) -> list[str]:
         """For ``fgvc_aircraft``, the ImageNet ResNet-101 weights file (checksum verified)."""
@@ -437,20 +565,23 @@ class Finetune(Experiment):
         return problems
 
     def source(self) -> Reference:
-        """The source network's run (digits; the fgvc_aircraft source is :func:`imagenet_resnet101`)."""
-        if self.dataset not in DIGIT_INPUTS:
+        """The source network's run (digits, CIFAR-10 JPEG; the fgvc_aircraft source is :func:`imagenet_resnet101`)."""
+        if self.dataset not in TRAINED_SOURCES:
             raise ValueError(
-                f"Expected `dataset` 'digits' or 'mnist10k' for a trained source run, got {self.dataset!r}: "
+                f"Expected `dataset` in {list(TRAINED_SOURCES)} for a trained source run, got {self.dataset!r}: "
                 "its source is ImageNet-pretrained (imagenet_resnet101)"
             )
         return Reference("source", self.dataset, self.pretrain_epochs, self.device)
 
     def requires(self) -> list[Experiment]:
-        return [self.source()] if self.dataset in DIGIT_INPUTS else []
+        return [self.source()] if self.dataset in TRAINED_SOURCES else []
 
     def layers(self) -> tuple[str, ...]:
-        """The modules whose representations Figure 2 compares (``LAYERS`` or :data:`RESNET_LAYERS`)."""
-        return LAYERS if self.dataset in DIGIT_INPUTS else RESNET_LAYERS
+        """The modules whose representations Figure 2 compares (``LAYERS``, :data:`CNN_LAYERS` or
+        :data:`RESNET_LAYERS`), the penultimate one last."""
+        if self.dataset in DIGIT_INPUTS:
+            return LAYERS
+        return CNN_LAYERS if self.dataset == CNN_DATA else RESNET_LAYERS
 
     def task(self) -> tuple[nn.Module, tuple, c2f_train.TrainConfig, Callable[[torch.Tensor], torch.Tensor] | None]:
         """What :meth:`run` fine-tunes, in public pieces: the source network, the data
@@ -458,7 +589,10 @@ class Finetune(Experiment):
 
         Digits and ``mnist10k``: the cached source MLP (trained on the digits 0-4), ``shots``
         images per class of the digits 5-9 for training and as many for validation, the test
-        digits 5-9, SGD with a cosine schedule. ``fgvc_aircraft``: :func:`imagenet_resnet101`,
+        digits 5-9, SGD with a cosine schedule. ``cifar10_jpeg``: the same with the cached
+        LeNet-5 source (trained on the classes 0-4: airplane, automobile, bird, cat, deer), the
+        classes 5-9 (dog, frog, horse, ship, truck) and 4-pixel padded crops and mirrors.
+        ``fgvc_aircraft``: :func:`imagenet_resnet101`,
         ``shots`` + ``shots`` images per variant of the trainval split, the test split
         (center crops), SGD divided by 10 after 2/3 of the epochs, random crops and flips.
         """
@@ -466,14 +600,14 @@ class Finetune(Experiment):
         from .. import train as c2f_train
 
         rng = np.random.default_rng([self.seed, 6])
-        if self.dataset in DIGIT_INPUTS:
+        if self.dataset in TRAINED_SOURCES:
             source = self.source().network()
-            train, val = c2f_data.few_shot_split(c2f_data.load(self.dataset, "train"), TARGET, self.shots, rng)
-            test = c2f_data.class_subset(c2f_data.load(self.dataset, "test"), TARGET, relabel=True)
+            train, val = c2f_data.few_shot_split(_load(self.dataset, "train"), TARGET, self.shots, rng)
+            test = c2f_data.class_subset(_load(self.dataset, "test"), TARGET, relabel=True)
             cfg = c2f_train.TrainConfig(
                 self.epochs, self.batch_size, lr=self.lr, schedule="cosine", seed=self.seed, device=self.device
             )
-            return source, (train, val, test), cfg, None
+            return source, (train, val, test), cfg, (c2f_train.crop_flip(4) if self.dataset == CNN_DATA else None)
         # App. A.1: the creators' trainval split, cut into `shots` training and `shots` validation
         # images per variant (33 + 33 of about 67), and their test split.
         trainval = c2f_data.load(self.dataset, "trainval", size=FGVC_SIZE)
@@ -504,11 +638,11 @@ class Finetune(Experiment):
         model = copy.deepcopy(source)
         model.head.reset_parameters()  # a new task: the last layer starts from scratch, seeded
         reference = c2f_models.freeze(copy.deepcopy(source).to(dev))
-        penalty = (self.method, self.alpha, model, reference, self.l2sp_beta, 1.0, self.solver)
+        penalty = (self.method, self.alpha, model, reference, self.l2sp_beta, 1.0, self.solver, self.intermediate)
         metrics, history = _fit(model, (train, val, test), cfg, *penalty, transform=transform)
         layers = self.layers()
-        before = c2f_probes.layer_representations(reference, test.x.to(dev), layers)
-        after = c2f_probes.layer_representations(model, test.x.to(dev), layers)
+        before = c2f_probes.layer_representations(reference, val.x.to(dev), layers)
+        after = c2f_probes.layer_representations(model, val.x.to(dev), layers)
         metrics |= {f"trace_{layer}": c2f_probes.ot_plan_trace(before[layer], after[layer]) for layer in layers}
         return RunOutput(metrics=metrics, history=history)
 
@@ -522,7 +656,8 @@ class Compress(Experiment):
     uses: ClassVar[tuple[str, ...]] = tuple(
         c for c in Finetune.uses if c not in ("models.pretrained_resnet", "probes.transport", "weights")
     )
-    dataset: str = param("compression data set", choices=("digits", "mnist10k", "cifar10"))
+    component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = Reference.component_fields
+    dataset: str = param("compression data set", choices=(*TRAINED_SOURCES, "cifar10"))
     student: str = param("student network", choices=("S", "M"))
     method: str = param("regularizer towards the teacher", choices=COMPRESSION_METHODS)
     alpha: float = param("regularization strength (0 for none)", ge=0)
@@ -548,12 +683,11 @@ class Compress(Experiment):
         """What :meth:`run` trains the student with, in public pieces: the frozen teacher (on
         the run's device), the data ``(fit, val, test)`` (80/20 holdout of the training split,
         the test split), the training recipe and the augmentation (``None`` on digits)."""
-        from .. import data as c2f_data
         from .. import models as c2f_models
         from .. import train as c2f_train
 
         teacher = c2f_models.freeze(self.teacher().network().to(c2f_train.resolve_device(self.device)))
-        splits = (*_holdout(self.dataset), c2f_data.load(self.dataset, "test"))
+        splits = (*_holdout(self.dataset), _load(self.dataset, "test"))
         cfg, transform = _compression_recipe(self.dataset, self.epochs, 64, self.seed, self.device)
         return teacher, splits, cfg, transform
 
@@ -664,25 +798,33 @@ def _profile(
     **groups: dict[str, Any],
 ) -> dict[str, Grid]:
     """A profile's grids from the datasets (transfer, compression), seeds, device, transfer ``alphas``,
-    the transfer fields the profile ``fixed`` (not parameters) and groups."""
+    the transfer fields the profile ``fixed`` (not parameters) and groups (``compress`` may name the
+    ``methods`` of the grid ``"compress"``, Ω_U and Ω_P by default)."""
     tune = Finetune(datasets[0], "none", 0.0, seeds[0], device=device, **groups["transfer"])
     c = dict(groups["compress"])
     calphas, temps = c.pop("alphas"), c.pop("temperatures")
+    methods = c.pop("methods", ("omega_u", "omega_p"))
     base = Compress(datasets[1], "S", "none", 0.0, 1.0, seeds[0], device=device, **c)
     students, swept = {"student": ("S", "M")}, {"alpha": calphas, "seed": seeds}
     hyper = ("student", "method", "temperature")
     kd = base.replace(method="kd", temperature=temps[0])
-    return {
+    grids = {
         "transfer_none": Grid(tune, {"seed": seeds}, fixed=("method", "alpha", *fixed)),
         "transfer": Grid(
             tune, {"method": TRANSFER_METHODS[1:], "alpha": alphas, "seed": seeds}, fixed=("method", *fixed)
         ),
         "compress_none": Grid(base, {**students, "seed": seeds}, "compress", (*hyper, "alpha")),
-        "compress": Grid(base, {**students, "method": ("omega_u", "omega_p"), **swept}, "compress", hyper),
+        "compress": Grid(
+            base,
+            {**students, "method": methods, **swept},
+            "compress",
+            hyper,
+        ),
         "compress_identity": Grid(base.replace(student="M", method="omega_i"), swept, "compress", hyper),
         "compress_kd": Grid(kd, {**students, "temperature": temps, **swept}, "compress", hyper[:2]),
         "cost": Grid(Cost(("mlp", "resnet20"), 64, device=device, **groups["cost"]), {}, "cost", ("networks", "n")),
     }
+    return grids
 
 
 #: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list ot_transfer``).
@@ -697,19 +839,42 @@ CHAPTER = register(
                 (0, 1, 2),
                 "cpu",
                 (1e-3, 1e-2, 1e-1),
-                transfer=dict(shots=10, pretrain_epochs=20, epochs=20, lr=0.02, batch_size=25, l2sp_beta=0.01),
+                transfer=dict(
+                    shots=10,
+                    pretrain_epochs=20,
+                    epochs=20,
+                    lr=0.02,
+                    batch_size=25,
+                    l2sp_beta=0.01,
+                    intermediate="body.3",
+                ),
                 compress=dict(teacher_epochs=20, epochs=4, alphas=(1.0,), temperatures=(4.0,)),
                 cost=dict(dims=(64, 256, 1024), prox_max_dim=64, repeats=5),
             ),
-            # real: the quick profile's experiments on real handwritten digits (MNIST's 10,000 test
-            # digits split 80/20, `mnist10k`), the same MLPs on 784 pixels; students trained 10 epochs.
-            "real": _profile(  # five seeds: a run takes about a second
-                ("mnist10k", "mnist10k"),
-                (0, 1, 2, 3, 4),
+            # real: CIFAR-10 (the shared JPEG copy, 2,000 training images per class). Table 1: a
+            # LeNet-5 trained on the classes 0-4 fine-tuned on 100 images per class of the classes
+            # 5-9, validated on 100 more per class (500), tested on their 5,000 test images; the
+            # fine-tuning lr set so that the unregularized runs move their neurons (30 epochs, 3 strengths: the
+            # CPU budget), the same for every regularizer; Ω_I/U/P also on conv2. Table 2: a ResNet-8
+            # teacher and LeNet-5 students on 16,000 training images, 2 epochs, the strength of
+            # each method chosen on validation; Ω_U (in no claim) left out for the CPU budget.
+            "real": _profile(
+                ("cifar10_jpeg", "cifar10_jpeg"),
+                (0, 1, 2),
                 "cpu",
                 (1e-3, 1e-2, 1e-1),
-                transfer=dict(shots=10, pretrain_epochs=20, epochs=20, lr=0.02, batch_size=25, l2sp_beta=0.01),
-                compress=dict(teacher_epochs=20, epochs=10, alphas=(1.0,), temperatures=(4.0,)),
+                transfer=dict(
+                    shots=100,
+                    pretrain_epochs=20,
+                    epochs=30,
+                    lr=0.1,
+                    batch_size=64,
+                    l2sp_beta=0.01,
+                    intermediate="conv2",
+                ),
+                compress=dict(
+                    teacher_epochs=10, epochs=2, alphas=(0.01, 0.1, 1.0), temperatures=(4.0,), methods=("omega_p",)
+                ),
                 cost=dict(dims=(64, 256, 1024), prox_max_dim=64, repeats=5),
             ),
             # Paper §4 and App. A: torchvision's ImageNet ResNet-101 (not trained here, so
@@ -725,7 +890,14 @@ CHAPTER = register(
                 (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
                 fixed=("pretrain_epochs",),
                 transfer=dict(
-                    shots=33, pretrain_epochs=1, epochs=175, lr=0.01, batch_size=64, l2sp_beta=0.01, solver="proximal"
+                    shots=33,
+                    pretrain_epochs=1,
+                    epochs=175,
+                    lr=0.01,
+                    batch_size=64,
+                    l2sp_beta=0.01,
+                    solver="proximal",
+                    intermediate="taps.unit19",
                 ),
                 compress=dict(teacher_epochs=256, epochs=256, alphas=(1e-3, 0.01, 0.1, 1, 10), temperatures=(4, 5, 10)),
                 cost=dict(dims=(64, 128, 256, 512, 1024, 2048), prox_max_dim=2048, repeats=20),
@@ -945,6 +1117,11 @@ _PAPER = {  # (table, student, A, B): the paper's "A beats B"
 COMPRESS_GRIDS = ("compress_none", "compress", "compress_identity", "compress_kd")
 
 
+def _compression_results(config: Config) -> list[RunResult]:
+    """Every Table 2 run of ``config``."""
+    return [r for gid in COMPRESS_GRIDS for r in config.results(gid)]
+
+
 def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
     """:func:`~c2f_utils.probes.permutation_probe` of the transfer source network of ``config``
     on ``n_images`` target test images (live or committed runs).
@@ -987,6 +1164,13 @@ TRANSFER_CHECKS = (
 """What a working Table 1 run is: training accuracy above the majority class by 0.05."""
 
 
+COMPRESS_MAJORITY = 0.1
+"""Largest class share of the compression data sets' labels (ten balanced classes)."""
+COMPRESS_CHECKS = (report.above_majority("val_acc", COMPRESS_MAJORITY),)
+"""What a working Table 2 student is, besides staying below its teacher: held-out accuracy above
+the majority class by 0.05 (a student stuck at one class has not trained)."""
+
+
 def _teacher_beats(teacher_acc: float) -> report.Check:
     def rule(run: RunResult) -> str | None:
         acc = run.metrics["test_acc"]
@@ -1020,12 +1204,13 @@ def _label(run: Any) -> str:
 
 def validity(config: Config) -> dict[str, report.Validity]:
     """What a working run is: Table 1's runs train above the majority class (:data:`TRANSFER_CHECKS`);
-    Table 2's students stay below their teacher (a distillation claim needs a better teacher)."""
-    compress = [r for gid in COMPRESS_GRIDS for r in config.results(gid)]
+    Table 2's students stay below their teacher (a distillation claim needs a better teacher) and
+    above the majority class on the held-out images (:data:`COMPRESS_CHECKS`)."""
+    compress = _compression_results(config)
     teacher = config.result(config.runs(COMPRESS_GRIDS[0])[0].teacher()).metrics["test_acc"]
     return {
         "transfer": report.valid_runs(_transfer_results(config), TRANSFER_CHECKS, label=_label),
-        "compress": report.valid_runs(compress, (_teacher_beats(teacher),), label=_label),
+        "compress": report.valid_runs(compress, (_teacher_beats(teacher), *COMPRESS_CHECKS), label=_label),
     }
 
 
@@ -1061,6 +1246,45 @@ def training_trace_figure(config: Config):
     return plot_training_traces([r for r in results if r.params["method"] == "omega_p" and r.params["alpha"] == alpha])
 
 
+def trace_table(config: Config) -> pd.DataFrame:
+    """Figure 2's numbers from the runs of ``config`` (live or committed): for each method at its
+    selected strength, the mean plan trace over seeds at each layer, shallowest first, and the
+    smallest and largest penultimate-layer trace among its seeds."""
+    selected = select_best(results_frame(_transfer_results(config)))
+    cols = _trace_columns(selected)
+    order = [m for m in TRANSFER_METHODS if m in set(selected.method)]
+    by_method = selected.groupby("method")
+    table = by_method[cols].mean().reindex(order)
+    table.insert(0, "alpha", by_method["alpha"].first().reindex(order))
+    table["penultimate min"] = by_method[cols[-1]].min().reindex(order)
+    table["penultimate max"] = by_method[cols[-1]].max().reindex(order)
+    return table.rename(index=LABELS)
+
+
+def teacher_table(config: Config) -> pd.DataFrame:
+    """The compression teacher's test accuracy (%) beside its students trained alone (method
+    "none"; mean, smallest and largest over seeds), from the runs of ``config``."""
+    teacher = config.result(config.runs(COMPRESS_GRIDS[0])[0].teacher()).metrics["test_acc"]
+    alone = results_frame(config.results("compress_none"))
+    rows = {"teacher": {"mean": 100 * teacher, "min": 100 * teacher, "max": 100 * teacher, "runs": 1}}
+    for student, frame in alone.groupby("student"):
+        acc = 100 * frame.test_acc
+        rows[f"student {student} alone"] = {"mean": acc.mean(), "min": acc.min(), "max": acc.max(), "runs": len(acc)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("test accuracy (%)").round(2)
+
+
+def claim_rows(config: Config, prefix: str) -> pd.DataFrame:
+    """The rows of :func:`card` (valid runs of ``config``, live or committed) whose claim starts
+    with ``prefix`` (``"Table 1"``, ``"Table 2"``, ``"Fig. 2"``): ours, the verdict, the runs excluded."""
+    if not isinstance(prefix, str) or not prefix:
+        raise ValueError(f"Expected `prefix` as a non-empty string (e.g. 'Table 1'), got {prefix!r}")
+    rows = card(config)
+    rows = rows[rows.index.str.startswith(prefix)]
+    if rows.empty:
+        raise ValueError(f"Expected `prefix` to start some claim of the scorecard, got {prefix!r}")
+    return rows[["ours", "verdict", "excluded runs (why)"]]
+
+
 def transfer_table(config: Config) -> pd.DataFrame:
     """Table 1 (:func:`accuracy_table` of the selected strengths) from the runs of ``config``."""
     transfer = results_frame(_transfer_results(config))
@@ -1069,7 +1293,7 @@ def transfer_table(config: Config) -> pd.DataFrame:
 
 def compression_table(config: Config) -> pd.DataFrame:
     """Table 2 (:func:`accuracy_table` of the selected strengths) from the runs of ``config``."""
-    compression = results_frame([r for gid in COMPRESS_GRIDS for r in config.results(gid)])
+    compression = results_frame(_compression_results(config))
     selected = select_best(compression, by=("student", "method"), hyper=("alpha", "temperature"))
     return accuracy_table(selected, ["student", "method"], ["alpha", "temperature"])
 
@@ -1096,6 +1320,8 @@ def scorecard(
     checked = validity or {}
     where = report.where(config.profile, config["dataset"], config["seeds"])
     one = f"{config.profile}; {config['dataset']}; one source network"
+    if config["dataset"] not in DIGIT_INPUTS:  # permutation_demo permutes an MLP: the quick profile's source
+        one = f"{config.profile}; the quick profile's digits MLP (see permutation_demo); one source network"
     if isinstance(demo, str):  # why the demonstration could not run
         same = found = report.not_tested(demo)
     else:

@@ -40,8 +40,10 @@ __all__ = [
     "clutter",
     "cluttered_digits",
     "cluttered_mnist",
+    "cluttered_mnist10k",
     "occlude",
     "occluded_cifar",
+    "occluded_cifar10_jpeg",
     "occluded_digits",
 ]
 
@@ -246,11 +248,18 @@ def occluded_cifar(
     check_choice("source", source, CIFAR10_NAMES)
     cifar = load(source, split, data_dir=data_dir, download=download)
     mnist = load("mnist", occluder_split or split, data_dir=data_dir, download=download)
+    return _occluded("occluded_cifar", split, cifar, mnist, occluder_size, seed)
+
+
+def _occluded(
+    name: str, split: str, cifar: LabeledData, mnist: LabeledData, occluder_size: int, seed: int
+) -> LabeledData:
+    """``cifar`` occluded by digits drawn uniformly from ``mnist`` (see :func:`occluded_cifar`)."""
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
     pick = torch.as_tensor(rng.integers(0, len(mnist), len(cifar)))
     images, boxes = occlude(cifar.x, _resize(mnist.x[pick], occluder_size), rng)
     return LabeledData(
-        "occluded_cifar",
+        name,
         split,
         images,
         cifar.fine,
@@ -264,6 +273,33 @@ def occluded_cifar(
             "source": [cifar.meta["source"], mnist.meta["source"]],
         },
     )
+
+
+@register(
+    "occluded_cifar10_jpeg",
+    kind="real",
+    splits=("train", "test"),
+    description="Occluded CIFAR from the offline copies: CIFAR-10 JPEG occluded by mnist10k digits of the same split",
+)
+def occluded_cifar10_jpeg(
+    split: str, *, data_dir: Path, download: bool, occluder_size: int = 16, seed: int = 0
+) -> LabeledData:
+    """Occluded CIFAR (as :func:`occluded_cifar`) built from files that can be had offline.
+
+    The CIFAR-10 images of ``split`` come from the JPEG copy (``cifar10_jpeg``: 20,000
+    training images, the 10,000 test images); the occluders from the same split of
+    ``mnist10k`` (the 10,000 MNIST test digits cut 80/20), so that the training and the
+    test images are occluded by different digit images. Each image gets a digit drawn
+    uniformly, resized to ``occluder_size``, at a uniform position (:func:`occlude`).
+    ``fine`` is the CIFAR class; ``meta["nuisance"]`` the digit; ``meta["box"]`` its box.
+    """
+    from .core import load
+
+    check_positive_int("occluder_size", occluder_size, minimum=2)
+    check_positive_int("seed", seed, minimum=0)
+    cifar = load("cifar10_jpeg", split, data_dir=data_dir, download=download)
+    mnist = load("mnist10k", split, data_dir=data_dir, download=download)
+    return _occluded("occluded_cifar10_jpeg", split, cifar, mnist, occluder_size, seed)
 
 
 # --------------------------------------------------------------------------- redundancy: cluttered images
@@ -330,17 +366,33 @@ def cluttered_mnist(
     the crop size is not given in the paper: 10 pixels here). ``meta["box"]``: the
     original digit's box.
     """
+    return _cluttered("cluttered_mnist", "mnist", split, data_dir, download, canvas, n_crops, crop_size, seed)
+
+
+def _cluttered(
+    name: str,
+    source: str,
+    split: str,
+    data_dir: Path,
+    download: bool,
+    canvas: int,
+    n_crops: int,
+    crop_size: int,
+    seed: int,
+) -> LabeledData:
+    """The digits of dataset ``source``'s ``split`` cluttered with crops of themselves (see
+    :func:`cluttered_mnist`), the arguments checked first."""
     from .core import load
 
     check_positive_int("canvas", canvas, minimum=28)
     check_positive_int("n_crops", n_crops, minimum=0)
     check_positive_int("crop_size", crop_size)
     check_positive_int("seed", seed, minimum=0)
-    mnist = load("mnist", split, data_dir=data_dir, download=download)
+    mnist = load(source, split, data_dir=data_dir, download=download)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
     images, boxes = clutter(mnist.x, canvas, n_crops, crop_size, rng)
     return LabeledData(
-        "cluttered_mnist",
+        name,
         split,
         images,
         mnist.fine,
@@ -349,6 +401,33 @@ def cluttered_mnist(
         dict(mnist.coarse_names),
         {"box": boxes, "seed": seed, "source": mnist.meta["source"]},
     )
+
+
+@register(
+    "cluttered_mnist10k",
+    kind="real",
+    splits=("train", "test"),
+    description="Cluttered MNIST (as cluttered_mnist) built from mnist10k, the 10,000 MNIST test digits cut 80/20",
+)
+def cluttered_mnist10k(
+    split: str,
+    *,
+    data_dir: Path,
+    download: bool,
+    canvas: int = 60,
+    n_crops: int = 12,
+    crop_size: int = 10,
+    seed: int = 0,
+) -> LabeledData:
+    """The Cluttered-MNIST variant of :func:`cluttered_mnist`, built from ``mnist10k``'s ``split``.
+
+    For machines with only MNIST's test files: the 8,000 training and 2,000 test digits
+    of ``mnist10k`` (stratified, seed 0), each on a ``canvas x canvas`` field with
+    ``n_crops`` random ``crop_size`` crops of itself (:func:`clutter`). The clutter is cut
+    from the digit itself, as in the paper, so no other digit is needed.
+    ``meta["box"]``: the original digit's box.
+    """
+    return _cluttered("cluttered_mnist10k", "mnist10k", split, data_dir, download, canvas, n_crops, crop_size, seed)
 
 
 # --------------------------------------------------------------------------- several labels per input
