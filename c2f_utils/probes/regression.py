@@ -462,7 +462,12 @@ def transfer_mse(
     n = len(train_features)
     held = torch.zeros(n, dtype=torch.bool)
     if val_rows is None:
-        held[torch.as_tensor(np.random.default_rng(seed).permutation(n)[: max(1, round(val_fraction * n))])] = True
+        if n < 2:
+            raise ValueError(
+                f"Expected `train_features` with at least 2 rows (fit rows and `val_fraction`'s held-out rows), got {n}"
+            )
+        size = min(n - 1, max(1, round(val_fraction * n)))  # at least one row on each side
+        held[torch.as_tensor(np.random.default_rng(seed).permutation(n)[:size])] = True
     else:
         rows = check_tensor("val_rows", val_rows, ndim=1, min_rows=1).cpu()
         if rows.dtype == torch.bool:
