@@ -52,9 +52,11 @@ from ._checks import check_bool, check_number, check_positive_int
 __all__ = [
     "BENCHMARK",
     "CONFIDENCE",
+    "MAX_SEEDS",
     "MIN_SEEDS",
     "NOT_THIS_SCALE",
     "POLICY_PAGE",
+    "POWER",
     "VERDICTS",
     "Check",
     "Claim",
@@ -80,6 +82,8 @@ __all__ = [
     "paired_columns",
     "paper_check",
     "scorecard",
+    "seeds_to_decide",
+    "seeds_to_decide_r",
     "spread",
     "summarize",
     "valid_runs",
@@ -93,11 +97,11 @@ CONFIDENCE = 0.95
 MIN_SEEDS = 3
 """Fewest distinct valid seeds a verdict other than "not tested" needs."""
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not tested")
+"""The four verdict words, the same on every page (``book/verdicts.md``)."""
 POWER = 0.8
 """Probability of a decision that :func:`seeds_to_decide` plans for (the usual 80%)."""
 MAX_SEEDS = 100
 """Most seeds :func:`seeds_to_decide` reports; a claim needing more is "more than 100 seeds"."""
-"""The four verdict words, the same on every page (``book/verdicts.md``)."""
 BENCHMARK = "benchmark"
 """First field of a claim's ``where`` when its evidence is a recorded benchmark
 (``benchmarks/results``), not a profile's runs: the same in every profile's scorecard."""
