@@ -627,6 +627,19 @@ class Finetune(Experiment):
         splits = (train, _center_crop(val, CROP), _center_crop(test, CROP))
         return source, splits, cfg, _random_crop_flip(CROP)
 
+    def penalty(
+        self, model: nn.Module, reference: nn.Module
+    ) -> tuple[
+        Callable[[torch.Tensor, c2f_models.ModelOutput], torch.Tensor] | None,
+        list[Callable[[c2f_train.EpochState], Any]],
+    ]:
+        """The run's regularizer towards the frozen ``reference`` (penultimate layer, and
+        ``intermediate`` for the representation regularizers) and its epoch callbacks (the
+        plan traces), as :func:`~c2f_utils.train.fit` takes them."""
+        return _regularizer(
+            self.method, self.alpha, model, reference, self.l2sp_beta, 1.0, self.solver, self.intermediate
+        )
+
     def run(self) -> RunOutput:
         from .. import models as c2f_models
         from .. import probes as c2f_probes
