@@ -833,9 +833,7 @@ def _profile(
         ),
         "compress_none": Grid(base, {**students, "seed": cseeds}, "compress", (*hyper, "alpha"), own=own),
         "compress": Grid(base, {**students, "method": methods, **swept}, "compress", hyper, own=own),
-        "compress_identity": Grid(
-            base.replace(student="M", method="omega_i"), swept, "compress", hyper, own=own
-        ),
+        "compress_identity": Grid(base.replace(student="M", method="omega_i"), swept, "compress", hyper, own=own),
         "compress_kd": Grid(kd, {**students, "temperature": temps, **swept}, "compress", hyper[:2], own=own),
         "cost": Grid(Cost(("mlp", "resnet20"), 64, device=device, **groups["cost"]), {}, "cost", ("networks", "n")),
     }
