@@ -90,6 +90,7 @@ class ParamInfo:
     choices: tuple[Any, ...] | None = None
     device: bool = False
     length: int | None = None
+    omit_default: bool = False
 
     def describe(self) -> str:
         """``"in [0, 1)"``, ``"one of ['a', 'b']"``, ``"cpu, cuda[:N], mps or auto"`` or ``""``."""
@@ -115,14 +116,27 @@ def param(
     device: bool = False,
     length: int | None = None,
     default: Any = dataclasses.MISSING,
+    omit_default: bool = False,
 ) -> Any:
     """Declare an experiment field with its bounds (``ge``/``gt``/``le``/``lt``), ``choices``
     or ``device=True`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``) and a ``help`` line.
 
     For tuple fields the bounds and choices apply to every element and ``length`` fixes
     the number of elements.
+
+    ``omit_default=True`` (with a ``default``) leaves the field out of
+    :meth:`Experiment.params`, and so out of the run's key, while it holds its default.
+    It is the way to add a field to an experiment whose runs are recorded: when the
+    default reproduces what the experiment computed before the field existed, the
+    recorded runs keep their keys, and only a run that sets the field gets a new one.
     """
-    info = ParamInfo(help, ge, gt, le, lt, tuple(choices) if choices is not None else None, device, length)
+    if not isinstance(omit_default, bool):
+        raise TypeError(f"Expected `omit_default` to be true or false, got {omit_default!r}")
+    if omit_default and default is dataclasses.MISSING:
+        raise ValueError(f"Expected a `default` with omit_default=True (field {help!r}), got none")
+    info = ParamInfo(
+        help, ge, gt, le, lt, tuple(choices) if choices is not None else None, device, length, omit_default
+    )
     return field(default=default, metadata={"c2f": info})
 
 
@@ -262,10 +276,13 @@ class Experiment:
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")
 
     def params(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (nested experiments as ``{"name", "params"}``)."""
+        """The fields as a JSON-ready dict (nested experiments as ``{"name", "params"}``); a field
+        declared with ``param(..., omit_default=True)`` is left out while it holds its default."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.metadata["c2f"].omit_default and value == f.default:
+                continue
             if isinstance(value, Experiment):
                 value = {"experiment": value.name, "params": value.params()}
             elif isinstance(value, tuple):
