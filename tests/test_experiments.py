@@ -279,3 +279,32 @@ def test_a_swept_parameter_refuses_repeated_values_on_every_path() -> None:
         chapter.configure("quick", seeds=[0, 0, 0])
     with pytest.raises(ValueError, match="distinct values in `seeds`"):
         chapter.from_namespace({"profile": "quick", "seeds": [1, 1]})
+
+
+@dataclass(frozen=True)
+class ToyWithTags(Toy):
+    """:class:`Toy` with fields added after its runs were recorded, omitted from the key at their defaults."""
+
+    tag: str = param("a label", default="", omit_default=True)
+    sizes: tuple[int, ...] = param("sizes", default=(1, 2), omit_default=True)
+    strict: bool = param("check harder", default=False, omit_default=True)
+
+
+def test_a_field_at_its_omitted_default_leaves_params_and_key_as_before() -> None:
+    before = toy()
+    after = ToyWithTags(**{f: getattr(before, f) for f in before.params()})
+    assert after.params() == before.params()
+    assert identity.run_key(Toy.name, after.params(), after.declaration()) == before.key()
+    changed = after.replace(tag="mine", sizes=[3], strict=True)
+    assert changed.params() == {**before.params(), "tag": "mine", "sizes": [3], "strict": True}
+    assert changed.key() != after.key()
+    assert after.replace(sizes=[1, 2]).params() == before.params()  # a list equal to the default is the default
+    # a field not declared omit_default stays in params at its default, as every field did before
+    assert toy().params()["verbose"] is False
+
+
+def test_omit_default_needs_a_default() -> None:
+    with pytest.raises(ValueError, match="Expected a `default` with omit_default=True"):
+        param("no default", omit_default=True)
+    with pytest.raises(TypeError, match="`omit_default` to be true or false"):
+        param("flag", default=0, omit_default="yes")
