@@ -97,6 +97,24 @@ class _CriterionRun(Experiment):
     lr: float = param("learning rate (Adam; few-shot: SGD with Nesterov momentum)", gt=0)
     batch_size: int = param("mini-batch size", ge=1)
     device: str = param("device to train on", device=True)
+    own_data: ClassVar[tuple[str, str]] = ("", "")
+    """The ``dataset`` value that reads your own files (``image_folder``) and the field naming them."""
+
+    def data_needs(self) -> list[str]:
+        """The registered dataset read (none for your own files: :meth:`check_data` reads them)."""
+        return [] if self.dataset == self.own_data[0] else super().data_needs()
+
+    def check_data(self) -> list[str]:
+        """For your own files (:attr:`own_data`), what reading both splits raises: a missing file or
+        folder, a CSV without a target column, a ``.mat`` file whose arrays or pixel order are not found."""
+        kind, source = self.own_data
+        if not kind or self.dataset != kind:
+            return []
+        try:
+            self.load_data()
+        except (OSError, KeyError, ValueError) as exc:
+            return [f"{kind} {getattr(self, source)}: {exc.args[0] if isinstance(exc, KeyError) else exc}"]
+        return []
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
         """Feature size and FIERCELoss options (similarity, anchors) of the experiment."""
@@ -157,6 +175,7 @@ class AgeRun(_CriterionRun):
     component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {
         "model": {"mlp": ("models.mlp",), "resnet18": ("models.resnet",), "cnn": ("models.resnet",)}
     }
+    own_data: ClassVar[tuple[str, str]] = ("image_folder", "folder")
     dataset: str = param(
         "dataset with a continuous target (quick: ellipse size; image_folder: your own images, see `folder`)",
         choices=("synthetic_sizes", "utkface", "image_folder"),
@@ -208,20 +227,6 @@ class AgeRun(_CriterionRun):
                 f"'image_folder', got dataset {self.dataset!r} with folder={self.folder!r}, targets={self.targets!r}, "
                 f"pattern={self.pattern!r}, target_column={self.target_column!r}, recursive={self.recursive!r}"
             )
-
-    def data_needs(self) -> list[str]:
-        """The registered dataset read (none for ``image_folder``: :meth:`check_data` reads the folder)."""
-        return [] if self.dataset == "image_folder" else super().data_needs()
-
-    def check_data(self) -> list[str]:
-        """For ``image_folder``, the folder and its targets (both splits)."""
-        if self.dataset != "image_folder":
-            return []
-        try:
-            self.load_data()
-        except (OSError, ValueError) as exc:
-            return [f"image_folder {self.folder}: {exc}"]
-        return []
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
         """Training and test images with their continuous targets (synthetic: 2,000 ellipses;
@@ -353,6 +358,7 @@ class UnmixingRun(_CriterionRun):
         "train",
     )
     component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {"dataset": {"mat_file": ("data.folders",)}}
+    own_data: ClassVar[tuple[str, str]] = ("mat_file", "path")
     dataset: str = param(
         "hyperspectral scene (mat_file: your own .mat file, see `path`)",
         choices=("synthetic_unmixing", "samson", "jasper_ridge", "urban", "mat_file"),
@@ -391,20 +397,6 @@ class UnmixingRun(_CriterionRun):
             raise ValueError(
                 f"Expected `pixel_order` 'auto' with dataset 'synthetic_unmixing' (no image), got {self.pixel_order!r}"
             )
-
-    def data_needs(self) -> list[str]:
-        """The registered dataset read (none for ``mat_file``: :meth:`check_data` reads the file)."""
-        return [] if self.dataset == "mat_file" else super().data_needs()
-
-    def check_data(self) -> list[str]:
-        """For ``mat_file``, the file: found, readable, its arrays and pixel order identified."""
-        if self.dataset != "mat_file":
-            return []
-        try:
-            self.load_data()
-        except (OSError, KeyError, ValueError) as exc:
-            return [f"mat_file {self.path}: {exc.args[0] if isinstance(exc, KeyError) else exc}"]
-        return []
 
     def declaration(self) -> dict[str, Any]:
         """The experiment's declaration; for ``mat_file``, also the scene's name (the file's stem)
