@@ -242,6 +242,12 @@ def _fields(cls: type) -> dict[str, tuple[Any, ParamInfo]]:
     return out
 
 
+def _field_default(cls: type, name: str) -> Any:
+    """The declared default of field ``name`` of an experiment class (a tuple as the list a parameter holds)."""
+    default = next(f.default for f in dataclasses.fields(cls) if f.name == name)
+    return list(default) if isinstance(default, tuple) else default
+
+
 # --------------------------------------------------------------------------- experiments
 
 
@@ -679,6 +685,21 @@ class Config:
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
+
+    def declared_values(self) -> dict[str, Any]:
+        """:attr:`values` without the parameters that hold the default of fields declared with
+        ``param(..., omit_default=True)``: what the profile declares, as a committed manifest
+        records it. Like :meth:`Experiment.params`, so that adding such a field to a chapter
+        changes neither its runs' keys nor its recorded declaration."""
+        out = {}
+        for name, value in self.values.items():
+            par = self.chapter.parameters.get(name)
+            if par is not None and par.info.omit_default:
+                grids = self.chapter.profiles[self.profile]
+                if all(_field_default(type(grids[gid].base), fname) == value for gid, fname in par.targets):
+                    continue
+            out[name] = value
+        return out
 
     def grid(self, gid: str) -> Grid:
         """The grid ``gid`` (raises naming the chapter's grids if there is none)."""

@@ -308,3 +308,19 @@ def test_omit_default_needs_a_default() -> None:
         param("no default", omit_default=True)
     with pytest.raises(TypeError, match="`omit_default` to be true or false"):
         param("flag", default=0, omit_default="yes")
+
+
+def test_a_chapter_declares_no_parameter_at_an_omitted_default() -> None:
+    """A committed manifest records what a profile declares: a parameter added later with
+    omit_default is not part of it while it holds its default, as it is not part of a key."""
+    base = ToyWithTags(**{f: getattr(toy(), f) for f in toy().params()})
+    grid = Grid(base, {"seed": [0, 1]}, group="t", fixed=("pair", "device"))
+    chapter = Chapter("tags", "tags.md", "Tags", {"quick": {"t": grid}})
+    config = chapter.configure("quick")
+    assert config["t_tag"] == "" and config["t_sizes"] == [1, 2]
+    declared = config.declared_values()
+    assert {"t_tag", "t_sizes", "t_strict"}.isdisjoint(declared) and declared["t_lr"] == 0.1
+    assert set(config.values) - set(declared) == {"t_tag", "t_sizes", "t_strict"}
+    changed = chapter.configure("quick", t_tag="x", t_sizes=[3]).declared_values()
+    assert changed["t_tag"] == "x" and changed["t_sizes"] == [3] and "t_strict" not in changed
+    assert "t_verbose" in declared  # a field without omit_default is declared at its default
