@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent
 LOCK = ROOT / "requirements-lock.txt"
 # The lock covers every extra and every platform (uv's universal resolution, markers per platform).
 LOCK_COMMAND = [
-    "pip", "compile", "pyproject.toml", "--extra", "book", "--extra", "dev", "--extra", "cluster", "--extra", "lab",
+    "pip", "compile", "pyproject.toml",
+    "--extra", "run", "--extra", "book", "--extra", "dev", "--extra", "cluster", "--extra", "lab",
     "--universal", "--python-version", "3.11.5", "-c", LOCK.name, "-o", LOCK.name,
 ]  # fmt: skip
 VENV = Path(os.environ.get("C2F_VENV", ROOT / ".venv"))
@@ -63,7 +64,7 @@ def ensure_env() -> None:
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
     subprocess.check_call([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     _say("installing c2f-utils with the locked dependencies (first time: a few minutes, ~5 GB for PyTorch)")
-    code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster]", "-c", LOCK.name])
+    code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[run,book,dev,cluster]", "-c", LOCK.name])
     if code:
         sys.exit(f"pip install failed with exit status {code}")
     STAMP.write_text(wanted)
@@ -206,6 +207,7 @@ API_PAGES = {
             "report",
             "sweep",
             "run",
+            "cli",
             "train",
             "progress",
             "plots",
@@ -298,6 +300,8 @@ def chapter_sources() -> list[Path]:
 INSTALL_CELL = """\
 # Colab and other hosted notebooks: get the book and install c2f_utils when it is missing.
 # (Not part of the book's pages; where c2f_utils is installed, nothing happens.)
+# The package alone: this kernel already runs the notebook, so neither the `run` extra nor any
+# kernel package (ipykernel, ipywidgets, nbformat) is installed, and the host's pinned ones stay.
 import importlib.util
 import os
 import subprocess
@@ -393,7 +397,7 @@ def task_lab(args: list[str]) -> int:
 
     ensure_env()
     if not (BIN / "jupyter-lab").exists():
-        code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[book,dev,cluster,lab]", "-c", LOCK.name])
+        code = _run([PYTHON, "-m", "pip", "install", "--quiet", "-e", ".[run,book,dev,cluster,lab]", "-c", LOCK.name])
         if code:
             return code
     overrides = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"

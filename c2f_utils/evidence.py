@@ -208,7 +208,7 @@ def record(
         content = {
             "chapter": chapter.name,
             "profile": profile,
-            "values": dict(config.values),
+            "values": config.declared_values(),
             "runs": runs,
             "total_run_time_s": round(sum(walls), 1),
             "recorded_by": provenance(),

@@ -90,6 +90,7 @@ class ParamInfo:
     choices: tuple[Any, ...] | None = None
     device: bool = False
     length: int | None = None
+    omit_default: bool = False
 
     def describe(self) -> str:
         """``"in [0, 1)"``, ``"one of ['a', 'b']"``, ``"cpu, cuda[:N], mps or auto"`` or ``""``."""
@@ -115,14 +116,27 @@ def param(
     device: bool = False,
     length: int | None = None,
     default: Any = dataclasses.MISSING,
+    omit_default: bool = False,
 ) -> Any:
     """Declare an experiment field with its bounds (``ge``/``gt``/``le``/``lt``), ``choices``
     or ``device=True`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``auto``) and a ``help`` line.
 
     For tuple fields the bounds and choices apply to every element and ``length`` fixes
     the number of elements.
+
+    ``omit_default=True`` (with a ``default``) leaves the field out of
+    :meth:`Experiment.params`, and so out of the run's key, while it holds its default.
+    It is the way to add a field to an experiment whose runs are recorded: when the
+    default reproduces what the experiment computed before the field existed, the
+    recorded runs keep their keys, and only a run that sets the field gets a new one.
     """
-    info = ParamInfo(help, ge, gt, le, lt, tuple(choices) if choices is not None else None, device, length)
+    if not isinstance(omit_default, bool):
+        raise TypeError(f"Expected `omit_default` to be true or false, got {omit_default!r}")
+    if omit_default and default is dataclasses.MISSING:
+        raise ValueError(f"Expected a `default` with omit_default=True (field {help!r}), got none")
+    info = ParamInfo(
+        help, ge, gt, le, lt, tuple(choices) if choices is not None else None, device, length, omit_default
+    )
     return field(default=default, metadata={"c2f": info})
 
 
@@ -228,6 +242,12 @@ def _fields(cls: type) -> dict[str, tuple[Any, ParamInfo]]:
     return out
 
 
+def _field_default(cls: type, name: str) -> Any:
+    """The declared default of field ``name`` of an experiment class (a tuple as the list a parameter holds)."""
+    default = next(f.default for f in dataclasses.fields(cls) if f.name == name)
+    return list(default) if isinstance(default, tuple) else default
+
+
 # --------------------------------------------------------------------------- experiments
 
 
@@ -262,10 +282,13 @@ class Experiment:
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")
 
     def params(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (nested experiments as ``{"name", "params"}``)."""
+        """The fields as a JSON-ready dict (nested experiments as ``{"name", "params"}``); a field
+        declared with ``param(..., omit_default=True)`` is left out while it holds its default."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.metadata["c2f"].omit_default and value == f.default:
+                continue
             if isinstance(value, Experiment):
                 value = {"experiment": value.name, "params": value.params()}
             elif isinstance(value, tuple):
@@ -662,6 +685,21 @@ class Config:
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
+
+    def declared_values(self) -> dict[str, Any]:
+        """:attr:`values` without the parameters that hold the default of fields declared with
+        ``param(..., omit_default=True)``: what the profile declares, as a committed manifest
+        records it. Like :meth:`Experiment.params`, so that adding such a field to a chapter
+        changes neither its runs' keys nor its recorded declaration."""
+        out = {}
+        for name, value in self.values.items():
+            par = self.chapter.parameters.get(name)
+            if par is not None and par.info.omit_default:
+                grids = self.chapter.profiles[self.profile]
+                if all(_field_default(type(grids[gid].base), fname) == value for gid, fname in par.targets):
+                    continue
+            out[name] = value
+        return out
 
     def grid(self, gid: str) -> Grid:
         """The grid ``gid`` (raises naming the chapter's grids if there is none)."""

@@ -41,7 +41,16 @@ from .experiments import PROFILES, Config, Experiment
 from .progress import PROGRESS_ENV
 from .runs import RESULTS_ENV, provenance
 
-__all__ = ["KERNEL_NAME", "check_data", "main", "overrides_tag", "read_parameters", "run_chapter"]
+__all__ = [
+    "KERNEL_NAME",
+    "RUN_EXTRA",
+    "MissingExtraError",
+    "check_data",
+    "main",
+    "overrides_tag",
+    "read_parameters",
+    "run_chapter",
+]
 
 _PATH_ENVS = ("C2F_DATA_DIR", "C2F_CACHE_DIR")
 
@@ -78,9 +87,7 @@ def run_chapter(
     log_output : bool
         Stream the notebook's output to this process's log.
     """
-    import jupytext
-    import papermill
-
+    jupytext, papermill = _notebook_tools(kernel_name is None)
     chapter = chapters.get(name)
     parameters = dict(parameters or {})
     config = configure(name, profile, parameters)  # raises on any wrong value before any work
@@ -150,6 +157,34 @@ def run_chapter(
     tmp_results.write_text(json.dumps(payload, indent=1, default=str))
     os.replace(tmp_results, results_path)
     return results_path
+
+
+RUN_EXTRA = "pip install 'c2f-utils[run]'"
+"""How to install what running a chapter as a notebook needs (from a clone: ``pip install -e '.[run]'``)."""
+
+
+class MissingExtraError(ImportError):
+    """A package of an optional extra that a command needs is not installed; the message says how to get it."""
+
+
+def _notebook_tools(own_kernel: bool) -> tuple[Any, Any]:
+    """``(jupytext, papermill)``, or a :class:`MissingExtraError` naming the ``run`` extra. With
+    ``own_kernel`` (the current interpreter as the kernel) ipykernel must be importable here too."""
+    import importlib
+
+    needed = ("jupytext", "papermill", *(("ipykernel",) if own_kernel else ()))
+    missing = []
+    for module in needed:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise MissingExtraError(
+            f"Running a chapter as a notebook needs the `run` extra ({', '.join(missing)} missing): {RUN_EXTRA} "
+            "(from a clone: pip install -e '.[run]'). --plan, --list, --check-data and --only need none of it."
+        )
+    return importlib.import_module("jupytext"), importlib.import_module("papermill")
 
 
 KERNEL_NAME = "c2f-current-python"
@@ -242,10 +277,8 @@ def _at_least(low: int) -> Any:
     return parse
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m c2f_utils.run", description="Execute a chapter of the book with papermill."
-    )
+def _parser(prog: str = "python -m c2f_utils.run") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Execute a chapter of the book with papermill.")
     parser.add_argument("--version", action="version", version=f"%(prog)s (c2f_utils {__version__})")
     parser.add_argument("chapter", nargs="?", help="chapter name, e.g. 'setting'")
     parser.add_argument(
@@ -359,9 +392,12 @@ def read_parameters(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
-    parser = _parser()
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m c2f_utils.run") -> int:
+    """Command-line entry point; returns the exit status. ``prog``: the command's name in its
+    help and errors (``c2f run`` through :mod:`c2f_utils.cli`)."""
+    if not isinstance(prog, str) or not prog:
+        raise ValueError(f"Expected `prog` to be a non-empty command name, got {prog!r}")
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if args.list:
         names = [args.chapter] if args.chapter else sorted(chapters.load_all())
@@ -415,6 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _output_folder(args.out, args.chapter, args.profile, values)
         except (TypeError, ValueError) as exc:
             parser.error(f"--out: {exc}")
+    if not (args.check_data or args.only or args.no_notebook):
+        try:  # before any run is computed: the notebook comes last
+            _notebook_tools(args.kernel is None)
+        except MissingExtraError as exc:
+            print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+            return 2
     started = time.perf_counter()
     problems = check_data(config)
     if problems:

@@ -39,8 +39,8 @@ def test_each_experiment_names_its_dataset_and_the_quick_profile_is_embedded() -
     registered = set(data.available())
     params = fierce.CHAPTER.parameters
     for group, embedded in (("age", "synthetic_sizes"), ("unmix", "synthetic_unmixing"), ("fewshot", "digits")):
-        # every choice is a registered dataset, but for the user's own folder (c2f_utils.data.folders)
-        assert set(params[f"{group}_dataset"].info.choices) - {"image_folder"} <= registered
+        # every choice is a registered dataset, but for the user's own folder and .mat file (c2f_utils.data.folders)
+        assert set(params[f"{group}_dataset"].info.choices) - {"image_folder", "mat_file"} <= registered
         values = params[f"{group}_dataset"].values
         assert values["quick"] == embedded
         assert values["real"] in data.available("real") and values["paper"] in data.available("real")

@@ -150,3 +150,42 @@ def test_an_image_listed_twice_is_refused(tmp_path: Path, again: str) -> None:
     table = _csv(tmp_path / "ages.csv", [["file", "age"], *rows])
     with pytest.raises(ValueError, match=r"each image once in `targets` .* lines 3 and 10"):
         image_regression_folder("train", tmp_path / "faces", targets=table, size=8)
+
+
+def test_recursive_reads_the_subfolders_with_a_pattern_and_counts_them_with_a_csv(tmp_path: Path) -> None:
+    top = _faces(tmp_path / "faces", n=4)
+    deep = {f"a/{k}": v for k, v in _faces(tmp_path / "faces" / "a", n=6).items()}
+    pattern = r"^(\d+)_"
+    flat = image_regression_folder("train", tmp_path / "faces", pattern=pattern, size=8, test_fraction=0.5)
+    assert len(flat) == 2  # the four images at the top, the subfolder unread
+    both = [
+        image_regression_folder(s, tmp_path / "faces", pattern=pattern, size=8, test_fraction=0.5, recursive=True)
+        for s in ("train", "test")
+    ]
+    assert sorted(both[0].fine.tolist() + both[1].fine.tolist()) == sorted([*top.values(), *deep.values()])
+    table = _csv(tmp_path / "t.csv", [["file", "age"], *[[f, str(a)] for f, a in deep.items()]])
+    listed = image_regression_folder("train", tmp_path / "faces", targets=table, size=8, recursive=True)
+    assert listed.meta["skipped"] == 4  # the images of the folder the CSV does not list, subfolders included
+    with pytest.raises(TypeError, match="`recursive`"):
+        image_regression_folder("train", tmp_path / "faces", pattern=pattern, recursive="yes")
+
+
+def test_fierce_age_experiment_takes_a_target_column_and_recursive(tmp_path: Path) -> None:
+    ages = _faces(tmp_path / "faces" / "part1", n=12)
+    rows = [["file", "age", "weight"], *[[f"part1/{f}", str(a), str(2 * a)] for f, a in ages.items()]]
+    table = _csv(tmp_path / "t.csv", rows)
+    given = {"age_dataset": "image_folder", "age_folder": str(tmp_path / "faces"), "age_targets": str(table)}
+    config = fierce.CHAPTER.configure("quick", **given, age_target_column="weight", age_recursive=True, seeds=[0])
+    run = next(exp for gid, exp in config.plan() if gid == "age")
+    assert run.params()["target_column"] == "weight" and run.params()["recursive"] is True
+    train, test = run.load_data()
+    assert set(train.fine.tolist()) | set(test.fine.tolist()) == {2 * a for a in ages.values()}
+    assert train.meta["skipped"] == 0
+    plain = next(exp for gid, exp in fierce.CHAPTER.configure("quick", **given).plan() if gid == "age")
+    assert "target_column" not in plain.params() and "recursive" not in plain.params()  # the recorded keys stay
+    with pytest.raises(ValueError, match="`target_column` with `targets`"):
+        fierce.CHAPTER.configure(
+            "quick", age_dataset="image_folder", age_folder=str(tmp_path), age_pattern="(x)", age_target_column="w"
+        )
+    with pytest.raises(ValueError, match="only with dataset 'image_folder'"):
+        fierce.CHAPTER.configure("quick", age_recursive=True)

@@ -279,3 +279,48 @@ def test_a_swept_parameter_refuses_repeated_values_on_every_path() -> None:
         chapter.configure("quick", seeds=[0, 0, 0])
     with pytest.raises(ValueError, match="distinct values in `seeds`"):
         chapter.from_namespace({"profile": "quick", "seeds": [1, 1]})
+
+
+@dataclass(frozen=True)
+class ToyWithTags(Toy):
+    """:class:`Toy` with fields added after its runs were recorded, omitted from the key at their defaults."""
+
+    tag: str = param("a label", default="", omit_default=True)
+    sizes: tuple[int, ...] = param("sizes", default=(1, 2), omit_default=True)
+    strict: bool = param("check harder", default=False, omit_default=True)
+
+
+def test_a_field_at_its_omitted_default_leaves_params_and_key_as_before() -> None:
+    before = toy()
+    after = ToyWithTags(**{f: getattr(before, f) for f in before.params()})
+    assert after.params() == before.params()
+    assert identity.run_key(Toy.name, after.params(), after.declaration()) == before.key()
+    changed = after.replace(tag="mine", sizes=[3], strict=True)
+    assert changed.params() == {**before.params(), "tag": "mine", "sizes": [3], "strict": True}
+    assert changed.key() != after.key()
+    assert after.replace(sizes=[1, 2]).params() == before.params()  # a list equal to the default is the default
+    # a field not declared omit_default stays in params at its default, as every field did before
+    assert toy().params()["verbose"] is False
+
+
+def test_omit_default_needs_a_default() -> None:
+    with pytest.raises(ValueError, match="Expected a `default` with omit_default=True"):
+        param("no default", omit_default=True)
+    with pytest.raises(TypeError, match="`omit_default` to be true or false"):
+        param("flag", default=0, omit_default="yes")
+
+
+def test_a_chapter_declares_no_parameter_at_an_omitted_default() -> None:
+    """A committed manifest records what a profile declares: a parameter added later with
+    omit_default is not part of it while it holds its default, as it is not part of a key."""
+    base = ToyWithTags(**{f: getattr(toy(), f) for f in toy().params()})
+    grid = Grid(base, {"seed": [0, 1]}, group="t", fixed=("pair", "device"))
+    chapter = Chapter("tags", "tags.md", "Tags", {"quick": {"t": grid}})
+    config = chapter.configure("quick")
+    assert config["t_tag"] == "" and config["t_sizes"] == [1, 2]
+    declared = config.declared_values()
+    assert {"t_tag", "t_sizes", "t_strict"}.isdisjoint(declared) and declared["t_lr"] == 0.1
+    assert set(config.values) - set(declared) == {"t_tag", "t_sizes", "t_strict"}
+    changed = chapter.configure("quick", t_tag="x", t_sizes=[3]).declared_values()
+    assert changed["t_tag"] == "x" and changed["t_sizes"] == [3] and "t_strict" not in changed
+    assert "t_verbose" in declared  # a field without omit_default is declared at its default

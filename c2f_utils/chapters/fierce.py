@@ -97,6 +97,24 @@ class _CriterionRun(Experiment):
     lr: float = param("learning rate (Adam; few-shot: SGD with Nesterov momentum)", gt=0)
     batch_size: int = param("mini-batch size", ge=1)
     device: str = param("device to train on", device=True)
+    own_data: ClassVar[tuple[str, str]] = ("", "")
+    """The ``dataset`` value that reads your own files (``image_folder``) and the field naming them."""
+
+    def data_needs(self) -> list[str]:
+        """The registered dataset read (none for your own files: :meth:`check_data` reads them)."""
+        return [] if self.dataset == self.own_data[0] else super().data_needs()
+
+    def check_data(self) -> list[str]:
+        """For your own files (:attr:`own_data`), what reading both splits raises: a missing file or
+        folder, a CSV without a target column, a ``.mat`` file whose arrays or pixel order are not found."""
+        kind, source = self.own_data
+        if not kind or self.dataset != kind:
+            return []
+        try:
+            self.load_data()
+        except (OSError, KeyError, ValueError) as exc:
+            return [f"{kind} {getattr(self, source)}: {exc.args[0] if isinstance(exc, KeyError) else exc}"]
+        return []
 
     def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
         """Feature size and FIERCELoss options (similarity, anchors) of the experiment."""
@@ -157,6 +175,7 @@ class AgeRun(_CriterionRun):
     component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {
         "model": {"mlp": ("models.mlp",), "resnet18": ("models.resnet",), "cnn": ("models.resnet",)}
     }
+    own_data: ClassVar[tuple[str, str]] = ("image_folder", "folder")
     dataset: str = param(
         "dataset with a continuous target (quick: ellipse size; image_folder: your own images, see `folder`)",
         choices=("synthetic_sizes", "utkface", "image_folder"),
@@ -180,6 +199,17 @@ class AgeRun(_CriterionRun):
     pattern: str = param(
         "dataset image_folder without a CSV: regex whose first group, found in a file name, is the target", default=""
     )
+    target_column: str = param(
+        "dataset image_folder with a CSV: its target column ('': the only numeric column)",
+        default="",
+        omit_default=True,
+    )
+    recursive: bool = param(
+        "dataset image_folder: also read the images of the folder's subfolders",
+        choices=(False, True),
+        default=False,
+        omit_default=True,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -189,25 +219,14 @@ class AgeRun(_CriterionRun):
                     "Expected dataset 'image_folder' with `folder` and exactly one of `targets` (CSV) and `pattern`, "
                     f"got folder={self.folder!r}, targets={self.targets!r}, pattern={self.pattern!r}"
                 )
-        elif self.folder or self.targets or self.pattern:
+            if self.target_column and not self.targets:
+                raise ValueError(f"Expected `target_column` with `targets` (a CSV), got {self.target_column!r}")
+        elif self.folder or self.targets or self.pattern or self.target_column or self.recursive:
             raise ValueError(
-                f"Expected `folder`, `targets` and `pattern` only with dataset 'image_folder', got dataset "
-                f"{self.dataset!r} with folder={self.folder!r}, targets={self.targets!r}, pattern={self.pattern!r}"
+                f"Expected `folder`, `targets`, `pattern`, `target_column` and `recursive` only with dataset "
+                f"'image_folder', got dataset {self.dataset!r} with folder={self.folder!r}, targets={self.targets!r}, "
+                f"pattern={self.pattern!r}, target_column={self.target_column!r}, recursive={self.recursive!r}"
             )
-
-    def data_needs(self) -> list[str]:
-        """The registered dataset read (none for ``image_folder``: :meth:`check_data` reads the folder)."""
-        return [] if self.dataset == "image_folder" else super().data_needs()
-
-    def check_data(self) -> list[str]:
-        """For ``image_folder``, the folder and its targets (both splits)."""
-        if self.dataset != "image_folder":
-            return []
-        try:
-            self.load_data()
-        except (OSError, ValueError) as exc:
-            return [f"image_folder {self.folder}: {exc}"]
-        return []
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
         """Training and test images with their continuous targets (synthetic: 2,000 ellipses;
@@ -216,7 +235,13 @@ class AgeRun(_CriterionRun):
         from ..data import folders as c2f_folders
 
         if self.dataset == "image_folder":
-            opts = {"targets": self.targets or None, "pattern": self.pattern or None, "size": self.image_size}
+            opts = {
+                "targets": self.targets or None,
+                "pattern": self.pattern or None,
+                "target_column": self.target_column or None,
+                "size": self.image_size,
+                "recursive": self.recursive,
+            }
             return tuple(c2f_folders.image_regression_folder(split, self.folder, **opts) for split in ("train", "test"))
         options: dict[str, Any] = {"size": self.image_size}
         if self.dataset == "synthetic_sizes":
@@ -332,17 +357,70 @@ class UnmixingRun(_CriterionRun):
         "probes.regression",
         "train",
     )
-    dataset: str = param("hyperspectral scene", choices=("synthetic_unmixing", "samson", "jasper_ridge", "urban"))
+    component_fields: ClassVar[dict[str, dict[Any, tuple[str, ...]]]] = {"dataset": {"mat_file": ("data.folders",)}}
+    own_data: ClassVar[tuple[str, str]] = ("mat_file", "path")
+    dataset: str = param(
+        "hyperspectral scene (mat_file: your own .mat file, see `path`)",
+        choices=("synthetic_unmixing", "samson", "jasper_ridge", "urban", "mat_file"),
+    )
     similarity: str = param("FIERCE similarity (official code: dot)", choices=("cosine", "dot"))
     anchor_kind: str = param("FIERCE anchor distribution (official: U[0,1))", choices=("uniform", "sphere", "normal"))
     probe_every: int = param("transfer head and entropies every this many epochs", ge=1)
+    path: str = param(
+        "dataset mat_file: the .mat file of your scene ('' for other datasets)", default="", omit_default=True
+    )
+    pixel_order: str = param(
+        "real scenes: pixels of an image in 'F' (column-major, MATLAB) or 'C' (row-major) order, 'auto': from the data",
+        choices=("auto", "F", "C"),
+        default="auto",
+        omit_default=True,
+    )
+    data_key: str = param(
+        "dataset mat_file: name of the spectra array ('': found by content)", default="", omit_default=True
+    )
+    abundance_key: str = param(
+        "dataset mat_file: name of the abundances array ('': found by content)", default="", omit_default=True
+    )
+    endmember_key: str = param(
+        "dataset mat_file: name of the endmembers array ('': found by content)", default="", omit_default=True
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        own = {k: getattr(self, k) for k in ("path", "data_key", "abundance_key", "endmember_key")}
+        if self.dataset == "mat_file" and not self.path:
+            raise ValueError(f"Expected dataset 'mat_file' with `path` (the .mat file), got path={self.path!r}")
+        if self.dataset != "mat_file" and any(own.values()):
+            given = ", ".join(f"{k}={v!r}" for k, v in own.items() if v)
+            raise ValueError(f"Expected {given} only with dataset 'mat_file', got dataset {self.dataset!r}")
+        if self.dataset == "synthetic_unmixing" and self.pixel_order != "auto":
+            raise ValueError(
+                f"Expected `pixel_order` 'auto' with dataset 'synthetic_unmixing' (no image), got {self.pixel_order!r}"
+            )
+
+    def declaration(self) -> dict[str, Any]:
+        """The experiment's declaration; for ``mat_file``, also the scene's name (the file's stem)
+        and SHA-256 (None while the file is missing): a run keyed by a path alone would be
+        read back from the cache after the file changed."""
+        out = super().declaration()
+        if self.dataset == "mat_file":
+            file = Path(self.path).expanduser()
+            out["data_file"] = {"name": file.stem, "sha256": _sha256(file) if file.is_file() else None}
+        return out
 
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
         """Training and test pixels with their abundances (the fine target); real scenes are
-        split by whole blocks of the image (the loaders' default)."""
+        split by whole blocks of the image (the loaders' default); ``mat_file``:
+        :func:`~c2f_utils.data.folders.unmixing_file`."""
         from .. import data as c2f_data
+        from ..data import folders as c2f_folders
 
-        return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
+        options: dict[str, Any] = {} if self.pixel_order == "auto" else {"pixel_order": self.pixel_order}
+        if self.dataset == "mat_file":
+            keys = {k: getattr(self, k) for k in ("data_key", "abundance_key", "endmember_key") if getattr(self, k)}
+            options.update(keys)
+            return tuple(c2f_folders.unmixing_file(split, self.path, **options) for split in ("train", "test"))
+        return c2f_data.load(self.dataset, "train", **options), c2f_data.load(self.dataset, "test", **options)
 
     def val_rows(self, train: c2f_data.LabeledData) -> Any:
         """The training rows the transfer head stops on: :data:`VAL_FRACTION` of the training
@@ -505,6 +583,17 @@ class FewShotRun(_CriterionRun):
         five = c2f_probes.few_shot_eval(feats, novel.fine, 5, 5, 15, self.episodes, seed=self.seed)
         metrics = {"acc_1shot": one.mean, "acc_1shot_ci": one.ci95, "acc_5shot": five.mean, "acc_5shot_ci": five.ci95}
         return RunOutput({**metrics, "train_acc": float(result.history.iloc[-1].train_acc)}, result.history)
+
+
+def _sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks (computed when a run is planned: no torch import)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- the chapter

@@ -19,8 +19,12 @@ import warnings
 from . import DataIntegrityError, DatasetNotFoundError, accept, available, describe, load
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m c2f_utils.data", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, *, prog: str = "python -m c2f_utils.data") -> int:
+    """Command-line entry point; returns the exit status. ``prog``: the command's name in its
+    help and errors (``c2f data`` through :mod:`c2f_utils.cli`)."""
+    if not isinstance(prog, str) or not prog:
+        raise ValueError(f"Expected `prog` to be a non-empty command name, got {prog!r}")
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None, help="the data folder (default: $C2F_DATA_DIR)")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="verify the files of real datasets")

@@ -1,8 +1,9 @@
-"""Your own data: a folder of images with a continuous target (image regression).
+"""Your own data: a folder of images with a continuous target, a hyperspectral scene in a ``.mat`` file.
 
 The FIERCE age experiment (:class:`~c2f_utils.chapters.fierce.AgeRun`, ``dataset
 "image_folder"``) reads faces with ages, or any images with a number each, from a folder
-whose targets come from a CSV file or from the file names:
+(with ``recursive``, its subfolders too) whose targets come from a CSV file or from the
+file names:
 
 - ``targets="ages.csv"``: a CSV with a header, one column naming the image files
   (``file``, ``filename``, ``image``, ``path`` or ``name``; relative to the folder) and one
@@ -11,26 +12,31 @@ whose targets come from a CSV file or from the file names:
 - ``pattern=r"^(\\d+)_"``: a regular expression searched in each file name, whose first
   group (or group ``target``) is the target (UTKFace's naming is ``r"^(\\d+)_"``).
 
+The FIERCE unmixing experiment (:class:`~c2f_utils.chapters.fierce.UnmixingRun`, ``dataset
+"mat_file"``) reads a hyperspectral scene from any ``.mat`` file (:func:`unmixing_file`),
+named after the file and recorded with its SHA-256.
+
 This module is not part of the dataset registry (:func:`c2f_utils.data.load`): its
-folder is a parameter, not a fixed dataset name.
+folder or file is a parameter, not a fixed dataset name.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._checks import check_number, check_positive_int
+from .._checks import check_bool, check_choice, check_number, check_positive_int
 from .core import DatasetNotFoundError, LabeledData, stratified_split, threshold_coarsening
-from .files import cached_tensors
-from .real import IMAGE_SUFFIXES, decode_folder, images_to_tensor
+from .files import cached_tensors, content_digest
+from .real import IMAGE_SUFFIXES, decode_folder, images_to_tensor, unmixing_scene
 
-__all__ = ["FILE_COLUMNS", "image_regression_folder"]
+__all__ = ["FILE_COLUMNS", "image_regression_folder", "unmixing_file"]
 
 _FLOAT32_MAX = 3.4028234663852886e38
 
@@ -38,7 +44,15 @@ FILE_COLUMNS = ("file", "filename", "image", "path", "name")
 """CSV column names accepted for the image file (the first present is used)."""
 
 
-def _targets_from_csv(folder: Path, targets: Path, target_column: str | None) -> tuple[list[Path], list[float], int]:
+def _images(folder: Path, recursive: bool) -> list[Path]:
+    """The image files of ``folder`` (and of its subfolders with ``recursive``), sorted."""
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _targets_from_csv(
+    folder: Path, targets: Path, target_column: str | None, recursive: bool
+) -> tuple[list[Path], list[float], int]:
     if not targets.is_file():
         raise DatasetNotFoundError(f"Expected `targets` to be a CSV file, got {targets} (no such file)")
     with open(targets, newline="") as handle:
@@ -85,7 +99,7 @@ def _targets_from_csv(folder: Path, targets: Path, target_column: str | None) ->
             f"{len(missing)} image(s) listed in {targets} are not in {folder}, e.g. {missing[:3]}"
         )
     listed = {p.resolve() for p in files}
-    skipped = sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in listed)
+    skipped = sum(1 for p in _images(folder, recursive) if p.resolve() not in listed)
     return files, values, skipped
 
 
@@ -103,7 +117,7 @@ def _all_numbers(values: Any) -> bool:
         return False
 
 
-def _targets_from_names(folder: Path, pattern: str) -> tuple[list[Path], list[float], int]:
+def _targets_from_names(folder: Path, pattern: str, recursive: bool) -> tuple[list[Path], list[float], int]:
     try:
         regex = re.compile(pattern)
     except re.error as exc:
@@ -112,9 +126,7 @@ def _targets_from_names(folder: Path, pattern: str) -> tuple[list[Path], list[fl
         raise ValueError(f"Expected `pattern` with a group capturing the target, got {pattern!r}")
     group = "target" if "target" in regex.groupindex else 1
     files, values, skipped = [], [], 0
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for path in _images(folder, recursive):
         match = regex.search(path.name)
         try:
             value = float(match.group(group)) if match else None
@@ -139,6 +151,7 @@ def image_regression_folder(
     size: int = 64,
     test_fraction: float = 0.2,
     split_seed: int = 0,
+    recursive: bool = False,
 ) -> LabeledData:
     """Images of ``folder`` resized to ``size x size`` (RGB), fine target = their number.
 
@@ -161,6 +174,9 @@ def image_regression_folder(
         Side of the resized images.
     test_fraction, split_seed : float, int
         Share and seed of the test split.
+    recursive : bool
+        Also read the images of the subfolders (with ``pattern``, searched in each file's
+        name; a CSV may always name files in subfolders, ``25/face.jpg``).
 
     Returns
     -------
@@ -181,10 +197,13 @@ def image_regression_folder(
     check_positive_int("size", size, minimum=8)
     check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
     check_positive_int("split_seed", split_seed, minimum=0)
+    check_bool("recursive", recursive)
+    if target_column is not None and (targets is None or not isinstance(target_column, str) or not target_column):
+        raise ValueError(f"Expected `target_column` as a column name with `targets` (a CSV), got {target_column!r}")
     if targets is not None:
-        files, values, skipped = _targets_from_csv(root, Path(targets).expanduser(), target_column)
+        files, values, skipped = _targets_from_csv(root, Path(targets).expanduser(), target_column, recursive)
     else:
-        files, values, skipped = _targets_from_names(root, pattern)
+        files, values, skipped = _targets_from_names(root, pattern, recursive)
     if len(files) < 2:
         raise DatasetNotFoundError(f"Expected at least 2 images with a target in {root}, got {len(files)}")
 
@@ -206,3 +225,60 @@ def image_regression_folder(
         {"median": (f"target <= {median:g}", f"target > {median:g}")},
         {"source": str(root), "median": median, "skipped": skipped, "files": [str(files[i]) for i in idx.tolist()]},
     )
+
+
+_KEYS = ("data_key", "abundance_key", "endmember_key")
+
+
+def unmixing_file(
+    split: str,
+    path: str | Path,
+    *,
+    pixel_order: str = "auto",
+    data_key: str | None = None,
+    abundance_key: str | None = None,
+    endmember_key: str | None = None,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+    split_by: str = "blocks",
+    blocks: int = 5,
+) -> LabeledData:
+    """A hyperspectral unmixing scene of your own, from one ``.mat`` file under any name.
+
+    Read as the registered scenes are (``samson``: :func:`~c2f_utils.data.real.read_unmixing_mat`
+    finds the spectra, abundances and endmembers by content and the pixel order by how much of
+    the spectra the abundances explain), and split the same way.
+
+    Parameters
+    ----------
+    split : {"all", "train", "test"}
+        Every pixel, or the training or held-out blocks of the image.
+    path : path
+        The ``.mat`` file (MATLAB 5 to 7.2, as :func:`scipy.io.loadmat` reads).
+    pixel_order : {"auto", "F", "C"}
+        How images are flattened to pixels: column-major (MATLAB) or row-major; ``"auto"``
+        decides from the data and raises when it cannot. An order that pairs the spectra with
+        clearly less fitting abundances than the other raises a ValueError naming ``pixel_order``.
+    data_key, abundance_key, endmember_key : str, optional
+        Names of the arrays (``Y``; ``S_GT``/``A``; ``GT``/``M`` in the usual layouts) when their
+        content cannot tell them apart.
+    test_fraction, split_seed, split_by, blocks
+        The held-out share of the scene and how it is drawn (see ``samson``).
+
+    Returns
+    -------
+    LabeledData
+        Named after the file (its stem), fine target the abundances, coarsening
+        ``"argmax"``; ``meta["sha256"]`` the file's SHA-256, ``meta["source"]`` its path.
+    """
+    check_choice("split", split, ("all", "train", "test"))
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ValueError(f"Expected `path` to be the path of a .mat file, got {path!r}")
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise DatasetNotFoundError(f"Expected `path` to be a .mat file, got {file} (no such file)")
+    keys = {k: v for k, v in zip(_KEYS, (data_key, abundance_key, endmember_key), strict=True) if v is not None}
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", file.stem) or "scene"
+    data = unmixing_scene(name, split, [file], None, test_fraction, split_seed, pixel_order, split_by, blocks, keys)
+    data.meta["sha256"] = content_digest(file).removeprefix("sha256:")
+    return data

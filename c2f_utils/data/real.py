@@ -448,7 +448,14 @@ def _abundance_fit(pixels: np.ndarray, abundances: np.ndarray) -> float:
 
 
 def read_unmixing_mat(
-    paths: list[Path], pixel_order: str = "auto", *, dataset: str = "unmixing scene", data_dir: Path | None = None
+    paths: list[Path],
+    pixel_order: str = "auto",
+    *,
+    dataset: str = "unmixing scene",
+    data_dir: Path | None = None,
+    data_key: str | None = None,
+    abundance_key: str | None = None,
+    endmember_key: str | None = None,
 ) -> dict[str, Any]:
     """Read a hyperspectral unmixing benchmark from MATLAB ``.mat`` files.
 
@@ -460,6 +467,8 @@ def read_unmixing_mat(
     pixels x bands or a cube with the bands on its first or last axis; abundances
     materials x pixels, pixels x materials or a rows x cols x materials image.
     Integer reflectances are divided by ``maxValue`` when present, else by their maximum.
+    ``data_key``, ``abundance_key`` and ``endmember_key`` name the arrays when their content
+    cannot tell them apart (two arrays of the same shape, no conventional name).
 
     **Pixel order.** An image (a cube or an abundance map) is flattened to pixels in
     column-major (MATLAB, ``"F"``) or row-major (``"C"``) order; with ``"auto"`` both
@@ -469,7 +478,9 @@ def read_unmixing_mat(
     (on Samson 0.70 column-major, 0.13 row-major). A wrong order pairs each spectrum
     with another pixel's abundances and would silently mislabel every pixel, so when
     the two orders differ by less than 0.05 the reader raises and asks for
-    ``pixel_order``; an :math:`R^2` below 0.3 gives a warning.
+    ``pixel_order``; an :math:`R^2` below 0.3 gives a warning. A ``pixel_order`` given
+    explicitly is checked the same way: when the other order explains at least 0.05 more of
+    the spectra, the reader raises rather than mislabel the pixels.
 
     Parameters
     ----------
@@ -482,6 +493,9 @@ def read_unmixing_mat(
         :class:`DataIntegrityError`), with the fix for ``data_dir`` when given.
     data_dir : Path, optional
         The data folder the files were read from.
+    data_key, abundance_key, endmember_key : str, optional
+        Names of the spectra, the abundances and the endmembers in the files (``Y``,
+        ``S_GT``/``A``, ``GT``/``M`` in the usual layouts); by default found by content.
 
     Returns
     -------
@@ -501,6 +515,10 @@ def read_unmixing_mat(
     check_choice("pixel_order", pixel_order, ("auto", "F", "C"))
     if not isinstance(dataset, str) or not dataset:
         raise ValueError(f"Expected `dataset` to be a non-empty name, got {dataset!r}")
+    keys = {"data_key": data_key, "abundance_key": abundance_key, "endmember_key": endmember_key}
+    for kname, kvalue in keys.items():
+        if kvalue is not None and (not isinstance(kvalue, str) or not kvalue):
+            raise ValueError(f"Expected `{kname}` to be the non-empty name of an array, got {kvalue!r}")
     if not paths:
         raise ValueError("Expected at least one .mat file in paths, got an empty list")
     label = " + ".join(str(p) for p in paths)
@@ -512,9 +530,19 @@ def read_unmixing_mat(
             except MatReadError as exc:  # an empty or foreign file: reported as damaged, naming it
                 raise ValueError(f"not a MATLAB file: {exc}") from exc
     arrays = _numeric_arrays(mats)
+    for kname, kvalue in keys.items():
+        if kvalue is not None and kvalue not in arrays:
+            shapes = {k: v.shape for k, v in arrays.items()}
+            raise KeyError(f"{label}: Expected `{kname}` among the numeric arrays {shapes}, got {kvalue!r}")
 
     axes = {k: ax for k, v in arrays.items() if (ax := _material_axis(v)) is not None}
-    ab_key = _pick(sorted(axes, key=lambda k: -arrays[k].size), _ABUNDANCE_NAMES, "abundances", label, arrays)
+    if abundance_key is not None and abundance_key not in axes:
+        raise ValueError(
+            f"{label}: Expected `abundance_key` to name abundances (entries in [0, 1] summing to one over an axis "
+            f"of at most {_MAX_MATERIALS} materials), got {abundance_key!r} of shape {arrays[abundance_key].shape}"
+        )
+    ab_candidates = [abundance_key] if abundance_key else sorted(axes, key=lambda k: -arrays[k].size)
+    ab_key = _pick(ab_candidates, _ABUNDANCE_NAMES, "abundances (pass `abundance_key`)", label, arrays)
     a, m_axis = arrays[ab_key].astype(np.float64), axes[ab_key]
     n_mat, n_pix = a.shape[m_axis], a.size // a.shape[m_axis]
     a = np.moveaxis(a, m_axis, -1)
@@ -526,15 +554,28 @@ def read_unmixing_mat(
         return fits[0] if fits else None
 
     data_axes = {k: ax for k, v in arrays.items() if k != ab_key and (ax := bands_axis(v)) is not None}
+    if data_key is not None and data_key not in data_axes:
+        raise ValueError(
+            f"{label}: Expected `data_key` to name spectra of the {n_pix} pixels of the abundances "
+            f"{ab_key!r}, got {data_key!r} of shape {arrays[data_key].shape}"
+        )
     biggest = max((arrays[k].size for k in data_axes), default=0)
-    y_key = _pick([k for k in data_axes if arrays[k].size == biggest], _DATA_NAMES, "data", label, arrays)
+    y_candidates = [data_key] if data_key else [k for k in data_axes if arrays[k].size == biggest]
+    y_key = _pick(y_candidates, _DATA_NAMES, "data (pass `data_key`)", label, arrays)
     y, b_axis = arrays[y_key].astype(np.float64), data_axes[y_key]
     n_bands = y.shape[b_axis]
     y = np.moveaxis(y, b_axis, -1)
 
     shape = sorted((n_mat, n_bands))
     ends = [k for k, v in arrays.items() if k not in (ab_key, y_key) and v.ndim == 2 and sorted(v.shape) == shape]
-    e_key = _pick(ends, _ENDMEMBER_NAMES, "endmembers", label, arrays)
+    if endmember_key is not None and endmember_key not in ends:
+        raise ValueError(
+            f"{label}: Expected `endmember_key` to name a {n_mat} x {n_bands} array (materials x bands, or "
+            f"transposed), got {endmember_key!r} of shape {arrays[endmember_key].shape}"
+        )
+    e_key = _pick(
+        [endmember_key] if endmember_key else ends, _ENDMEMBER_NAMES, "endmembers (pass `endmember_key`)", label, arrays
+    )
     e = arrays[e_key].astype(np.float64)
     e = e.T if e.shape != (n_mat, n_bands) else e
     for key in (y_key, ab_key, e_key):
@@ -556,17 +597,24 @@ def read_unmixing_mat(
         return arr if order is None else arr.reshape(-1, width, order=order)
 
     # (name, order of the data cube, order of the abundance image); None where it is not an image
-    orders = ("F", "C") if pixel_order == "auto" else (pixel_order,)
     if y.ndim == 3 and a.ndim == 3:  # a transposed image pairs like a mixed order
         options = [("F", "F", "F"), ("F/C", "F", "C")] if pixel_order == "auto" else [(pixel_order,) * 3]
-    elif y.ndim == 3 or a.ndim == 3:
-        options = [(o, o if y.ndim == 3 else None, o if a.ndim == 3 else None) for o in orders]
+    elif y.ndim == 3 or a.ndim == 3:  # both orders are scored, also to check an order given explicitly
+        options = [(o, o if y.ndim == 3 else None, o if a.ndim == 3 else None) for o in ("F", "C")]
     else:
         options = [("-", None, None)]
     pairings = {name: (flat(y, yo, n_bands), flat(a, ao, n_mat)) for name, yo, ao in options}
     scores = {o: _abundance_fit(y2, a2) for o, (y2, a2) in pairings.items()}
     best = max(scores, key=scores.__getitem__)
-    if len(scores) == 2 and abs(np.subtract(*scores.values())) < _ORDER_MARGIN:
+    if pixel_order != "auto" and pixel_order in scores:
+        if scores[best] - scores[pixel_order] >= _ORDER_MARGIN:
+            raise ValueError(
+                f"{label}: Expected `pixel_order` to pair each spectrum with its own abundances, got "
+                f"{pixel_order!r}, in which the abundances explain {scores[pixel_order]:.3f} of the spectra's "
+                f"variance against {scores[best]:.3f} in order {best!r}; pass pixel_order={best!r} or 'auto'"
+            )
+        best = pixel_order
+    elif len(scores) == 2 and abs(np.subtract(*scores.values())) < _ORDER_MARGIN:
         found = ", ".join(f"{o}: {s:.3f}" for o, s in scores.items())
         raise ValueError(
             f"{label}: cannot tell the pixel order of the images (share of the spectra's variance "
@@ -629,6 +677,14 @@ def _file_names(files: Any) -> tuple[str, ...]:
     return names
 
 
+def _check_split(test_fraction: float, split_seed: int, pixel_order: str, split_by: str, blocks: int) -> None:
+    check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
+    check_positive_int("split_seed", split_seed, minimum=0)
+    check_choice("pixel_order", pixel_order, ("auto", "F", "C"))
+    check_choice("split_by", split_by, ("blocks", "pixels"))
+    check_positive_int("blocks", blocks, minimum=2)
+
+
 def _unmixing(
     name: str,
     split: str,
@@ -641,11 +697,7 @@ def _unmixing(
     split_by: str,
     blocks: int,
 ) -> LabeledData:
-    check_number("test_fraction", test_fraction, low=0, high=1, low_inclusive=False, high_inclusive=False)
-    check_positive_int("split_seed", split_seed, minimum=0)
-    check_choice("pixel_order", pixel_order, ("auto", "F", "C"))
-    check_choice("split_by", split_by, ("blocks", "pixels"))
-    check_positive_int("blocks", blocks, minimum=2)
+    _check_split(test_fraction, split_seed, pixel_order, split_by, blocks)
     folder = data_dir / "hyperspectral"
     layouts = UNMIXING_LAYOUTS[name] if files is None else (_file_names(files),)
     found = next((layout for layout in layouts if all((folder / f).is_file() for f in layout)), None)
@@ -662,12 +714,33 @@ def _unmixing(
     paths = [folder / f for f in found]
     for path in paths:
         verify(name, path, data_dir)
+    return unmixing_scene(
+        name, split, paths, materials, test_fraction, split_seed, pixel_order, split_by, blocks, {}, data_dir
+    )
+
+
+def unmixing_scene(
+    name: str,
+    split: str,
+    paths: list[Path],
+    materials: tuple[str, ...] | None,
+    test_fraction: float,
+    split_seed: int,
+    pixel_order: str,
+    split_by: str,
+    blocks: int,
+    keys: dict[str, str],
+    data_dir: Path | None = None,
+) -> LabeledData:
+    """The scene of the ``.mat`` file(s) ``paths`` (:func:`read_unmixing_mat`, with the array
+    names ``keys``), named ``name``, split as the registered scenes are (see ``samson``)."""
+    _check_split(test_fraction, split_seed, pixel_order, split_by, blocks)
 
     def decode() -> dict[str, Any]:
-        out = read_unmixing_mat(paths, pixel_order, dataset=name, data_dir=data_dir)
+        out = read_unmixing_mat(paths, pixel_order, dataset=name, data_dir=data_dir, **keys)
         return {k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in out.items()}
 
-    payload = cached_tensors(f"unmixing-{name}", paths, decode, {"reader": 3, "pixel_order": pixel_order})
+    payload = cached_tensors(f"unmixing-{name}", paths, decode, {"reader": 3, "pixel_order": pixel_order, **keys})
     abund = payload["abundances"]
     n_mat = abund.shape[1]
     names = materials if materials and len(materials) == n_mat else tuple(f"material{i}" for i in range(n_mat))
