@@ -207,6 +207,7 @@ API_PAGES = {
             "sweep",
             "run",
             "train",
+            "augment",
             "progress",
             "plots",
             "paths",
