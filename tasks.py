@@ -209,6 +209,7 @@ API_PAGES = {
             "run",
             "cli",
             "train",
+            "augment",
             "progress",
             "plots",
             "paths",

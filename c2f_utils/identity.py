@@ -61,6 +61,8 @@ __all__ = [
 COMPONENTS: dict[str, int] = {
     # the training loop: fit, evaluation, feature extraction, seeding, augmentation (c2f_utils.train)
     "train": 1,
+    # input augmentations beyond crops and flips: Cutout, RandAugment, Mixup, CutMix (c2f_utils.augment)
+    "augment": 1,
     # networks (c2f_utils.models) and pretrained weights (c2f_utils.weights)
     "models.mlp": 1,
     "models.lenet5": 1,

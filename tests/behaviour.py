@@ -86,6 +86,24 @@ def _train() -> Outputs:
     }
 
 
+def _augment() -> Outputs:
+    from c2f_utils import augment
+
+    x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(4) % 3
+    out: Outputs = {}
+    torch.manual_seed(0)
+    out["cutout"] = augment.cutout(4)(x)
+    out["randaugment"] = augment.randaugment()(x)
+    for kind in augment.MIXES:
+        mixer = augment.MixedBatches(kind)
+        out[kind] = mixer.transform(x)
+        out[f"{kind}_loss"] = mixer.criterion(nn.CrossEntropyLoss())(
+            torch.randn(4, 3, generator=torch.Generator().manual_seed(2)), y
+        )
+    return out
+
+
 def _seeded(make: Callable[[], nn.Module], shape: tuple[int, ...]) -> Outputs:
     torch.manual_seed(0)
     model = make()
@@ -347,6 +365,7 @@ def _weights() -> Outputs:
 
 PROBES: dict[str, Callable[[], Outputs]] = {
     "train": _train,
+    "augment": _augment,
     "models.mlp": lambda: _seeded(lambda: models.MLP(6, 3, hidden=(5,), feature_dim=4), (4, 6)),
     "models.lenet5": lambda: _seeded(lambda: models.LeNet5(3, in_channels=1), (2, 1, 28, 28)),
     "models.resnet": lambda: _seeded(lambda: models.cifar_resnet(8, 3, width=0.5), (2, 3, 32, 32)),

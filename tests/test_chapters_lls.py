@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from c2f_utils.chapters import lls
+from c2f_utils.data import load
 from c2f_utils.losses import LLS_ABLATIONS, LLSLoss, OnlineLabelSmoothing, TFKDReg
 from c2f_utils.runs import RunResult
 
@@ -54,7 +55,9 @@ def test_fields_are_validated_before_anything_runs() -> None:
 def test_parameters_are_the_legacy_names_but_trio() -> None:
     legacy = {"dataset", "model", "student", "seeds", "device", "epochs", "warmup_epochs", "schedule", "milestones"}
     legacy |= {"lr", "batch_size", "weight_decay", "alpha", "alphas", "tsne_samples", "overhead_epochs"}
-    assert set(lls.CHAPTER.parameters) == legacy
+    appendix = {"fig8_dataset", "fig8_model", "table8_augmentations"}
+    appendix |= {f"{grid}_seeds" for grid in ("ablation", "distill", "subset", "table8")}
+    assert set(lls.CHAPTER.parameters) == legacy | appendix
     paper = lls.CHAPTER.configure("paper")
     assert paper["milestones"] == [140, 215] and paper["seeds"] == [0, 1, 2, 3, 4] and paper["student"] == "resnet20"
 
@@ -71,7 +74,7 @@ def test_notebook_parameters_cell_names_the_chapter_parameters() -> None:
 
 
 def test_student_runs_read_their_teacher_and_are_planned_after_it() -> None:
-    config = lls.CHAPTER.configure("quick", epochs=3, seeds=[4, 5])
+    config = lls.CHAPTER.configure("quick", epochs=3, seeds=[4, 5], distill_seeds=[4, 5])
     students = config.runs("distill")
     by_kind = {(s.kind, s.seed): s for s in students}
     assert by_kind[("KD LS", 5)].teacher == config.grid("main").base.replace(method="LS", seed=5)
@@ -170,6 +173,7 @@ def test_scorecard_verdicts_come_from_the_policy(monkeypatch: pytest.MonkeyPatch
     overhead = RunResult("o", {}, {"params_LS": 10, "params_LLS": 110, "epoch_s_LS": 1.0, "epoch_s_LLS": 1.1},
                          None, {}, {}, None, True)  # fmt: skip
     grids = {"main": main, "ablation": ablation, "distill": distill, "overhead": [overhead]}
+    grids |= {"subset": [], "fig8": [], "table8": []}
     config = lls.CHAPTER.configure("quick")
     monkeypatch.setattr(type(config), "results", lambda self, gid, progress=False: grids[gid])
     agreement = pd.DataFrame({"spearman_confusion": [0.3, 0.2, 0.4], "spearman_soft_confusion": [0.1, -0.05, 0.2]})
@@ -233,3 +237,34 @@ def test_q_summary_reads_the_first_lls_run(monkeypatch: pytest.MonkeyPatch) -> N
     assert summary["diagonal range"] == f"[{q[0, 0]:.3f}, {q[0, 0]:.3f}]" and summary["uniform 1/K"] == "0.100"
     related = summary["most related class"]
     assert related.startswith("0 -> 1, 1 -> 2") and related.endswith("9 -> 0")
+
+
+def test_subset_runs_keep_half_and_reuse_the_teachers_q_on_its_classes() -> None:
+    config = lls.CHAPTER.configure("quick", epochs=2, seeds=[0], subset_seeds=[0], tsne_samples=100)
+    runs = {(r.subset, r.method): r for r in config.runs("subset")}
+    teacher = config.grid("main").base.replace(method="LLS", seed=0)
+    assert runs[("classes", "LLS-ST")].requires() == [teacher] and runs[("samples", "1-hot")].requires() == []
+    out = runs[("classes", "LLS-ST")].run()
+    full = len(load("digits", "train"))
+    assert 0 < out.metrics["n_train"] < full and 0 <= out.metrics["test_acc"] <= 1
+    samples = runs[("samples", "LS")].run()
+    assert samples.metrics["n_train"] == full // 2 and "train_acc" in samples.history
+    # the criterion of LLS-ST on five classes is the teacher's Q restricted to them
+    q = torch.as_tensor(teacher.cached().arrays["q_logits"])
+    target, _ = runs[("classes", "LLS-ST")].criterion(5)
+    torch.testing.assert_close(target.q_logits, q[:5, :5].float())
+    (_, y), (_, test_y), k = runs[("classes", "1-hot")].data()
+    assert k == 5 and int(y.max()) == 4 and int(test_y.max()) == 4
+
+
+def test_variants_train_the_main_recipe_elsewhere_or_with_an_augmentation() -> None:
+    config = lls.CHAPTER.configure("quick", epochs=2, seeds=[0], table8_seeds=[0], tsne_samples=100)
+    mixup = next(v for v in config.runs("table8") if v.augmentation == "mixup" and v.method == "LLS")
+    assert mixup.train() == config.grid("main").base.replace(method="LLS", seed=0)
+    assert "augment" in mixup.components()
+    out = mixup.run()
+    assert out.arrays["q_logits"].shape == (10, 10) and 0 <= out.metrics["test_acc"] <= 1
+    fig8 = lls.CHAPTER.configure("real").runs("fig8")[0]
+    assert fig8.train().dataset == "mnist10k" and "data.mnist10k" in fig8.components()
+    with pytest.raises(ValueError, match="augmentation"):
+        mixup.replace(augmentation="mosaic")

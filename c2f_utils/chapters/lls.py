@@ -23,6 +23,7 @@ from ..runs import RunOutput, RunResult, results_frame
 from . import register
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
     from .. import train as c2f_train
@@ -33,19 +34,36 @@ __all__ = [
     "make_criterion", "make_model", "overhead_table", "plot_geometry", "plot_q_and_confusion", "q_confusion_agreement",
     "q_figure", "q_summary", "results_table", "scorecard",
 ]  # fmt: skip
-__all__ += ["CHECKS", "MAJORITY", "validity"]
+__all__ += ["AUGMENTATIONS", "CHECKS", "MAJORITY", "SUBSET_METHODS", "Subset", "Variant", "validity"]
+__all__ += [
+    "ablation_q_figure",
+    "ablation_q_summary",
+    "augmentation_table",
+    "fig8_figure",
+    "plot_ablation_q",
+    "subset_table",
+]
 
 #: The label-smoothing methods compared in Tables 1-3 (``main`` grid).
 METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")
 TEACHERS = ("1-hot", "LS", "LLS")
 STUDENT_KINDS = ("alone", "KD 1-hot", "KD LS", "KD LLS", "LLS-ST")
 _TEACHER_OF = {"alone": "1-hot", "KD 1-hot": "1-hot", "KD LS": "LS", "KD LLS": "LLS", "LLS-ST": "LLS"}
+SUBSET_METHODS = ("1-hot", "LS", "LLS", "LLS-ST")
+"""The criteria of Tables 6-7: LLS-ST reuses the Q learned by the full-data LLS run."""
+AUGMENTATIONS = ("standard", "cutout", "mixup", "cutmix", "randaugment")
+"""Input augmentations of Table 8 (App. F), each on top of the dataset's crops and flips."""
 CLASS_NAMES = {
     "digits": tuple(str(d) for d in range(10)),
+    "mnist10k": tuple(str(d) for d in range(10)),
     **dict.fromkeys(CIFAR10_NAMES, CIFAR10_CLASSES),
 }
 """Class names of each dataset, in label order (the committed runs are read without the data)."""
-TRIOS = {"digits": ("4", "9", "0"), **dict.fromkeys(CIFAR10_NAMES, ("cat", "dog", "truck"))}
+TRIOS = {
+    "digits": ("4", "9", "0"),
+    "mnist10k": ("4", "9", "0"),
+    **dict.fromkeys(CIFAR10_NAMES, ("cat", "dog", "truck")),
+}
 """Per dataset, two related classes and a third (Figure 6's cat, dog and truck)."""
 
 PAPER = {
@@ -55,6 +73,20 @@ PAPER = {
     ),
     "table5_cifar100_r34_r18": dict(zip(STUDENT_KINDS[1:], (78.67, 79.40, 79.66, 79.57), strict=True)),
     "table2_cifar100_r18_1hot": 75.87,
+    "table6_cifar100_r18": dict(zip(SUBSET_METHODS, (73.70, 74.56, 74.75, 74.92), strict=True)),
+    "table7_cifar100_r18": dict(zip(SUBSET_METHODS, (83.24, 83.56, 83.66, 83.64), strict=True)),
+    "table8_imagenet100_r18": {
+        ("standard", "1-hot"): 81.72,
+        ("standard", "LLS"): 82.72,
+        ("cutout", "1-hot"): 82.86,
+        ("cutout", "LLS"): 82.96,
+        ("mixup", "1-hot"): 81.88,
+        ("mixup", "LLS"): 82.48,
+        ("cutmix", "1-hot"): 83.50,
+        ("cutmix", "LLS"): 83.68,
+        ("randaugment", "1-hot"): 82.88,
+        ("randaugment", "LLS"): 83.50,
+    },
     "table9_time_overhead_pct": 1.4,
 }
 """Numbers typed from the paper (accuracy in %), for reference only."""
@@ -110,10 +142,30 @@ def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: floa
     raise ValueError(f"Expected `method` in {list(METHODS) + list(LLS_ABLATIONS)}, got {method!r}")
 
 
-def _augmentation(dataset: str):
+def _augmentation(dataset: str, augmentation: str = "standard", side: int = 32):
+    """``(transform, mixer)`` for ``fit``: the dataset's crops and flips (CIFAR-10; none on
+    digits), then ``augmentation`` (:data:`AUGMENTATIONS`; Cutout of half the image ``side``,
+    16 px on CIFAR as DeVries & Taylor, RandAugment 2 ops at
+    magnitude 9, Mixup and CutMix with Beta(1, 1)); ``mixer`` is the
+    :class:`~c2f_utils.augment.MixedBatches` whose criterion the run must use, or None."""
+    from .. import augment
     from .. import train as c2f_train
 
-    return c2f_train.crop_flip(4, True) if dataset in CIFAR10_NAMES else None
+    if augmentation not in AUGMENTATIONS:
+        raise ValueError(f"Expected `augmentation` in {list(AUGMENTATIONS)}, got {augmentation!r}")
+    base = c2f_train.crop_flip(4, True) if dataset in CIFAR10_NAMES else None
+    mixer = augment.MixedBatches(augmentation) if augmentation in augment.MIXES else None
+    extra = {"cutout": lambda: augment.cutout(max(1, side // 2)), "randaugment": augment.randaugment}.get(augmentation)
+    steps = [t for t in (base, extra() if extra else None, mixer.transform if mixer else None) if t is not None]
+    if not steps:
+        return None, None
+
+    def transform(x):
+        for step in steps:
+            x = step(x)
+        return x
+
+    return transform, mixer
 
 
 # --------------------------------------------------------------------------- experiments
@@ -123,7 +175,7 @@ def _augmentation(dataset: str):
 class _Setup(Experiment):
     """The fields that :class:`Train` and :class:`Overhead` share."""
 
-    dataset: str = param("dataset", choices=("digits", *CIFAR10_NAMES))
+    dataset: str = param("dataset", choices=("digits", "mnist10k", *CIFAR10_NAMES))
     model: str = param("network (and teacher)", choices=("mlp", "lenet", "resnet18", "resnet20"))
     alpha: float = param("smoothing weight of LS and LLS", ge=0, le=1)
     lr: float = param("SGD learning rate (momentum 0.9), also Q's", gt=0)
@@ -166,6 +218,10 @@ class Train(_Setup):
         return c2f_train.TrainConfig(momentum=0.9, warmup_epochs=warmup, **{n: getattr(self, n) for n in names})
 
     def run(self) -> RunOutput:
+        return self.train_and_probe()
+
+    def train_and_probe(self, augmentation: str = "standard") -> RunOutput:
+        """:meth:`run` with an input ``augmentation`` of :data:`AUGMENTATIONS` (:class:`Variant`)."""
         import torch
 
         from .. import data as c2f_data
@@ -175,11 +231,12 @@ class Train(_Setup):
         from .. import train as c2f_train
 
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
-        k, aug = train.n_classes(), _augmentation(self.dataset)
+        k, (aug, mixer) = train.n_classes(), _augmentation(self.dataset, augmentation, train.x.shape[-1])
         c2f_train.seed_everything(self.seed)
         net = make_model(self.model, k, tuple(train.x.shape[1:]))
         crit, callbacks = make_criterion(self.method, k, self.alpha, self.weight_decay)
-        res = c2f_train.fit(net, (train.x, train.fine), crit, self.train_config(), callbacks=callbacks, transform=aug)
+        loss = mixer.criterion(crit) if mixer is not None else crit
+        res = c2f_train.fit(net, (train.x, train.fine), loss, self.train_config(), callbacks=callbacks, transform=aug)
         te = c2f_train.extract_features(res.model, test.x, device=self.device)
         tr = c2f_train.extract_features(res.model, train.x, device=self.device)
         pred, probs = te.logits.argmax(1), torch.softmax(te.logits, 1).numpy()
@@ -249,10 +306,116 @@ class Distill(Experiment):
             )
         c2f_train.seed_everything(self.seed)
         net = make_model(self.student, k, shape)
-        aug = _augmentation(t.dataset)
+        aug, _ = _augmentation(t.dataset)
         res = c2f_train.fit(net, (train.x, train.fine), crit, t.train_config(), regularizer=regularizer, transform=aug)
         acc = c2f_train.evaluate(res.model, (test.x, test.fine), device=t.device)["acc"]
         return RunOutput(metrics={"test_acc": acc}, history=res.history)
+
+
+@dataclass(frozen=True)
+class Variant(Experiment):
+    """A :class:`Train` run of the ``recipe`` (the ``main`` grid's, overrides included) with
+    another ``method`` and ``seed``, on another ``dataset``/``model`` (``""``: the recipe's;
+    App. E, Fig. 8) or with an input ``augmentation`` on top of the crops and flips (App. F,
+    Table 8). Metrics and arrays as :class:`Train`."""
+
+    name: ClassVar[str] = "lls.variant"
+    uses: ClassVar[tuple[str, ...]] = (*Train.uses, "augment")
+    recipe: Train = param("the main grid's recipe (its dataset and network unless set here)")
+    dataset: str = param("dataset ('' for the recipe's)", choices=("", "digits", "mnist10k", *CIFAR10_NAMES))
+    model: str = param("network ('' for the recipe's)", choices=("", "mlp", "lenet", "resnet18", "resnet20"))
+    augmentation: str = param("input augmentation on top of crops and flips (Table 8)", choices=AUGMENTATIONS)
+    method: str = param("training criterion", choices=TEACHERS)
+    seed: int = param("training seed", ge=0)
+
+    def train(self) -> Train:
+        """The :class:`Train` run this variant trains (without its augmentation)."""
+        changes = {"method": self.method, "seed": self.seed}
+        changes |= {name: getattr(self, name) for name in ("dataset", "model") if getattr(self, name)}
+        return self.recipe.replace(**changes)
+
+    def components(self) -> tuple[str, ...]:
+        return tuple(sorted({*super().components(), *self.train().components()}))
+
+    def data_needs(self) -> list[str]:
+        return self.train().data_needs()
+
+    def run(self) -> RunOutput:
+        return self.train().train_and_probe(self.augmentation)
+
+
+@dataclass(frozen=True)
+class Subset(Experiment):
+    """Tables 6-7 (App. D): train on half of the training set with ``method``, the
+    ``teacher``'s recipe and seed: ``"samples"``, a random half of the images (drawn with the
+    seed), tested on the whole test set; ``"classes"``, the first half of the classes with all
+    their images, tested on their test images. ``"LLS-ST"`` trains towards the Q learned by the
+    full-data LLS run (``teacher``, method LLS, same seed): its logits restricted to the
+    subset's classes, a softmax over them (:class:`~c2f_utils.losses.SubstituteTeacherLoss`).
+    Metrics ``test_acc`` and ``n_train``; the history has ``train_acc``."""
+
+    name: ClassVar[str] = "lls.subset"
+    uses: ClassVar[tuple[str, ...]] = (*Train.uses, "losses.distill")
+    teacher: Train = param("the full-data LLS run whose Q LLS-ST reuses (method and seed set here)")
+    subset: str = param("half of the training set kept", choices=("samples", "classes"))
+    method: str = param("criterion on the subset", choices=SUBSET_METHODS)
+    seed: int = param("training seed", ge=0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "teacher", self.teacher.replace(method="LLS", seed=self.seed))
+
+    def requires(self) -> list[Experiment]:
+        return [self.teacher] if self.method == "LLS-ST" else []
+
+    def components(self) -> tuple[str, ...]:
+        return tuple(sorted({*super().components(), *self.teacher.components()}))
+
+    def data_needs(self) -> list[str]:
+        return self.teacher.data_needs()
+
+    def data(self) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], int]:
+        """``(train, test, K)``: the kept training images and labels, the test images and
+        labels it is judged on, and the number of classes."""
+        import torch
+
+        from .. import data as c2f_data
+
+        train, test = c2f_data.load(self.teacher.dataset, "train"), c2f_data.load(self.teacher.dataset, "test")
+        k = train.n_classes()
+        if self.subset == "classes":
+            k = k // 2
+            keep, test_keep = train.fine < k, test.fine < k
+        else:
+            chosen = np.random.default_rng(self.seed).choice(len(train), len(train) // 2, replace=False)
+            keep, test_keep = torch.as_tensor(np.isin(np.arange(len(train)), chosen)), torch.ones(len(test), dtype=bool)
+        return (train.x[keep], train.fine[keep]), (test.x[test_keep], test.fine[test_keep]), k
+
+    def criterion(self, n_classes: int) -> tuple[nn.Module, list]:
+        """The criterion on ``n_classes`` classes and its callbacks (:func:`make_criterion`;
+        LLS-ST: the teacher's Q logits restricted to the first ``n_classes`` classes)."""
+        import torch
+
+        from .. import losses as c2f_losses
+
+        t = self.teacher
+        if self.method == "LLS-ST":
+            q_logits = torch.as_tensor(t.cached().arrays["q_logits"])[:n_classes, :n_classes]
+            return c2f_losses.SubstituteTeacherLoss(q_logits, t.alpha), []
+        return make_criterion(self.method, n_classes, t.alpha, t.weight_decay)
+
+    def run(self) -> RunOutput:
+        from .. import train as c2f_train
+
+        t = self.teacher
+        (x, y), test, k = self.data()
+        c2f_train.seed_everything(self.seed)
+        net = make_model(t.model, k, tuple(x.shape[1:]))
+        crit, callbacks = self.criterion(k)
+        aug, _ = _augmentation(t.dataset)
+        res = c2f_train.fit(net, (x, y), crit, t.train_config(), callbacks=callbacks, transform=aug)
+        acc = c2f_train.evaluate(res.model, test, device=t.device)["acc"]
+        return RunOutput(metrics={"test_acc": acc, "n_train": len(y)}, history=res.history)
 
 
 @dataclass(frozen=True)
@@ -274,7 +437,7 @@ class Overhead(_Setup):
         from .. import train as c2f_train
 
         train = c2f_data.load(self.dataset, "train")
-        k, aug = train.n_classes(), _augmentation(self.dataset)
+        k, (aug, _) = train.n_classes(), _augmentation(self.dataset)
         nets, times = {}, {"LS": [], "LLS": []}
         for name in times:
             c2f_train.seed_everything(self.seed)
@@ -291,19 +454,59 @@ class Overhead(_Setup):
         return RunOutput(metrics=metrics | {f"epoch_s_{n}": float(np.median(t[1:])) for n, t in times.items()})
 
 
-def _profile(main: Train, seeds: tuple[int, ...], alphas: tuple[float, ...], student: str, timed: int) -> dict:
+def _profile(
+    main: Train,
+    seeds: tuple[int, ...],
+    alphas: tuple[float, ...],
+    student: str,
+    timed: int,
+    fig8: tuple[str, str],
+    few: tuple[int, ...],
+) -> dict:
+    """A profile's grids: ``seeds`` for the main grid (Tables 3, Figs 3-6), its alphas and Fig. 8;
+    ``few`` (parameters ``ablation_seeds``, ``distill_seeds``, ``subset_seeds``, ``table8_seeds``)
+    for the costlier grids of Tables 4-8."""
     overhead = Overhead(main.dataset, main.model, main.alpha, main.lr, main.batch_size, main.device, timed, 0)
+    variant = Variant(main, *fig8, "standard", "1-hot", seeds[0])
     return {
         "main": Grid(main, sweep={"method": METHODS, "seed": seeds}, fixed=("method",)),
-        "ablation": Grid(main, sweep={"method": tuple(LLS_ABLATIONS), "seed": seeds}, fixed=("method",)),
+        "ablation": Grid(
+            main, {"method": tuple(LLS_ABLATIONS), "seed": few}, "ablation", fixed=("method",), own=("seed",)
+        ),
         "distill": Grid(
             Distill(main, student, "alone", 0),
-            {"kind": STUDENT_KINDS, "seed": seeds},
+            {"kind": STUDENT_KINDS, "seed": few},
+            "distill",
             fixed=("kind",),
             follow={"teacher": "main"},
+            own=("seed",),
         ),
         "alpha": Grid(main.replace(method="LLS"), sweep={"alpha": alphas, "seed": seeds}, fixed=("method",)),
-        "overhead": Grid(overhead, group="overhead", fixed=("seed",)),
+        "overhead": Grid(overhead, group="overhead", fixed=("seed",), own=("epochs",)),
+        "subset": Grid(
+            Subset(main, "samples", "1-hot", seeds[0]),
+            {"subset": ("samples", "classes"), "method": SUBSET_METHODS, "seed": few},
+            "subset",
+            fixed=("subset", "method"),
+            follow={"teacher": "main"},
+            own=("seed",),
+        ),
+        "fig8": Grid(
+            variant,
+            {"method": TEACHERS, "seed": seeds},
+            "fig8",
+            fixed=("augmentation", "method"),
+            follow={"recipe": "main"},
+            own=("dataset", "model"),
+        ),
+        "table8": Grid(
+            variant.replace(dataset="", model=""),
+            {"augmentation": AUGMENTATIONS[1:], "method": ("1-hot", "LLS"), "seed": few},
+            "table8",
+            fixed=("dataset", "model", "method"),
+            follow={"recipe": "main"},
+            own=("seed",),
+        ),
     }
 
 
@@ -319,12 +522,28 @@ CHAPTER = register(
         "lls.md",
         "Learnable label smoothing",
         {
-            "quick": _profile(_QUICK, (0, 1, 2), (0.05, 0.1, 0.3), "mlp_small", 6),
-            # real: CIFAR-10 (the offline JPEG copy, 20,000 training images) with LeNet-5 for 10 epochs on a CPU
-            "real": _profile(_REAL, (0, 1, 2), (0.05, 0.1, 0.3), "mlp_small", 6),
-            "paper": _profile(_PAPER, (0, 1, 2, 3, 4), (0.05, 0.1, 0.2, 0.3, 0.4, 0.5), "resnet20", 3),
+            # quick: Fig. 8 on the same digits and MLP (the main grid's runs, read from the cache)
+            "quick": _profile(_QUICK, (0, 1, 2), (0.05, 0.1, 0.3), "mlp_small", 6, ("digits", "mlp"), (0, 1, 2)),
+            # real: CIFAR-10 (the offline JPEG copy, 20,000 training images) with LeNet-5 for 10 epochs
+            # on a CPU, 5 seeds (Tables 4-8: 3, for the CPU budget); Fig. 8 on the 10,000 MNIST test digits
+            # (8,000 to train) with LeNet-5, for the paper's FashionMNIST (not available offline)
+            "real": _profile(
+                _REAL, (0, 1, 2, 3, 4), (0.05, 0.1, 0.3), "mlp_small", 6, ("mnist10k", "lenet"), (0, 1, 2)
+            ),
+            "paper": _profile(
+                _PAPER,
+                (0, 1, 2, 3, 4),
+                (0.05, 0.1, 0.2, 0.3, 0.4, 0.5),
+                "resnet20",
+                3,
+                ("mnist10k", "lenet"),
+                (0, 1, 2, 3, 4),
+            ),
         },
-        shared=("seed", "device", "dataset", "model", "alpha", "batch_size", "lr"),
+        shared=(
+            *("seed", "device", "dataset", "model", "alpha", "batch_size", "lr", "student", "epochs"),
+            *("warmup_epochs", "schedule", "milestones", "weight_decay", "tsne_samples"),
+        ),
     )
 )
 
@@ -419,6 +638,77 @@ def overhead_table(result: RunResult) -> pd.DataFrame:
     return table.round(3)
 
 
+def subset_table(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Tables 6-7 at this scale: test accuracy (%) per subset (``samples``: Table 6, ``classes``:
+    Table 7) and criterion, mean ± 95% CI over seeds, the paired gain of LLS-ST over each
+    criterion, and the paper's CIFAR-100 / ResNet-18 column beside (a reference)."""
+    frames = []
+    for subset, table_id in (("samples", "table6_cifar100_r18"), ("classes", "table7_cifar100_r18")):
+        runs = [r for r in results if r.params["subset"] == subset]
+        if not runs:
+            continue
+        table = accuracy_table(runs, paper=PAPER[table_id])
+        table.insert(len(table.columns) - 1, "LLS-ST minus (pp)", _gains(runs, "method", "LLS-ST"))
+        table.index = pd.MultiIndex.from_product([[subset], table.index], names=["subset", "method"])
+        frames.append(table)
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+def augmentation_table(results: Sequence[RunResult], main: Sequence[RunResult]) -> pd.DataFrame:
+    """Table 8 at this scale: test accuracy (%) of 1-hot and LLS with each input augmentation
+    (``results``, the ``table8`` grid) and without (``main``'s runs of the same seeds), mean
+    ± 95% CI, LLS's paired gain over 1-hot, and the paper's ImageNet-100 / ResNet-18 column."""
+    seeds = {r.params["seed"] for r in results}
+    plain = [r for r in main if r.params["method"] in ("1-hot", "LLS") and r.params["seed"] in seeds]
+    frame = results_frame([*plain, *results]).assign(
+        augmentation=lambda f: f.get("augmentation", pd.Series(dtype=object)).fillna("standard")
+    )
+    rows = []
+    for aug in AUGMENTATIONS:
+        part = frame[frame.augmentation == aug]
+        if part.empty:
+            continue
+        gain = report.paired_columns(part, "test_acc", "method", "LLS", "1-hot")
+        for method in ("1-hot", "LLS"):
+            acc = 100 * part[part.method == method].test_acc
+            rows.append(
+                {
+                    "augmentation": aug,
+                    "method": method,
+                    "test accuracy (%)": report.format_mean_ci(*report.mean_ci(acc), 2) if len(acc) else "—",
+                    "seeds": len(acc),
+                    "LLS minus 1-hot (pp)": report.format_mean_ci(*report.mean_ci(100 * (gain[0] - gain[1])), 2)
+                    if method == "LLS"
+                    else "",
+                    "paper (reference)": PAPER["table8_imagenet100_r18"][(aug, method)],
+                }
+            )
+    return pd.DataFrame(rows).set_index(["augmentation", "method"]) if rows else pd.DataFrame()
+
+
+def ablation_q_summary(results: Sequence[RunResult]) -> pd.DataFrame:
+    """Fig. 9 measured, per ablation row (mean over seeds): the learned Q's mean diagonal
+    (1 / K: uniform rows) and the Spearman correlation of its off-diagonal entries with the
+    run's test confusion (:func:`~c2f_utils.probes.matrix_agreement`)."""
+    import torch
+
+    from .. import probes as c2f_probes
+
+    rows = []
+    for r in results:
+        if "q_logits" not in r.arrays:
+            continue
+        q = torch.softmax(torch.as_tensor(r.arrays["q_logits"]), 1).numpy()
+        agreement = c2f_probes.matrix_agreement(q, r.arrays["confusion"], permutations=0).spearman
+        rows.append(
+            {"method": r.params["method"], "Q diagonal": float(np.diag(q).mean()), "Spearman vs confusion": agreement}
+        )
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).groupby("method", sort=False).mean()
+    return table.reindex([m for m in LLS_ABLATIONS if m in table.index]).round(3)
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -485,18 +775,42 @@ def plot_geometry(results: Sequence[RunResult], class_names: Sequence[str], trio
     return fig
 
 
+def plot_ablation_q(results: Sequence[RunResult], class_names: Sequence[str], seed: int):
+    """Fig. 9: the learned Q (softmax of its logits, diagonal masked) of every ablation row
+    that learns one, for ``seed``."""
+    import torch
+
+    from ..plots import panel_grid
+
+    runs = [r for r in results if r.params["seed"] == seed and "q_logits" in r.arrays]
+    order = [m for m in LLS_ABLATIONS if any(r.params["method"] == m for r in runs)]
+    by = {r.params["method"]: r for r in runs}
+    fig, axes = panel_grid(len(order), panel=(3.6, 3.4))
+    for ax, method in zip(axes, order, strict=False):
+        q = torch.softmax(torch.as_tensor(by[method].arrays["q_logits"]), 1).numpy()
+        _heatmap(ax, q, class_names, method, fmt=".2f")
+        ax.tick_params(labelsize=5)
+        for text in ax.texts:
+            text.set_fontsize(4)
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------- scorecard
 
 
-_TABLES = {"main": accuracy_table, "ablation": ablation_table, "distill": distillation_table}
+_TABLES = {"main": accuracy_table, "ablation": ablation_table, "distill": distillation_table, "subset": subset_table}
 
 
 def results_table(config: Config, gid: str) -> pd.DataFrame:
-    """The table of grid ``gid`` (``"main"``, ``"ablation"`` or ``"distill"``) from the runs of ``config``."""
-    if gid not in _TABLES:
-        raise ValueError(f"Expected `gid` in {list(_TABLES)}, got {gid!r}")
+    """The table of grid ``gid`` (``"main"``, ``"ablation"``, ``"distill"``, ``"subset"`` or
+    ``"table8"``) from the runs of ``config``."""
+    if gid not in (*_TABLES, "table8"):
+        raise ValueError(f"Expected `gid` in {[*_TABLES, 'table8']}, got {gid!r}")
     if gid == "main":
         return accuracy_table(config.results(gid), paper=PAPER["table3_cifar10_alexnet"])
+    if gid == "table8":
+        return augmentation_table(config.results(gid), config.results("main"))
     return _TABLES[gid](config.results(gid))
 
 
@@ -540,6 +854,20 @@ def geometry_figure(config: Config):
     return plot_geometry(config.results("main"), CLASS_NAMES[dataset], TRIOS[dataset], seed=config["seeds"][0])
 
 
+def fig8_figure(config: Config):
+    """Fig. 8 (App. E) from the runs of ``config``: :func:`plot_geometry` of the ``fig8`` grid's
+    first seed (the dataset of ``fig8_dataset``, the network of ``fig8_model``)."""
+    dataset = config["fig8_dataset"] or config["dataset"]
+    return plot_geometry(config.results("fig8"), CLASS_NAMES[dataset], TRIOS[dataset], seed=config["seeds"][0])
+
+
+def ablation_q_figure(config: Config):
+    """Fig. 9 (App. H) from the runs of ``config``: :func:`plot_ablation_q` of the ``ablation``
+    grid's first seed."""
+    runs = config.results("ablation")
+    return plot_ablation_q(runs, CLASS_NAMES[config["dataset"]], seed=min(r.params["seed"] for r in runs))
+
+
 MAJORITY = 0.11
 """Largest class share of the training labels (ten balanced classes: digits, CIFAR-10), an upper bound."""
 CHECKS = (report.above_majority("train_acc", MAJORITY),)
@@ -563,14 +891,25 @@ def _teacher_beats_student(main: Sequence[RunResult]) -> report.Check:
     return report.Check("teacher better than its student", rule)
 
 
+def _subset_majority(run: RunResult) -> float:
+    """Largest class share of a subset run's training labels: half of ten balanced classes
+    (a bound, as :data:`MAJORITY`) or the whole set's."""
+    return 0.21 if run.params["subset"] == "classes" else MAJORITY
+
+
 def validity(config: Config) -> dict[str, report.Validity]:
-    """:data:`CHECKS` on the ``main`` and ``ablation`` runs; a distilled student needs a valid teacher
-    that beats it (:func:`c2f_utils.report.valid_runs`)."""
+    """:data:`CHECKS` on the runs of the ``main``, ``ablation``, ``fig8`` and ``table8`` grids,
+    and on the ``subset`` runs against their own majority class; a distilled student needs a
+    valid teacher that beats it (:func:`c2f_utils.report.valid_runs`)."""
 
     def label(r: RunResult) -> str:
-        return f"{r.params.get('method', r.params.get('kind'))} seed {r.params['seed']}"
+        extra = [r.params[k] for k in ("subset", "augmentation") if r.params.get(k, "standard") != "standard"]
+        return " ".join(map(str, (*extra, r.params.get("method", r.params.get("kind")), "seed", r.params["seed"])))
 
-    out = {grid: report.valid_runs(config.results(grid), CHECKS, label=label) for grid in ("main", "ablation")}
+    grids = ("main", "ablation", "fig8", "table8")
+    out = {grid: report.valid_runs(config.results(grid), CHECKS, label=label) for grid in grids}
+    subset_check = (report.above_majority("train_acc", _subset_majority),)
+    out["subset"] = report.valid_runs(config.results("subset"), subset_check, label=label)
     teacher = _teacher_beats_student(out["main"].valid)
     out["distill"] = report.valid_runs(config.results("distill"), (teacher,), label=label)
     return out
@@ -627,7 +966,10 @@ def scorecard(
             report.greater, frame, column, "method", a, b, scale=scale, min_effect=min_effect, digits=2
         )
         reference = "qualitative" if paper is None else f"{paper:+.2f} pp {scales[grid]}"
-        claims.append(report.Claim(text, finding, where, reference, runs_of))
+        seeds = config[f"{grid}_seeds"] if grid in ("ablation", "distill") else config["seeds"]
+        claims.append(
+            report.Claim(text, finding, report.where(config.profile, config["dataset"], seeds), reference, runs_of)
+        )
 
     for base in METHODS[:-1]:
         claim(f"LLS beats {base} (Tables 1-3)", "main", "LLS", base, t3["LLS"] - t3[base])
@@ -656,4 +998,53 @@ def scorecard(
     finding = report.judge(report.paper_check, lls_acc, paper=t3["LLS"], tolerance=1.0, scale_matches=False, digits=2)
     text = "absolute LLS accuracy (Table 3)"
     claims.append(report.Claim(text, finding, where, f"{t3['LLS']}% {scales['main']}", of("main", "LLS")))
+    claims += _appendix_claims(config, checked)
     return report.scorecard(claims)
+
+
+def _appendix_claims(config: Config, checked: dict[str, report.Validity]) -> list[report.Claim]:
+    """The claims of Apps. D-F (Tables 6-8, Fig. 8) from the valid runs of ``checked``
+    (all runs of a grid it does not check)."""
+    kept = {g: checked[g].valid if g in checked else config.results(g) for g in ("subset", "fig8", "table8")}
+    claims: list[report.Claim] = []
+
+    def runs_of(grid: str, **params: Any) -> report.Validity | None:
+        return checked[grid].where(**params) if grid in checked else None
+
+    def pp(value: float) -> str:
+        return f"{value:+.2f} pp"
+
+    where = report.where(config.profile, config["dataset"], config["subset_seeds"])
+    subsets = results_frame(kept["subset"])
+    tables = {"samples": ("Table 6", "table6_cifar100_r18"), "classes": ("Table 7", "table7_cifar100_r18")}
+    pairs = {"samples": (("LLS-ST", "1-hot"), ("LLS-ST", "LS"), ("LLS-ST", "LLS")),
+             "classes": (("LLS", "1-hot"), ("LLS", "LS"), ("LLS-ST", "1-hot"))}  # fmt: skip
+    for subset, (table, paper_id) in tables.items():
+        frame = subsets[subsets.subset == subset] if len(subsets) else subsets
+        for a, b in pairs[subset]:
+            finding = report.compare(report.greater, frame, "test_acc", "method", a, b, scale=100.0, digits=2)
+            paper = f"{pp(PAPER[paper_id][a] - PAPER[paper_id][b])} (CIFAR-100, R18)"
+            text = f"{a} beats {b} on half the {subset} ({table})"
+            claims.append(report.Claim(text, finding, where, paper, runs_of("subset", subset=subset, method=(a, b))))
+    t8 = PAPER["table8_imagenet100_r18"]
+    aug_where = report.where(config.profile, config["dataset"], config["table8_seeds"])
+    augmented = results_frame(kept["table8"])
+    for aug in AUGMENTATIONS[1:]:
+        frame = augmented[augmented.augmentation == aug] if len(augmented) else augmented
+        finding = report.compare(report.greater, frame, "test_acc", "method", "LLS", "1-hot", scale=100.0, digits=2)
+        paper = f"{pp(t8[(aug, 'LLS')] - t8[(aug, '1-hot')])} (ImageNet-100, R18)"
+        text = f"LLS adds to {aug}: {aug} + LLS beats {aug} alone (Table 8)"
+        claims.append(report.Claim(text, finding, aug_where, paper, runs_of("table8", augmentation=aug)))
+    dataset = config["fig8_dataset"] or config["dataset"]
+    geometry = geometry_summary(kept["fig8"], TRIOS[dataset], CLASS_NAMES[dataset])
+    fig8_where = report.where(config.profile, dataset, config["seeds"])
+    for text, column, a, b in (
+        ("LS makes class centres more equidistant than 1-hot (Fig. 8)", "equidistance_cv", "1-hot", "LS"),
+        ("LLS keeps more class structure than LS (Fig. 8)", "equidistance_cv", "LLS", "LS"),
+        ("LLS clusters are more compact than 1-hot (Fig. 8, t-SNE)", "silhouette", "LLS", "1-hot"),
+    ):
+        finding = report.compare(report.greater, geometry, column, "method", a, b, digits=2)
+        claims.append(
+            report.Claim(text, finding, fig8_where, "qualitative (FashionMNIST, LeNet)", runs_of("fig8", method=(a, b)))
+        )
+    return claims
