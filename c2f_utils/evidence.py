@@ -436,6 +436,9 @@ def scorecards(
             row = {c: "—" for c in first.columns} | {"profile, data, seeds": f"{profile}; not computed"}
             missing = pd.DataFrame([row | {"evidence": f"{text}; needs data absent here: {exc}"}])
             parts.append(missing.set_axis(["(every claim of this profile)"]).rename_axis("claim"))
+    for part in parts:  # the chapter's power note, per profile (what its seed counts can decide)
+        if "verdict" in part.columns and not part["verdict"].eq("—").all():
+            print(f"Power, {part['profile, data, seeds'].iloc[0].split(';')[0]}: {report.power_note(part)}")
     out = pd.concat(p.assign(profile=p["profile, data, seeds"].str.split(";").str[0]) for p in parts).reset_index()
     # A claim judged on a recorded benchmark is the same in every profile's card: shown once.
     bench = out.profile == report.BENCHMARK

@@ -81,6 +81,7 @@ __all__ = [
     "not_tested",
     "paired_columns",
     "paper_check",
+    "power_note",
     "scorecard",
     "seeds_to_decide",
     "seeds_to_decide_r",
@@ -1037,6 +1038,35 @@ def scorecard(claims: Sequence[Claim]) -> pd.DataFrame:
         for c in claims
     ]
     return pd.DataFrame(rows).set_index("claim")
+
+
+def power_note(card: pd.DataFrame) -> str:
+    """One sentence on what a scorecard's seed counts can decide (the chapter's power note):
+    how many claims are decided, and for the inconclusive ones how many seeds the observed
+    effect and spread would need (:func:`seeds_to_decide`, at :data:`POWER`), read from the
+    card's ``verdict`` and ``seeds to decide`` columns.
+    """
+    if not isinstance(card, pd.DataFrame) or not {"verdict", "seeds to decide"} <= set(card.columns):
+        raise ValueError(
+            f"Expected `card` as a scorecard with 'verdict' and 'seeds to decide' columns, got {card!r:.80}"
+        )
+    verdict, needs = card["verdict"].astype(str), card["seeds to decide"].astype(str)
+    tested = int((verdict != "not tested").sum())
+    decided = int(verdict.isin(["reproduced", "contradicted"]).sum())
+    undecided = needs[verdict == "inconclusive"]
+    counts = undecided.str.extract(r"^about (\d+)", expand=False).dropna().astype(int)
+    hopeless = int(undecided.str.startswith("more than").sum())
+    text = f"{decided} of {tested} tested claims decided"
+    if len(undecided):
+        parts = []
+        if len(counts):
+            span = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
+            parts.append(f"{len(counts)} would need about {span} seeds at the observed effect and spread")
+        if hopeless:
+            parts.append(f"{hopeless} more than {MAX_SEEDS} (no practical seed count decides it)")
+        text += f"; of the {len(undecided)} inconclusive, " + ", ".join(parts)
+    untested = len(card) - tested
+    return text + (f"; {untested} not tested." if untested else ".")
 
 
 def where(profile: str, data: str, seeds: Sequence[int]) -> str:

@@ -358,3 +358,28 @@ def test_inconclusive_findings_carry_the_seeds_that_would_decide_them() -> None:
     assert tie.verdict == "inconclusive" and tie.seeds_needed is not None
     r = report.correlated([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
     assert r.verdict == "inconclusive" and r.seeds_needed == report.seeds_to_decide_r(0.8)
+
+
+def test_power_note_counts_decided_and_the_seeds_inconclusive_claims_need() -> None:
+    claims = [
+        report.Claim(
+            "a", report.judge(report.greater, [1.0, 1.1, 0.9], value=0.0, paired=False, digits=2), "p; d; seeds 0-2"
+        ),
+        report.Claim(
+            "b", report.judge(report.greater, [0.5, -0.1, 0.4], value=0.0, paired=False, digits=2), "p; d; seeds 0-2"
+        ),
+        report.Claim(
+            "c", report.judge(report.greater, [0.01, -0.5, 0.5], value=0.0, paired=False, digits=2), "p; d; seeds 0-2"
+        ),
+        report.Claim("d", report.not_tested("no data"), "p; d; seeds 0-2"),
+    ]
+    card = report.scorecard(claims)
+    needed = report.seeds_to_decide(float(np.mean([0.5, -0.1, 0.4])), float(np.std([0.5, -0.1, 0.4], ddof=1)))
+    assert card.loc["b", "seeds to decide"] == f"about {needed} (now 3)"
+    assert card.loc["c", "seeds to decide"].startswith("more than")
+    assert report.power_note(card) == (
+        f"1 of 3 tested claims decided; of the 2 inconclusive, 1 would need about {needed} seeds at the observed "
+        f"effect and spread, 1 more than {report.MAX_SEEDS} (no practical seed count decides it); 1 not tested."
+    )
+    with pytest.raises(ValueError, match="card"):
+        report.power_note(card.drop(columns="verdict"))
