@@ -466,15 +466,16 @@ def _profile(
     """A profile's grids: ``seeds`` for the main grid (Tables 3, Figs 3-6), its alphas and Fig. 8;
     ``few`` (parameters ``ablation_seeds``, ``distill_seeds``, ``subset_seeds``, ``table8_seeds``)
     for the costlier grids of Tables 4-8."""
-    overhead = Overhead(main.dataset, main.model, main.alpha, main.lr, main.batch_size, main.device, timed, 0)
-    variant = Variant(main, *fig8, "standard", "1-hot", seeds[0])
+    shared = {name: getattr(main, name) for name in ("dataset", "model", "alpha", "lr", "batch_size", "device")}
+    overhead = Overhead(**shared, epochs=timed, seed=0)
+    variant = Variant(main, dataset=fig8[0], model=fig8[1], augmentation="standard", method="1-hot", seed=seeds[0])
     return {
         "main": Grid(main, sweep={"method": METHODS, "seed": seeds}, fixed=("method",)),
         "ablation": Grid(
             main, {"method": tuple(LLS_ABLATIONS), "seed": few}, "ablation", fixed=("method",), own=("seed",)
         ),
         "distill": Grid(
-            Distill(main, student, "alone", 0),
+            Distill(main, student=student, kind="alone", seed=0),
             {"kind": STUDENT_KINDS, "seed": few},
             "distill",
             fixed=("kind",),
@@ -484,7 +485,7 @@ def _profile(
         "alpha": Grid(main.replace(method="LLS"), sweep={"alpha": alphas, "seed": seeds}, fixed=("method",)),
         "overhead": Grid(overhead, group="overhead", fixed=("seed",), own=("epochs",)),
         "subset": Grid(
-            Subset(main, "samples", "1-hot", seeds[0]),
+            Subset(main, subset="samples", method="1-hot", seed=seeds[0]),
             {"subset": ("samples", "classes"), "method": SUBSET_METHODS, "seed": few},
             "subset",
             fixed=("subset", "method"),
@@ -510,11 +511,30 @@ def _profile(
     }
 
 
-# Train(dataset, model, alpha, lr, batch_size, device, method, seed, epochs, warmup_epochs, schedule, milestones,
-#       weight_decay, tsne_samples)
-_QUICK = Train("digits", "mlp", 0.1, 0.2, 128, "cpu", "1-hot", 0, 20, 0, "cosine", (), 5e-4, 540)
-_REAL = Train("cifar10_jpeg", "lenet", 0.1, 0.05, 128, "cpu", "1-hot", 0, 10, 0, "cosine", (), 5e-4, 1000)
-_PAPER = Train("cifar10", "resnet18", 0.1, 0.1, 128, "auto", "1-hot", 0, 300, 10, "multistep", (140, 215), 5e-4, 2000)
+_RECIPE = dict(alpha=0.1, batch_size=128, method="1-hot", seed=0, schedule="cosine", milestones=(), weight_decay=5e-4)
+_QUICK = Train(
+    **_RECIPE, dataset="digits", model="mlp", lr=0.2, device="cpu", epochs=20, warmup_epochs=0, tsne_samples=540
+)
+_REAL = Train(
+    **_RECIPE,
+    dataset="cifar10_jpeg",
+    model="lenet",
+    lr=0.05,
+    device="cpu",
+    epochs=10,
+    warmup_epochs=0,
+    tsne_samples=1000,
+)
+_PAPER = Train(
+    **_RECIPE | dict(schedule="multistep", milestones=(140, 215)),
+    dataset="cifar10",
+    model="resnet18",
+    lr=0.1,
+    device="auto",
+    epochs=300,
+    warmup_epochs=10,
+    tsne_samples=2000,
+)
 #: The chapter: its experiments' grids per profile (``python -m c2f_utils.run --list lls``).
 CHAPTER = register(
     Chapter(

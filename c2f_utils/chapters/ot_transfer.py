@@ -818,11 +818,13 @@ def _profile(
     ``alphas``, the transfer fields the profile ``fixed`` (not parameters) and groups (``compress``
     names its own ``seeds``, the parameter ``compress_seeds``, and may name the ``methods`` of the
     grid ``"compress"``, Ω_U and Ω_P by default)."""
-    tune = Finetune(datasets[0], "none", 0.0, seeds[0], device=device, **groups["transfer"])
+    tune = Finetune(datasets[0], method="none", alpha=0.0, seed=seeds[0], device=device, **groups["transfer"])
     c = dict(groups["compress"])
     calphas, temps, cseeds = c.pop("alphas"), c.pop("temperatures"), c.pop("seeds")
     methods = c.pop("methods", ("omega_u", "omega_p"))
-    base = Compress(datasets[1], "S", "none", 0.0, 1.0, cseeds[0], device=device, **c)
+    base = Compress(
+        datasets[1], student="S", method="none", alpha=0.0, temperature=1.0, seed=cseeds[0], device=device, **c
+    )
     students, swept = {"student": ("S", "M")}, {"alpha": calphas, "seed": cseeds}
     hyper = ("student", "method", "temperature")
     kd, own = base.replace(method="kd", temperature=temps[0]), ("seed",)

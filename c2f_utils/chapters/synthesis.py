@@ -457,11 +457,19 @@ def _profile(base: Train, seeds: tuple[int, ...], strengths: dict[str, tuple[flo
     return grids
 
 
-# Train(dataset, held_out, model, feature_dim, criterion, strength, seed, epochs, lr, batch_size, val_fraction,
-#       probe_max, device, warmup_epochs=0)
-_QUICK = Train("digits", (4, 9), "mlp", 32, "ce", 0.0, 0, 30, 0.05, 64, 0.2, 0, "cpu")
-_REAL = Train("cifar10_jpeg", (7, 9), "lenet", 84, "ce", 0.0, 0, 12, 0.05, 128, 0.1, 2000, "cpu", warmup_epochs=2)
-_PAPER = Train("cifar100", (5, 8), "resnet20", 64, "ce", 0.0, 0, 160, 0.1, 128, 0.1, 5000, "auto")
+_RECIPE = dict(criterion="ce", strength=0.0, seed=0)
+_QUICK = Train(
+    **_RECIPE, dataset="digits", held_out=(4, 9), model="mlp", feature_dim=32, epochs=30, lr=0.05, batch_size=64,
+    val_fraction=0.2, probe_max=0, device="cpu",
+)  # fmt: skip
+_REAL = Train(
+    **_RECIPE, dataset="cifar10_jpeg", held_out=(7, 9), model="lenet", feature_dim=84, epochs=12, lr=0.05,
+    batch_size=128, val_fraction=0.1, probe_max=2000, device="cpu", warmup_epochs=2,
+)  # fmt: skip
+_PAPER = Train(
+    **_RECIPE, dataset="cifar100", held_out=(5, 8), model="resnet20", feature_dim=64, epochs=160, lr=0.1,
+    batch_size=128, val_fraction=0.1, probe_max=5000, device="auto",
+)  # fmt: skip
 
 #: The chapter (``python -m c2f_utils.run --list synthesis``).
 CHAPTER = register(
