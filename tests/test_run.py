@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from c2f_utils import run
@@ -408,3 +409,36 @@ def test_only_computes_its_runs_and_prints_their_metrics(
     assert [(r["grid"], r["experiment"]) for r in lines] == [("raw", "setting.raw_input_probe")]
     assert 0.5 < lines[0]["metrics"]["fine_probe_acc"] <= 1
     assert not (tmp_path / "c2f_runs").exists()  # no notebook ran, no output folder
+
+
+def test_only_trains_fierce_age_on_your_own_faces_and_csv(
+    capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch
+) -> None:
+    """Held-out data the project never saw, end to end with no code change: a folder of images
+    with a CSV of ages (in subfolders, with two numeric columns) through FIERCE's age experiment."""
+    from PIL import Image
+
+    folder, rows = tmp_path / "my_faces", ["image,age,weight_kg"]
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        part = folder / f"batch{i % 2}"
+        part.mkdir(parents=True, exist_ok=True)
+        age = 20 + 2 * i
+        pixels = (rng.random((10, 10, 3)) * 40 + 4 * age).clip(0, 255).astype(np.uint8)  # brighter when older
+        Image.fromarray(pixels).save(part / f"{i:03d}.png")
+        rows.append(f"batch{i % 2}/{i:03d}.png,{age},{60 + i}")
+    (tmp_path / "ages.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path / "empty"))  # no UTKFace, no Samson, no CIFAR
+    monkeypatch.chdir(tmp_path)
+    own = ["-p", "age_dataset", "image_folder", "-p", "age_folder", str(folder), "-p", "age_recursive", "true"]
+    own += ["-p", "age_targets", str(tmp_path / "ages.csv"), "-p", "age_target_column", "age"]
+    tiny = ["-p", "seeds", "[0]", "-p", "age_epochs", "2", "-p", "age_image_size", "8", "-p", "age_batch_size", "8"]
+    status = run.main(["fierce", "--profile", "real", "--only", "age", "--workers", "1", *own, *tiny])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert status == 0
+    assert {r["experiment"] for r in lines} == {"fierce.age"} and len(lines) == 3  # CE, LS, FIERCE; seed 0
+    for r in lines:
+        assert r["params"]["dataset"] == "image_folder" and r["params"]["folder"] == str(folder)
+        assert np.isfinite(r["metrics"]["mse_test_final"]) and r["metrics"]["mse_test_final"] >= 0
+        assert 0 <= r["metrics"]["test_acc"] <= 1
