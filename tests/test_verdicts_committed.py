@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from c2f_utils import chapters, evidence, report
-from c2f_utils.chapters import fierce, setting
+from c2f_utils.chapters import fierce, lls, setting
 
 ROOT = evidence.results_dir()
 
@@ -109,6 +109,43 @@ def test_setting_verdicts_follow_from_the_records() -> None:
     d = np.array([final[("coarse", s)] - final[("fine", s)] for s in seeds])
     card = setting.card(evidence.committed(setting.CHAPTER, "real"))
     assert card.loc["coarse training keeps less fine information than fine training", "verdict"] == _word(d, -1)
+
+
+def test_lls_verdicts_follow_from_the_records_and_the_declared_checks() -> None:
+    """Tables 3, 4, 6-8: each run counts when its last training accuracy beats the majority
+    class (0.11, 0.21 on the five-class subset) by 0.05; "A beats B" on the paired test
+    accuracies of the seeds both kept."""
+
+    def valid(runs: list[dict], majority: float = 0.11) -> list[dict]:
+        return [r for r in runs if _last_train_acc(r) >= majority + 0.05]
+
+    def paired(runs: list[dict], a: str, b: str) -> np.ndarray:
+        by = {(r["method"], r["seed"]): r["test_acc"] for r in runs}
+        seeds = sorted({s for m, s in by if m == a} & {s for m, s in by if m == b})
+        return np.array([by[(a, s)] - by[(b, s)] for s in seeds])
+
+    trains = _records("lls", "lls.train")
+    main_seeds = set(lls.CHAPTER.configure("real")["seeds"])
+    main = valid([r for r in trains if r["alpha"] == 0.1 and r["method"] in lls.METHODS and r["seed"] in main_seeds])
+    ablation = valid([r for r in trains if r["alpha"] == 0.1 and r["seed"] in {0, 1, 2}])
+    subsets = _records("lls", "lls.subset")
+    variants = [r for r in _records("lls", "lls.variant") if r["augmentation"] != "standard"]
+    card = lls.card(evidence.committed(lls.CHAPTER, "real"))
+    claims = {f"LLS beats {base} (Tables 1-3)": (main, "LLS", base) for base in lls.METHODS[:-1]}
+    for row in ("No RCE", "No Pred EM", "No Targets EM", "FCE only", "Symmetric CE", "Forward KL"):
+        claims[f"full LLS beats '{row}' (Table 4)"] = (ablation, "LLS", row)
+    for subset, table, pairs in (
+        ("samples", "Table 6", (("LLS-ST", "1-hot"), ("LLS-ST", "LS"), ("LLS-ST", "LLS"))),
+        ("classes", "Table 7", (("LLS", "1-hot"), ("LLS", "LS"), ("LLS-ST", "1-hot"))),
+    ):
+        kept = valid([r for r in subsets if r["subset"] == subset], 0.21 if subset == "classes" else 0.11)
+        for a, b in pairs:
+            claims[f"{a} beats {b} on half the {subset} ({table})"] = (kept, a, b)
+    for aug in ("cutout", "mixup", "cutmix", "randaugment"):
+        kept = valid([r for r in variants if r["augmentation"] == aug])
+        claims[f"LLS adds to {aug}: {aug} + LLS beats {aug} alone (Table 8)"] = (kept, "LLS", "1-hot")
+    for claim, (runs, a, b) in claims.items():
+        assert card.loc[claim, "verdict"] == _word(paired(runs, a, b), 1), claim
 
 
 def test_every_committed_scorecard_uses_the_four_words_and_explains_not_tested(monkeypatch) -> None:
