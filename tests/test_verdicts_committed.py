@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from c2f_utils import chapters, evidence, report
-from c2f_utils.chapters import fierce, lls, setting
+from c2f_utils.chapters import fierce, lls, ot_transfer, setting
 
 ROOT = evidence.results_dir()
 
@@ -146,6 +146,42 @@ def test_lls_verdicts_follow_from_the_records_and_the_declared_checks() -> None:
         claims[f"LLS adds to {aug}: {aug} + LLS beats {aug} alone (Table 8)"] = (kept, "LLS", "1-hot")
     for claim, (runs, a, b) in claims.items():
         assert card.loc[claim, "verdict"] == _word(paired(runs, a, b), 1), claim
+
+
+def test_ot_transfer_verdicts_follow_from_the_records_and_the_declared_checks() -> None:
+    """Tables 1-2: a run counts when it trains (Table 1: last training accuracy above 1/5 + 0.05;
+    Table 2: validation accuracy above 0.1 + 0.05 and test accuracy below the teacher's); each
+    method's strength (and temperature) is the one of best mean validation accuracy over its
+    valid runs; "A beats B" on the paired test accuracies of the selected runs."""
+    teacher = next(r for r in _records("ot_transfer", "ot_transfer.reference") if r["role"] == "teacher")
+    tuned = [r for r in _records("ot_transfer", "ot_transfer.finetune") if _last_train_acc(r) >= 0.2 + 0.05]
+    students = [
+        r
+        for r in _records("ot_transfer", "ot_transfer.compress")
+        if r["val_acc"] >= 0.1 + 0.05 and r["test_acc"] < teacher["test_acc"]
+    ]
+
+    def selected(runs: list[dict], method: str, hyper: tuple[str, ...]) -> dict[int, float]:
+        mine = [r for r in runs if r["method"] == method]
+        settings = {tuple(r[h] for h in hyper) for r in mine}
+        best = max(settings, key=lambda v: np.mean([r["val_acc"] for r in mine if tuple(r[h] for h in hyper) == v]))
+        return {r["seed"]: r["test_acc"] for r in mine if tuple(r[h] for h in hyper) == best}
+
+    card = ot_transfer.card(evidence.committed(ot_transfer.CHAPTER, "real"))
+    claims = {
+        "Table 1: L2-SP beats none in transfer": (tuned, "l2sp", "none", ("alpha",)),
+        "Table 1: Ω_P (OT, ours) beats L2-SP in transfer": (tuned, "omega_p", "l2sp", ("alpha",)),
+        "Table 1: Ω_P (OT, ours) beats Ω_U (uniform) in transfer": (tuned, "omega_p", "omega_u", ("alpha",)),
+    }
+    for student in ("S", "M"):
+        mine = [r for r in students if r["student"] == student]
+        for a, b in (("omega_p", "kd"), ("kd", "none")):
+            name = f"Table 2: {ot_transfer.LABELS[a]} beats {ot_transfer.LABELS[b]} for the {student} student"
+            claims[name] = (mine, a, b, ("alpha", "temperature"))
+    for claim, (runs, a, b, hyper) in claims.items():
+        left, right = selected(runs, a, hyper), selected(runs, b, hyper)
+        d = np.array([left[s] - right[s] for s in sorted(set(left) & set(right))])
+        assert card.loc[claim, "verdict"] == _word(d, 1), claim
 
 
 def test_every_committed_scorecard_uses_the_four_words_and_explains_not_tested(monkeypatch) -> None:
