@@ -1102,6 +1102,7 @@ def _calls_report() -> list[Call]:
             {"test": "verdict_test"},
         ),
         _ctor(m, "what_holds", report.what_holds, lambda: {"cards": {"toy": {"quick": _card()}}}, {"cards": "cards"}),
+        _ctor(m, "power_note", report.power_note, lambda: {"card": _card()}, {"card": "frame"}),
         _ctor(
             m,
             "where",

@@ -28,7 +28,7 @@ NOT_CORE = {
 """Packages that must never be core dependencies: a reader installing the library into a hosted
 notebook would get (and upgrade) them for nothing."""
 
-RUN = {"papermill", "jupytext", "nbformat", "ipykernel"}
+RUN = {"papermill", "jupytext", "nbformat", "ipykernel", "ipywidgets"}
 """The ``run`` extra: what running a chapter as a notebook needs."""
 
 # Blocks every notebook, test, browser and cluster module (a meta-path finder that runs first), then
