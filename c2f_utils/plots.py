@@ -22,8 +22,11 @@ labels stay readable."""
 def set_theme(context: str = "notebook") -> None:
     """Apply the book's theme: seaborn ``whitegrid``, colour-blind palette, compact figures;
     tables show every cell in full (pandas cuts cells at 50 characters by default, which
-    hides the data, seeds and device a scorecard's evidence column names)."""
+    hides the data, seeds and device a scorecard's evidence column names) and every row up to
+    500 (pandas cuts a table of more than 60 rows to its first and last five: a scorecard has a
+    row per claim and profile, 70 in the LLS chapter)."""
     pd.set_option("display.max_colwidth", None)
+    pd.set_option("display.max_rows", 500)
     sns.set_theme(
         context=context,
         style="whitegrid",
