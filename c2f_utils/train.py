@@ -171,6 +171,11 @@ class TrainConfig:
         Linear warm-up from ``lr / (warmup_epochs + 1)`` to ``lr`` over this many epochs.
     criterion_lr : float, optional
         Learning rate for the criterion's own parameters (defaults to ``lr``).
+    grad_clip : float, optional
+        Clip the global L2 norm of the gradient of every trained parameter to this value
+        before each step (:func:`torch.nn.utils.clip_grad_norm_`; ``None``: no clipping).
+        A guard against the first steps' spikes that can kill every ReLU of a network
+        without batch norm.
     seed : int
         Seeds initialisation-independent randomness: shuffling, dropout, augmentation.
     device : str or torch.device
@@ -210,6 +215,7 @@ class TrainConfig:
     gamma: float = 0.1
     warmup_epochs: int = 0
     criterion_lr: float | None = None
+    grad_clip: float | None = None
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -244,6 +250,8 @@ class TrainConfig:
             raise ValueError(f"Expected `warmup_epochs` < epochs={self.epochs}, got {self.warmup_epochs}")
         if self.criterion_lr is not None:
             check_number("criterion_lr", self.criterion_lr, low=0, low_inclusive=False)
+        if self.grad_clip is not None:
+            check_number("grad_clip", self.grad_clip, low=0, low_inclusive=False)
         check_positive_int("seed", self.seed, minimum=0)
         check_positive_int("checkpoint_every", self.checkpoint_every)
         check_positive_int("num_workers", self.num_workers, minimum=0)
@@ -889,11 +897,16 @@ def fit(
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
+                if config.grad_clip is not None:
+                    scaler.unscale_(opt)
+                    torch.nn.utils.clip_grad_norm_([p for _, p in trained], config.grad_clip)
                 scaler.step(opt)
                 scaler.update()
             else:
                 loss.backward()
                 _check_gradients(trained, epoch)
+                if config.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_([p for _, p in trained], config.grad_clip)
                 opt.step()
             loss_sum += float(loss.detach()) * len(x)
             if _is_class_labels(y):
