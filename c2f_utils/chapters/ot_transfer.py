@@ -841,9 +841,11 @@ def _profile(
     grids = {
         "transfer_none": Grid(tune, {"seed": seeds}, fixed=("method", "alpha", *fixed)),
         "transfer_l2": Grid(
-            tune.replace(method="l2"), {"alpha": alphas if l2_alphas is None else l2_alphas, "seed": seeds}, "l2",
+            tune.replace(method="l2"),
+            {"alpha": alphas if l2_alphas is None else l2_alphas, "seed": seeds},
+            "l2",
             fixed=("method", *fixed),
-        ),  # fmt: skip
+        ),
         "transfer": Grid(
             tune, {"method": TRANSFER_METHODS[2:], "alpha": alphas, "seed": seeds}, fixed=("method", *fixed)
         ),
