@@ -174,11 +174,34 @@ def test_linear_warmup_then_schedule() -> None:
         ("warmup_epochs", 10),
         ("gamma", 0.0),
         ("num_workers", -1),
+        ("grad_clip", 0.0),
+        ("grad_clip", -1.0),
     ],
 )
 def test_config_validation_names_the_field(field: str, value) -> None:
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("clip", [None, 1e-3, 0.5, 1e3])
+def test_grad_clip_scales_the_step_like_a_naive_global_norm_clip(clip: float | None) -> None:
+    """One full-batch SGD step (lr 1, no momentum): the update is the gradient times
+    min(1, clip / ||g||), the global norm over every parameter (Pascanu et al. 2013)."""
+    train, _ = _digits()
+    x, y = train.x[:64], train.fine[:64]
+    seed_everything(0)
+    model = MLP(64, 10, hidden=(32,), feature_dim=16)
+    reference = [p.detach().clone() for p in model.parameters()]
+    probe = MLP(64, 10, hidden=(32,), feature_dim=16)
+    probe.load_state_dict(model.state_dict())
+    nn.functional.cross_entropy(probe(x).logits, y).backward()
+    grads = [p.grad for p in probe.parameters()]
+    norm = float(torch.sqrt(sum((g**2).sum() for g in grads)))
+    scale = 1.0 if clip is None else min(1.0, clip / norm)
+    cfg = TrainConfig(epochs=1, batch_size=64, lr=1.0, momentum=0.0, grad_clip=clip, device="cpu", progress=False)
+    fit(model, (x, y), config=cfg)
+    for p, p0, g in zip(model.parameters(), reference, grads, strict=True):
+        torch.testing.assert_close(p.detach(), p0 - scale * g, rtol=1e-4, atol=1e-6)
 
 
 def test_criterion_with_features_and_learnable_parameters_and_regularizer() -> None:
