@@ -201,6 +201,7 @@ API_PAGES = {
         [
             "experiments",
             "identity",
+            "provenance",
             "runs",
             "checkpoints",
             "evidence",
