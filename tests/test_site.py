@@ -185,6 +185,16 @@ def test_api_pages_are_generated_from_tasks() -> None:
     assert [m for m in modules if f"`{m}`" not in index] == []  # every public module has a page
 
 
+def test_references_to_re_exported_names_resolve_where_they_are_documented() -> None:
+    """The API pages document an object once, in the module that defines it; a chapter's reference
+    to its re-exported name resolves there, data (a constant of a package) included."""
+    xref = _load("c2f_xref", ROOT / "book" / "_ext" / "c2f_xref.py")
+    assert xref.canonical("c2f_utils.report.VERDICTS", None) == "c2f_utils.report.policy.VERDICTS"
+    assert xref.canonical("~c2f_utils.report.greater", None) == "c2f_utils.report.verdicts.greater"
+    assert xref.canonical("c2f_utils.experiments.Chapter", None) == "c2f_utils.experiments.configuration.Chapter"
+    assert xref.canonical("c2f_utils.runs.RESULTS_ENV", None) == "c2f_utils.runs.RESULTS_ENV"  # a module's own
+
+
 def test_citation_lists_the_five_papers_and_the_package_version() -> None:
     citation = (ROOT / "CITATION.cff").read_text()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
