@@ -33,7 +33,6 @@ Guarantees beyond that:
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import io
 import json
@@ -41,23 +40,22 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import __version__, identity
+from . import identity
 from .checkpoints import checkpointing
 from .identity import canonical
 from .paths import cache_dir as resolve_cache_dir
+from .provenance import provenance
 
 __all__ = [
     "CorruptCacheWarning",
@@ -124,41 +122,6 @@ def entry_path(name: str, key: str, cache_dir: str | os.PathLike[str] | None = N
     if not isinstance(key, str) or not key or not all(c in "0123456789abcdef" for c in key):
         raise ValueError(f"Expected `key` to be a hexadecimal run key, got {key!r}")
     return resolve_cache_dir(cache_dir) / "runs" / name / key
-
-
-@lru_cache(maxsize=1)
-def _git_commit() -> str | None:
-    """Commit of the git checkout the package is imported from, if it is one."""
-    root = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            # results/ holds recorded runs, not code: recording one profile must not mark the next as dirty
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)", ":(top,exclude)results"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("-dirty" if dirty else "")
-
-
-def provenance() -> dict[str, Any]:
-    """Where and with what a result was computed: versions, commit, platform, time."""
-    return {
-        "package_version": __version__,
-        "git_commit": _git_commit(),
-        **identity.platform_facts(),
-        **identity.library_versions(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
 
 
 def _sha256(path: Path) -> str:

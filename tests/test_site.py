@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import sys
 import tomllib
@@ -103,22 +104,47 @@ def test_classroom_numbers_across_cells_and_names_the_solution_it_folds() -> Non
 CONFIGURED = sorted(p for p in tasks.notebook_copies() if "from_namespace" in p.read_text())
 
 
-@pytest.mark.parametrize("path", CONFIGURED, ids=lambda p: p.stem)
-def test_a_fresh_runtime_installs_then_runs_the_configuration_cell_twice(path: Path, monkeypatch) -> None:
-    """A Colab or Binder runtime without c2f_utils: the install cell takes its missing-package branch
-    (git and pip are stand-ins that record the commands), then the parameters cell and the
-    configuration cell run, and the configuration cell runs again, as a reader does after
-    editing a parameter. Nothing the install cell leaves behind reaches the configuration."""
-    import subprocess
+def _stand_in(path: Path, log: Path, body: str = "") -> None:
+    """An executable shell script that appends its name and arguments to ``log``, then runs ``body``."""
+    path.write_text(f'#!/bin/sh\necho "$(basename "$0") $*" >> "{log}"\n{body}')
+    path.chmod(0o755)
 
+
+@pytest.mark.parametrize("path", CONFIGURED, ids=lambda p: p.stem)
+def test_a_fresh_runtime_installs_then_runs_the_configuration_cell_twice(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Colab or Binder runtime without c2f_utils: the install cell takes its missing-package branch
+    with stand-ins for git and pip first on PATH (shell scripts that record their arguments; git
+    makes the clone's folder), then the parameters cell and the configuration cell run, and the
+    configuration cell runs again, as a reader does after editing a parameter. Nothing the
+    install cell leaves behind reaches the configuration."""
     cells = json.loads(path.read_text())["cells"]
-    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
-    commands: list[list[str]] = []
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    monkeypatch.setattr(subprocess, "check_call", lambda cmd, *a, **k: commands.append(list(cmd)) or 0)
+    install = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+    bin_dir, log = tmp_path / "bin", tmp_path / "commands.txt"
+    bin_dir.mkdir()
+    _stand_in(bin_dir / "git", log, 'for last; do :; done\nmkdir -p "$last"\n')  # the clone's folder
+    _stand_in(bin_dir / "pip", log)
+    # the cell runs pip as `sys.executable -m pip`: an interpreter that hands `-m pip` to the pip on PATH
+    interpreter = bin_dir / "python"
+    interpreter.write_text('#!/bin/sh\n[ "$1" = -m ] && [ "$2" = pip ] && shift 2 && exec pip "$@"\nexit 1\n')
+    interpreter.chmod(0o755)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "c2f_utils" else find_spec(name, *a)
+    )
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setattr(sys, "executable", str(interpreter))
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the cell's sys.path.insert is undone with the rest
+    monkeypatch.chdir(tmp_path)
     namespace: dict = {"__name__": "__main__"}
-    exec(code[0], namespace)  # the install cell, missing-package branch
-    assert commands[0][:2] == ["git", "clone"] and commands[1][1:4] == ["-m", "pip", "install"]
+    exec(install, namespace)  # the install cell, missing-package branch
+    url, branch = tasks.repository()
+    assert log.read_text().splitlines() == [
+        f"git clone --quiet --depth 1 -b {branch} {url} coarse-to-fine",
+        "pip install --quiet -e coarse-to-fine",
+    ]
+    assert sys.path[0] == str(tmp_path / "coarse-to-fine") and (tmp_path / "coarse-to-fine").is_dir()
     monkeypatch.undo()
     params = next(i for i, c in enumerate(cells) if "parameters" in c["metadata"].get("tags", []))
     configure = next(i for i, c in enumerate(cells) if "from_namespace" in "".join(c["source"]))
@@ -157,6 +183,16 @@ def test_api_pages_are_generated_from_tasks() -> None:
     index = (ROOT / "book" / "api.md").read_text()
     modules = [p.stem for p in (ROOT / "c2f_utils").glob("*.py") if not p.stem.startswith("_")]
     assert [m for m in modules if f"`{m}`" not in index] == []  # every public module has a page
+
+
+def test_references_to_re_exported_names_resolve_where_they_are_documented() -> None:
+    """The API pages document an object once, in the module that defines it; a chapter's reference
+    to its re-exported name resolves there, data (a constant of a package) included."""
+    xref = _load("c2f_xref", ROOT / "book" / "_ext" / "c2f_xref.py")
+    assert xref.canonical("c2f_utils.report.VERDICTS", None) == "c2f_utils.report.policy.VERDICTS"
+    assert xref.canonical("~c2f_utils.report.greater", None) == "c2f_utils.report.verdicts.greater"
+    assert xref.canonical("c2f_utils.experiments.Chapter", None) == "c2f_utils.experiments.configuration.Chapter"
+    assert xref.canonical("c2f_utils.runs.RESULTS_ENV", None) == "c2f_utils.runs.RESULTS_ENV"  # a module's own
 
 
 def test_citation_lists_the_five_papers_and_the_package_version() -> None:

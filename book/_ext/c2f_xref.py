@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,20 @@ def canonical(target: str, module: str | None) -> str | None:
         if inspect.isclass(obj) or inspect.isroutine(obj):
             defined = getattr(obj, "__module__", "") or ""
             return f"{defined}.{obj.__qualname__}" if defined.startswith(PACKAGE) else None
-        return f"{owner}.{name.rsplit('.', 1)[-1]}"  # data: documented in the module that holds it
+        return _data_home(owner, name.rsplit(".", 1)[-1])
     return None
+
+
+def _data_home(owner: str, attr: str) -> str:
+    """Where data (a constant) is documented: in the module that holds it or, when that is a
+    package re-exporting it (``c2f_utils.report.VERDICTS``), in its module whose ``__all__``
+    names it (``c2f_utils.report.policy.VERDICTS``)."""
+    package = sys.modules.get(owner)
+    if package is not None and hasattr(package, "__path__"):
+        for name, module in sorted(sys.modules.items()):
+            if name.startswith(f"{owner}.") and attr in getattr(module, "__all__", ()):
+                return f"{name}.{attr}"
+    return f"{owner}.{attr}"
 
 
 def _missing_reference(app, env, node, contnode):
