@@ -7,9 +7,20 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from pydantic import TypeAdapter
 
 from c2f_utils import identity
-from c2f_utils.experiments import Chapter, Experiment, Grid, param, parse_text, plural
+from c2f_utils.experiments import (
+    Chapter,
+    Experiment,
+    Grid,
+    ParamInfo,
+    check_value,
+    param,
+    parse_text,
+    plural,
+    type_adapter,
+)
 
 SCALE = {"ce": 1.0, "ls": 0.5}  # a module constant the run reads: part of its key
 
@@ -96,6 +107,29 @@ def test_command_line_parsing() -> None:
         parse_text("x", "maybe", bool)
     with pytest.raises(TypeError, match="`x`"):
         parse_text("x", "three", int)
+
+
+def test_fields_are_validated_by_pydantic_strictly() -> None:
+    """Each declared field is one pydantic adapter; strict, so a value is never converted into another
+    one of the run's key (a bool is not an integer, 0 is not False, a string is not a number)."""
+    flag = ParamInfo("a flag", choices=(False, True))
+    assert isinstance(type_adapter(bool, flag), TypeAdapter) and type_adapter(bool, flag) is type_adapter(bool, flag)
+    assert check_value("flag", np.bool_(True), bool, flag) is True
+    with pytest.raises(TypeError, match="`flag` to be true or false, got 0"):
+        check_value("flag", 0, bool, flag)
+    count = ParamInfo("a count", choices=(1, 2))
+    with pytest.raises(TypeError, match="`count` to be an integer, got True"):
+        check_value("count", True, int, count)
+    with pytest.raises(ValueError, match=r"`count` to be one of \[1, 2\], got 3"):
+        check_value("count", 3, int, count)
+    rates = ParamInfo("rates", gt=0)
+    assert check_value("rates", range(1, 3), tuple[float, ...], rates) == (1.0, 2.0)
+    with pytest.raises(TypeError, match=r"`rates\[1\]` to be a number, got '2'"):
+        check_value("rates", [1, "2"], tuple[float, ...], rates)
+    with pytest.raises(TypeError, match="`rates` to be a list of float"):
+        check_value("rates", {1.0, 2.0}, tuple[float, ...], rates)
+    with pytest.raises(TypeError, match="`teacher` to be a Toy, got 3"):
+        check_value("teacher", 3, Toy, ParamInfo("the teacher run"))
 
 
 def test_plural() -> None:
