@@ -17,7 +17,7 @@ Examples
     python -m c2f_utils.run setting --profile paper -p seeds 0,1,2 -p device cuda
     python -m c2f_utils.run setting -p epochs 5 --out /tmp/setting-run
     python -m c2f_utils.run fierce -f my-params.yaml              # parameters from a file (YAML or JSON)
-    python -m c2f_utils.run fierce --only age -p age_dataset image_folder -p age_folder DIR -p age_targets ages.csv
+    python -m c2f_utils.run fierce --only age -p age.dataset image_folder -p age.folder DIR -p age.targets ages.csv
     python -m c2f_utils.run setting --executor local --workers 2   # runs in parallel, then the notebook
     python -m c2f_utils.run fierce --profile paper --check-data     # every dataset there? (seconds)
     python -m c2f_utils.run fierce --profile paper --smoke          # the paper code path, one epoch, few batches
@@ -89,9 +89,10 @@ def run_chapter(
     """
     jupytext, papermill = _notebook_tools(kernel_name is None)
     chapter = chapters.get(name)
-    parameters = dict(parameters or {})
+    parameters = chapter.canonical(dict(parameters or {}))
     config = configure(name, profile, parameters)  # raises on any wrong value before any work
-    given = {"profile": profile, **{k: config.values[k] for k in parameters}}
+    # what papermill injects: the notebook's parameters cell holds `profile` and an `overrides` dict
+    given = {"profile": config.profile, "overrides": {k: config.values[k] for k in parameters if k != "profile"}}
     source = chapter.source_path(Path(book_dir) if book_dir else Path("book"))
     if not source.is_file():
         raise FileNotFoundError(f"Chapter source {source} not found (use --book-dir to point at book/)")
@@ -242,7 +243,7 @@ def configure(name: str, profile: str = "quick", parameters: dict[str, Any] | No
     chapter = chapters.get(name)
     parameters = dict(parameters or {})
     profile = parameters.pop("profile", profile)
-    return chapter.configure(profile, **parameters)
+    return chapter.configure(profile, parameters)
 
 
 def check_data(config: Config) -> list[str]:
@@ -414,13 +415,12 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m c2f_utils.
         values: dict[str, Any] = read_parameters(args.params_file) if args.params_file else {}
         if "profile" in values:
             args.profile = values.pop("profile")
-        chapter.check_names(list(values))
-        values = {k: chapter.parameters[k].check(v) for k, v in values.items()}
+        values = {k: chapter.parameters[k].check(v) for k, v in chapter.canonical(values).items()}
         for pname, text in args.parameter:
             if pname == "profile":
                 args.profile = text
                 continue
-            chapter.check_names([pname])
+            (pname,) = chapter.canonical({pname: None})  # a former name: renamed, with a warning
             values[pname] = chapter.parameters[pname].parse(text)
         if args.smoke:
             values = {**chapter.smoke_values(chapter.check_profile(args.profile)), **values}

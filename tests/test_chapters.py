@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -38,9 +39,15 @@ def test_chapter_is_in_the_toc_and_its_parameters_cell_declares_exactly_its_para
     assigned = {
         line.split("=")[0].strip(): line.split("=", 1)[1].strip() for line in source.splitlines() if "=" in line
     }
-    assert set(assigned) == {"profile", *chapter.parameters}
-    assert assigned.pop("profile") == '"quick"'
-    assert set(assigned.values()) == {"None"}  # every value comes from the profile unless given
+    # `profile` and `overrides` (parameter name -> value, what papermill injects): every value comes
+    # from the profile unless given
+    assert assigned == {"profile": '"quick"', "overrides": "{}"}
+    # every EXPERIMENT.FIELD name the chapter's text shows is a parameter: grep leads to its field
+    text = chapter.source_path(ROOT / "book").read_text()
+    dotted = set(re.findall(r"`-p ([a-z0-9_]+\.[a-z0-9_]+) ", text)) | set(
+        re.findall(r'"([a-z0-9_]+\.[a-z0-9_]+)": ', text)
+    )
+    assert dotted <= set(chapter.parameters)
 
 
 @pytest.mark.parametrize("name", NAMES)

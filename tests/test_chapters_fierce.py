@@ -30,9 +30,8 @@ def test_notebook_parameters_cell_names_the_derived_parameters() -> None:
     nb = jupytext.read(fierce.CHAPTER.source_path(BOOK))
     cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(cells) == 1
-    lines = [line for line in cells[0].source.splitlines() if "=" in line]
-    assert {line.split("=")[0].strip() for line in lines} == {"profile", *fierce.CHAPTER.parameters}
-    assert 'profile = "quick"' in lines and all(line.endswith("= None") for line in lines if "profile" not in line)
+    assert cells[0].source.splitlines() == ['profile = "quick"', "overrides = {}"]  # names: EXPERIMENT.FIELD
+    assert {"age.folder", "unmix.lams", "unmix.lam", "fewshot.epochs"} <= set(fierce.CHAPTER.parameters)
 
 
 def test_each_experiment_names_its_dataset_and_the_quick_profile_is_embedded() -> None:
@@ -40,21 +39,21 @@ def test_each_experiment_names_its_dataset_and_the_quick_profile_is_embedded() -
     params = fierce.CHAPTER.parameters
     for group, embedded in (("age", "synthetic_sizes"), ("unmix", "synthetic_unmixing"), ("fewshot", "digits")):
         # every choice is a registered dataset, but for the user's own folder and .mat file (c2f_utils.data.folders)
-        assert set(params[f"{group}_dataset"].info.choices) - {"image_folder", "mat_file"} <= registered
-        values = params[f"{group}_dataset"].values
+        assert set(params[f"{group}.dataset"].info.choices) - {"image_folder", "mat_file"} <= registered
+        values = params[f"{group}.dataset"].values
         assert values["quick"] == embedded
         assert values["real"] in data.available("real") and values["paper"] in data.available("real")
-    config = fierce.CHAPTER.configure("quick", unmix_dataset="samson")
+    config = fierce.CHAPTER.configure("quick", **{"unmix.dataset": "samson"})
     assert {r.dataset for r in config.runs("unmix")} == {"samson"}
     assert {r.dataset for r in config.runs("age")} == {"synthetic_sizes"}
-    with pytest.raises(ValueError, match="unmix_dataset"):
-        fierce.CHAPTER.configure("quick", unmix_dataset="cifar_fs")
-    with pytest.raises(ValueError, match="age_tau"):
-        fierce.CHAPTER.configure("quick", age_tau=0.0)
+    with pytest.raises(ValueError, match=r"unmix\.dataset"):
+        fierce.CHAPTER.configure("quick", **{"unmix.dataset": "cifar_fs"})
+    with pytest.raises(ValueError, match=r"age\.tau"):
+        fierce.CHAPTER.configure("quick", **{"age.tau": 0.0})
 
 
 def test_sweeps_are_fierce_first_seed_and_follow_the_unmixing_overrides() -> None:
-    config = fierce.CHAPTER.configure("quick", unmix_epochs=5, unmix_lams=[0.5, 2.0])
+    config = fierce.CHAPTER.configure("quick", **{"unmix.epochs": 5, "unmix.lams": [0.5, 2.0]})
     for gid in ("lambdas", "anchor_counts", "variants"):
         runs = config.runs(gid)
         assert {(r.criterion, r.seed, r.epochs) for r in runs} == {("fierce", 0, 5)}
@@ -254,7 +253,7 @@ def test_unmixing_runs_are_valid_only_above_their_majority_with_spread_features(
 
 def test_the_unmixing_grid_has_its_own_seeds() -> None:
     config = fierce.CHAPTER.configure("real")
-    assert config["unmix_seeds"] == [0, 1, 2, 3, 4] and config["seeds"] == [0, 1, 2]
+    assert config["unmix.seeds"] == [0, 1, 2, 3, 4] and config["seeds"] == [0, 1, 2]
     assert {r.seed for r in config.runs("unmix")} == {0, 1, 2, 3, 4}
     assert {r.seed for r in config.runs("age")} == {0, 1, 2}
     assert {r.seed for r in config.runs("lambdas")} == {0}
@@ -336,7 +335,7 @@ class _Config:
         return self.runs[gid]
 
     def __getitem__(self, name: str):
-        return {"seeds": (0, 1), "age_dataset": "utkface"}[name]
+        return {"seeds": (0, 1), "age.dataset": "utkface"}[name]
 
 
 def test_report_functions_read_every_age_and_fewshot_run_with_its_checks() -> None:

@@ -177,7 +177,7 @@ def test_train_run_splits_out_the_held_out_classes_and_measures_everything() -> 
 
 
 def test_distill_follows_its_teacher_and_trains_a_student() -> None:
-    config = ch.CHAPTER.configure("quick", epochs=1, seeds=[2], ls_strengths=[0.3])
+    config = ch.CHAPTER.configure("quick", epochs=1, seeds=[2], **{"ls.strengths": [0.3]})
     distill = config.runs("distill_ls")[0]
     assert (distill.teacher.criterion, distill.teacher.strength, distill.teacher.seed) == ("ls", 0.3, 2)
     assert distill.requires() == [distill.teacher] and distill.teacher.epochs == 1

@@ -110,7 +110,9 @@ def test_fierce_age_experiment_runs_on_a_folder_with_ages_in_a_csv(tmp_path: Pat
     ages = _faces(tmp_path / "faces", n=30)
     table = _csv(tmp_path / "ages.csv", [["file", "age"], *[[f, str(a)] for f, a in ages.items()]])
     config = fierce.CHAPTER.configure(
-        "quick", age_dataset="image_folder", age_folder=str(tmp_path / "faces"), age_targets=str(table), seeds=[0]
+        "quick",
+        **{"age.dataset": "image_folder", "age.folder": str(tmp_path / "faces"), "age.targets": str(table)},
+        seeds=[0],
     )
     run = next(exp for gid, exp in config.plan() if gid == "age").replace(epochs=2, probe_every=1)
     assert run.check_data() == []
@@ -122,11 +124,13 @@ def test_fierce_age_experiment_runs_on_a_folder_with_ages_in_a_csv(tmp_path: Pat
 
 def test_fierce_age_experiment_checks_its_folder_parameters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="exactly one of `targets`"):
-        fierce.CHAPTER.configure("quick", age_dataset="image_folder", age_folder=str(tmp_path)).plan()
+        fierce.CHAPTER.configure("quick", **{"age.dataset": "image_folder", "age.folder": str(tmp_path)}).plan()
     with pytest.raises(ValueError, match="only with dataset 'image_folder'"):
-        fierce.CHAPTER.configure("quick", age_folder=str(tmp_path)).plan()
+        fierce.CHAPTER.configure("quick", **{"age.folder": str(tmp_path)}).plan()
     config = fierce.CHAPTER.configure(
-        "quick", age_dataset="image_folder", age_folder=str(tmp_path / "none"), age_pattern=r"(\d+)", seeds=[0]
+        "quick",
+        **{"age.dataset": "image_folder", "age.folder": str(tmp_path / "none"), "age.pattern": r"(\d+)"},
+        seeds=[0],
     )
     problems = next(exp for gid, exp in config.plan() if gid == "age").check_data()
     assert len(problems) == 1 and "no such folder" in problems[0]
@@ -174,8 +178,10 @@ def test_fierce_age_experiment_takes_a_target_column_and_recursive(tmp_path: Pat
     ages = _faces(tmp_path / "faces" / "part1", n=12)
     rows = [["file", "age", "weight"], *[[f"part1/{f}", str(a), str(2 * a)] for f, a in ages.items()]]
     table = _csv(tmp_path / "t.csv", rows)
-    given = {"age_dataset": "image_folder", "age_folder": str(tmp_path / "faces"), "age_targets": str(table)}
-    config = fierce.CHAPTER.configure("quick", **given, age_target_column="weight", age_recursive=True, seeds=[0])
+    given = {"age.dataset": "image_folder", "age.folder": str(tmp_path / "faces"), "age.targets": str(table)}
+    config = fierce.CHAPTER.configure(
+        "quick", **given, **{"age.target_column": "weight", "age.recursive": True}, seeds=[0]
+    )
     run = next(exp for gid, exp in config.plan() if gid == "age")
     assert run.params()["target_column"] == "weight" and run.params()["recursive"] is True
     train, test = run.load_data()
@@ -185,7 +191,13 @@ def test_fierce_age_experiment_takes_a_target_column_and_recursive(tmp_path: Pat
     assert "target_column" not in plain.params() and "recursive" not in plain.params()  # the recorded keys stay
     with pytest.raises(ValueError, match="`target_column` with `targets`"):
         fierce.CHAPTER.configure(
-            "quick", age_dataset="image_folder", age_folder=str(tmp_path), age_pattern="(x)", age_target_column="w"
+            "quick",
+            **{
+                "age.dataset": "image_folder",
+                "age.folder": str(tmp_path),
+                "age.pattern": "(x)",
+                "age.target_column": "w",
+            },
         )
     with pytest.raises(ValueError, match="only with dataset 'image_folder'"):
-        fierce.CHAPTER.configure("quick", age_recursive=True)
+        fierce.CHAPTER.configure("quick", **{"age.recursive": True})

@@ -94,18 +94,18 @@ def test_unmixing_file_checks_its_arguments(tmp_path: Path) -> None:
 
 def test_the_experiment_checks_its_file_parameters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"dataset 'mat_file' with `path`"):
-        fierce.CHAPTER.configure("quick", unmix_dataset="mat_file")
+        fierce.CHAPTER.configure("quick", **{"unmix.dataset": "mat_file"})
     with pytest.raises(ValueError, match=r"path='x.mat' only with dataset 'mat_file'"):
-        fierce.CHAPTER.configure("quick", unmix_path="x.mat")
+        fierce.CHAPTER.configure("quick", **{"unmix.path": "x.mat"})
     with pytest.raises(ValueError, match="`pixel_order` 'auto' with dataset 'synthetic_unmixing'"):
-        fierce.CHAPTER.configure("quick", unmix_pixel_order="F")
-    with pytest.raises(ValueError, match="Expected `unmix_pixel_order` to be one of"):
-        fierce.CHAPTER.configure("quick", unmix_pixel_order="rows")
+        fierce.CHAPTER.configure("quick", **{"unmix.pixel_order": "F"})
+    with pytest.raises(ValueError, match=r"Expected `unmix\.pixel_order` to be one of"):
+        fierce.CHAPTER.configure("quick", **{"unmix.pixel_order": "rows"})
 
 
 def _unmix(path: Path, *extra: str) -> list[str]:
-    tiny = ["-p", "unmix_epochs", "2", "-p", "unmix_seeds", "0", "-p", "unmix_probe_every", "1"]
-    own = ["-p", "unmix_dataset", "mat_file", "-p", "unmix_path", str(path)]
+    tiny = ["-p", "unmix.epochs", "2", "-p", "unmix.seeds", "0", "-p", "unmix.probe_every", "1"]
+    own = ["-p", "unmix.dataset", "mat_file", "-p", "unmix.path", str(path)]
     return ["fierce", "--only", "unmix", *own, *tiny, *extra]
 
 
@@ -140,9 +140,9 @@ def test_your_own_mat_file_runs_through_unmixing_with_only(
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
-        (["-p", "unmix_pixel_order", "C"], "`pixel_order`"),
-        (["-p", "unmix_data_key", "radiance"], "`data_key`"),
-        (["-p", "unmix_abundance_key", "GT"], "`abundance_key`"),
+        (["-p", "unmix.pixel_order", "C"], "`pixel_order`"),
+        (["-p", "unmix.data_key", "radiance"], "`data_key`"),
+        (["-p", "unmix.abundance_key", "GT"], "`abundance_key`"),
     ],
 )
 def test_a_wrong_pixel_order_or_key_is_reported_naming_the_parameter(

@@ -7,9 +7,20 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from pydantic import TypeAdapter
 
 from c2f_utils import identity
-from c2f_utils.experiments import Chapter, Experiment, Grid, param, parse_text, plural
+from c2f_utils.experiments import (
+    Chapter,
+    Experiment,
+    Grid,
+    ParamInfo,
+    check_value,
+    param,
+    parse_text,
+    plural,
+    type_adapter,
+)
 
 SCALE = {"ce": 1.0, "ls": 0.5}  # a module constant the run reads: part of its key
 
@@ -98,6 +109,29 @@ def test_command_line_parsing() -> None:
         parse_text("x", "three", int)
 
 
+def test_fields_are_validated_by_pydantic_strictly() -> None:
+    """Each declared field is one pydantic adapter; strict, so a value is never converted into another
+    one of the run's key (a bool is not an integer, 0 is not False, a string is not a number)."""
+    flag = ParamInfo("a flag", choices=(False, True))
+    assert isinstance(type_adapter(bool, flag), TypeAdapter) and type_adapter(bool, flag) is type_adapter(bool, flag)
+    assert check_value("flag", np.bool_(True), bool, flag) is True
+    with pytest.raises(TypeError, match="`flag` to be true or false, got 0"):
+        check_value("flag", 0, bool, flag)
+    count = ParamInfo("a count", choices=(1, 2))
+    with pytest.raises(TypeError, match="`count` to be an integer, got True"):
+        check_value("count", True, int, count)
+    with pytest.raises(ValueError, match=r"`count` to be one of \[1, 2\], got 3"):
+        check_value("count", 3, int, count)
+    rates = ParamInfo("rates", gt=0)
+    assert check_value("rates", range(1, 3), tuple[float, ...], rates) == (1.0, 2.0)
+    with pytest.raises(TypeError, match=r"`rates\[1\]` to be a number, got '2'"):
+        check_value("rates", [1, "2"], tuple[float, ...], rates)
+    with pytest.raises(TypeError, match="`rates` to be a list of float"):
+        check_value("rates", {1.0, 2.0}, tuple[float, ...], rates)
+    with pytest.raises(TypeError, match="`teacher` to be a Toy, got 3"):
+        check_value("teacher", 3, Toy, ParamInfo("the teacher run"))
+
+
 def test_plural() -> None:
     assert [plural(w) for w in ("seed", "criterion", "alpha", "loss")] == ["seeds", "criteria", "alphas", "losses"]
 
@@ -136,19 +170,19 @@ def test_parameters_are_derived_from_the_grids() -> None:
     assert set(chapter.parameters) == {
         "seeds",
         "device",
-        "a_lr",
-        "a_loss",
-        "a_widths",
-        "b_lr",
-        "b_losses",
-        "b_widths",
-        "b_verbose",
+        "a.lr",
+        "a.loss",
+        "a.widths",
+        "b.lr",
+        "b.losses",
+        "b.widths",
+        "b.verbose",
     }
     assert chapter.parameters["seeds"].targets == (("a", "seed"), ("b", "seed"))
-    assert chapter.parameters["a_lr"].values == {"quick": 0.1, "paper": 0.2}
-    assert chapter.parameters["b_losses"].type_name == "list[str]"
+    assert chapter.parameters["a.lr"].values == {"quick": 0.1, "paper": 0.2}
+    assert chapter.parameters["b.losses"].type_name == "list[str]"
     lines = "\n".join(chapter.describe())
-    assert "a_lr (float; in (0, 1]; quick=0.1, paper=0.2)" in lines and "one of ['ce', 'ls']" in lines
+    assert "a.lr (float; in (0, 1]; quick=0.1, paper=0.2)" in lines and "one of ['ce', 'ls']" in lines
 
 
 def test_a_grid_can_own_a_shared_field_under_its_group_s_name() -> None:
@@ -158,10 +192,10 @@ def test_a_grid_can_own_a_shared_field_under_its_group_s_name() -> None:
     }
     chapter = Chapter("toy", "toy.md", "Toy", profiles={"quick": grids}, shared=("seed", "device"))
     assert chapter.parameters["seeds"].targets == (("a", "seed"),)
-    assert chapter.parameters["b_seeds"].values == {"quick": [0, 1, 2, 3, 4]}
-    config = chapter.configure("quick", b_seeds=[7, 8])
+    assert chapter.parameters["b.seeds"].values == {"quick": [0, 1, 2, 3, 4]}
+    config = chapter.configure("quick", {"b.seeds": [7, 8]})
     assert [r.seed for r in config.runs("a")] == [0, 1, 2] and [r.seed for r in config.runs("b")] == [7, 8]
-    assert chapter.smoke_values("quick")["b_seeds"] == [0] and chapter.smoke_values("quick")["seeds"] == [0]
+    assert chapter.smoke_values("quick")["b.seeds"] == [0] and chapter.smoke_values("quick")["seeds"] == [0]
     with pytest.raises(ValueError, match="nope"):
         Grid(toy(), own=("nope",))
 
@@ -172,18 +206,18 @@ def test_shared_parameter_with_two_values_in_one_profile_is_an_error() -> None:
 
 
 def test_configure_applies_overrides_to_every_target() -> None:
-    config = _chapter().configure("quick", seeds=[5, 6], a_lr=0.3, b_losses=["ls"], device="cuda:0")
+    config = _chapter().configure("quick", {"a.lr": 0.3, "b.losses": ["ls"]}, seeds=[5, 6], device="cuda:0")
     a, b = config.runs("a"), config.runs("b")
     assert [r.seed for r in a] == [5, 6] and {r.lr for r in a} == {0.3}
     assert [(r.seed, r.loss) for r in b] == [(5, "ls"), (6, "ls")] and {r.lr for r in b} == {0.5}
     assert {r.device for r in a + b} == {"cuda:0"}
-    assert config["seeds"] == [5, 6] and config["a_lr"] == 0.3 and config.values["profile"] == "quick"
+    assert config["seeds"] == [5, 6] and config["a.lr"] == 0.3 and config.values["profile"] == "quick"
 
 
 @pytest.mark.parametrize(
     ("profile", "given", "error", "match"),
     [
-        ("quick", {"a_lr": 2.0}, ValueError, "`a_lr`"),
+        ("quick", {"a.lr": 2.0}, ValueError, "`a.lr`"),
         ("quick", {"seeds": []}, ValueError, "`seeds`"),
         ("quick", {"seeds": [0, -1]}, ValueError, r"`seeds\[1\]`"),
         ("quick", {"lr": 0.1}, KeyError, "Unknown parameter.*'lr'"),
@@ -196,26 +230,55 @@ def test_configure_rejects_bad_values(profile: str, given: dict, error: type, ma
         _chapter().configure(profile, **given)
 
 
-def test_from_namespace_rejects_names_papermill_injected_but_the_chapter_lacks() -> None:
+def test_from_namespace_reads_profile_and_overrides_and_rejects_names_the_chapter_lacks() -> None:
     import math
 
     chapter = _chapter()
-    namespace = {"profile": "paper", "seeds": None, "a_lr": 0.4, "math": math, "In": [], "_": 1, "f": print}
+    namespace = {"profile": "paper", "overrides": {"a.lr": 0.4}, "math": math, "In": [], "_": 1, "f": print}
     config = chapter.from_namespace(namespace)
-    assert config.profile == "paper" and config["a_lr"] == 0.4 and config["seeds"] == [0]
-    with pytest.raises(KeyError, match="'a_lrr' \\(did you mean 'a_lr'\\?\\)"):
+    assert config.profile == "paper" and config["a.lr"] == 0.4 and config["seeds"] == [0]
+    with pytest.raises(KeyError, match=r"'a\.lrr'.*did you mean 'a\.lr'"):
+        chapter.from_namespace({**namespace, "overrides": {"a.lrr": 0.4}})
+    with pytest.raises(KeyError, match=r"'a_lrr' \(did you mean 'a\.lr'\?\)"):  # a former global, misspelt
         chapter.from_namespace({**namespace, "a_lrr": 0.4})
+    with pytest.raises(TypeError, match="`overrides`"):
+        chapter.from_namespace({**namespace, "overrides": [("a.lr", 0.4)]})
 
 
 def test_from_namespace_can_run_again_after_later_cells_made_globals() -> None:
     """The configuration cell run a second time (after editing a parameter) sees `config`, figures and
     an install cell's leftovers among the globals: it reads the parameters only."""
     chapter = _chapter()
-    namespace = {"profile": "quick", "seeds": None, "a_lr": 0.4, "clone": ["git", "clone"], "table": [1, 2]}
+    namespace = {"profile": "quick", "overrides": {"a.lr": 0.4}, "clone": ["git", "clone"], "table": [1, 2]}
     namespace["config"] = chapter.from_namespace(namespace)
-    namespace["a_lr"] = 0.3
+    namespace["overrides"] = {"a.lr": 0.3}
     again = chapter.from_namespace(namespace)
-    assert again["a_lr"] == 0.3 and again.profile == "quick"
+    assert again["a.lr"] == 0.3 and again.profile == "quick"
+
+
+def test_former_names_are_read_with_a_warning_naming_the_new_one() -> None:
+    """`a_lr` (group, underscore, field) was the name before `a.lr`: configurations, notebooks of the
+    former kind (a global per parameter) and committed manifests still read it."""
+    chapter = _chapter()
+    assert chapter.aliases["a_lr"] == "a.lr" and chapter.aliases["b_losses"] == "b.losses"
+    assert "seeds" not in chapter.aliases  # a shared name did not change
+    with pytest.warns(FutureWarning, match="'a_lr' of chapter 'toy' is now named 'a.lr'"):
+        config = chapter.configure("quick", a_lr=0.3)
+    assert config["a.lr"] == 0.3 and "a_lr" not in config.values
+    with pytest.warns(FutureWarning, match="'a.lr'"):
+        assert config["a_lr"] == 0.3
+    with pytest.warns(FutureWarning) as caught:
+        legacy = chapter.from_namespace({"profile": "quick", "seeds": None, "a_lr": 0.3, "b_widths": None})
+    assert [str(w.message).split(" ")[:3] for w in caught] == [
+        ["Parameters", "as", "globals"],
+        ["Parameter", "'a_lr'", "of"],
+    ]
+    assert legacy.values == config.values
+    assert chapter.canonical({"b_losses": ["ls"], "seeds": [0]}, warn=False) == {"b.losses": ["ls"], "seeds": [0]}
+    with pytest.raises(ValueError, match=r"'a\.lr' of chapter 'toy' once"):
+        chapter.canonical({"a_lr": 0.3, "a.lr": 0.3}, warn=False)
+    with pytest.raises(KeyError, match=r"Unknown parameter\(s\) \['a\.lrate'\].*did you mean 'a\.lr'"):
+        chapter.configure("quick", {"a.lrate": 0.3})
 
 
 def test_plan_lists_required_runs_first_once(tmp_path) -> None:
@@ -267,7 +330,7 @@ def test_a_followed_field_takes_the_other_grids_base_with_overrides() -> None:
         },
     )
     assert "teacher" not in chapter.parameters
-    students = chapter.configure("quick", t_lr=0.7).runs("students")
+    students = chapter.configure("quick", {"t.lr": 0.7}).runs("students")
     assert {s.teacher.lr for s in students} == {0.7}
     with pytest.raises(ValueError, match="follow"):
         Chapter("bad", "b.md", "B", {"quick": {"s": Grid(Student(toy(), 0), follow={"teacher": "nope"})}})
@@ -278,7 +341,7 @@ def test_a_swept_parameter_refuses_repeated_values_on_every_path() -> None:
     with pytest.raises(ValueError, match=r"distinct values in `seeds`, got \[0, 0, 0\] \(0 repeated\)"):
         chapter.configure("quick", seeds=[0, 0, 0])
     with pytest.raises(ValueError, match="distinct values in `seeds`"):
-        chapter.from_namespace({"profile": "quick", "seeds": [1, 1]})
+        chapter.from_namespace({"profile": "quick", "overrides": {"seeds": [1, 1]}})
 
 
 @dataclass(frozen=True)
@@ -317,10 +380,10 @@ def test_a_chapter_declares_no_parameter_at_an_omitted_default() -> None:
     grid = Grid(base, {"seed": [0, 1]}, group="t", fixed=("pair", "device"))
     chapter = Chapter("tags", "tags.md", "Tags", {"quick": {"t": grid}})
     config = chapter.configure("quick")
-    assert config["t_tag"] == "" and config["t_sizes"] == [1, 2]
+    assert config["t.tag"] == "" and config["t.sizes"] == [1, 2]
     declared = config.declared_values()
-    assert {"t_tag", "t_sizes", "t_strict"}.isdisjoint(declared) and declared["t_lr"] == 0.1
-    assert set(config.values) - set(declared) == {"t_tag", "t_sizes", "t_strict"}
-    changed = chapter.configure("quick", t_tag="x", t_sizes=[3]).declared_values()
-    assert changed["t_tag"] == "x" and changed["t_sizes"] == [3] and "t_strict" not in changed
-    assert "t_verbose" in declared  # a field without omit_default is declared at its default
+    assert {"t.tag", "t.sizes", "t.strict"}.isdisjoint(declared) and declared["t.lr"] == 0.1
+    assert set(config.values) - set(declared) == {"t.tag", "t.sizes", "t.strict"}
+    changed = chapter.configure("quick", {"t.tag": "x", "t.sizes": [3]}).declared_values()
+    assert changed["t.tag"] == "x" and changed["t.sizes"] == [3] and "t.strict" not in changed
+    assert "t.verbose" in declared  # a field without omit_default is declared at its default

@@ -42,8 +42,8 @@ EXTRA = {
         "solver": "exact",
         "shots": 1,
         "batch_size": 2,
-        "cost_dims": [64],
-        "cost_prox_max_dim": 64,
+        "cost.dims": [64],
+        "cost.prox_max_dim": 64,
     },
 }
 

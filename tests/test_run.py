@@ -193,7 +193,9 @@ def test_setting_chapter_executes_with_injected_parameters(tmp_path: Path) -> No
     assert all(r["cached"] for r in records)
     on_disk = {f"{p.parent.name}/{p.name}" for p in (cache / "runs").glob("*/*") if not p.name.startswith(".")}
     assert on_disk == {f"{r['experiment']}/{r['key']}" for r in records}
-    assert results["given_parameters"] == {"profile": "quick", "epochs": 2, "seeds": [0, 1], "coarsening": "parity"}
+    # what papermill injected into the parameters cell: the profile and one dict of overrides
+    overrides = {"epochs": 2, "seeds": [0, 1], "coarsening": "parity"}
+    assert results["given_parameters"] == {"profile": "quick", "overrides": overrides}
     params = results["results"]["parameters"]
     assert params["epochs"] == 2 and params["coarsening"] == "parity" and params["dataset"] == "digits"
     assert len(results["results"]["scorecard"]) == 5
@@ -202,7 +204,7 @@ def test_setting_chapter_executes_with_injected_parameters(tmp_path: Path) -> No
     assert {"device", "git_commit", "wall_time_s"} <= set(results["provenance"])
     nb = nbformat.read(tmp_path / "setting.ipynb", as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert len(injected) == 1 and "epochs = 2" in injected[0].source
+    assert len(injected) == 1 and 'overrides = {"epochs": 2, ' in injected[0].source
     assert any(
         o.get("output_type") == "display_data" and "image/png" in o.get("data", {})
         for c in nb.cells
@@ -389,7 +391,7 @@ def test_only_checks_the_data_of_its_runs_alone(capsys: pytest.CaptureFixture, t
             rows.append(f"{split}/{i}.png,{20 + 5 * i}")
     (tmp_path / "ages.csv").write_text("\n".join(rows) + "\n")
     monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path / "empty"))
-    own = ["-p", "age_dataset", "image_folder", "-p", "age_folder", str(folder), "-p", "age_targets"]
+    own = ["-p", "age.dataset", "image_folder", "-p", "age.folder", str(folder), "-p", "age.targets"]
     status = run.main(
         ["fierce", "--profile", "real", "--check-data", "--only", "age", *own, str(tmp_path / "ages.csv")]
     )
@@ -431,9 +433,9 @@ def test_only_trains_fierce_age_on_your_own_faces_and_csv(
     monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path / "empty"))  # no UTKFace, no Samson, no CIFAR
     monkeypatch.chdir(tmp_path)
-    own = ["-p", "age_dataset", "image_folder", "-p", "age_folder", str(folder), "-p", "age_recursive", "true"]
-    own += ["-p", "age_targets", str(tmp_path / "ages.csv"), "-p", "age_target_column", "age"]
-    tiny = ["-p", "seeds", "[0]", "-p", "age_epochs", "2", "-p", "age_image_size", "8", "-p", "age_batch_size", "8"]
+    own = ["-p", "age.dataset", "image_folder", "-p", "age.folder", str(folder), "-p", "age.recursive", "true"]
+    own += ["-p", "age.targets", str(tmp_path / "ages.csv"), "-p", "age.target_column", "age"]
+    tiny = ["-p", "seeds", "[0]", "-p", "age.epochs", "2", "-p", "age.image_size", "8", "-p", "age.batch_size", "8"]
     status = run.main(["fierce", "--profile", "real", "--only", "age", "--workers", "1", *own, *tiny])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert status == 0

@@ -642,7 +642,7 @@ CHAPTER = register(Chapter(
             unmix_seeds=(0, 1, 2),
         ),
         # real: Table 1 on Samson with the paper's recipe unchanged (probed every 20 epochs instead of 10,
-        # each probe fits a converged transfer head), the scene split by blocks, five seeds (unmix_seeds);
+        # each probe fits a converged transfer head), the scene split by blocks, five seeds (unmix.seeds);
         # Figure 1 on UTKFace at 32 px, standardised, with the official
         # ResNet scaled to a CPU (`cnn`), batch 128, anchors one unit apart on [-10, 10] (the official grid's
         # spacing) and the official temperature 1: the unit Gumbel noise blurs a feature over about one
@@ -860,7 +860,7 @@ def scorecard(
 
     less, greater = report.less, report.greater
     early = f"epoch {int(age.early_epoch.iloc[0])}" if len(age) else "the early epoch"
-    cifar_fs = config.profile == "paper" and config["fewshot_dataset"] == "cifar_fs"
+    cifar_fs = config.profile == "paper" and config["fewshot.dataset"] == "cifar_fs"
     fierce_1shot = col("fewshot", "fierce", "acc_1shot")
     houston = col("unmix", "fierce", "transfer_mse_test")
     # fmt: off
@@ -912,8 +912,8 @@ def scorecard(
          ("fierce",)),
     ]
     # fmt: on
-    seeds = {g: config["unmix_seeds" if g == "unmix" else "seeds"] for g in frames_by}
-    where = {g: report.where(config.profile, config[f"{g}_dataset"], seeds[g]) for g in frames_by}
+    seeds = {g: config["unmix.seeds" if g == "unmix" else "seeds"] for g in frames_by}
+    where = {g: report.where(config.profile, config[f"{g}.dataset"], seeds[g]) for g in frames_by}
     checked = validity or {}
     claims = [
         report.Claim(
@@ -982,7 +982,7 @@ def results_figure(config: Config, which: str):
     if which == "age_features":
         return plot_age_features(config.results("age"), config["seeds"][0])
     draw = plot_reliability if which == "reliability" else plot_tsne
-    return draw(config.results("unmix"), config["unmix_seeds"][0])
+    return draw(config.results("unmix"), config["unmix.seeds"][0])
 
 
 SWEEP_COLUMNS = ("raw_mse_test", "transfer_mse_test", "raw_mse_train_min", "transfer_mse_train_min", "train_acc",
@@ -1001,7 +1001,7 @@ def results_curves(config: Config, gid: str):
     """:func:`plot_curves` of grid ``gid`` (``"age"`` or ``"unmix"``) from the runs of ``config``."""
     if gid not in ("age", "unmix"):
         raise ValueError(f"Expected `gid` in ['age', 'unmix'], got {gid!r}")
-    title = f"{config.profile}: {config[f'{gid}_dataset']}, CE vs LS vs FIERCE"
+    title = f"{config.profile}: {config[f'{gid}.dataset']}, CE vs LS vs FIERCE"
     return plot_curves(_grid_frames(config, gid)[1], _KINDS[gid], title)
 
 

@@ -470,7 +470,7 @@ def _profile(
     subset: tuple[tuple[int, ...], float] | None = None,
 ) -> dict:
     """A profile's grids: ``seeds`` for the main grid (Tables 3, Figs 3-6), its alphas and Fig. 8;
-    ``few`` (parameters ``ablation_seeds``, ``distill_seeds``, ``subset_seeds``, ``table8_seeds``)
+    ``few`` (parameters ``ablation.seeds``, ``distill.seeds``, ``subset.seeds``, ``table8.seeds``)
     for the costlier grids of Tables 4-8; ``subset``: Tables 6-7's own ``(seeds, grad_clip)``
     (default ``(few, 0.0)``)."""
     subset_seeds, clip = (few, 0.0) if subset is None else subset
@@ -893,8 +893,8 @@ def geometry_figure(config: Config):
 
 def fig8_figure(config: Config):
     """Fig. 8 (App. E) from the runs of ``config``: :func:`plot_geometry` of the ``fig8`` grid's
-    first seed (the dataset of ``fig8_dataset``, the network of ``fig8_model``)."""
-    dataset = config["fig8_dataset"] or config["dataset"]
+    first seed (the dataset of ``fig8.dataset``, the network of ``fig8.model``)."""
+    dataset = config["fig8.dataset"] or config["dataset"]
     return plot_geometry(config.results("fig8"), CLASS_NAMES[dataset], TRIOS[dataset], seed=config["seeds"][0])
 
 
@@ -1003,7 +1003,7 @@ def scorecard(
             report.greater, frame, column, "method", a, b, scale=scale, min_effect=min_effect, digits=2
         )
         reference = "qualitative" if paper is None else f"{paper:+.2f} pp {scales[grid]}"
-        seeds = config[f"{grid}_seeds"] if grid in ("ablation", "distill") else config["seeds"]
+        seeds = config[f"{grid}.seeds"] if grid in ("ablation", "distill") else config["seeds"]
         claims.append(
             report.Claim(text, finding, report.where(config.profile, config["dataset"], seeds), reference, runs_of)
         )
@@ -1051,7 +1051,7 @@ def _appendix_claims(config: Config, checked: dict[str, report.Validity]) -> lis
     def pp(value: float) -> str:
         return f"{value:+.2f} pp"
 
-    where = report.where(config.profile, config["dataset"], config["subset_seeds"])
+    where = report.where(config.profile, config["dataset"], config["subset.seeds"])
     subsets = results_frame(kept["subset"])
     tables = {"samples": ("Table 6", "table6_cifar100_r18"), "classes": ("Table 7", "table7_cifar100_r18")}
     pairs = {"samples": (("LLS-ST", "1-hot"), ("LLS-ST", "LS"), ("LLS-ST", "LLS")),
@@ -1064,7 +1064,7 @@ def _appendix_claims(config: Config, checked: dict[str, report.Validity]) -> lis
             text = f"{a} beats {b} on half the {subset} ({table})"
             claims.append(report.Claim(text, finding, where, paper, runs_of("subset", subset=subset, method=(a, b))))
     t8 = PAPER["table8_imagenet100_r18"]
-    aug_where = report.where(config.profile, config["dataset"], config["table8_seeds"])
+    aug_where = report.where(config.profile, config["dataset"], config["table8.seeds"])
     augmented = results_frame(kept["table8"])
     for aug in AUGMENTATIONS[1:]:
         frame = augmented[augmented.augmentation == aug] if len(augmented) else augmented
@@ -1072,7 +1072,7 @@ def _appendix_claims(config: Config, checked: dict[str, report.Validity]) -> lis
         paper = f"{pp(t8[(aug, 'LLS')] - t8[(aug, '1-hot')])} (ImageNet-100, R18)"
         text = f"LLS adds to {aug}: {aug} + LLS beats {aug} alone (Table 8)"
         claims.append(report.Claim(text, finding, aug_where, paper, runs_of("table8", augmentation=aug)))
-    dataset = config["fig8_dataset"] or config["dataset"]
+    dataset = config["fig8.dataset"] or config["dataset"]
     geometry = geometry_summary(kept["fig8"], TRIOS[dataset], CLASS_NAMES[dataset])
     fig8_where = report.where(config.profile, dataset, config["seeds"])
     for text, column, a, b in (

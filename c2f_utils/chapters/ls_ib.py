@@ -537,7 +537,7 @@ _NUISANCE_NAMES = {"occluded_digits": ("target digit", "occluder digit")}
 
 def nuisance_figure(config: Config):
     """:func:`plot_nuisance` of the Figure 6 runs of ``config`` (live or committed)."""
-    dataset = config["nuisance_dataset"]
+    dataset = config["nuisance.dataset"]
     names = _NUISANCE_NAMES.get(dataset, ("CIFAR-10 class", "MNIST occluder digit"))
     raw = config.results("raw_nuisance")[0].metrics["nuisance_probe_acc"]
     return plot_nuisance(results_frame(config.results("nuisance")), raw, *names)
@@ -545,7 +545,7 @@ def nuisance_figure(config: Config):
 
 def saliency_figure(config: Config):
     """:func:`plot_saliency` of the Figures 7-8 runs of ``config`` (live or committed)."""
-    return plot_saliency(config.results("saliency"), max(config["saliency_alphas"]))
+    return plot_saliency(config.results("saliency"), max(config["saliency.alphas"]))
 
 
 _NO_COMPARISON = report.not_tested("no IB solution in the LS curve's range")
@@ -601,7 +601,7 @@ _PAPER_SAYS = {
 def plane_figure(config: Config):
     """:func:`plot_plane` of the Figure 3 runs of ``config`` (live or committed)."""
     plane = plane_frame(config.results("plane") + config.results("plane_cp"))
-    return plot_plane(plane, f"{config.profile}: {config['plane_dataset']}, {len(config['seeds'])} seeds")
+    return plot_plane(plane, f"{config.profile}: {config['plane.dataset']}, {len(config['seeds'])} seeds")
 
 
 _PLANE_COLUMNS = {
@@ -702,10 +702,10 @@ def scorecard(
     ce_dist = np.maximum(abs(ce.train_i_xt - ce.train_h_y), abs(ce.train_i_ty - ce.train_h_y)) if len(ce) else []
     off_line = (ls.train_i_xt - ls.train_i_ty).groupby(ls.seed).max() if len(ls) else []
     off_optimum = (ls.train_i_xt - ls.train_ls_optimum).abs().groupby(ls.seed).max() if len(ls) else []
-    gains, ib_data = ib.gain_over_ls.dropna(), resolve_counts_dataset(config["ib_dataset"])
+    gains, ib_data = ib.gain_over_ls.dropna(), resolve_counts_dataset(config["ib.dataset"])
     ib_finding = report.deterministic(gains.max(), at_least=GAIN_TOLERANCE) if len(gains) else _NO_COMPARISON
-    at, at_nuisance = (report.where(profile, config[f"{g}_dataset"], seeds) for g in ("plane", "nuisance"))
-    alpha = max(config["nuisance_alphas"])
+    at, at_nuisance = (report.where(profile, config[f"{g}.dataset"], seeds) for g in ("plane", "nuisance"))
+    alpha = max(config["nuisance.alphas"])
     less = report.less
     pairs = {m: report.compare(less, nuisance, m, "alpha", alpha, 0.0) for m in ("nuisance_probe_acc",)}
     accuracy = report.compare(report.equivalent, nuisance, "target_acc", "alpha", alpha, 0.0, margin=ACCURACY_MARGIN)
@@ -730,10 +730,10 @@ def _saliency_claims(
     frame: pd.DataFrame, config: Config, run: bool, validity: report.Validity | None
 ) -> list[report.Claim]:
     if not run:
-        not_run = report.not_tested("not run in this profile (saliency_alphas = [])")
-        return [_claim("saliency", not_run, f"{config.profile}; {config['saliency_dataset']}")]
-    alpha, seeds = max(config["saliency_alphas"]), config["seeds"]
-    at = report.where(config.profile, config["saliency_dataset"], seeds) + f"; LS α={alpha:g}"
+        not_run = report.not_tested("not run in this profile (saliency.alphas = [])")
+        return [_claim("saliency", not_run, f"{config.profile}; {config['saliency.dataset']}")]
+    alpha, seeds = max(config["saliency.alphas"]), config["seeds"]
+    at = report.where(config.profile, config["saliency.dataset"], seeds) + f"; LS α={alpha:g}"
     frame = frame.sort_values("seed") if len(frame) else frame
     claims = [
         _claim("saliency", report.compare(report.greater, frame, "box_mass", "alpha", alpha, 0.0), at, validity),

@@ -824,9 +824,9 @@ def _profile(
     **groups: dict[str, Any],
 ) -> dict[str, Grid]:
     """A profile's grids from the datasets (transfer, compression), transfer seeds, device, transfer
-    ``alphas`` (``l2_alphas`` for L2, the parameter ``l2_alphas``; default: ``alphas``), the
+    ``alphas`` (``l2_alphas`` for L2, the parameter ``l2.alphas``; default: ``alphas``), the
     transfer fields the profile ``fixed`` (not parameters) and groups (``compress`` names its own
-    ``seeds``, the parameter ``compress_seeds``, and may name the ``methods`` of the grid
+    ``seeds``, the parameter ``compress.seeds``, and may name the ``methods`` of the grid
     ``"compress"``, Ω_U and Ω_P by default)."""
     tune = Finetune(datasets[0], method="none", alpha=0.0, seed=seeds[0], device=device, **groups["transfer"])
     c = dict(groups["compress"])
@@ -1196,7 +1196,7 @@ def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
 
 def transfer_results(config: Config) -> list[RunResult]:
     """Every Table 1 run of ``config`` (live or committed): the unregularized runs, then L2's
-    (its own strengths, the parameter ``l2_alphas``), then the other regularizers'."""
+    (its own strengths, the parameter ``l2.alphas``), then the other regularizers'."""
     return config.results("transfer_none") + config.results("transfer_l2") + config.results("transfer")
 
 
@@ -1383,7 +1383,7 @@ def scorecard(
     ]
     sel = select_best(transfer)
     csel = select_best(compression, by=("student", "method"), hyper=("alpha", "temperature"))
-    cwhere = report.where(config.profile, config["compress_dataset"], config["compress_seeds"])
+    cwhere = report.where(config.profile, config["compress.dataset"], config["compress.seeds"])
     penultimate = _trace_columns(sel)[-1]
 
     def runs_of(frame: pd.DataFrame, group: str, student: str | None, *methods: str) -> report.Validity | None:

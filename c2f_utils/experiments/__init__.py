@@ -4,8 +4,8 @@ One module per role, all names importable from here (``from c2f_utils.experiment
 Experiment, Grid, Chapter, Config, param``):
 
 - :mod:`~c2f_utils.experiments.parameters`: a field of an experiment, declared once with
-  :func:`param` (type, bounds, choices, help), validated and parsed; a chapter's
-  :class:`Parameter`.
+  :func:`param` (type, bounds, choices, help), validated and parsed by pydantic
+  (:func:`type_adapter`); a chapter's :class:`Parameter`.
 - :mod:`~c2f_utils.experiments.experiment`: :class:`Experiment`, a frozen dataclass whose fields
   are one run's arguments and whose cached run is keyed by what it declares
   (:mod:`c2f_utils.identity`); :class:`Grid`, an experiment and the fields it is swept over.
@@ -18,7 +18,7 @@ Experiment, Grid, Chapter, Config, param``):
 
 from .configuration import PROFILES, Chapter, Config
 from .experiment import Experiment, Grid
-from .parameters import Parameter, ParamInfo, check_value, param, parse_text, plural
+from .parameters import Parameter, ParamInfo, check_value, param, parse_text, plural, type_adapter
 
 __all__ = [
     "PROFILES",
@@ -32,4 +32,5 @@ __all__ = [
     "param",
     "parse_text",
     "plural",
+    "type_adapter",
 ]

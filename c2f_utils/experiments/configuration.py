@@ -8,9 +8,16 @@ derived from these declarations by one rule, :meth:`Chapter.parameters`:
 
 - a field swept in a grid becomes a list parameter named by the plural of the field
   (``seed`` -> ``seeds``), a fixed field a scalar parameter named by the field;
-- unless the field is one of the chapter's ``shared`` names, the name is prefixed by
-  the grid's group (``age_epochs`` sets ``epochs`` of every grid of group ``age``);
+- unless the field is one of the chapter's ``shared`` names, the name is
+  ``EXPERIMENT.FIELD``: the grid's group, a dot and the field (``age.epochs`` sets
+  ``epochs`` of every grid of group ``age``; ``unmix.lams`` sweeps ``lam``), the one name
+  of the parameter in the runner (``-p unmix.lams 0.3,1``), in a notebook's ``overrides``
+  and in :attr:`Config.values`;
 - fields listed in a grid's ``fixed`` are not parameters: the profile fixes them.
+
+The names of the earlier rule (``age_epochs``, ``unmix_lams``) are read as deprecated
+aliases (:attr:`Chapter.aliases`), with a ``FutureWarning`` naming the new name; the
+manifests of committed runs, which record them, are read through :meth:`Chapter.canonical`.
 
 :meth:`Chapter.configure` applies a profile and overrides and returns a
 :class:`Config`; :meth:`Config.plan` lists every run the chapter executes, in order,
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,15 +86,22 @@ class Chapter:
         self.name, self.source, self.title = name, source, title
         self.profiles = {p: dict(g) for p, g in profiles.items()}
         self.shared = tuple(shared)
+        self.aliases: dict[str, str] = {}
+        """Deprecated name (``unmix_lams``) -> parameter (``unmix.lams``)."""
         self.parameters = self._derive_parameters()
 
     def __repr__(self) -> str:
         return f"Chapter({self.name!r}, profiles={list(self.profiles)}, parameters={list(self.parameters)})"
 
-    def _param_name(self, grid: Grid, fname: str) -> str:
+    def _param_name(self, grid: Grid, fname: str, sep: str = ".") -> str:
+        """``group.field`` (``plural(field)`` when swept); ``sep="_"``: the former name (``group_fields``)."""
         shared = fname in self.shared and fname not in grid.own
-        base = fname if (grid.group is None or shared) else f"{grid.group}_{fname}"
-        return plural(base) if fname in grid.sweep else base
+        if grid.group is None or shared:
+            return plural(fname) if fname in grid.sweep else fname
+        if sep == "_":
+            base = f"{grid.group}_{fname}"
+            return plural(base) if fname in grid.sweep else base
+        return f"{grid.group}{sep}{plural(fname) if fname in grid.sweep else fname}"
 
     def _derive_parameters(self) -> dict[str, Parameter]:
         found: dict[str, dict[str, Any]] = {}
@@ -97,6 +112,8 @@ class Chapter:
                         continue
                     swept = fname in grid.sweep
                     pname = self._param_name(grid, fname)
+                    if (old := self._param_name(grid, fname, "_")) != pname:
+                        self.aliases[old] = pname
                     value = list(grid.sweep[fname]) if swept else getattr(grid.base, fname)
                     if isinstance(value, Experiment):
                         raise TypeError(f"Field `{fname}` of grid {gid!r} holds an experiment: list it in `fixed`")
@@ -112,6 +129,8 @@ class Chapter:
                             f"Parameter {pname!r} of chapter {self.name!r} has two values in profile {profile!r}: "
                             f"{entry['values'][profile]!r} and {value!r} (give the grids different groups)"
                         )
+        if clash := sorted(set(self.aliases) & set(found)):
+            raise ValueError(f"Former parameter names {clash} of chapter {self.name!r} are parameters now")
         return {
             n: Parameter(n, e["ann"], e["info"], tuple(e["targets"]), e["values"]) for n, e in sorted(found.items())
         }
@@ -125,18 +144,50 @@ class Chapter:
         return profile
 
     def check_names(self, names: Sequence[str] | Mapping[str, Any]) -> None:
-        """Raise ``KeyError`` naming every name that is not a parameter of this chapter."""
-        unknown = [n for n in names if n not in self.parameters and n != "profile"]
+        """Raise ``KeyError`` naming every name that is neither a parameter of this chapter nor a
+        former name of one, with the closest parameter as a suggestion."""
+        unknown = [n for n in names if n not in self.parameters and n not in self.aliases and n != "profile"]
         if unknown:
+            known = [*self.parameters, *self.aliases]
+            hints = {n: close[0] for n in unknown if (close := difflib.get_close_matches(str(n), known, n=1))}
+            hint = "".join(f" (did you mean {self.aliases.get(h, h)!r} for {n!r}?)" for n, h in hints.items())
             raise KeyError(
-                f"Unknown parameter(s) {unknown} for chapter {self.name!r}; "
+                f"Unknown parameter(s) {unknown} for chapter {self.name!r}{hint}; "
                 f"its parameters are profile, {', '.join(self.parameters)}"
             )
 
-    def configure(self, profile: str = "quick", **given: Any) -> Config:
-        """The profile's grids with the given (non-``None``) parameters applied, all validated."""
+    def canonical(self, values: Mapping[str, Any], *, warn: bool = True) -> dict[str, Any]:
+        """``values`` keyed by the parameters' names: a former name (``unmix_lams``) becomes the
+        parameter's (``unmix.lams``), with a ``FutureWarning`` unless ``warn`` is false (a
+        committed manifest's values); an unknown name raises (:meth:`check_names`)."""
+        self.check_names(values)
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            new = self.aliases.get(name, name)
+            if new != name and warn:
+                warnings.warn(
+                    f"Parameter {name!r} of chapter {self.name!r} is now named {new!r}; the old name will go",
+                    FutureWarning,
+                    stacklevel=3,
+                )
+            if new in out:
+                raise ValueError(f"Expected parameter {new!r} of chapter {self.name!r} once, got it also as {name!r}")
+            out[new] = value
+        return out
+
+    def configure(self, profile: str = "quick", overrides: Mapping[str, Any] | None = None, **given: Any) -> Config:
+        """The profile's grids with the given (non-``None``) parameters applied, all validated.
+
+        ``overrides`` maps parameter names (``{"unmix.lams": [0.3, 1.0]}``) to values; keywords
+        (``seeds=[0, 1]``) set names that are identifiers. Former names are read with a warning.
+        """
         self.check_profile(profile)
-        self.check_names(given)
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise TypeError(f"Expected `overrides` as a dict of parameter name -> value, got {overrides!r}")
+        both = set(overrides or {}) & set(given)
+        if both:
+            raise ValueError(f"Expected each parameter once, got {sorted(both)} in `overrides` and as keywords")
+        given = self.canonical({**(overrides or {}), **given})
         values = {n: p.values.get(profile) for n, p in self.parameters.items()}
         grids = dict(self.profiles[profile])
         changes: dict[str, dict[str, Any]] = {}  # base fields per grid, applied at once (fields checked together)
@@ -161,11 +212,23 @@ class Chapter:
         return Config(self, profile, grids, {"profile": profile, **values})
 
     def from_namespace(self, namespace: Mapping[str, Any]) -> Config:
-        """:meth:`configure` from a notebook's globals after its ``parameters`` cell, reading only
-        the chapter's parameters and ``profile`` (:func:`~c2f_utils.experiments.notebook.declared_globals`):
-        the cell can be run any number of times."""
-        given = declared_globals(namespace, [*self.parameters, "profile"], self.name)
-        return self.configure(given.pop("profile", "quick"), **given)
+        """:meth:`configure` from a notebook's globals after its ``parameters`` cell: ``profile``
+        and ``overrides`` (a dict keyed by parameter names, what papermill injects), read with
+        :func:`~c2f_utils.experiments.notebook.declared_globals`, which reads no other global
+        but the parameters of the former cells (``seeds = None``, ``age_lr = 0.1``: a global
+        per parameter, read with a warning when set): the cell can be run any number of times."""
+        former = [n for n in [*self.parameters, *self.aliases] if n.isidentifier()]
+        given = declared_globals(namespace, ["profile", "overrides", *former], self.name, self.aliases)
+        profile, overrides = given.pop("profile", "quick"), given.pop("overrides", None)
+        given = {k: v for k, v in given.items() if v is not None}
+        if given:
+            warnings.warn(
+                f"Parameters as globals ({', '.join(given)}) are read for now: set them in the "
+                f"`overrides` dict of chapter {self.name!r}'s parameters cell",
+                FutureWarning,
+                stacklevel=2,
+            )
+        return self.configure(profile, {**(overrides or {}), **given} if given else overrides)
 
     def source_path(self, book_dir: str | Path) -> Path:
         """Path of the chapter's MyST Markdown notebook under ``book_dir``."""
@@ -174,10 +237,10 @@ class Chapter:
     def smoke_values(self, profile: str) -> dict[str, Any]:
         """Parameter values that cut ``profile`` to a smoke run: one seed, one epoch.
 
-        Every parameter named ``seeds`` (or ``*_seeds``) keeps its first value; every other swept numeric
+        Every parameter named ``seeds`` (or ``*.seeds``) keeps its first value; every other swept numeric
         parameter (strengths, temperatures) keeps its first and last values (the two ends of a
         sweep, where code paths differ: 0 is often "off"); swept choices (criteria, methods)
-        are all kept. Every integer parameter named ``epochs`` or ``*_epochs`` becomes 1 (0
+        are all kept. Every integer parameter whose field is ``epochs`` or ``*_epochs`` becomes 1 (0
         for a warm-up).
         With ``$C2F_SMOKE`` set, :func:`~c2f_utils.train.fit` also stops each epoch after a
         few batches (``c2f_utils.train.SMOKE_BATCHES``, 2).
@@ -186,12 +249,13 @@ class Chapter:
         out: dict[str, Any] = {}
         for name, par in self.parameters.items():
             value = par.values.get(profile)
-            if (name == "seeds" or name.endswith("_seeds")) and isinstance(value, list) and value:
+            leaf = name.rpartition(".")[2]
+            if leaf == "seeds" and isinstance(value, list) and value:
                 out[name] = value[:1]
             elif isinstance(value, list) and len(value) > 2 and all(_is_number(v) for v in value):
                 out[name] = [value[0], value[-1]]
-            elif (name == "epochs" or name.endswith("_epochs")) and isinstance(value, int):
-                out[name] = 0 if "warmup" in name else min(value, 1)
+            elif (leaf == "epochs" or leaf.endswith("_epochs")) and isinstance(value, int):
+                out[name] = 0 if "warmup" in leaf else min(value, 1)
         return out
 
     def describe(self) -> Iterator[str]:
@@ -220,6 +284,8 @@ class Config:
     which this module does not import)."""
 
     def __getitem__(self, name: str) -> Any:
+        if name not in self.values and name in self.chapter.aliases:
+            name = next(iter(self.chapter.canonical({name: None})))
         return self.values[name]
 
     def declared_values(self) -> dict[str, Any]:

@@ -184,7 +184,7 @@ class Grid:
     own : tuple of str
         Fields of the chapter's ``shared`` names that this grid does not share: their
         parameter is prefixed by the group all the same (a grid with its own seeds,
-        ``unmix_seeds``, beside the ``seeds`` of the others).
+        ``unmix.seeds``, beside the ``seeds`` of the others).
     """
 
     base: Experiment

@@ -1,38 +1,65 @@
 """Parameters: an experiment's fields, declared once with their types, bounds, choices and help.
 
 :func:`param` declares a field of an experiment (a frozen dataclass, :class:`~c2f_utils.experiments.Experiment`);
-:func:`check_value` validates a value for it, with a message naming the field and the value;
-:func:`parse_text` reads a value given on the command line. A chapter's parameters
+:func:`check_value` validates a value for it and :func:`parse_text` reads one given on the command
+line, both with pydantic: each declared field becomes a pydantic :class:`~pydantic.TypeAdapter`
+(:func:`type_adapter`) of its annotation with its constraints (``Field(ge=..., strict=True)``, a
+literal of its choices, a device pattern), and a validation error becomes a ``TypeError`` or
+``ValueError`` whose message names the field and the value. A chapter's parameters
 (:class:`Parameter`) are derived from these fields (:class:`~c2f_utils.experiments.Chapter`):
 a field swept in a grid becomes a list parameter named by its :func:`plural`.
 
-Why frozen dataclasses rather than pydantic models: they are in the standard library
-(nothing to pin for readers), immutable and hashable (an experiment is a value: a
-cache key, a plan entry), copied with validation by :func:`dataclasses.replace`, and
-their fields are plain annotations that the parameter derivation reads directly; the
-validation they need (types, bounds, choices, device strings) is the library's own, with
-its messages naming the field and the value.
+Why frozen dataclasses rather than pydantic models for the experiments themselves: they are
+immutable and hashable (an experiment is a value: a cache key, a plan entry), copied with
+validation by :func:`dataclasses.replace`, and their fields are plain annotations that the
+parameter derivation reads directly; pydantic validates each field (strictly: a bool is not an
+integer, ``"no"`` is not a bool, ``"0.1"`` is not a number), so values, and the run keys made
+from them, are exactly the ones given.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import math
 import re
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field, GetPydanticSchema, TypeAdapter, ValidationError
+from pydantic_core import core_schema
 
-__all__ = ["ParamInfo", "Parameter", "check_value", "field_default", "fields_of", "param", "parse_text", "plural"]
+__all__ = [
+    "ParamInfo",
+    "Parameter",
+    "check_value",
+    "field_default",
+    "fields_of",
+    "param",
+    "parse_text",
+    "plural",
+    "type_adapter",
+]
 
 _DEVICE = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 _PLURALS = {"criterion": "criteria", "analysis": "analyses", "index": "indices"}
+_SCALARS = (int, float, str, bool)
+_KINDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+# pydantic's error types that say the value has the wrong type (the rest: a wrong value)
+_TYPE_ERRORS = {
+    "int_type": int,
+    "float_type": float,
+    "string_type": str,
+    "bool_type": bool,
+    "int_parsing": int,
+    "int_from_float": int,
+    "float_parsing": float,
+    "bool_parsing": bool,
+}
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
 @dataclass(frozen=True)
@@ -109,59 +136,97 @@ def _type_name(annotation: Any) -> str:
     return f"list[{base.__name__}]" if many else base.__name__
 
 
-def _check_scalar(name: str, value: Any, base: type, info: ParamInfo) -> Any:
-    """Return ``value`` coerced to ``base`` (numpy scalars, ints as floats) or raise."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if base is bool:
-        if not isinstance(value, bool):
-            raise TypeError(f"Expected `{name}` to be true or false, got {value!r}")
-    elif base is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"Expected `{name}` to be an integer, got {value!r}")
-    elif base is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(f"Expected `{name}` to be a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"Expected `{name}` to be a finite number, got {value!r}")
-    elif base is str:
-        if not isinstance(value, str):
-            raise TypeError(f"Expected `{name}` to be a string, got {value!r}")
-    else:  # a nested experiment
-        if not isinstance(value, base):
-            raise TypeError(f"Expected `{name}` to be a {base.__name__}, got {value!r}")
-        return value
-    if info.choices is not None and value not in info.choices:
-        raise ValueError(f"Expected `{name}` to be one of {list(info.choices)}, got {value!r}")
-    if info.device and not _DEVICE.match(value):
-        raise ValueError(f"Expected `{name}` to be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {value!r}")
-    bad = (
-        (info.ge is not None and value < info.ge)
-        or (info.gt is not None and value <= info.gt)
-        or (info.le is not None and value > info.le)
-        or (info.lt is not None and value >= info.lt)
+def _one_of(choices: tuple[Any, ...]) -> GetPydanticSchema:
+    """A literal of ``choices`` checked after the field's strict type: a literal alone takes 0 for False."""
+    return GetPydanticSchema(
+        lambda source, handler: core_schema.chain_schema([handler(source), core_schema.literal_schema(list(choices))])
     )
-    if bad:
-        raise ValueError(f"Expected `{name}` {info.describe()}, got {value!r}")
-    return value
+
+
+def _scalar(base: type, info: ParamInfo) -> Any:
+    """The annotation pydantic validates one value of type ``base`` with: strict, bounded, chosen."""
+    if base not in _KINDS:  # a nested experiment: an instance of its class, as it is
+        return Annotated[Any, GetPydanticSchema(lambda _source, _handler: core_schema.is_instance_schema(base))]
+    bounds = {"ge": info.ge, "gt": info.gt, "le": info.le, "lt": info.lt}
+    constraints: dict[str, Any] = {k: v for k, v in bounds.items() if v is not None}
+    if base is float:
+        constraints["allow_inf_nan"] = False
+    if info.device:
+        constraints["pattern"] = _DEVICE.pattern
+    annotation = Annotated[base, Field(strict=True, **constraints)]
+    return annotation if info.choices is None else Annotated[annotation, _one_of(info.choices)]
+
+
+@functools.cache
+def type_adapter(annotation: Any, info: ParamInfo) -> TypeAdapter:
+    """The pydantic adapter that validates a field of type ``annotation`` declared with ``info``.
+
+    Scalars are strict (a bool is not an integer, a string not a number; an integer is a
+    number, and becomes a float) and finite; tuples take a tuple of such values, of
+    ``info.length`` elements when it is set.
+    """
+    base, many = _element_type(annotation)
+    element = _scalar(base, info)
+    if not many:
+        return TypeAdapter(element)
+    length = {} if info.length is None else {"min_length": info.length, "max_length": info.length}
+    return TypeAdapter(Annotated[tuple[element, ...], Field(strict=True, **length)])
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _error(name: str, error: Any, annotation: Any, info: ParamInfo, value: Any) -> TypeError | ValueError:
+    """A pydantic validation error as the exception a caller expects, naming the field (and element) and the value."""
+    base, _ = _element_type(annotation)
+    where = name + "".join(f"[{i}]" for i in error["loc"] if isinstance(i, int))
+    kind, got = error["type"], error["input"]
+    if kind == "tuple_type":
+        return TypeError(f"Expected `{name}` to be a list of {base.__name__}, got {value!r}")
+    if kind in ("too_short", "too_long"):
+        return ValueError(f"Expected `{name}` to have {info.length} elements, got {value!r}")
+    if kind in _TYPE_ERRORS:
+        return TypeError(f"Expected `{where}` to be {_KINDS[_TYPE_ERRORS[kind]]}, got {got!r}")
+    if kind == "is_instance_of":
+        return TypeError(f"Expected `{where}` to be a {base.__name__}, got {got!r}")
+    if kind == "finite_number":
+        return ValueError(f"Expected `{where}` to be a finite number, got {got!r}")
+    if kind == "literal_error":
+        return ValueError(f"Expected `{where}` to be one of {list(info.choices or ())}, got {got!r}")
+    if kind == "string_pattern_mismatch":
+        return ValueError(f"Expected `{where}` to be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {got!r}")
+    if kind in _BOUND_ERRORS:
+        return ValueError(f"Expected `{where}` {info.describe()}, got {got!r}")
+    return ValueError(f"Expected `{where}` to be valid ({error['msg']}), got {got!r}")
 
 
 def check_value(name: str, value: Any, annotation: Any, info: ParamInfo) -> Any:
-    """Validate ``value`` for a field of type ``annotation``; tuples accept any sequence."""
-    base, many = _element_type(annotation)
+    """Validate ``value`` for a field of type ``annotation`` (:func:`type_adapter`); tuples accept
+    any sequence, numpy scalars and arrays are read as Python values. Raises a ``TypeError``
+    (wrong type) or ``ValueError`` (wrong value) naming ``name`` and the value."""
+    _, many = _element_type(annotation)
     if not many:
-        return _check_scalar(name, value, base, info)
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
-        raise TypeError(f"Expected `{name}` to be a list of {base.__name__}, got {value!r}")
-    items = tuple(_check_scalar(f"{name}[{i}]", v, base, info) for i, v in enumerate(value))
-    if info.length is not None and len(items) != info.length:
-        raise ValueError(f"Expected `{name}` to have {info.length} elements, got {value!r}")
-    return items
+        value = _plain(value)
+    elif isinstance(value, Sequence | np.ndarray) and not isinstance(value, str | bytes):
+        value = tuple(_plain(v) for v in value)
+    try:
+        return type_adapter(annotation, info).validate_python(value)
+    except ValidationError as exc:
+        raise _error(name, exc.errors()[0], annotation, info, value) from None
+
+
+@functools.cache
+def _text_adapter(base: type) -> TypeAdapter:
+    return TypeAdapter(base)  # lax: "3" -> 3, "0.1" -> 0.1, "off" -> False
 
 
 def parse_text(name: str, text: str, annotation: Any) -> Any:
-    """Parse a command-line value: ``"3"``, ``"0.1"``, ``"true"``, ``"0,1,2"`` or ``"[0, 1, 2]"``."""
+    """Parse a command-line value: ``"3"``, ``"0.1"``, ``"true"``, ``"0,1,2"`` or ``"[0, 1, 2]"``.
+
+    Numbers and booleans are read by pydantic's lax mode (``"yes"``, ``"on"``, ``"1"`` are true);
+    :func:`check_value` then validates the result.
+    """
     base, many = _element_type(annotation)
     if many:
         text = text.strip()
@@ -169,34 +234,30 @@ def parse_text(name: str, text: str, annotation: Any) -> Any:
             parts = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
         except json.JSONDecodeError:
             raise ValueError(f"Expected `{name}` as 0,1,2 or [0, 1, 2], got {text!r}") from None
-        return [parse_text(name, str(p), base) if not isinstance(p, bool | int | float) else p for p in parts]
+        return [parse_text(name, p, base) if isinstance(p, str) else p for p in parts]
+    if base not in (int, float, bool):
+        return text
     try:
-        if base is int:
-            return int(text)
-        if base is float:
-            return float(text)
-    except ValueError:
-        kind = "an integer" if base is int else "a number"
-        raise TypeError(f"Expected `{name}` to be {kind}, got {text!r}") from None
-    if base is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise TypeError(f"Expected `{name}` to be true or false, got {text!r}")
-    return text
+        return _text_adapter(base).validate_python(text)
+    except ValidationError:
+        raise TypeError(f"Expected `{name}` to be {_KINDS[base]}, got {text!r}") from None
 
 
-def fields_of(cls: type) -> dict[str, tuple[Any, ParamInfo]]:
-    """Field name -> (resolved type, :class:`ParamInfo`) of an experiment class."""
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any, ParamInfo], ...]:
     hints = typing.get_type_hints(cls)
-    out = {}
+    out = []
     for f in dataclasses.fields(cls):
         info = f.metadata.get("c2f")
         if info is None:
             raise TypeError(f"Field `{f.name}` of {cls.__name__} must be declared with c2f_utils.experiments.param")
-        out[f.name] = (hints[f.name], info)
-    return out
+        out.append((f.name, hints[f.name], info))
+    return tuple(out)
+
+
+def fields_of(cls: type) -> dict[str, tuple[Any, ParamInfo]]:
+    """Field name -> (resolved type, :class:`ParamInfo`) of an experiment class."""
+    return {name: (annotation, info) for name, annotation, info in _fields(cls)}
 
 
 def field_default(cls: type, name: str) -> Any:
