@@ -200,6 +200,27 @@ def test_a_grid_can_own_a_shared_field_under_its_group_s_name() -> None:
         Grid(toy(), own=("nope",))
 
 
+def test_own_only_prefixes_only_the_grid_s_own_fields() -> None:
+    """OT's L2 grid: its own strengths beside the widths every run shares."""
+    grids = {
+        "all": Grid(toy(), sweep={"lr": (0.1, 0.2)}, fixed=("pair", "verbose")),
+        "l2": Grid(
+            toy(loss="ls"), {"lr": (0.01,)}, "l2", fixed=("loss", "pair", "verbose"), own=("lr",), own_only=True
+        ),
+    }
+    chapter = Chapter("toy", "toy.md", "Toy", profiles={"quick": grids}, shared=("seed", "device"))
+    assert chapter.parameters["widths"].targets == (("all", "widths"), ("l2", "widths"))
+    assert chapter.parameters["l2.lrs"].targets == (("l2", "lr"),)
+    assert chapter.parameters["lrs"].targets == (("all", "lr"),)
+    config = chapter.configure("quick", {"widths": [3], "l2.lrs": [0.5]})
+    assert {r.widths for r in config.runs("all") + config.runs("l2")} == {(3,)}
+    assert [r.lr for r in config.runs("l2")] == [0.5] and [r.lr for r in config.runs("all")] == [0.1, 0.2]
+    with pytest.raises(ValueError, match="own_only"):
+        Grid(toy(), own_only=True)
+    with pytest.raises(TypeError, match="own_only"):
+        Grid(toy(), group="g", own=("seed",), own_only=1)
+
+
 def test_shared_parameter_with_two_values_in_one_profile_is_an_error() -> None:
     with pytest.raises(ValueError, match="device"):
         _chapter(device="cuda")

@@ -845,6 +845,8 @@ def _profile(
             {"alpha": alphas if l2_alphas is None else l2_alphas, "seed": seeds},
             "l2",
             fixed=("method", *fixed),
+            own=("alpha",),
+            own_only=True,
         ),
         "transfer": Grid(
             tune, {"method": TRANSFER_METHODS[2:], "alpha": alphas, "seed": seeds}, fixed=("method", *fixed)

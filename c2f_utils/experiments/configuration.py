@@ -96,7 +96,7 @@ class Chapter:
     def _param_name(self, grid: Grid, fname: str, sep: str = ".") -> str:
         """``group.field`` (``plural(field)`` when swept); ``sep="_"``: the former name (``group_fields``)."""
         shared = fname in self.shared and fname not in grid.own
-        if grid.group is None or shared:
+        if grid.group is None or shared or (grid.own_only and fname not in grid.own):
             return plural(fname) if fname in grid.sweep else fname
         if sep == "_":
             base = f"{grid.group}_{fname}"

@@ -185,6 +185,10 @@ class Grid:
         Fields of the chapter's ``shared`` names that this grid does not share: their
         parameter is prefixed by the group all the same (a grid with its own seeds,
         ``unmix.seeds``, beside the ``seeds`` of the others).
+    own_only : bool
+        With a ``group``: only the ``own`` fields take its prefix; the others set the
+        unprefixed parameters, shared with the grids that have no group (OT's L2 grid has
+        its own strengths, ``l2.alphas``, and the ``lr`` and ``epochs`` of every transfer run).
     """
 
     base: Experiment
@@ -193,10 +197,17 @@ class Grid:
     fixed: tuple[str, ...] = ()
     follow: Mapping[str, str] = field(default_factory=dict)
     own: tuple[str, ...] = ()
+    own_only: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, Experiment):
             raise TypeError(f"Expected `base` to be an Experiment, got {self.base!r}")
+        if not isinstance(self.own_only, bool):
+            raise TypeError(f"Expected `own_only` to be a bool, got {self.own_only!r}")
+        if self.own_only and (self.group is None or not self.own):
+            raise ValueError(
+                f"Expected a `group` and `own` fields with own_only=True, got {self.group!r} and {self.own!r}"
+            )
         fields = fields_of(type(self.base))
         for name in [*self.sweep, *self.fixed, *self.follow, *self.own]:
             if name not in fields:
