@@ -55,7 +55,7 @@ def test_fields_are_validated_before_anything_runs() -> None:
 def test_parameters_are_the_legacy_names_but_trio() -> None:
     legacy = {"dataset", "model", "student", "seeds", "device", "epochs", "warmup_epochs", "schedule", "milestones"}
     legacy |= {"lr", "batch_size", "weight_decay", "alpha", "alphas", "tsne_samples", "overhead.epochs"}
-    appendix = {"fig8.dataset", "fig8.model", "table8.augmentations"}
+    appendix = {"fig8.dataset", "fig8.model", "table8.augmentations", "subset.grad_clip"}
     appendix |= {f"{grid}.seeds" for grid in ("ablation", "distill", "subset", "table8")}
     assert set(lls.CHAPTER.parameters) == legacy | appendix
     paper = lls.CHAPTER.configure("paper")

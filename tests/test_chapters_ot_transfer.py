@@ -50,8 +50,13 @@ def test_quick_profile_carries_the_legacy_values_and_grid() -> None:
     }
     assert {k: values[k] for k in legacy} == legacy
     config = ch.CHAPTER.configure("quick")
-    transfer = config.runs("transfer_none") + config.runs("transfer")
+    transfer = config.runs("transfer_none") + config.runs("transfer_l2") + config.runs("transfer")
     assert len(transfer) == 3 + 5 * 3 * 3  # legacy: none once, every other method on the alpha grid
+    assert config["l2.alphas"] == config["alphas"]  # the quick profile: L2 on the others' strengths
+    real = ch.CHAPTER.configure("real")
+    assert {r.alpha for r in real.runs("transfer_l2")} == {1e-4, 1e-3, 1e-2} and real["alphas"] == [1e-3, 1e-2, 0.1]
+    assert {r.method for r in real.runs("transfer")} == set(ch.TRANSFER_METHODS[2:])
+    assert len(ch.transfer_results(config)) == len(transfer)
     compress = [r for g in ("compress_none", "compress", "compress_identity", "compress_kd") for r in config.runs(g)]
     keys = {(r.student, r.method) for r in compress}
     assert len(compress) == 27 and ("S", "omega_i") not in keys and len(keys) == 9
@@ -178,13 +183,14 @@ def test_paper_profile_runs_end_to_end_on_fake_data_and_weights(
         batch_size=2,
         alphas=[0.01],
         temperatures=[4.0],
-        **{"compress.epochs": 1, "compress.teacher_epochs": 1, "compress.alphas": [1.0]},
+        **{"l2.alphas": [0.01], "compress.epochs": 1, "compress.teacher_epochs": 1, "compress.alphas": [1.0]},
         **{"cost.dims": [8], "cost.prox_max_dim": 8, "cost.repeats": 1},
     )
     results = {}
     for gid, exp in config.plan():
         results.setdefault(gid, []).append(exp.cached())
-    tuned = [r for r in results["transfer_none"] + results["transfer"] if r.name == "ot_transfer.finetune"]
+    transfer = results["transfer_none"] + results["transfer_l2"] + results["transfer"]
+    tuned = [r for r in transfer if r.name == "ot_transfer.finetune"]
     assert len(tuned) == len(ch.TRANSFER_METHODS)
     for r in tuned:
         assert 0.0 <= r.metrics["test_acc"] <= 1.0
