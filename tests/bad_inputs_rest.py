@@ -648,8 +648,8 @@ def _calls_train() -> list[Call]:
             m,
             "crop_flip",
             lambda **kw: train.crop_flip(**kw)(images),
-            lambda: {"pad": 2, "flip": True},
-            {"pad": "nonneg_int", "flip": "bool"},
+            lambda: {"pad": 2, "flip": True, "size": 6},
+            {"pad": "nonneg_int", "flip": "bool", "size": "optional_size"},
         ),
         _ctor(
             m,
