@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import check_number
+from .._checks import check_number, check_positive_int
 from .._registry import Registry
 from .confidence import ConfidencePenalty
 from .distill import KDLoss, SubstituteTeacherLoss
@@ -126,16 +126,17 @@ def _lls(
     learn_q: bool = True,
     q_weight_decay: float = 0.0,
 ) -> LLSLoss:
+    n_classes = check_positive_int("n_classes", n_classes)
     return LLSLoss(n_classes, alpha, terms=terms, learn_q=learn_q, q_weight_decay=q_weight_decay)
 
 
 @register("ols")
 def _ols(n_classes: int, alpha: float = 0.5, init_smoothing: float = 0.0) -> OnlineLabelSmoothing:
-    return OnlineLabelSmoothing(n_classes, alpha, init_smoothing)
+    return OnlineLabelSmoothing(check_positive_int("n_classes", n_classes), alpha, init_smoothing)
 
 
 @register("tfkd")
 def _tfkd(
     n_classes: int, alpha: float = 0.1, temperature: float = 20.0, correct_prob: float = 0.9, multiplier: float = 1.0
 ) -> TFKDReg:
-    return TFKDReg(n_classes, alpha, temperature, correct_prob, multiplier)
+    return TFKDReg(check_positive_int("n_classes", n_classes), alpha, temperature, correct_prob, multiplier)

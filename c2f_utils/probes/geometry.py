@@ -240,14 +240,12 @@ def class_separation(features: ArrayLike, labels: ArrayLike) -> float:
     zero diagonal, as in the paper's code, which averages whole blocks of the distance
     matrix). 0: classes as spread as the whole set; 1: every class collapsed to a point.
     """
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels)
-    if x.ndim != 2 or len(x) < 2:
+    x = as_array("features", features, 2).astype(np.float64)  # finite
+    if len(x) < 2:
         raise ValueError(f"Expected `features` as an (n >= 2, d) array, got shape {x.shape}")
+    y = _labels("labels", labels)
     if y.shape != (len(x),):
         raise ValueError(f"Expected `labels` of shape ({len(x)},), got {y.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("Expected finite `features`")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     if (norms == 0).any():
         raise ValueError("Expected `features` without all-zero rows (their cosine distance is undefined)")
