@@ -17,6 +17,10 @@ Architectures
   FIERCE's age experiment, where the last feature maps are averaged to one number
   and rescaled by a learnable affine map.
 
+All of them by name: ``create(name, n_classes=..., input_shape=..., **options)`` (timm's
+``create_model`` pattern; :func:`available` lists the names, :func:`register` adds one), so a
+chapter declares its networks as data, ``(name, options)``.
+
 References
 ----------
 .. [1] K. He, X. Zhang, S. Ren, J. Sun. Deep Residual Learning for Image Recognition.
@@ -625,17 +629,15 @@ def available() -> tuple[str, ...]:
 def create(name: str, *, n_classes: int, input_shape: Sequence[int], **options: Any) -> nn.Module:
     """The network registered as ``name`` (:func:`available`) for inputs of one shape (timm's pattern).
 
-    ============== ======================== =========================================================
-    name           builds                   options (the builder's defaults)
-    ============== ======================== =========================================================
-    ``"mlp"``      :class:`MLP` on the      ``hidden=(128,)``, ``feature_dim=64``, ``activation="relu"``
-                   flattened inputs
-    ``"lenet5"``   :class:`LeNet5`          ``feature_dim=84``, ``image_size=32``
-    ``"cifar_resnet"`` :func:`cifar_resnet` ``depth=20``, ``width=1.0``, ``feature_dim=None``
-    ``"resnet18"`` :func:`resnet18`         ``base_width=64``, ``width=1.0``, ``feature_dim=None``, ``stem="cifar"``
-    ``"resnet"``   :class:`ResNet`          ``stage_widths``, ``blocks_per_stage``, ``stem="cifar"``,
-                                            ``shortcut="B"``, ``feature_dim=None``
-    ============== ======================== =========================================================
+    - ``"mlp"``: :class:`MLP` on the flattened inputs; options ``hidden=(128,)``, ``feature_dim=64``,
+      ``activation="relu"``.
+    - ``"lenet5"``: :class:`LeNet5`; options ``feature_dim=84``, ``image_size=32`` (the inputs' side
+      must be one it accepts).
+    - ``"cifar_resnet"``: :func:`cifar_resnet`; options ``depth=20``, ``width=1.0``, ``feature_dim=None``.
+    - ``"resnet18"``: :func:`resnet18`; options ``base_width=64``, ``width=1.0``, ``feature_dim=None``,
+      ``stem="cifar"``.
+    - ``"resnet"``: :class:`ResNet`; options ``stage_widths``, ``blocks_per_stage`` (required),
+      ``stem="cifar"``, ``shortcut="B"``, ``feature_dim=None``.
 
     ``create(name, n_classes=k, input_shape=s, **options)`` builds exactly what the direct call
     builds (same modules, created in the same order: the same weights under the same seed).

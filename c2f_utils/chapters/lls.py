@@ -434,7 +434,6 @@ class Overhead(_Setup):
     seed: int = param("seed of the two networks' initialisation", ge=0)
 
     def run(self) -> RunOutput:
-
         from .. import data as c2f_data
         from .. import models as c2f_models
         from .. import train as c2f_train

@@ -47,27 +47,21 @@ def create(
 ) -> nn.Module:
     """The criterion (or regularizer) registered as ``name`` (:func:`available`).
 
-    ======================== ====================================================================
-    name                     builds (options)
-    ======================== ====================================================================
-    ``"ce"``, ``"ls"``       ``nn.CrossEntropyLoss(label_smoothing=...)`` (optional for ``"ce"``,
-                             required for ``"ls"``; torch's convention)
-    ``"confidence"``         :class:`~c2f_utils.losses.ConfidencePenalty` (``beta``)
-    ``"fierce"``             :class:`~c2f_utils.losses.FIERCELoss` (``n_anchors``, ``lam``, ``tau``,
-                             ``similarity``, ``anchors``, ``anchor_range``, ``unit``, ``label_smoothing``)
-    ``"lls"``                :class:`~c2f_utils.losses.LLSLoss` (``alpha``, ``terms``, ``learn_q``,
-                             ``q_weight_decay``)
-    ``"ols"``                :class:`~c2f_utils.losses.OnlineLabelSmoothing` (``alpha``, ``init_smoothing``)
-    ``"tfkd"``               :class:`~c2f_utils.losses.TFKDReg` (``alpha``, ``temperature``,
-                             ``correct_prob``, ``multiplier``)
-    ``"kd"``                 :class:`~c2f_utils.losses.KDLoss` (``temperature``, ``beta``,
-                             ``divergence``, ``t2_scaling``)
-    ``"substitute_teacher"`` :class:`~c2f_utils.losses.SubstituteTeacherLoss` (``q_logits``, ``alpha``)
-    ``"l2"``, ``"l2sp"``     :class:`~c2f_utils.losses.L2Penalty` (``alpha``),
-                             :class:`~c2f_utils.losses.L2SP` (``reference``, ``alpha``, ``beta``, ``new``)
-    ``"ot"``                 :class:`~c2f_utils.losses.OTRegularizer` (``plan``, ``solver``, ``beta``,
-                             ``max_iter``, ``tol``, ``warm_start``)
-    ======================== ====================================================================
+    - ``"ce"``, ``"ls"``: ``nn.CrossEntropyLoss(label_smoothing=...)`` (torch's convention; optional
+      for ``"ce"``, required for ``"ls"``).
+    - ``"confidence"``: :class:`~c2f_utils.losses.ConfidencePenalty` (``beta``).
+    - ``"fierce"``: :class:`~c2f_utils.losses.FIERCELoss` (``n_anchors``, ``lam``, ``tau``, ``similarity``,
+      ``anchors``, ``anchor_range``, ``unit``, ``label_smoothing``).
+    - ``"lls"``: :class:`~c2f_utils.losses.LLSLoss` (``alpha``, ``terms``, ``learn_q``, ``q_weight_decay``).
+    - ``"ols"``: :class:`~c2f_utils.losses.OnlineLabelSmoothing` (``alpha``, ``init_smoothing``).
+    - ``"tfkd"``: :class:`~c2f_utils.losses.TFKDReg` (``alpha``, ``temperature``, ``correct_prob``,
+      ``multiplier``).
+    - ``"kd"``: :class:`~c2f_utils.losses.KDLoss` (``temperature``, ``beta``, ``divergence``, ``t2_scaling``).
+    - ``"substitute_teacher"``: :class:`~c2f_utils.losses.SubstituteTeacherLoss` (``q_logits``, ``alpha``).
+    - ``"l2"``, ``"l2sp"``: :class:`~c2f_utils.losses.L2Penalty` (``alpha``),
+      :class:`~c2f_utils.losses.L2SP` (``reference``, ``alpha``, ``beta``, ``new``).
+    - ``"ot"``: :class:`~c2f_utils.losses.OTRegularizer` (``plan``, ``solver``, ``beta``, ``max_iter``,
+      ``tol``, ``warm_start``).
 
     ``create(name, ...)`` builds exactly what the direct call builds.
 
