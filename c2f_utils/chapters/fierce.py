@@ -85,7 +85,7 @@ LOSSES: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
 }
 """The criteria, ``criterion -> (losses.create name, options, run options)``, the run options naming the
 field that sets each: cross-entropy, label smoothing (torch convention) and FIERCE (each experiment adds
-its similarity and anchors, :meth:`_CriterionRun.criterion_setting`)."""
+its similarity and anchors, ``_criterion_setting``)."""
 CRITERIA = tuple(LOSSES)
 """Cross-entropy, label smoothing (torch convention) and FIERCE."""
 AGE_NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -144,7 +144,7 @@ class _CriterionRun(Experiment):
             return [f"{kind} {getattr(self, source)}: {exc.args[0] if isinstance(exc, KeyError) else exc}"]
         return []
 
-    def criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
         """The feature size and the experiment's own options of each criterion (:data:`LOSSES` names),
         such as FIERCE's similarity and anchors."""
         raise NotImplementedError
@@ -162,7 +162,7 @@ class _CriterionRun(Experiment):
         from .. import losses as c2f_losses
 
         name, options, from_run = LOSSES[check_choice("kind", kind or self.criterion, LOSSES)]
-        dim, own = self.criterion_setting()
+        dim, own = self._criterion_setting()
         return c2f_losses.create(
             name,
             feature_dim=dim,
@@ -295,7 +295,7 @@ class AgeRun(_CriterionRun):
         mean, std = train.x.mean(dims, keepdim=True), train.x.std(dims, keepdim=True).clamp_min(1e-6)
         return (train.x - mean) / std, (test.x - mean) / std
 
-    def criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
         fierce = {"tau": self.tau, "similarity": "neg_sqdist", "anchors": "grid", "anchor_range": self.anchor_range}
         return 1, {"fierce": fierce}
 
@@ -468,7 +468,7 @@ class UnmixingRun(_CriterionRun):
 
         return c2f_models.create("mlp", n_classes=materials, input_shape=(bands,), hidden=(200, 400), feature_dim=100)
 
-    def criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
         return 100, {"fierce": {"similarity": self.similarity, "anchors": self.anchor_kind}}
 
     def run(self) -> RunOutput:
@@ -582,7 +582,7 @@ class FewShotRun(_CriterionRun):
         name, options = FEWSHOT_NETWORKS[self.dataset]
         return c2f_models.create(name, n_classes=n_base, **options)
 
-    def criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
         return {"digits": 128, "cifar10": 84, "cifar10_jpeg": 84}.get(self.dataset, 512), {}
 
     def run(self) -> RunOutput:
