@@ -36,6 +36,7 @@ __all__ = [
     "q_figure", "q_summary", "results_table", "scorecard",
 ]  # fmt: skip
 __all__ += ["AUGMENTATIONS", "CHECKS", "MAJORITY", "SUBSET_METHODS", "Subset", "Variant", "validity"]
+__all__ += ["CRITERIA", "NETWORKS"]
 __all__ += [
     "ablation_q_figure",
     "ablation_q_summary",
