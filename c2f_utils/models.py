@@ -17,6 +17,10 @@ Architectures
   FIERCE's age experiment, where the last feature maps are averaged to one number
   and rescaled by a learnable affine map.
 
+All of them by name: ``create(name, n_classes=..., input_shape=..., **options)`` (timm's
+``create_model`` pattern; :func:`available` lists the names, :func:`register` adds one), so a
+chapter declares its networks as data, ``(name, options)``.
+
 References
 ----------
 .. [1] K. He, X. Zhang, S. Ren, J. Sun. Deep Residual Learning for Image Recognition.
@@ -40,6 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_choice, check_number, check_positive_int
+from ._registry import Registry
 
 __all__ = [
     "MLP",
@@ -47,11 +52,14 @@ __all__ = [
     "ModelOutput",
     "PretrainedResNet",
     "ResNet",
+    "available",
     "cifar_resnet",
     "count_parameters",
+    "create",
     "freeze",
     "load_state_arrays",
     "reference_outputs",
+    "register",
     "resnet18",
     "state_arrays",
 ]
@@ -605,3 +613,114 @@ class PretrainedResNet(nn.Module):
                 self.taps[f"unit{k}"](x)  # its output is read by forward hooks only
         features = x.mean(dim=(2, 3))
         return ModelOutput(self.head(features), features)
+
+
+# --------------------------------------------------------------------------- registry
+
+_MODELS = Registry("model", context=("n_classes", "input_shape"))
+register = _MODELS.register
+
+
+def available() -> tuple[str, ...]:
+    """The names :func:`create` builds, sorted."""
+    return _MODELS.names()
+
+
+def create(name: str, *, n_classes: int, input_shape: Sequence[int], **options: Any) -> nn.Module:
+    """The network registered as ``name`` (:func:`available`) for inputs of one shape (timm's pattern).
+
+    - ``"mlp"``: :class:`MLP` on the flattened inputs; options ``hidden=(128,)``, ``feature_dim=64``,
+      ``activation="relu"``.
+    - ``"lenet5"``: :class:`LeNet5`; options ``feature_dim=84``, ``image_size=32`` (the inputs' side
+      must be one it accepts).
+    - ``"cifar_resnet"``: :func:`cifar_resnet`; options ``depth=20``, ``width=1.0``, ``feature_dim=None``.
+    - ``"resnet18"``: :func:`resnet18`; options ``base_width=64``, ``width=1.0``, ``feature_dim=None``,
+      ``stem="cifar"``.
+    - ``"resnet"``: :class:`ResNet`; options ``stage_widths``, ``blocks_per_stage`` (required),
+      ``stem="cifar"``, ``shortcut="B"``, ``feature_dim=None``.
+
+    ``create(name, n_classes=k, input_shape=s, **options)`` builds exactly what the direct call
+    builds (same modules, created in the same order: the same weights under the same seed).
+
+    Parameters
+    ----------
+    name : str
+        A registered name; another raises :class:`ValueError` naming the known ones.
+    n_classes : int
+        Number of output classes.
+    input_shape : sequence of int
+        One input's shape: ``(C, H, W)`` for the convolutional networks (``C`` is their
+        ``in_channels``), any shape for the MLP (its ``in_dim`` is the product).
+    **options
+        The builder's other arguments; an unknown one raises :class:`TypeError` naming it.
+    """
+    shape = tuple(_sizes("input_shape", input_shape, allow_empty=False))
+    return _MODELS.create(name, {"n_classes": n_classes, "input_shape": shape}, options)
+
+
+def _channels(name: str, input_shape: tuple[int, ...]) -> int:
+    if len(input_shape) != 3:
+        raise ValueError(f"Expected `input_shape` (C, H, W) for the model {name!r}, got {input_shape}")
+    return input_shape[0]
+
+
+@register("mlp")
+def _mlp(
+    n_classes: int,
+    input_shape: tuple[int, ...],
+    hidden: Sequence[int] = (128,),
+    feature_dim: int = 64,
+    activation: str = "relu",
+) -> MLP:
+    return MLP(math.prod(input_shape), n_classes, hidden=hidden, feature_dim=feature_dim, activation=activation)
+
+
+@register("lenet5")
+def _lenet5(n_classes: int, input_shape: tuple[int, ...], feature_dim: int = 84, image_size: int = 32) -> LeNet5:
+    model = LeNet5(
+        n_classes, in_channels=_channels("lenet5", input_shape), feature_dim=feature_dim, image_size=image_size
+    )
+    sides = {28, 32} if model.image_size == 32 else {model.image_size}
+    if input_shape[1] != input_shape[2] or input_shape[1] not in sides:
+        raise ValueError(
+            f"Expected `input_shape` with square {'28 or 32' if len(sides) > 1 else image_size}-pixel images "
+            f"for LeNet-5 of image_size {image_size}, got {input_shape}"
+        )
+    return model
+
+
+@register("cifar_resnet")
+def _cifar_resnet(
+    n_classes: int, input_shape: tuple[int, ...], depth: int = 20, width: float = 1.0, feature_dim: int | None = None
+) -> ResNet:
+    in_channels = _channels("cifar_resnet", input_shape)
+    return cifar_resnet(depth, n_classes, width=width, in_channels=in_channels, feature_dim=feature_dim)
+
+
+@register("resnet18")
+def _resnet18(
+    n_classes: int,
+    input_shape: tuple[int, ...],
+    base_width: int = 64,
+    width: float = 1.0,
+    feature_dim: int | None = None,
+    stem: str = "cifar",
+) -> ResNet:
+    in_channels = _channels("resnet18", input_shape)
+    return resnet18(n_classes, base_width, width, in_channels=in_channels, feature_dim=feature_dim, stem=stem)
+
+
+@register("resnet")
+def _resnet(
+    n_classes: int,
+    input_shape: tuple[int, ...],
+    stage_widths: Sequence[int],
+    blocks_per_stage: Sequence[int],
+    stem: str = "cifar",
+    shortcut: str = "B",
+    feature_dim: int | None = None,
+) -> ResNet:
+    in_channels = _channels("resnet", input_shape)
+    return ResNet(
+        stage_widths, blocks_per_stage, n_classes, in_channels, stem=stem, shortcut=shortcut, feature_dim=feature_dim
+    )

@@ -937,9 +937,10 @@ def fit(
     return TrainResult(model, pd.DataFrame(history))
 
 
-def crop_flip(pad: int = 4, flip: bool = True) -> Callable[[Tensor], Tensor]:
-    """Batch augmentation for ``fit(transform=...)``: zero-pad by ``pad``, random crop back
-    to size, and (if ``flip``) a random horizontal flip, drawn per image on the batch's device.
+def crop_flip(pad: int = 4, flip: bool = True, size: int | None = None) -> Callable[[Tensor], Tensor]:
+    """Batch augmentation for ``fit(transform=...)``: zero-pad by ``pad``, random crop (back to
+    the input's size, or to ``size x size``), and (if ``flip``) a random horizontal flip, drawn
+    per image on the batch's device.
 
     Parameters
     ----------
@@ -947,17 +948,26 @@ def crop_flip(pad: int = 4, flip: bool = True) -> Callable[[Tensor], Tensor]:
         Padding in pixels, an integer >= 0 (NumPy integers too).
     flip : bool
         Random horizontal flips; a Python or NumPy bool (``"no"``, ``1``, ``None`` raise).
+    size : int, optional
+        Side of the square crops (FGVC's 224 x 224 crops of 256 x 256 images, with ``pad=0``);
+        by default the input's own height and width. A crop larger than the padded image raises
+        :class:`ValueError` when the batch comes.
     """
     pad = check_positive_int("pad", pad, minimum=0)
     flip = check_bool("flip", flip)
+    if size is not None:
+        size = check_positive_int("size", size)
 
     def transform(x: Tensor) -> Tensor:
         n, _, h, w = x.shape
-        padded = nn.functional.pad(x, (pad, pad, pad, pad))
-        dy = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-        dx = torch.randint(0, 2 * pad + 1, (n,), device=x.device)
-        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        out_h, out_w = (h, w) if size is None else (size, size)
+        if out_h > h + 2 * pad or out_w > w + 2 * pad:
+            raise ValueError(f"Expected `size` at most the padded image's {h + 2 * pad}x{w + 2 * pad}, got {size}")
+        padded = nn.functional.pad(x, (pad, pad, pad, pad)) if pad else x
+        dy = torch.randint(0, h + 2 * pad - out_h + 1, (n,), device=x.device)
+        dx = torch.randint(0, w + 2 * pad - out_w + 1, (n,), device=x.device)
+        rows = (dy[:, None] + torch.arange(out_h, device=x.device))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(out_w, device=x.device))[:, None, None, :]
         out = padded[
             torch.arange(n, device=x.device)[:, None, None, None],
             torch.arange(x.shape[1], device=x.device)[None, :, None, None],

@@ -242,6 +242,25 @@ def _calls_losses() -> list[Call]:
             },
             {"plan": "cost", "a": "targets", "b": "targets"},
         ),
+        # the registry: the name, the problem's sizes and the criterion's own options
+        Call(
+            "losses.create",
+            losses.create,
+            lambda: {"name": "lls", "n_classes": K, "alpha": 0.1},
+            {"name": "choice", "n_classes": "pos_int", "alpha": "unit_float"},
+        ),
+        Call(
+            "losses.create.fierce",
+            losses.create,
+            lambda: {"name": "fierce", "feature_dim": D, "n_anchors": 5, "lam": 0.5},
+            {"feature_dim": "pos_int", "n_anchors": "pos_int", "lam": "nonneg_float"},
+        ),
+        Call(
+            "losses.callbacks",
+            losses.callbacks,
+            lambda: {"criterion": losses.OnlineLabelSmoothing(K)},
+            {"criterion": "model"},
+        ),
     ]
     return calls
 

@@ -494,6 +494,12 @@ CALLS: list[Call] = [
         {**_TRAIN_TEST, "train_targets": "targets", "test_targets": "targets", "alpha": "nonneg_float"},
     ),
     _call(
+        "class_separation",
+        probes.class_separation,
+        lambda: {"features": _features(), "labels": _labels()},
+        {"features": "features", "labels": "class_ids"},
+    ),
+    _call(
         "silhouette",
         probes.silhouette,
         lambda: {"features": _features(), "labels": _labels(), "metric": "cosine"},

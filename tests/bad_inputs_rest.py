@@ -111,6 +111,12 @@ _add_role(
     (("tuple", lambda v: tuple(v)),),
     (("numpy", lambda v: np.asarray(v)),),
 )
+_add_role(  # one sample's shape: no entry is an error
+    "input_shape",
+    (*_SIZE_SEQ_BAD, ("empty", lambda v: [])),
+    (("tuple", lambda v: tuple(v)),),
+    (("numpy", lambda v: np.asarray(v)),),
+)
 _add_role(
     "milestones",
     (
@@ -444,6 +450,26 @@ def _calls_models() -> list[Call]:
         Call("models.MLP.forward", lambda **kw: _mlp()(**kw), lambda: {"x": _features()}, {"x": "mlp_inputs"}),
         _ctor(
             m,
+            "create",
+            models.create,
+            lambda: {"name": "mlp", "n_classes": K, "input_shape": [D], "hidden": [8], "feature_dim": 4},
+            {
+                "name": "choice",
+                "n_classes": "pos_int",
+                "input_shape": "input_shape",
+                "hidden": "pos_int_seq",
+                "feature_dim": "pos_int",
+            },
+        ),
+        _ctor(
+            m,
+            "create.lenet5",
+            models.create,
+            lambda: {"name": "lenet5", "n_classes": K, "input_shape": [1, 28, 28], "image_size": 32},
+            {"n_classes": "pos_int", "input_shape": "input_shape", "image_size": "pos_int"},
+        ),
+        _ctor(
+            m,
             "LeNet5",
             models.LeNet5,
             lambda: {"n_classes": K, "in_channels": 1, "feature_dim": 84, "image_size": 32},
@@ -648,8 +674,8 @@ def _calls_train() -> list[Call]:
             m,
             "crop_flip",
             lambda **kw: train.crop_flip(**kw)(images),
-            lambda: {"pad": 2, "flip": True},
-            {"pad": "nonneg_int", "flip": "bool"},
+            lambda: {"pad": 2, "flip": True, "size": 6},
+            {"pad": "nonneg_int", "flip": "bool", "size": "optional_size"},
         ),
         _ctor(
             m,

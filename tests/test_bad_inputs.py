@@ -23,12 +23,12 @@ CASES = bad_inputs.cases(bad_inputs.all_calls())
 SWEPT_MODULES = ("losses", "probes", "models", "train", "data", "report", "weights")
 # Public names that take no arguments to spoil: results, exceptions, constants, registries.
 NOT_CALLS = {
-    "losses": {"ConvergenceWarning", "ProximalPlan", "LLS_ABLATIONS", "LLS_TERMS"},
+    "losses": {"ConvergenceWarning", "ProximalPlan", "LLS_ABLATIONS", "LLS_TERMS", "available", "register"},
     "probes": {
         "Agreement", "CalibrationResult", "FewShotResult", "IBSolution", "InfoPlanePoint",
         "OTRegressionResult", "PlanAnalysis", "ProbeResult", "TransferResult",
     },
-    "models": {"ModelOutput"},
+    "models": {"ModelOutput", "available", "register"},
     "train": {"EpochState", "TrainResult", "SMOKE_ENV"},
     "data": {"DatasetNotFoundError", "DatasetSpec", "LabeledData", "register"},
     "report": {"Check", "Claim", "Estimate", "Finding", "Validity"},

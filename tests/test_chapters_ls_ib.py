@@ -232,17 +232,17 @@ def test_plane_point_of_the_ls_optimum_is_the_closed_form() -> None:
 def test_lenet_network_for_the_real_profile() -> None:
     import torch
 
-    model, layer = ls_ib.make_model("cifar10", 10, "lenet")
+    model, layer = ls_ib.make_model("cifar10", (3, 32, 32), 10, "lenet")
     assert layer is model.conv2 and model.conv1.in_channels == 3
     for name in ("cluttered_mnist", "cluttered_mnist10k"):
-        cluttered = ls_ib.make_model(name, 10, "lenet")[0]
+        cluttered = ls_ib.make_model(name, (1, 60, 60), 10, "lenet")[0]
         assert cluttered.conv1.in_channels == 1
         assert cluttered(torch.zeros(2, 1, 60, 60)).logits.shape == (2, 10)  # the 60x60 canvas
-    assert ls_ib.make_model("occluded_cifar10_jpeg", 10, "lenet")[0].conv1.in_channels == 3
+    assert ls_ib.make_model("occluded_cifar10_jpeg", (3, 32, 32), 10, "lenet")[0].conv1.in_channels == 3
     with pytest.raises(ValueError, match="network='lenet'"):
-        ls_ib.make_model("digits", 10, "lenet")
+        ls_ib.make_model("digits", (1, 8, 8), 10, "lenet")
     with pytest.raises(ValueError, match="network"):
-        ls_ib.make_model("cifar10", 10, "vgg")
+        ls_ib.make_model("cifar10", (3, 32, 32), 10, "vgg")
     real = ls_ib.CHAPTER.configure("real")
     for group in ("plane", "plane_cp", "nuisance", "saliency"):
         assert {r.network for r in real.runs(group)} == {"lenet"}, group

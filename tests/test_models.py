@@ -7,7 +7,19 @@ import re
 import pytest
 import torch
 
-from c2f_utils.models import MLP, LeNet5, ModelOutput, cifar_resnet, count_parameters, resnet18
+from c2f_utils._registry import Registry
+from c2f_utils.models import (
+    MLP,
+    LeNet5,
+    ModelOutput,
+    ResNet,
+    available,
+    cifar_resnet,
+    count_parameters,
+    create,
+    register,
+    resnet18,
+)
 
 
 def _check(model: torch.nn.Module, x: torch.Tensor, n_classes: int, feature_dim: int) -> ModelOutput:
@@ -130,3 +142,81 @@ def test_models_backpropagate_to_features() -> None:
     out = model(torch.randn(4, 3, 32, 32))
     out.features.sum().backward()
     assert model.stem[0].weight.grad is not None and torch.isfinite(model.stem[0].weight.grad).all()
+
+
+# --------------------------------------------------------------------------- registry
+
+_SAME_AS_DIRECT = [
+    (
+        "mlp",
+        (1, 8, 8),
+        {"hidden": (16, 8), "feature_dim": 4, "activation": "tanh"},
+        lambda: MLP(64, 3, (16, 8), 4, "tanh"),
+    ),
+    ("lenet5", (3, 32, 32), {"feature_dim": 20}, lambda: LeNet5(3, in_channels=3, feature_dim=20)),
+    ("lenet5", (1, 60, 60), {"image_size": 60}, lambda: LeNet5(3, in_channels=1, image_size=60)),
+    ("cifar_resnet", (3, 32, 32), {"depth": 8, "width": 0.5}, lambda: cifar_resnet(8, 3, width=0.5)),
+    (
+        "resnet18",
+        (1, 16, 16),
+        {"base_width": 4, "feature_dim": 1},
+        lambda: resnet18(3, 4, in_channels=1, feature_dim=1),
+    ),
+    (
+        "resnet",
+        (2, 16, 16),
+        {"stage_widths": (4, 8), "blocks_per_stage": (1, 1), "shortcut": "A"},
+        lambda: ResNet((4, 8), (1, 1), 3, 2, shortcut="A"),
+    ),
+]
+
+
+def test_available_lists_every_registered_model() -> None:
+    assert available() == ("cifar_resnet", "lenet5", "mlp", "resnet", "resnet18")
+    assert {name for name, *_ in _SAME_AS_DIRECT} == set(available())
+
+
+@pytest.mark.parametrize(("name", "shape", "options", "direct"), _SAME_AS_DIRECT, ids=[c[0] for c in _SAME_AS_DIRECT])
+def test_create_builds_the_direct_constructors_module_with_the_same_weights(name, shape, options, direct) -> None:
+    torch.manual_seed(3)
+    built = create(name, n_classes=3, input_shape=shape, **options)
+    after_create = torch.rand(2)
+    torch.manual_seed(3)
+    reference = direct()
+    assert type(built) is type(reference) and repr(built) == repr(reference)
+    state, expected = built.state_dict(), reference.state_dict()
+    assert list(state) == list(expected)
+    for key, value in expected.items():
+        assert torch.equal(state[key], value), key
+    assert torch.equal(after_create, torch.rand(2))  # the same draws from the global generator
+    _check(built, torch.rand(2, *shape), 3, built.feature_dim)
+
+
+def test_create_refuses_unknown_names_and_options_naming_them() -> None:
+    with pytest.raises(ValueError, match=r"`name`.*'mlp'.*got 'mpl' \(did you mean 'mlp'\?\)"):
+        create("mpl", n_classes=3, input_shape=(4,))
+    with pytest.raises(TypeError, match=r"\['hiden'\] of model 'mlp'.*did you mean 'hidden'"):
+        create("mlp", n_classes=3, input_shape=(4,), hiden=(3,))
+    with pytest.raises(TypeError, match="`stage_widths`"):
+        create("resnet", n_classes=3, input_shape=(3, 8, 8), blocks_per_stage=(1,))
+    with pytest.raises(TypeError, match="`name`"):
+        create(3, n_classes=3, input_shape=(4,))
+    with pytest.raises(ValueError, match="`input_shape`"):
+        create("lenet5", n_classes=3, input_shape=(64,))
+    with pytest.raises(ValueError, match="`input_shape`"):
+        create("lenet5", n_classes=3, input_shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="`input_shape`"):
+        create("mlp", n_classes=3, input_shape=(0, 4))
+    with pytest.raises(ValueError, match="`depth`"):
+        create("cifar_resnet", n_classes=3, input_shape=(3, 32, 32), depth=9)
+
+
+def test_register_adds_a_name_once() -> None:
+    registry = Registry("model")
+    registry.register("tiny")(lambda n_classes: MLP(2, n_classes, (), 2))
+    assert registry.names() == ("tiny",)
+    assert isinstance(registry.create("tiny", {"n_classes": 3}, {}), MLP)
+    with pytest.raises(ValueError, match="'tiny', already registered"):
+        registry.register("tiny")
+    with pytest.raises(TypeError, match="`name`"):
+        register("")

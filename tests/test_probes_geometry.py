@@ -10,6 +10,7 @@ from scipy.spatial.distance import cdist
 
 from c2f_utils.probes import (
     class_centres,
+    class_separation,
     confusion,
     equidistance,
     matrix_agreement,
@@ -103,3 +104,43 @@ def test_silhouette_and_tsne() -> None:
     assert emb.shape == (30, 2) and len(np.unique(index)) == 30 and np.isfinite(emb).all()
     with pytest.raises(ValueError, match="perplexity"):
         tsne(x, perplexity=40, max_samples=30)
+
+
+def _naive_separation(x: np.ndarray, y: np.ndarray) -> float:
+    d = cdist(x, x, metric="cosine")
+    within = np.mean(
+        [np.mean([d[i, j] for i in np.flatnonzero(y == c) for j in np.flatnonzero(y == c)]) for c in np.unique(y)]
+    )
+    return 1.0 - within / d.mean()
+
+
+def test_class_separation_matches_a_naive_double_loop() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)) + np.repeat(np.eye(5)[:4] * 3, 10, axis=0)
+    y = np.repeat(np.arange(4), 10)
+    assert class_separation(x, y) == pytest.approx(_naive_separation(x, y), abs=1e-12)
+    assert class_separation(torch.as_tensor(x), torch.as_tensor(y)) == pytest.approx(class_separation(x, y))
+
+
+def test_class_separation_is_one_for_collapsed_classes_and_near_zero_for_random_labels() -> None:
+    centres = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.5]])
+    y = np.repeat(np.arange(3), 5)
+    assert class_separation(centres[y] * np.linspace(1, 2, 15)[:, None], y) == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 8))
+    assert abs(class_separation(x, rng.integers(0, 3, 600))) < 0.02
+
+
+def test_class_separation_rejects_bad_inputs_naming_them() -> None:
+    with pytest.raises(ValueError, match="`features`"):
+        class_separation(np.ones(5), np.zeros(5))
+    with pytest.raises(ValueError, match="`labels`"):
+        class_separation(np.ones((5, 2)), np.zeros(4, dtype=int))
+    with pytest.raises(ValueError, match="finite values in `features`"):
+        class_separation(np.array([[1.0, np.nan], [1.0, 0.0]]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="all-zero rows"):
+        class_separation(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="two classes"):
+        class_separation(np.eye(3), np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match="integer class labels in `labels`"):
+        class_separation(np.eye(3), np.array([0.0, 1.0, 1.0]))

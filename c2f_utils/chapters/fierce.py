@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .. import report
+from .._checks import check_choice
 from ..constants import CIFAR10_NAMES
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, RunResult, results_frame
@@ -39,11 +40,14 @@ if TYPE_CHECKING:
     from .. import train as c2f_train
 
 __all__ = [
+    "AGE_NETWORKS",
     "CHAPTER",
     "CHECKS",
     "CRITERIA",
     "CURVES",
     "EPOCH_PAIRS",
+    "FEWSHOT_NETWORKS",
+    "LOSSES",
     "MAJORITY",
     "RISE_FROM",
     "SWEEP_COLUMNS",
@@ -74,8 +78,32 @@ __all__ = [
     "with_rise",
 ]
 
-CRITERIA = ("ce", "ls", "fierce")
+LOSSES: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+    "ce": ("ce", {}, {}),
+    "ls": ("ls", {}, {"label_smoothing": "smoothing"}),
+    "fierce": ("fierce", {}, {"n_anchors": "anchor_count", "lam": "lam", "unit": "entropy_unit"}),
+}
+"""The criteria, ``criterion -> (losses.create name, options, run options)``, the run options naming the
+field that sets each: cross-entropy, label smoothing (torch convention) and FIERCE (each experiment adds
+its similarity and anchors, ``_criterion_setting``)."""
+CRITERIA = tuple(LOSSES)
 """Cross-entropy, label smoothing (torch convention) and FIERCE."""
+AGE_NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "resnet18": ("resnet18", {"base_width": 16, "feature_dim": 1}),
+    "cnn": ("resnet", {"stage_widths": (8, 16, 32), "blocks_per_stage": (1, 1, 1), "shortcut": "B", "feature_dim": 1}),
+    "mlp": ("mlp", {"hidden": (128, 32), "feature_dim": 1, "activation": "tanh"}),
+}
+"""The age networks (:class:`AgeRun`), ``model -> (models.create name, options)``: the official age
+ResNet-18 (base width 16, 1-D feature), ``cnn``, the official network scaled to a CPU (three residual
+stages of one basic block, 8, 16, 32 channels, batch norm, whose 1-D feature is, as in the official model,
+the mean of the last feature maps through a learnable affine map), and a tanh MLP ``pixels-128-32-1``."""
+FEWSHOT_NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "digits": ("mlp", {"input_shape": (64,), "hidden": (256,), "feature_dim": 128}),
+    **dict.fromkeys(CIFAR10_NAMES, ("lenet5", {"input_shape": (3, 32, 32)})),
+    "cifar_fs": ("resnet18", {"input_shape": (3, 32, 32)}),
+}
+"""The few-shot networks (:class:`FewShotRun`), ``dataset -> (models.create name, options)``: an MLP
+``64-256-128`` on digits, LeNet-5 (84 features) on CIFAR-10, ResNet-18 on CIFAR-FS."""
 
 RISE_FROM = 0.1
 """Fraction of training at which Figure 1's CE curve is at its minimum (epoch ~50 of 500),
@@ -116,30 +144,33 @@ class _CriterionRun(Experiment):
             return [f"{kind} {getattr(self, source)}: {exc.args[0] if isinstance(exc, KeyError) else exc}"]
         return []
 
-    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
-        """Feature size and FIERCELoss options (similarity, anchors) of the experiment."""
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
+        """The feature size and the experiment's own options of each criterion (:data:`LOSSES` names),
+        such as FIERCE's similarity and anchors."""
         raise NotImplementedError
 
     def build_criterion(self, kind: str | None = None) -> nn.Module:
-        """The run's criterion (or ``kind``): ``"ce"``, ``"ls"`` or :class:`~c2f_utils.losses.FIERCELoss`.
+        """The run's criterion (or ``kind``) of :data:`LOSSES`: ``"ce"``, ``"ls"`` or
+        :class:`~c2f_utils.losses.FIERCELoss`.
 
         LS uses torch's ``label_smoothing`` ``s``: the true class gets ``1 - s + s/C``, the
         others ``s/C`` (the paper's ``(1 - σ, σ/(C-1))`` with ``σ = s (C-1)/C``). FIERCE's
         anchors are drawn from the seed, so CE and LS runs can be measured with them.
         """
         import torch
-        from torch import nn
 
         from .. import losses as c2f_losses
 
-        kind = kind or self.criterion
-        if kind == "ce":
-            return nn.CrossEntropyLoss()
-        if kind == "ls":
-            return nn.CrossEntropyLoss(label_smoothing=self.smoothing)
-        dim, options = self._fierce_setting()
-        gen = torch.Generator().manual_seed(10_000 + self.seed)
-        return c2f_losses.FIERCELoss(dim, self.anchor_count, self.lam, unit=self.entropy_unit, generator=gen, **options)
+        name, options, from_run = LOSSES[check_choice("kind", kind or self.criterion, LOSSES)]
+        dim, own = self._criterion_setting()
+        return c2f_losses.create(
+            name,
+            feature_dim=dim,
+            generator=torch.Generator().manual_seed(10_000 + self.seed),
+            **options,
+            **{k: getattr(self, f) for k, f in from_run.items()},
+            **own.get(name, {}),
+        )
 
     def _adam(self) -> c2f_train.TrainConfig:
         from .. import train as c2f_train
@@ -249,17 +280,11 @@ class AgeRun(_CriterionRun):
         return c2f_data.load(self.dataset, "train", **options), c2f_data.load(self.dataset, "test", **options)
 
     def build_model(self, in_shape: tuple[int, ...]) -> nn.Module:
-        """The official age ResNet-18 (base width 16, 1-D feature), a tanh MLP ``pixels-128-32-1``
-        or ``cnn``: the official network scaled to a CPU, three residual stages of one basic block
-        (8, 16, 32 channels, batch norm) whose 1-D feature is, as in the official model, the mean
-        of the last feature maps through a learnable affine map."""
+        """The network ``model`` of :data:`AGE_NETWORKS` (two classes) for images of ``in_shape``."""
         from .. import models as c2f_models
 
-        if self.model == "resnet18":
-            return c2f_models.resnet18(2, base_width=16, in_channels=in_shape[0], feature_dim=1)
-        if self.model == "cnn":
-            return c2f_models.ResNet((8, 16, 32), (1, 1, 1), 2, in_shape[0], stem="cifar", shortcut="B", feature_dim=1)
-        return c2f_models.MLP(int(np.prod(in_shape)), 2, hidden=(128, 32), feature_dim=1, activation="tanh")
+        name, options = AGE_NETWORKS[self.model]
+        return c2f_models.create(name, n_classes=2, input_shape=in_shape, **options)
 
     def inputs(self, train: c2f_data.LabeledData, test: c2f_data.LabeledData) -> tuple[Tensor, Tensor]:
         """The training and test images the network sees: with ``standardize``, per channel
@@ -270,8 +295,9 @@ class AgeRun(_CriterionRun):
         mean, std = train.x.mean(dims, keepdim=True), train.x.std(dims, keepdim=True).clamp_min(1e-6)
         return (train.x - mean) / std, (test.x - mean) / std
 
-    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
-        return 1, {"tau": self.tau, "similarity": "neg_sqdist", "anchors": "grid", "anchor_range": self.anchor_range}
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
+        fierce = {"tau": self.tau, "similarity": "neg_sqdist", "anchors": "grid", "anchor_range": self.anchor_range}
+        return 1, {"fierce": fierce}
 
     def run(self) -> RunOutput:
         import torch
@@ -440,10 +466,10 @@ class UnmixingRun(_CriterionRun):
         """The official MLP ``bands-200-400-100-materials``."""
         from .. import models as c2f_models
 
-        return c2f_models.MLP(bands, materials, hidden=(200, 400), feature_dim=100)
+        return c2f_models.create("mlp", n_classes=materials, input_shape=(bands,), hidden=(200, 400), feature_dim=100)
 
-    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
-        return 100, {"similarity": self.similarity, "anchors": self.anchor_kind}
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
+        return 100, {"fierce": {"similarity": self.similarity, "anchors": self.anchor_kind}}
 
     def run(self) -> RunOutput:
         import torch
@@ -550,16 +576,13 @@ class FewShotRun(_CriterionRun):
         return c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
 
     def build_model(self, n_base: int) -> nn.Module:
-        """An MLP ``64-256-128`` on digits, LeNet-5 (84 features) on CIFAR-10, ResNet-18 on CIFAR-FS."""
+        """The network of the dataset (:data:`FEWSHOT_NETWORKS`) on ``n_base`` base classes."""
         from .. import models as c2f_models
 
-        if self.dataset == "digits":
-            return c2f_models.MLP(64, n_base, hidden=(256,), feature_dim=128)
-        if self.dataset in CIFAR10_NAMES:
-            return c2f_models.LeNet5(n_base, in_channels=3)
-        return c2f_models.resnet18(n_base)
+        name, options = FEWSHOT_NETWORKS[self.dataset]
+        return c2f_models.create(name, n_classes=n_base, **options)
 
-    def _fierce_setting(self) -> tuple[int, dict[str, Any]]:
+    def _criterion_setting(self) -> tuple[int, dict[str, dict[str, Any]]]:
         return {"digits": 128, "cifar10": 84, "cifar10_jpeg": 84}.get(self.dataset, 512), {}
 
     def run(self) -> RunOutput:

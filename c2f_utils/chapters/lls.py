@@ -8,7 +8,6 @@ student taught by a :class:`Train` teacher run, or by its Q-matrix alone) and :c
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import report
+from .._checks import check_choice
 from ..constants import CIFAR10_CLASSES, CIFAR10_NAMES, LLS_ABLATIONS
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, RunResult, results_frame
@@ -36,6 +36,7 @@ __all__ = [
     "q_figure", "q_summary", "results_table", "scorecard",
 ]  # fmt: skip
 __all__ += ["AUGMENTATIONS", "CHECKS", "MAJORITY", "SUBSET_METHODS", "Subset", "Variant", "validity"]
+__all__ += ["CRITERIA", "NETWORKS"]
 __all__ += [
     "ablation_q_figure",
     "ablation_q_summary",
@@ -96,51 +97,51 @@ PAPER = {
 # --------------------------------------------------------------------------- building blocks
 
 
+NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "mlp": ("mlp", {"hidden": (128,), "feature_dim": 32}),
+    "mlp_small": ("mlp", {"hidden": (24,), "feature_dim": 16}),
+    "lenet": ("lenet5", {}),
+    "resnet18": ("resnet18", {}),
+    "resnet20": ("cifar_resnet", {"depth": 20}),
+}
+"""The chapter's networks, ``name -> (models.create name, options)``: MLPs ``in-128-32-K`` (``"mlp"``) and
+``in-24-16-K`` (``"mlp_small"``), LeNet-5, ResNet-18 and -20."""
+CRITERIA: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+    "1-hot": ("ce", {}, {}),
+    "LS": ("ls", {}, {"label_smoothing": "alpha"}),
+    "OLS": ("ols", {"alpha": 0.5}, {}),
+    "TF-KD_reg": ("tfkd", {"alpha": 0.1, "temperature": 20.0, "correct_prob": 0.9, "multiplier": 1.0}, {}),
+    **{
+        row: ("lls", {"terms": terms}, {"alpha": "alpha", "q_weight_decay": "weight_decay"})
+        for row, terms in LLS_ABLATIONS.items()
+    },
+}
+"""The criterion of each method and Table 4 row, ``method -> (losses.create name, options, run options)``,
+the run options naming the run's field (``alpha``, ``weight_decay``) that sets each: ``"1-hot"``:
+cross-entropy; ``"LS"``: ``nn.CrossEntropyLoss(label_smoothing=alpha)``; ``"OLS"``:
+:class:`~c2f_utils.losses.OnlineLabelSmoothing` (alpha 0.5); ``"TF-KD_reg"``:
+:class:`~c2f_utils.losses.TFKDReg` (alpha 0.1, T 20, a 0.9, as its official code); LLS and its
+ablations: :class:`~c2f_utils.losses.LLSLoss` with the terms of the row, plus
+:math:`\\tfrac\\lambda2\\|T\\|^2` on Q's logits with :math:`\\lambda` = ``weight_decay``
+(``fit`` does not decay criterion parameters)."""
+
+
 def make_model(name: str, n_classes: int, x_shape: Sequence[int]) -> nn.Module:
-    """The chapter's networks: MLPs ``in-128-32-K`` (``"mlp"``) and ``in-24-16-K`` (``"mlp_small"``),
-    LeNet-5, ResNet-18 and -20; ``x_shape`` is one input's shape ``(C, H, W)``."""
+    """The network ``name`` of :data:`NETWORKS`; ``x_shape`` is one input's shape ``(C, H, W)``."""
     from .. import models as c2f_models
 
-    channels = int(x_shape[0])
-    if name == "mlp":
-        return c2f_models.MLP(math.prod(x_shape), n_classes, hidden=(128,), feature_dim=32)
-    if name == "mlp_small":
-        return c2f_models.MLP(math.prod(x_shape), n_classes, hidden=(24,), feature_dim=16)
-    if name == "lenet":
-        return c2f_models.LeNet5(n_classes, in_channels=channels)
-    if name == "resnet18":
-        return c2f_models.resnet18(n_classes, in_channels=channels)
-    if name == "resnet20":
-        return c2f_models.cifar_resnet(20, n_classes, in_channels=channels)
-    raise ValueError(f"Expected `model` in ['mlp', 'mlp_small', 'lenet', 'resnet18', 'resnet20'], got {name!r}")
+    kind, options = NETWORKS[check_choice("model", name, NETWORKS)]
+    return c2f_models.create(kind, n_classes=n_classes, input_shape=x_shape, **options)
 
 
 def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: float) -> tuple[nn.Module, list]:
-    """The criterion of ``method`` (a :data:`METHODS` name or a Table 4 row) and its ``fit`` callbacks.
-
-    ``"1-hot"``: cross-entropy; ``"LS"``: ``nn.CrossEntropyLoss(label_smoothing=alpha)``; ``"OLS"``:
-    :class:`~c2f_utils.losses.OnlineLabelSmoothing` (alpha 0.5); ``"TF-KD_reg"``:
-    :class:`~c2f_utils.losses.TFKDReg` (alpha 0.1, T 20, a 0.9, as its official code); LLS and its
-    ablations: :class:`~c2f_utils.losses.LLSLoss` with the terms of the row, plus
-    :math:`\\tfrac\\lambda2\\|T\\|^2` on Q's logits with :math:`\\lambda` = ``weight_decay``
-    (``fit`` does not decay criterion parameters).
-    """
-    from torch import nn
-
+    """The criterion of ``method`` (:data:`CRITERIA`) and its ``fit`` callbacks."""
     from .. import losses as c2f_losses
 
-    if method == "1-hot":
-        return nn.CrossEntropyLoss(), []
-    if method == "LS":
-        return nn.CrossEntropyLoss(label_smoothing=alpha), []
-    if method == "OLS":
-        ols = c2f_losses.OnlineLabelSmoothing(n_classes, 0.5)
-        return ols, [ols.on_epoch_end]
-    if method == "TF-KD_reg":
-        return c2f_losses.TFKDReg(n_classes, alpha=0.1, temperature=20.0, correct_prob=0.9, multiplier=1.0), []
-    if method in LLS_ABLATIONS:
-        return c2f_losses.LLSLoss(n_classes, alpha, terms=LLS_ABLATIONS[method], q_weight_decay=weight_decay), []
-    raise ValueError(f"Expected `method` in {list(METHODS) + list(LLS_ABLATIONS)}, got {method!r}")
+    kind, options, from_run = CRITERIA[check_choice("method", method, CRITERIA)]
+    run = {"alpha": alpha, "weight_decay": weight_decay}
+    crit = c2f_losses.create(kind, n_classes=n_classes, **options, **{k: run[f] for k, f in from_run.items()})
+    return crit, c2f_losses.callbacks(crit)
 
 
 def _augmentation(dataset: str, augmentation: str = "standard", side: int = 32):
@@ -286,7 +287,6 @@ class Distill(Experiment):
 
     def run(self) -> RunOutput:
         import torch
-        from torch import nn
 
         from .. import data as c2f_data
         from .. import losses as c2f_losses
@@ -297,10 +297,11 @@ class Distill(Experiment):
         train, test = c2f_data.load(t.dataset, "train"), c2f_data.load(t.dataset, "test")
         k, shape, regularizer = train.n_classes(), tuple(train.x.shape[1:]), None
         if self.kind == "alone":
-            crit: nn.Module = nn.CrossEntropyLoss()
-        elif self.kind == "LLS-ST":
-            crit = c2f_losses.SubstituteTeacherLoss(torch.as_tensor(t.cached().arrays["q_logits"]), t.alpha)
-        else:
+            crit: nn.Module = c2f_losses.create("ce")
+        elif self.kind == "LLS-ST":  # the teacher is its Q-matrix
+            q_logits = torch.as_tensor(t.cached().arrays["q_logits"])
+            crit = c2f_losses.create("substitute_teacher", q_logits=q_logits, alpha=t.alpha)
+        else:  # the teacher is a network
             t_net = c2f_models.load_state_arrays(make_model(t.model, k, shape), t.cached().arrays)
             crit, regularizer = c2f_losses.teacher_objective(
                 t_net.to(c2f_train.resolve_device(t.device)), temperature=1.0, beta=0.0
@@ -405,7 +406,7 @@ class Subset(Experiment):
         t = self.teacher
         if self.method == "LLS-ST":
             q_logits = torch.as_tensor(t.cached().arrays["q_logits"])[:n_classes, :n_classes]
-            return c2f_losses.SubstituteTeacherLoss(q_logits, t.alpha), []
+            return c2f_losses.create("substitute_teacher", q_logits=q_logits, alpha=t.alpha), []
         return make_criterion(self.method, n_classes, t.alpha, t.weight_decay)
 
     def run(self) -> RunOutput:
@@ -434,10 +435,7 @@ class Overhead(_Setup):
     seed: int = param("seed of the two networks' initialisation", ge=0)
 
     def run(self) -> RunOutput:
-        from torch import nn
-
         from .. import data as c2f_data
-        from .. import losses as c2f_losses
         from .. import models as c2f_models
         from .. import train as c2f_train
 
@@ -447,7 +445,7 @@ class Overhead(_Setup):
         for name in times:
             c2f_train.seed_everything(self.seed)
             nets[name] = make_model(self.model, k, tuple(train.x.shape[1:]))
-        crits = {"LS": nn.CrossEntropyLoss(label_smoothing=self.alpha), "LLS": c2f_losses.LLSLoss(k, self.alpha)}
+        crits = {name: make_criterion(name, k, self.alpha, 0.0)[0] for name in times}
         cfg = c2f_train.TrainConfig(1, self.batch_size, lr=self.lr, momentum=0.9, seed=self.seed, device=self.device)
         for _ in range(self.epochs + 1):
             for name in times:

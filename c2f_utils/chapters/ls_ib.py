@@ -28,7 +28,18 @@ if TYPE_CHECKING:
     from .. import data as c2f_data
     from .. import train as c2f_train
 
-__all__ = ["CHAPTER", "NETWORKS", "IBCurve", "Nuisance", "Plane", "RawNuisanceProbe", "Saliency", "make_model"]
+__all__ = [
+    "CHAPTER",
+    "GRADCAM_LAYERS",
+    "MODELS",
+    "NETWORKS",
+    "IBCurve",
+    "Nuisance",
+    "Plane",
+    "RawNuisanceProbe",
+    "Saliency",
+    "make_model",
+]
 __all__ += ["ib_frame", "plane_frame", "plot_ib", "plot_nuisance", "plot_plane", "plot_saliency", "scorecard"]
 __all__ += ["card", "ib_figure", "nuisance_figure", "plane_figure", "saliency_figure"]
 __all__ += ["nuisance_table", "plane_table", "saliency_table"]
@@ -51,37 +62,49 @@ def _load(name: str, split: str) -> c2f_data.LabeledData:
     return c2f_data.load(name, split)
 
 
-NETWORKS = ("default", "lenet")
-"""``default``: the chapter's network for the data (an MLP or LeNet-5 on the embedded stand-ins,
-the paper's ResNet-56 on CIFAR-10 and ResNet-20 on cluttered MNIST); ``lenet``: LeNet-5 on the
-28x28, 32x32 or 60x60 (cluttered MNIST) images of the real data (the real profile, on a CPU)."""
+_MLP = ("mlp", {"hidden": (256,), "feature_dim": 128})
+_LENET, _RESNET20 = ("lenet5", {}), ("cifar_resnet", {"depth": 20})
+_COLOUR = ("cifar10", "cifar10_jpeg", "occluded_cifar", "occluded_cifar10_jpeg")
 _CLUTTERED_MNIST = ("cluttered_mnist", "cluttered_mnist10k")
+MODELS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+    "default": {
+        "digits": _MLP,
+        "occluded_digits": _MLP,
+        "cluttered_digits": _LENET,
+        **dict.fromkeys(_CLUTTERED_MNIST, _RESNET20),
+        **dict.fromkeys(_COLOUR, ("cifar_resnet", {"depth": 56})),
+    },
+    "lenet": {
+        "cluttered_digits": _LENET,
+        **dict.fromkeys(_CLUTTERED_MNIST, ("lenet5", {"image_size": 60})),  # the 60x60 canvas of §5.3.2
+        **dict.fromkeys(_COLOUR, _LENET),
+    },
+}
+"""Per network and dataset, ``(models.create name, options)``: ``default``, the chapter's network for the
+data (an MLP ``in-256-128-K`` or LeNet-5 on the embedded stand-ins, the paper's ResNet-56 on CIFAR-10 and
+ResNet-20 on cluttered MNIST); ``lenet``, LeNet-5 on the 28x28, 32x32 or 60x60 (cluttered MNIST) images of
+the real data (the real profile, on a CPU)."""
+NETWORKS = tuple(MODELS)
+"""The networks of :data:`MODELS`."""
+GRADCAM_LAYERS = {"mlp": None, "lenet5": "conv2", "cifar_resnet": "stages.2"}
+"""The module Grad-CAM reads for each architecture (none for an MLP): LeNet-5's last convolution,
+a ResNet's last stage."""
 
 
-def make_model(dataset: str, n_classes: int = 10, network: str = "default") -> tuple[nn.Module, nn.Module | None]:
-    """The network of ``dataset`` and its Grad-CAM layer (``None`` for MLPs); see :data:`NETWORKS`."""
+def make_model(
+    dataset: str, input_shape: tuple[int, ...], n_classes: int = 10, network: str = "default"
+) -> tuple[nn.Module, nn.Module | None]:
+    """The network of ``dataset`` (:data:`MODELS`) for inputs of ``input_shape`` (one image's) and its
+    Grad-CAM layer (:data:`GRADCAM_LAYERS`)."""
     from .. import models as c2f_models
 
-    check_choice("network", network, NETWORKS)
-    if network == "lenet":
-        if dataset in ("digits", "occluded_digits"):
-            raise ValueError(f"Expected 28x28 or 32x32 images for network='lenet', got dataset={dataset!r}")
-        size = 60 if dataset in _CLUTTERED_MNIST else 32  # the 60x60 canvas of §5.3.2
-        model = c2f_models.LeNet5(n_classes, in_channels=3 if "cifar" in dataset else 1, image_size=size)
-        return model, model.conv2
-    if dataset in ("digits", "occluded_digits"):
-        return c2f_models.MLP(
-            64 if dataset == "digits" else 3 * 16 * 16, n_classes, hidden=(256,), feature_dim=128
-        ), None
-    if dataset == "cluttered_digits":
-        model = c2f_models.LeNet5(n_classes, in_channels=1)
-        return model, model.conv2
-    model = (
-        c2f_models.cifar_resnet(20, n_classes, in_channels=1)
-        if dataset in _CLUTTERED_MNIST
-        else c2f_models.cifar_resnet(56, n_classes)
-    )
-    return model, model.stages[-1]
+    models = MODELS[check_choice("network", network, NETWORKS)]
+    if dataset not in models:
+        raise ValueError(f"Expected `dataset` among {sorted(models)} for network={network!r}, got {dataset!r}")
+    name, options = models[dataset]
+    model = c2f_models.create(name, n_classes=n_classes, input_shape=input_shape, **options)
+    layer = GRADCAM_LAYERS[name]
+    return model, None if layer is None else model.get_submodule(layer)
 
 
 @dataclass(frozen=True)
@@ -111,7 +134,7 @@ class _Training(Experiment):
         from .. import train as c2f_train
 
         c2f_train.seed_everything(self.seed)
-        model, layer = make_model(self.dataset, train.n_classes(), self.network)
+        model, layer = make_model(self.dataset, tuple(train.x.shape[1:]), train.n_classes(), self.network)
         transform = c2f_train.crop_flip() if self.augment and train.x.shape[1] == 3 else None
         c2f_train.fit(model, (train.x, train.fine), criterion, self.train_config(), transform=transform)
         return model, layer

@@ -65,6 +65,7 @@ __all__ = [
     "COMPRESS_CHECKS",
     "LEAVES_IDENTITY",
     "MAJORITY",
+    "NETWORKS",
     "PAPER_D",
     "RESNET_LAYERS",
     "TARGET",
@@ -167,39 +168,49 @@ def _accuracy(model: nn.Module, data: c2f_data.LabeledData, device: torch.device
     )
 
 
-def make_model(kind: str, dataset: str = "digits") -> nn.Module:
-    """The chapter's networks trained from scratch.
+_MLPS = {"source": (5, (128, 128), 64), "teacher": (10, (256, 256), 128), "M": (10, (64,), 128), "S": (10, (32,), 32)}
+_COLOUR = (3, 32, 32)
+NETWORKS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+    **{
+        dataset: {
+            kind: ("mlp", {"n_classes": k, "input_shape": (n_in,), "hidden": h, "feature_dim": f, "activation": "tanh"})
+            for kind, (k, h, f) in _MLPS.items()
+        }
+        for dataset, n_in in DIGIT_INPUTS.items()
+    },
+    "cifar10": {
+        kind: ("cifar_resnet", {"n_classes": 10, "input_shape": _COLOUR, "depth": depth, "width": width})
+        for kind, (depth, width) in CIFAR_NETWORKS.items()
+    },
+    CNN_DATA: {
+        "teacher": ("cifar_resnet", {"n_classes": 10, "input_shape": _COLOUR, "depth": 8}),
+        **{
+            kind: ("lenet5", {"n_classes": k, "input_shape": _COLOUR, "feature_dim": f})
+            for kind, (k, f) in CNN_NETWORKS.items()
+        },
+    },
+}
+"""The chapter's networks trained from scratch, ``dataset -> kind -> (models.create name, options)``.
 
-    ``dataset="digits"``: MLPs (tanh), ``"source"`` ``64-128-128-64`` (5 classes), ``"teacher"``
-    ``64-256-256-128``, students ``"M"`` ``64-64-128`` (the teacher's feature width) and ``"S"``
-    ``64-32-32`` (10 classes); ``"mnist10k"``: the same MLPs on 784 pixels.
-    ``dataset="cifar10"``: the CIFAR ResNets of ``CIFAR_NETWORKS``
-    (teacher ResNet-110 and student ResNet-56, 64 features; student ResNet-56-Slim, 32).
-    ``dataset="cifar10_jpeg"``: colour LeNet-5s of ``CNN_NETWORKS`` (source, 84 features;
-    students ``"M"``, 64, and ``"S"``, 32) and a ResNet-8 teacher (16/32/64 channels, 64 features).
-    """
+``"digits"``: MLPs (tanh), ``"source"`` ``64-128-128-64`` (5 classes), ``"teacher"``
+``64-256-256-128``, students ``"M"`` ``64-64-128`` (the teacher's feature width) and ``"S"``
+``64-32-32`` (10 classes); ``"mnist10k"``: the same MLPs on 784 pixels.
+``"cifar10"``: the CIFAR ResNets of ``CIFAR_NETWORKS``
+(teacher ResNet-110 and student ResNet-56, 64 features; student ResNet-56-Slim, 32).
+``"cifar10_jpeg"``: colour LeNet-5s of ``CNN_NETWORKS`` (source, 84 features;
+students ``"M"``, 64, and ``"S"``, 32) and a ResNet-8 teacher (16/32/64 channels, 64 features)."""
+
+
+def make_model(kind: str, dataset: str = "digits") -> nn.Module:
+    """The network ``kind`` of ``dataset`` (:data:`NETWORKS`), trained from scratch."""
     from .. import models as c2f_models
 
-    shapes = {"source": ((128, 128), 64, 5), "teacher": ((256, 256), 128, 10), "M": ((64,), 128, 10)}
-    if dataset == CNN_DATA:
-        if kind not in (*CNN_NETWORKS, "teacher"):
-            raise ValueError(f"Expected `kind` in {[*CNN_NETWORKS, 'teacher']} for dataset {CNN_DATA!r}, got {kind!r}")
-        if kind == "teacher":
-            return c2f_models.cifar_resnet(8, 10)
-        n_classes, feature_dim = CNN_NETWORKS[kind]
-        return c2f_models.LeNet5(n_classes, in_channels=3, feature_dim=feature_dim)
-    inputs = DIGIT_INPUTS.get(dataset)
-    if dataset == "cifar10":
-        if kind not in CIFAR_NETWORKS:
-            raise ValueError(f"Expected `kind` in {list(CIFAR_NETWORKS)} for dataset 'cifar10', got {kind!r}")
-        depth, width = CIFAR_NETWORKS[kind]
-        return c2f_models.cifar_resnet(depth, 10, width=width)
-    if inputs is None:
-        raise ValueError(f"Expected `dataset` in {[*TRAINED_SOURCES, 'cifar10']}, got {dataset!r}")
-    if kind not in (*shapes, "S"):
-        raise ValueError(f"Expected `kind` in {[*shapes, 'S']}, got {kind!r}")
-    hidden, feature_dim, n_classes = shapes.get(kind, ((32,), 32, 10))
-    return c2f_models.MLP(inputs, n_classes, hidden=hidden, feature_dim=feature_dim, activation="tanh")
+    if dataset not in NETWORKS:
+        raise ValueError(f"Expected `dataset` in {list(NETWORKS)}, got {dataset!r}")
+    if kind not in NETWORKS[dataset]:
+        raise ValueError(f"Expected `kind` in {list(NETWORKS[dataset])} for dataset {dataset!r}, got {kind!r}")
+    name, options = NETWORKS[dataset][kind]
+    return c2f_models.create(name, **options)
 
 
 def imagenet_resnet101(
@@ -243,28 +254,6 @@ def _center_crop(data: c2f_data.LabeledData, size: int) -> c2f_data.LabeledData:
         data.coarse_names,
         data.meta,
     )
-
-
-def _random_crop_flip(size: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Training augmentation of App. A.1.2: a random ``size x size`` crop and a random mirror per image."""
-    import torch
-
-    def transform(x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
-        top = torch.randint(0, h - size + 1, (n,), device=x.device)
-        left = torch.randint(0, w - size + 1, (n,), device=x.device)
-        rows = (top[:, None] + torch.arange(size, device=x.device))[:, None, :, None]
-        cols = (left[:, None] + torch.arange(size, device=x.device))[:, None, None, :]
-        out = x[
-            torch.arange(n, device=x.device)[:, None, None, None],
-            torch.arange(x.shape[1], device=x.device)[None, :, None, None],
-            rows,
-            cols,
-        ]
-        mirror = torch.rand(n, device=x.device) < 0.5
-        return torch.where(mirror[:, None, None, None], out.flip(3), out)
-
-    return transform
 
 
 def _paper_schedule(epochs: int, fractions: Sequence[float]) -> tuple[int, ...]:
@@ -627,7 +616,7 @@ class Finetune(Experiment):
             device=self.device,
         )
         splits = (train, _center_crop(val, CROP), _center_crop(test, CROP))
-        return source, splits, cfg, _random_crop_flip(CROP)
+        return source, splits, cfg, c2f_train.crop_flip(0, True, size=CROP)  # App. A.1.2: random crop and mirror
 
     def penalty(
         self, model: nn.Module, reference: nn.Module

@@ -32,6 +32,7 @@ __all__ = [
     "CHAPTER",
     "CHECKS",
     "MAJORITY",
+    "NETWORKS",
     "RawInputProbe",
     "TrainAndProbe",
     "card",
@@ -48,13 +49,21 @@ DATASETS = ("digits", "mnist10k", "mnist")
 COARSENINGS = ("lt5", "parity")
 
 
-def make_model(dataset: str, n_classes: int, feature_dim: int) -> torch.nn.Module:
-    """The chapter's network: an MLP ``64-128-feature_dim`` on digits, LeNet-5 on MNIST (and its 10k split)."""
+NETWORKS = {
+    "digits": ("mlp", {"hidden": (128,)}),
+    "mnist10k": ("lenet5", {}),
+    "mnist": ("lenet5", {}),
+}
+"""The chapter's network per dataset, ``(models.create name, options)``: an MLP ``64-128-feature_dim``
+on digits, LeNet-5 on MNIST (and its 10k split)."""
+
+
+def make_model(dataset: str, n_classes: int, feature_dim: int, input_shape: tuple[int, ...]) -> torch.nn.Module:
+    """The network of ``dataset`` (:data:`NETWORKS`) for inputs of ``input_shape`` (one image's)."""
     from .. import models as c2f_models
 
-    if dataset == "digits":
-        return c2f_models.MLP(64, n_classes, hidden=(128,), feature_dim=feature_dim)
-    return c2f_models.LeNet5(n_classes, in_channels=1, feature_dim=feature_dim)
+    name, options = NETWORKS[dataset]
+    return c2f_models.create(name, n_classes=n_classes, input_shape=input_shape, feature_dim=feature_dim, **options)
 
 
 def _probe(features_train, fine_train, features_test, fine_test, groups, max_train, seed) -> dict[str, float]:
@@ -113,7 +122,7 @@ class TrainAndProbe(Experiment):
         target = self.coarsening if self.labeling == "coarse" else "fine"
         groups = _fine_to_coarse(train, self.coarsening).numpy()
         c2f_train.seed_everything(self.seed)
-        model = make_model(self.dataset, train.n_classes(target), self.feature_dim)
+        model = make_model(self.dataset, train.n_classes(target), self.feature_dim, tuple(train.x.shape[1:]))
 
         def probe(state: c2f_train.EpochState) -> dict[str, float] | None:
             if state.epoch % self.probe_every and state.epoch != self.epochs:

@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 from .. import report
+from .._checks import check_choice
 from ..experiments import Chapter, Config, Experiment, Grid, param
 from ..runs import RunOutput, results_frame
 from . import register
 
 if TYPE_CHECKING:
-    import torch
     from torch import nn
 
     from .. import data as c2f_data
@@ -43,7 +43,9 @@ __all__ = [
     "CHAPTER",
     "CHECKS",
     "CRITERIA",
+    "LOSSES",
     "MEASUREMENTS",
+    "NETWORKS",
     "STRENGTHS",
     "STRENGTH_NAMES",
     "TIE_MARGIN",
@@ -51,7 +53,6 @@ __all__ = [
     "Train",
     "best_per_measurement",
     "card",
-    "class_separation",
     "coarsening",
     "frame",
     "leaders",
@@ -119,79 +120,57 @@ def coarsening(dataset: str) -> str:
     return _COARSENING[dataset]
 
 
+NETWORKS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+    "mlp": ("mlp", {"hidden": (128,)}, {"feature_dim": "feature_dim"}),
+    "lenet": ("lenet5", {}, {"feature_dim": "feature_dim"}),
+    "resnet20": ("cifar_resnet", {"depth": 20}, {}),
+}
+"""The chapter's networks, ``model -> (models.create name, options, run options)``, the run options
+naming the run's field that sets each: ``mlp`` (one hidden layer of 128 on flat inputs), ``lenet``
+(LeNet-5), ``resnet20`` (the CIFAR ResNet-20, 64 features whatever ``feature_dim``)."""
+LOSSES: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
+    "ce": ("ce", {}, {}),
+    "ls": ("ls", {}, {"label_smoothing": "strength"}),
+    "confidence": ("confidence", {}, {"beta": "strength"}),
+    "fierce": ("fierce", {"n_anchors": 100, "unit": "bits"}, {"lam": "strength"}),
+    "lls": ("lls", {}, {"alpha": "strength"}),
+    "ols": ("ols", {}, {"alpha": "strength"}),
+    "tfkd": ("tfkd", {}, {"alpha": "strength"}),
+}
+"""The criteria, ``criterion -> (losses.create name, options, run options)``: each takes the run's
+``strength`` (:data:`STRENGTH_NAMES`) as its hyperparameter. FIERCE: cross-entropy minus ``strength``
+times the anchor estimate of the feature entropy (in bits, 100 anchors drawn from the seed); LLS,
+online LS and TF-KD_reg with their defaults otherwise."""
+
+
 def make_model(model: str, n_classes: int, input_shape: tuple[int, ...], feature_dim: int) -> nn.Module:
-    """The chapter's networks: ``mlp`` (one hidden layer of 128 on flat inputs), ``lenet``
-    (LeNet-5), ``resnet20`` (the CIFAR ResNet-20, 64 features)."""
+    """The network ``model`` of :data:`NETWORKS` for inputs of ``input_shape``."""
     from .. import models as c2f_models
 
-    if model == "mlp":
-        return c2f_models.MLP(int(np.prod(input_shape)), n_classes, hidden=(128,), feature_dim=feature_dim)
-    if model == "lenet":
-        return c2f_models.LeNet5(n_classes, in_channels=input_shape[0], feature_dim=feature_dim)
-    if model == "resnet20":
-        return c2f_models.cifar_resnet(20, n_classes, in_channels=input_shape[0])
-    raise ValueError(f"Expected `model` in {list(MODELS)}, got {model!r}")
+    name, options, from_run = NETWORKS[check_choice("model", model, NETWORKS)]
+    run = {"feature_dim": feature_dim}
+    return c2f_models.create(
+        name, n_classes=n_classes, input_shape=input_shape, **options, **{k: run[f] for k, f in from_run.items()}
+    )
 
 
 def make_criterion(criterion: str, strength: float, n_classes: int, feature_dim: int, seed: int) -> nn.Module:
-    """The criterion ``criterion`` at its hyperparameter ``strength`` (:data:`STRENGTH_NAMES`).
-
-    FIERCE: cross-entropy minus ``strength`` times the anchor estimate of the feature
-    entropy (in bits, 100 anchors drawn from the seed); LLS, online LS and TF-KD_reg with
-    their defaults otherwise.
-    """
+    """The criterion ``criterion`` of :data:`LOSSES` at its hyperparameter ``strength``
+    (anchors, for FIERCE, drawn from ``seed``)."""
     import torch
-    from torch import nn
 
     from .. import losses as c2f_losses
 
-    if criterion == "ce":
-        return nn.CrossEntropyLoss()
-    if criterion == "ls":
-        return nn.CrossEntropyLoss(label_smoothing=strength)
-    if criterion == "confidence":
-        return c2f_losses.ConfidencePenalty(beta=strength)
-    if criterion == "fierce":
-        generator = torch.Generator().manual_seed(seed)
-        return c2f_losses.FIERCELoss(feature_dim, n_anchors=100, lam=strength, unit="bits", generator=generator)
-    if criterion == "lls":
-        return c2f_losses.LLSLoss(n_classes, alpha=strength)
-    if criterion == "ols":
-        return c2f_losses.OnlineLabelSmoothing(n_classes, alpha=strength)
-    if criterion == "tfkd":
-        return c2f_losses.TFKDReg(n_classes, alpha=strength)
-    raise ValueError(f"Expected `criterion` in {list(CRITERIA)}, got {criterion!r}")
-
-
-def class_separation(features: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> float:
-    r"""Class separation :math:`R^2 = 1 - \bar d_{\text{within}} / \bar d_{\text{total}}`
-    (Kornblith et al. 2021, Eq. 1).
-
-    :math:`\bar d_{\text{within}}` is the mean cosine distance :math:`1 - \cos(x_i, x_j)`
-    over pairs of examples of the same class, averaged over classes; :math:`\bar d_{\text{total}}`
-    the mean over all pairs (:math:`i \ne j` excluded from neither: both means include the
-    zero diagonal, as in the paper's code, which averages whole blocks of the distance
-    matrix). 0: classes as spread as the whole set; 1: every class collapsed to a point.
-    """
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels)
-    if x.ndim != 2 or len(x) < 2:
-        raise ValueError(f"Expected `features` as an (n >= 2, d) array, got shape {x.shape}")
-    if y.shape != (len(x),):
-        raise ValueError(f"Expected `labels` of shape ({len(x)},), got {y.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("Expected finite `features`")
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise ValueError("Expected `features` without all-zero rows (their cosine distance is undefined)")
-    unit = x / norms
-    distance = 1.0 - unit @ unit.T
-    classes = np.unique(y)
-    if len(classes) < 2:
-        raise ValueError(f"Expected at least two classes in `labels`, got {classes.tolist()}")
-    within = np.mean([distance[np.ix_(y == c, y == c)].mean() for c in classes])
-    total = distance.mean()
-    return float(1.0 - within / total)
+    name, options, from_run = LOSSES[check_choice("criterion", criterion, LOSSES)]
+    run = {"strength": strength}
+    return c2f_losses.create(
+        name,
+        n_classes=n_classes,
+        feature_dim=feature_dim,
+        generator=torch.Generator().manual_seed(seed),
+        **options,
+        **{k: run[f] for k, f in from_run.items()},
+    )
 
 
 def _subsample(n: int, at_most: int, seed: int) -> np.ndarray:
@@ -219,7 +198,7 @@ class Train(Experiment):
     stratified on the coarse labels, is the validation split (selection of ``strength``).
     Metrics (:data:`MEASUREMENTS`, test split unless said): ``val_acc``; ``test_acc`` (coarse);
     ``fine_probe_acc`` (logistic regression on training features) and ``fine_knn_acc``; ``separation`` (coarse classes,
-    :func:`class_separation`); ``entropy_anchor`` (bits, 100 uniform anchors) and
+    :func:`~c2f_utils.probes.class_separation`); ``entropy_anchor`` (bits, 100 uniform anchors) and
     ``entropy_knn`` (nats); ``i_xt``, ``i_ty`` (:func:`~c2f_utils.probes.info_plane` of the
     softmax outputs and coarse labels); ``ece`` (15 bins); ``fewshot_acc`` (2-way 5-shot
     nearest class mean on the held-out classes' test features, 15 queries per class; fewer
@@ -306,8 +285,7 @@ class Train(Experiment):
 
         c2f_train.seed_everything(self.seed)
         net = make_model(self.model, n_classes, input_shape, self.feature_dim)
-        dim = 64 if self.model == "resnet20" else self.feature_dim
-        return net, make_criterion(self.criterion, self.strength, n_classes, dim, self.seed)
+        return net, make_criterion(self.criterion, self.strength, n_classes, net.feature_dim, self.seed)
 
     def run(self) -> RunOutput:
         import torch
@@ -328,7 +306,7 @@ class Train(Experiment):
             crit,
             self.train_config(),
             val_data=(val.x, val.labels(coarse)),
-            callbacks=[crit.on_epoch_end] if hasattr(crit, "on_epoch_end") else [],  # online LS: next epoch's targets
+            callbacks=c2f_losses.callbacks(crit),  # online LS: next epoch's targets
             transform=self.augmentation(),
         )
         model = result.model
@@ -355,7 +333,7 @@ class Train(Experiment):
             "test_acc": float((out["test"].logits.argmax(1) == coarse_te).float().mean()),
             "fine_probe_acc": c2f_probes.linear_probe(f_tr, fine_tr, f_te, fine_te, seed=self.seed).test_score,
             "fine_knn_acc": _knn_accuracy(f_tr, fine_tr, f_te, fine_te),
-            "separation": class_separation(f_te, coarse_te.numpy()[te_rows]),
+            "separation": c2f_probes.class_separation(f_te, coarse_te.numpy()[te_rows]),
             "entropy_anchor": float(c2f_probes.anchor_entropy(f_te, anchors, "cosine") / np.log(2)),
             "entropy_knn": c2f_probes.knn_entropy(f_te),
             "i_xt": point.i_xt,
@@ -409,7 +387,8 @@ class Distill(Experiment):
             t_net.to(c2f_train.resolve_device(t.device)), temperature=self.temperature, beta=0.1
         )
         c2f_train.seed_everything(self.seed)
-        student = c2f_models.MLP(int(np.prod(shape)), k, hidden=(self.student_width,), feature_dim=self.student_width)
+        width = self.student_width
+        student = c2f_models.create("mlp", n_classes=k, input_shape=shape, hidden=(width,), feature_dim=width)
         res = c2f_train.fit(
             student,
             (train.x, train.labels(coarse)),

@@ -7,6 +7,8 @@
   paper's Eq. 7, one implementation) and LLS's substitute teacher.
 - :mod:`.transport`: optimal transport between neurons (:class:`OTRegularizer`),
   L2-SP and L2 parameter regularizers.
+- :mod:`.registry`: all of them by name, ``create(name, **options)``, and the ``fit``
+  callbacks a criterion needs (:func:`callbacks`).
 
 A loss that needs the features sets the class attribute ``needs_features = True`` and is
 called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
@@ -15,6 +17,7 @@ called as ``loss(logits, features, target)`` by :func:`c2f_utils.train.fit`.
 from .confidence import ConfidencePenalty
 from .distill import KDLoss, SubstituteTeacherLoss, kd_loss, teacher_objective
 from .fierce import FIERCELoss
+from .registry import available, callbacks, create, register
 from .smoothing import (
     LLS_ABLATIONS,
     LLS_TERMS,
@@ -52,11 +55,15 @@ __all__ = [
     "ProximalPlan",
     "SubstituteTeacherLoss",
     "TFKDReg",
+    "available",
+    "callbacks",
+    "create",
     "ipot",
     "kd_loss",
     "label_smoothing_targets",
     "neuron_cost",
     "proximal_plan",
+    "register",
     "round_to_marginals",
     "soft_cross_entropy",
     "teacher_objective",

@@ -9,7 +9,8 @@
 - :mod:`.information`: exact empirical information planes of a discrete output, the
   label-smoothing optimum's point, the IB-Lagrangian solver, the output mutual information.
 - :mod:`.saliency`: Grad-CAM maps (grad-cam package) and their mass inside a box.
-- :mod:`.geometry`: confusion matrices, class-relation agreement, class-centre distances, t-SNE.
+- :mod:`.geometry`: confusion matrices, class-relation agreement, class-centre distances, class
+  separation, t-SNE.
 - :mod:`.transport`: optimal transport plans between the neurons of two representations,
   and the permutation probe (a permuted copy of a network is at OT cost 0).
 """
@@ -20,6 +21,7 @@ from .fewshot import FewShotResult, few_shot_eval
 from .geometry import (
     Agreement,
     class_centres,
+    class_separation,
     confusion,
     equidistance,
     matrix_agreement,
@@ -75,6 +77,7 @@ __all__ = [
     "box_mass",
     "calibration",
     "class_centres",
+    "class_separation",
     "confusion",
     "empirical_joint",
     "equidistance",

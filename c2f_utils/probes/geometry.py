@@ -35,6 +35,7 @@ from .linear import ArrayLike
 __all__ = [
     "Agreement",
     "class_centres",
+    "class_separation",
     "confusion",
     "equidistance",
     "matrix_agreement",
@@ -227,6 +228,35 @@ def silhouette(features: ArrayLike, labels: ArrayLike, metric: str = "cosine") -
     if len(np.unique(y)) < 2:
         raise ValueError("Expected at least two classes in `labels`")
     return float(silhouette_score(x, y, metric=metric))
+
+
+def class_separation(features: ArrayLike, labels: ArrayLike) -> float:
+    r"""Class separation :math:`R^2 = 1 - \bar d_{\text{within}} / \bar d_{\text{total}}`
+    (Kornblith et al. 2021, Eq. 1).
+
+    :math:`\bar d_{\text{within}}` is the mean cosine distance :math:`1 - \cos(x_i, x_j)`
+    over pairs of examples of the same class, averaged over classes; :math:`\bar d_{\text{total}}`
+    the mean over all pairs (:math:`i \ne j` excluded from neither: both means include the
+    zero diagonal, as in the paper's code, which averages whole blocks of the distance
+    matrix). 0: classes as spread as the whole set; 1: every class collapsed to a point.
+    """
+    x = as_array("features", features, 2).astype(np.float64)  # finite
+    if len(x) < 2:
+        raise ValueError(f"Expected `features` as an (n >= 2, d) array, got shape {x.shape}")
+    y = _labels("labels", labels)
+    if y.shape != (len(x),):
+        raise ValueError(f"Expected `labels` of shape ({len(x)},), got {y.shape}")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("Expected `features` without all-zero rows (their cosine distance is undefined)")
+    unit = x / norms
+    distance = 1.0 - unit @ unit.T
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(f"Expected at least two classes in `labels`, got {classes.tolist()}")
+    within = np.mean([distance[np.ix_(y == c, y == c)].mean() for c in classes])
+    total = distance.mean()
+    return float(1.0 - within / total)
 
 
 def tsne(
