@@ -15,9 +15,7 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
-
-F = TypeVar("F", bound=Callable[..., Any])
+from typing import Any
 
 
 def _suggestion(value: str, known: list[str]) -> str:
@@ -43,14 +41,14 @@ class Registry:
         self.context = context
         self._constructors: dict[str, Callable[..., Any]] = {}
 
-    def register(self, name: str) -> Callable[[F], F]:
+    def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Decorator: register the decorated function under ``name`` (a new name), unchanged."""
         if not isinstance(name, str) or not name:
             raise TypeError(f"Expected `name` to be a non-empty str, got {name!r}")
         if name in self._constructors:
             raise ValueError(f"Expected a new {self.kind} name, got {name!r}, already registered")
 
-        def decorate(constructor: F) -> F:
+        def decorate(constructor: Callable[..., Any]) -> Callable[..., Any]:
             self._constructors[name] = constructor
             return constructor
 
