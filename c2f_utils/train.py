@@ -789,6 +789,7 @@ def fit(
     trained = [("model." + n, p) for n, p in model.named_parameters() if p.requires_grad]
     if isinstance(criterion, nn.Module):
         trained += [("criterion." + n, p) for n, p in criterion.named_parameters() if p.requires_grad]
+    clipped = [p for _, p in trained] if config.grad_clip is not None else None  # listed once, not per step
     autocast, scaler = _autocast(device, config.amp)
     generator = torch.Generator().manual_seed(config.seed)
     loader = _batches(dataset, config, generator, device)
@@ -897,16 +898,16 @@ def fit(
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
-                if config.grad_clip is not None:
+                if clipped is not None:
                     scaler.unscale_(opt)
-                    torch.nn.utils.clip_grad_norm_([p for _, p in trained], config.grad_clip)
+                    torch.nn.utils.clip_grad_norm_(clipped, config.grad_clip)
                 scaler.step(opt)
                 scaler.update()
             else:
                 loss.backward()
                 _check_gradients(trained, epoch)
-                if config.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_([p for _, p in trained], config.grad_clip)
+                if clipped is not None:
+                    torch.nn.utils.clip_grad_norm_(clipped, config.grad_clip)
                 opt.step()
             loss_sum += float(loss.detach()) * len(x)
             if _is_class_labels(y):
