@@ -80,7 +80,10 @@ def test_summary_table_rows() -> None:
 
 
 def test_train_and_probe_records_probe_columns() -> None:
-    run = setting.TrainAndProbe("digits", "coarse", "lt5", 0, 2, 0.05, 64, 8, 2, 0, "cpu")
+    run = setting.TrainAndProbe(
+        dataset="digits", labeling="coarse", coarsening="lt5", seed=0, epochs=2, lr=0.05, batch_size=64,
+        feature_dim=8, probe_every=2, probe_max_train=0, device="cpu",
+    )
     out = run.run()
     hist = out.history
     assert hist.epoch.tolist() == [0, 1, 2]
@@ -101,5 +104,5 @@ def test_raw_input_probe_matches_scikit_learn_on_the_pixels() -> None:
     reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     reference.fit(train.x.flatten(1).numpy(), train.fine.numpy())
     expected = reference.score(test.x.flatten(1).numpy(), test.fine.numpy())
-    got = setting.RawInputProbe("digits", "lt5", 0).run()["fine_probe_acc"]
+    got = setting.RawInputProbe(dataset="digits", coarsening="lt5", probe_max_train=0).run()["fine_probe_acc"]
     assert got == pytest.approx(expected, abs=0.01)

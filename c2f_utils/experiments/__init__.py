@@ -9,6 +9,9 @@ Experiment, Grid, Chapter, Config, param``):
 - :mod:`~c2f_utils.experiments.experiment`: :class:`Experiment`, a frozen dataclass whose fields
   are one run's arguments and whose cached run is keyed by what it declares
   (:mod:`c2f_utils.identity`); :class:`Grid`, an experiment and the fields it is swept over.
+- :mod:`~c2f_utils.experiments.training`: :class:`TrainingRun`, an experiment that trains one
+  network, with the five public parts of its anatomy (data, model, criterion, recipe, probes)
+  and a run that is ``fit`` over exactly these; its :class:`Recipe`.
 - :mod:`~c2f_utils.experiments.configuration`: :class:`Chapter`, its grids per profile and the
   parameters derived from them; :class:`Config`, a chapter configured for a profile and
   overrides, with the plan of its runs.
@@ -19,6 +22,7 @@ Experiment, Grid, Chapter, Config, param``):
 from .configuration import PROFILES, Chapter, Config
 from .experiment import Experiment, Grid
 from .parameters import Parameter, ParamInfo, check_value, param, parse_text, plural, type_adapter
+from .training import Recipe, RunData, TrainingRun
 
 __all__ = [
     "PROFILES",
@@ -28,6 +32,9 @@ __all__ = [
     "Grid",
     "ParamInfo",
     "Parameter",
+    "Recipe",
+    "RunData",
+    "TrainingRun",
     "check_value",
     "param",
     "parse_text",
