@@ -672,7 +672,7 @@ CHAPTER = register(Chapter(
         # anchor, not over the whole grid, and the features (spread of a few units) stay resolved;
         # Table 2 on CIFAR-10 (5 base + 5 novel classes) with LeNet-5 for 10 epochs after a 2-epoch warm-up.
         "real": _profile(
-            (0, 1, 2), "cpu",
+            (0, 1, 2, 3, 4), "cpu",
             age=dict(dataset="utkface", model="cnn", standardize=True, image_size=32, epochs=12, lr=1e-3,
                      batch_size=128, lam=0.3, smoothing=0.1,
                      anchor_count=21, anchor_range=(-10.0, 10.0), tau=1.0, probe_every=3),

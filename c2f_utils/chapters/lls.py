@@ -562,7 +562,7 @@ CHAPTER = register(
                 "mlp_small",
                 6,
                 ("mnist10k", "lenet"),
-                (0, 1, 2),
+                (0, 1, 2, 3, 4),
                 subset=((0, 1, 2, 3, 4), 1.0),
             ),
             "paper": _profile(

@@ -428,7 +428,7 @@ _QUICK_GRIDS = _profile(
 _REAL_GRIDS = _profile(
     ("cifar10_jpeg", "cifar10h", "occluded_cifar10_jpeg", "cluttered_mnist10k"),
     ((0.0, 0.2, 0.4, 0.6, 0.8), (0.5, 2.0), (0.0, 0.8), (0.0, 0.1)),
-    (0, 1, 2),
+    (0, 1, 2, 3, 4),
     **{"epochs": {"plane": 150, "nuisance": 10, "saliency": 10}, "optimizer": "adam", "augment": False},
     **{"batch_size": {"plane": 20, "nuisance": 128, "saliency": 64}, "device": "cpu", "n_train": 200},
     **{"lr": {"plane": 0.002, "nuisance": 0.002, "saliency": 0.005}},
