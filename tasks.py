@@ -105,9 +105,16 @@ def page_fingerprint(source: Path) -> str:
     ``c2f_utils`` except the other chapters' modules, and the chapter's committed results. A
     page that is no chapter's (the "What holds" summary) depends on every chapter and result."""
     package, chapter = ROOT / "c2f_utils", source.stem
-    own = (package / "chapters" / f"{chapter}.py").is_file()
-    mine = ("__init__", chapter)
-    files = [p for p in package.rglob("*.py") if not own or p.parent.name != "chapters" or p.stem in mine]
+    chapters = package / "chapters"
+    own = (chapters / f"{chapter}.py").is_file() or (chapters / chapter / "__init__.py").is_file()
+
+    def others(path: Path) -> bool:  # a module of another chapter (a module or a package of chapters/)
+        rel = path.relative_to(chapters).parts if path.is_relative_to(chapters) else ()
+        return (len(rel) > 1 and rel[0] != chapter) or (
+            len(rel) == 1 and rel[0] not in ("__init__.py", f"{chapter}.py")
+        )
+
+    files = [p for p in package.rglob("*.py") if not own or not others(p)]
     results = ROOT / "results" / chapter if own else ROOT / "results"
     files += [p for p in results.rglob("*") if p.is_file()]
     digest = hashlib.sha256()

@@ -309,6 +309,28 @@ def test_page_fingerprint_follows_the_library_its_chapter_and_its_results(tmp_pa
     assert all(tasks.page_fingerprint(p) != before[p] for p in (alpha, beta))
 
 
+def test_page_fingerprint_of_a_chapter_package_follows_its_modules_only(tmp_path: Path, monkeypatch) -> None:
+    _mini_book(tmp_path)
+    for name in ("alpha", "beta"):  # chapters as packages: experiments + report
+        (tmp_path / "c2f_utils" / "chapters" / f"{name}.py").unlink()
+        for module in ("__init__", "experiments", "report"):
+            path = tmp_path / "c2f_utils" / "chapters" / name / f"{module}.py"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(f"{module} = 1\n")
+    monkeypatch.setattr(tasks, "ROOT", tmp_path)
+    alpha, beta = tmp_path / "book" / "alpha.md", tmp_path / "book" / "beta.md"
+    before = {p: tasks.page_fingerprint(p) for p in (alpha, beta)}
+    (tmp_path / "c2f_utils" / "chapters" / "beta" / "report.py").write_text("report = 2\n")
+    assert tasks.page_fingerprint(alpha) == before[alpha] and tasks.page_fingerprint(beta) != before[beta]
+    before = {p: tasks.page_fingerprint(p) for p in (alpha, beta)}
+    (tmp_path / "c2f_utils" / "chapters" / "__init__.py").write_text("registry = 1\n")
+    assert all(tasks.page_fingerprint(p) != before[p] for p in (alpha, beta))
+    before = {p: tasks.page_fingerprint(p) for p in (alpha, beta)}
+    (tmp_path / "results" / "beta" / "real").mkdir(parents=True)
+    (tmp_path / "results" / "beta" / "real" / "manifest.json").write_text("{}")
+    assert tasks.page_fingerprint(alpha) == before[alpha] and tasks.page_fingerprint(beta) != before[beta]
+
+
 def test_a_changed_chapter_leaves_the_execution_cache(tmp_path: Path, monkeypatch) -> None:
     import nbformat
     from jupyter_cache import get_cache
