@@ -554,20 +554,31 @@ def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _check_gradients(named: list[tuple[str, Tensor]], epoch: int) -> None:
-    """Raise naming the first parameter whose gradient is not finite (one reduction per step).
+def _check_loss(loss: Tensor, epoch: int) -> None:
+    """Raise if the training loss is not finite."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"Non-finite training loss {float(loss.detach())} at epoch {epoch + 1}")
+
+
+def _check_step(loss: Tensor, named: list[tuple[str, Tensor]], epoch: int) -> None:
+    """Raise if the loss is not finite, else naming the first parameter whose gradient is not
+    finite: one reduction and one host synchronisation per step.
 
     A finite loss can still back-propagate NaN or inf (a saturated ``log``, a ``sqrt`` at
     0); the optimiser would then write them into the weights and every later epoch would
-    look normal. The sum of the gradients' norms is finite exactly when every gradient is.
+    look normal. The loss plus the sum of the gradients' norms is finite exactly when the
+    loss and every gradient are.
     """
     grads = [(n, p.grad) for n, p in named if p.grad is not None]
-    if not grads:
-        return
-    total = torch.stack(torch._foreach_norm([g for _, g in grads])).sum()
+    total = loss.detach().double().sum()
+    if grads:
+        total = total + torch.stack(torch._foreach_norm([g for _, g in grads])).double().sum()
     if torch.isfinite(total):
         return
-    bad = next(n for n, g in grads if not bool(torch.isfinite(g).all()))
+    _check_loss(loss, epoch)
+    bad = next((n for n, g in grads if not bool(torch.isfinite(g).all())), None)
+    if bad is None:  # finite gradients whose norm overflows
+        return
     raise FloatingPointError(f"Non-finite gradient of parameter {bad!r} at epoch {epoch + 1} (the loss was finite)")
 
 
@@ -870,7 +881,11 @@ def fit(
         for group, base in zip(opt.param_groups, base_lrs, strict=True):
             group["lr"] = base * factor
         start = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
+        # Summed on the device, read once per epoch: no host synchronisation per step. In float64
+        # (the loss) and int64, the same sums as Python's float and int.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        seen = 0
         for batch, (x, y) in enumerate(loader):
             if max_batches is not None and batch >= max_batches:
                 break
@@ -893,10 +908,9 @@ def fit(
                         loss = loss + regularizer(x, out)
             finally:
                 INPUTS_CHECKED.reset(checked)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"Non-finite training loss {float(loss.detach())} at epoch {epoch + 1}")
             opt.zero_grad(set_to_none=True)
             if scaler is not None:
+                _check_loss(loss, epoch)
                 scaler.scale(loss).backward()
                 if clipped is not None:
                     scaler.unscale_(opt)
@@ -905,21 +919,21 @@ def fit(
                 scaler.update()
             else:
                 loss.backward()
-                _check_gradients(trained, epoch)
+                _check_step(loss, trained, epoch)  # before the step writes anything into the weights
                 if clipped is not None:
                     torch.nn.utils.clip_grad_norm_(clipped, config.grad_clip)
                 opt.step()
-            loss_sum += float(loss.detach()) * len(x)
+            loss_sum += loss.detach().double() * len(x)
             if _is_class_labels(y):
-                correct += int((out.logits.detach().argmax(1) == y).sum())
+                correct += (out.logits.detach().argmax(1) == y).sum()
             seen += len(x)
         row: dict[str, float] = {
             "epoch": epoch + 1,
             "lr": base_lrs[0] * factor,
-            "train_loss": loss_sum / seen,
+            "train_loss": float(loss_sum) / seen,
         }
         if _is_class_labels(y):
-            row["train_acc"] = correct / seen
+            row["train_acc"] = int(correct) / seen
         if val_set is not None:
             row.update(
                 {f"val_{k}": v for k, v in _evaluate(model, val_set, criterion, 512, device, "val_data").items()}
