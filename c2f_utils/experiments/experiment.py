@@ -117,10 +117,14 @@ class Experiment:
         return run_key(self.name, self.params(), self.declaration())
 
     def source_files(self) -> list[Path]:
-        """The source files whose code a run may execute: the experiment's module and the library's
-        computing layers (for the provenance's :func:`~c2f_utils.identity.source_fingerprint`)."""
+        """The source files whose code a run may execute: the experiment's module (every module of
+        its chapter's package) and the library's computing layers (for the provenance's
+        :func:`~c2f_utils.identity.source_fingerprint`)."""
         package = Path(__file__).resolve().parents[1]
-        files = {Path(inspect.getfile(type(self))).resolve()}
+        own = Path(inspect.getfile(type(self))).resolve()
+        files = {own}
+        if own.parent.parent == package / "chapters":  # a chapter package: every module of it
+            files.update(own.parent.glob("*.py"))
         for layer in ("train.py", "models.py", "weights.py", "_checks.py"):
             files.add(package / layer)
         for family in ("data", "losses", "probes"):
