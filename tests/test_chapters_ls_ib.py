@@ -51,7 +51,7 @@ def test_quick_profile_keeps_the_legacy_values_and_plans_no_saliency_run() -> No
 def test_plane_trains_ls_towards_its_optimum_and_rejects_two_criteria() -> None:
     run = ls_ib.Plane(dataset="digits", alpha=0.5, beta=0.0, n_train=0, seed=0, epochs=20, lr=0.01, **RECIPE)
     m = run.run().metrics
-    assert m["n_train"] == len(ls_ib._load("digits", "train"))
+    assert m["n_train"] == len(ls_ib.experiments._load("digits", "train"))
     assert m["train_i_ty"] <= m["train_i_xt"] + 1e-9
     assert m["train_i_xt"] == pytest.approx(m["train_ls_optimum"], abs=0.1)
     assert m["train_h_y"] == pytest.approx(H, abs=0.01)
@@ -63,11 +63,30 @@ def test_plane_trains_ls_towards_its_optimum_and_rejects_two_criteria() -> None:
         ls_ib.Plane(dataset="digits", alpha=0.5, beta=0.0, n_train=-1, seed=0, epochs=1, lr=0.01, **RECIPE)
 
 
+@pytest.mark.parametrize("strengths", [{"alpha": 0.3, "beta": 0.0}, {"alpha": 0.0, "beta": 2.0}])
+def test_plane_run_is_fit_over_its_five_parts(strengths: dict[str, float]) -> None:
+    # The anatomy cells call these parts: what they train is what the cached run trains.
+    from c2f_utils import losses
+    from c2f_utils.train import fit, seed_everything
+
+    run = ls_ib.Plane(dataset="digits", **strengths, n_train=300, seed=1, epochs=2, lr=0.01, **RECIPE)
+    out = run.run().metrics
+    parts = run.data()
+    seed_everything(run.seed)
+    model, criterion = run.model(parts), run.criterion(parts)
+    recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
+    by_hand = fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+    assert run.outcome(parts, by_hand).metrics == out
+    assert isinstance(criterion, losses.ConfidencePenalty) == (run.loss == "cp") == bool(run.beta)
+    assert recipe.options == {} and callbacks == [] and recipe.config.weight_decay == 0.0
+    assert run.gradcam_layer(model) is None  # an MLP: no Grad-CAM layer
+
+
 def test_plane_on_a_subset_fits_it_and_measures_its_plane() -> None:
     # A subset small enough to fit (Assumption 4.3): its plane, its size, and a fit the check accepts.
     run = ls_ib.Plane(dataset="digits", alpha=0.2, beta=0.0, n_train=200, seed=0, epochs=60, lr=0.005, **RECIPE)
     m = run.run().metrics
-    subset = ls_ib.training_subset(ls_ib._load("digits", "train"), 200)
+    subset = ls_ib.training_subset(ls_ib.experiments._load("digits", "train"), 200)
     assert m["n_train"] == 200
     share = np.bincount(subset.fine.numpy(), minlength=10) / 200
     assert m["train_h_y"] == pytest.approx(-(share * np.log(share)).sum(), abs=1e-9)  # the subset's H(Y)
@@ -76,7 +95,7 @@ def test_plane_on_a_subset_fits_it_and_measures_its_plane() -> None:
 
 
 def test_training_subset_is_stratified_fixed_and_complete_at_zero() -> None:
-    full = ls_ib._load("digits", "train")
+    full = ls_ib.experiments._load("digits", "train")
     part = ls_ib.training_subset(full, 300)
     assert len(part) == 300
     counts = np.bincount(part.fine.numpy(), minlength=10)
@@ -93,7 +112,7 @@ def test_training_subset_is_stratified_fixed_and_complete_at_zero() -> None:
 
 
 def test_ib_curve_is_deterministic_and_respects_the_dpi(tmp_path, monkeypatch) -> None:
-    run = ls_ib.IBCurve("annotator_counts", (0.5, 0.0), 30, 0, "cpu")
+    run = ls_ib.IBCurve(dataset="annotator_counts", betas=(0.5, 0.0), steps=30, seed=0, device="cpu")
     out, again = run.run(), run.run()
     a = out.arrays
     assert a["beta"].tolist() == [0.0, 0.5]  # solved in increasing order
@@ -101,22 +120,20 @@ def test_ib_curve_is_deterministic_and_respects_the_dpi(tmp_path, monkeypatch) -
         np.testing.assert_array_equal(a[k], again.arrays[k])  # one run is one replicate
     assert (a["i_ty"] <= a["i_xt"] + 1e-9).all() and (a["i_ty"] <= out.metrics["i_xy"] + 1e-9).all()
     assert a["ls_i_xt"][0] == pytest.approx(out.metrics["i_xy"], abs=1e-9)  # LS at alpha 0: the soft labels
-    other = ls_ib.IBCurve("annotator_counts", (0.5, 0.0), 30, 1, "cpu").run().arrays
+    other = ls_ib.IBCurve(dataset="annotator_counts", betas=(0.5, 0.0), steps=30, seed=1, device="cpu").run().arrays
     assert np.abs(other["i_ty"] - a["i_ty"]).max() < 1e-2  # another start lands close, not on the same bits
     monkeypatch.setenv("C2F_DATA_DIR", str(tmp_path))
     assert ls_ib.resolve_counts_dataset("auto") == "annotator_counts"
     assert ls_ib.resolve_counts_dataset("cifar10h") == "cifar10h"
-    assert (
-        ls_ib.IBCurve("auto", (0.5,), 30, 0, "cpu").key()
-        == ls_ib.IBCurve("annotator_counts", (0.5,), 30, 0, "cpu").key()
-    )
+    solver = {"betas": (0.5,), "steps": 30, "seed": 0, "device": "cpu"}
+    assert ls_ib.IBCurve(dataset="auto", **solver).key() == ls_ib.IBCurve(dataset="annotator_counts", **solver).key()
 
 
 @pytest.mark.realdata
 def test_auto_picks_the_real_cifar10h_counts(shared_data, monkeypatch) -> None:
     monkeypatch.setenv("C2F_DATA_DIR", str(shared_data))
     assert ls_ib.resolve_counts_dataset("auto") == "cifar10h"
-    assert ls_ib.IBCurve("auto", (0.5,), 1, 0, "cpu").params()["dataset"] == "cifar10h"
+    assert ls_ib.IBCurve(dataset="auto", betas=(0.5,), steps=1, seed=0, device="cpu").params()["dataset"] == "cifar10h"
 
 
 @pytest.mark.slow
