@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import report
-from .._checks import check_choice
-from ..constants import CIFAR10_CLASSES, CIFAR10_NAMES, LLS_ABLATIONS
-from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..runs import RunOutput, RunResult, results_frame
-from . import register
+from ... import report
+from ..._checks import check_choice
+from ...constants import CIFAR10_CLASSES, CIFAR10_NAMES, LLS_ABLATIONS
+from ...experiments import Chapter, Config, Experiment, Grid, param
+from ...runs import RunOutput, RunResult, results_frame
+from .. import register
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from .. import train as c2f_train
+    from ... import train as c2f_train
 
 __all__ = [
     "CHAPTER", "CLASS_NAMES", "METHODS", "PAPER", "STUDENT_KINDS", "TRIOS", "Distill", "Overhead", "Train",
@@ -128,7 +128,7 @@ ablations: :class:`~c2f_utils.losses.LLSLoss` with the terms of the row, plus
 
 def make_model(name: str, n_classes: int, x_shape: Sequence[int]) -> nn.Module:
     """The network ``name`` of :data:`NETWORKS`; ``x_shape`` is one input's shape ``(C, H, W)``."""
-    from .. import models as c2f_models
+    from ... import models as c2f_models
 
     kind, options = NETWORKS[check_choice("model", name, NETWORKS)]
     return c2f_models.create(kind, n_classes=n_classes, input_shape=x_shape, **options)
@@ -136,7 +136,7 @@ def make_model(name: str, n_classes: int, x_shape: Sequence[int]) -> nn.Module:
 
 def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: float) -> tuple[nn.Module, list]:
     """The criterion of ``method`` (:data:`CRITERIA`) and its ``fit`` callbacks."""
-    from .. import losses as c2f_losses
+    from ... import losses as c2f_losses
 
     kind, options, from_run = CRITERIA[check_choice("method", method, CRITERIA)]
     run = {"alpha": alpha, "weight_decay": weight_decay}
@@ -150,8 +150,8 @@ def _augmentation(dataset: str, augmentation: str = "standard", side: int = 32):
     16 px on CIFAR as DeVries & Taylor, RandAugment 2 ops at
     magnitude 9, Mixup and CutMix with Beta(1, 1)); ``mixer`` is the
     :class:`~c2f_utils.augment.MixedBatches` whose criterion the run must use, or None."""
-    from .. import augment
-    from .. import train as c2f_train
+    from ... import augment
+    from ... import train as c2f_train
 
     if augmentation not in AUGMENTATIONS:
         raise ValueError(f"Expected `augmentation` in {list(AUGMENTATIONS)}, got {augmentation!r}")
@@ -213,7 +213,7 @@ class Train(_Setup):
 
     def train_config(self) -> c2f_train.TrainConfig:
         """The recipe: SGD with momentum 0.9, the schedule, the warm-up if shorter than the run."""
-        from .. import train as c2f_train
+        from ... import train as c2f_train
 
         warmup = self.warmup_epochs if self.epochs > self.warmup_epochs else 0
         names = ("epochs", "batch_size", "lr", "weight_decay", "schedule", "milestones", "seed", "device")
@@ -226,11 +226,11 @@ class Train(_Setup):
         """:meth:`run` with an input ``augmentation`` of :data:`AUGMENTATIONS` (:class:`Variant`)."""
         import torch
 
-        from .. import data as c2f_data
-        from .. import losses as c2f_losses
-        from .. import models as c2f_models
-        from .. import probes as c2f_probes
-        from .. import train as c2f_train
+        from ... import data as c2f_data
+        from ... import losses as c2f_losses
+        from ... import models as c2f_models
+        from ... import probes as c2f_probes
+        from ... import train as c2f_train
 
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
         k, (aug, mixer) = train.n_classes(), _augmentation(self.dataset, augmentation, train.x.shape[-1])
@@ -288,10 +288,10 @@ class Distill(Experiment):
     def run(self) -> RunOutput:
         import torch
 
-        from .. import data as c2f_data
-        from .. import losses as c2f_losses
-        from .. import models as c2f_models
-        from .. import train as c2f_train
+        from ... import data as c2f_data
+        from ... import losses as c2f_losses
+        from ... import models as c2f_models
+        from ... import train as c2f_train
 
         t = self.teacher
         train, test = c2f_data.load(t.dataset, "train"), c2f_data.load(t.dataset, "test")
@@ -384,7 +384,7 @@ class Subset(Experiment):
         labels it is judged on, and the number of classes."""
         import torch
 
-        from .. import data as c2f_data
+        from ... import data as c2f_data
 
         train, test = c2f_data.load(self.teacher.dataset, "train"), c2f_data.load(self.teacher.dataset, "test")
         k = train.n_classes()
@@ -401,7 +401,7 @@ class Subset(Experiment):
         LLS-ST: the teacher's Q logits restricted to the first ``n_classes`` classes)."""
         import torch
 
-        from .. import losses as c2f_losses
+        from ... import losses as c2f_losses
 
         t = self.teacher
         if self.method == "LLS-ST":
@@ -410,7 +410,7 @@ class Subset(Experiment):
         return make_criterion(self.method, n_classes, t.alpha, t.weight_decay)
 
     def run(self) -> RunOutput:
-        from .. import train as c2f_train
+        from ... import train as c2f_train
 
         t = self.teacher
         (x, y), test, k = self.data()
@@ -435,9 +435,9 @@ class Overhead(_Setup):
     seed: int = param("seed of the two networks' initialisation", ge=0)
 
     def run(self) -> RunOutput:
-        from .. import data as c2f_data
-        from .. import models as c2f_models
-        from .. import train as c2f_train
+        from ... import data as c2f_data
+        from ... import models as c2f_models
+        from ... import train as c2f_train
 
         train = c2f_data.load(self.dataset, "train")
         k, (aug, _) = train.n_classes(), _augmentation(self.dataset)
@@ -624,7 +624,7 @@ def q_confusion_agreement(results: Sequence[RunResult], permutations: int = 999)
     confusions; as a yardstick, that of the soft confusions of the 1-hot and LLS networks."""
     import torch
 
-    from .. import probes as c2f_probes
+    from ... import probes as c2f_probes
 
     by_key = {(r.params["method"], r.params["seed"]): r for r in results}
     rows = []
@@ -647,7 +647,7 @@ def q_confusion_agreement(results: Sequence[RunResult], permutations: int = 999)
 def geometry_summary(results: Sequence[RunResult], trio: Sequence[str], class_names: Sequence[str]) -> pd.DataFrame:
     """Figures 5-6 measured, per method and seed: equidistance (CV), agreement with 1-hot, and the
     trio ratio, distance of the related pair over their mean distance to the third (< 1: closer)."""
-    from .. import probes as c2f_probes
+    from ... import probes as c2f_probes
 
     a, b, c = (list(class_names).index(name) for name in trio)
     runs = {(r.params["method"], r.params["seed"]): r for r in results if r.params["method"] in TEACHERS}
@@ -727,7 +727,7 @@ def ablation_q_summary(results: Sequence[RunResult]) -> pd.DataFrame:
     run's test confusion (:func:`~c2f_utils.probes.matrix_agreement`)."""
     import torch
 
-    from .. import probes as c2f_probes
+    from ... import probes as c2f_probes
 
     rows = []
     for r in results:
@@ -762,7 +762,7 @@ def plot_q_and_confusion(result: RunResult, class_names: Sequence[str]):
     """Figures 3-4: the learned Q, the test confusion and the soft confusion (diagonals masked)."""
     import torch
 
-    from ..plots import panel_grid
+    from ...plots import panel_grid
 
     q = torch.softmax(torch.as_tensor(result.arrays["q_logits"]), 1).numpy()
     fig, axes = panel_grid(3, panel=(5.0, 4.6))
@@ -778,7 +778,7 @@ def plot_q_and_confusion(result: RunResult, class_names: Sequence[str]):
 def _scatter(ax, feats: np.ndarray, names: np.ndarray, order: Sequence[str], title: str, **kw: Any) -> None:
     import seaborn as sns
 
-    from .. import probes as c2f_probes
+    from ... import probes as c2f_probes
 
     emb, index = c2f_probes.tsne(feats, seed=0, perplexity=min(30.0, (len(feats) - 1) / 3))
     sns.scatterplot(x=emb[:, 0], y=emb[:, 1], hue=names[index], hue_order=list(order), linewidth=0, ax=ax, **kw)
@@ -790,8 +790,8 @@ def plot_geometry(results: Sequence[RunResult], class_names: Sequence[str], trio
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from .. import probes as c2f_probes
-    from ..plots import MAX_WIDTH
+    from ... import probes as c2f_probes
+    from ...plots import MAX_WIDTH
 
     by = {r.params["method"]: r for r in results if r.params["seed"] == seed and r.params["method"] in TEACHERS}
     idx = [list(class_names).index(c) for c in trio]
@@ -815,7 +815,7 @@ def plot_ablation_q(results: Sequence[RunResult], class_names: Sequence[str], se
     that learns one, for ``seed``."""
     import torch
 
-    from ..plots import panel_grid
+    from ...plots import panel_grid
 
     runs = [r for r in results if r.params["seed"] == seed and "q_logits" in r.arrays]
     order = [m for m in LLS_ABLATIONS if any(r.params["method"] == m for r in runs)]
