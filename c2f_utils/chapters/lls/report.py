@@ -64,7 +64,7 @@ def _first_lls(config: Config) -> RunResult:
 
 
 def q_figure(config: Config):
-    """Figures 3-4 from the runs of ``config`` (live or committed): :func:`plot_q_and_confusion`
+    """Figures 3-4 from the runs of ``config`` (live or committed): :func:`~c2f_utils.chapters.lls.plot_q_and_confusion`
     of the first LLS run of the ``main`` grid."""
     return plot_q_and_confusion(_first_lls(config), CLASS_NAMES[config["dataset"]])
 
@@ -93,21 +93,21 @@ def q_summary(config: Config) -> pd.Series:
 
 
 def geometry_figure(config: Config):
-    """Figures 5-6 from the runs of ``config`` (live or committed): :func:`plot_geometry` of the
-    ``main`` grid's first seed, with the dataset's trio (:data:`TRIOS`)."""
+    """Figures 5-6 from the runs of ``config`` (live or committed): :func:`~c2f_utils.chapters.lls.plot_geometry` of the
+    ``main`` grid's first seed, with the dataset's trio (:data:`~c2f_utils.chapters.lls.TRIOS`)."""
     dataset = config["dataset"]
     return plot_geometry(config.results("main"), CLASS_NAMES[dataset], TRIOS[dataset], seed=config["seeds"][0])
 
 
 def fig8_figure(config: Config):
-    """Fig. 8 (App. E) from the runs of ``config``: :func:`plot_geometry` of the ``fig8`` grid's
+    """Fig. 8 (App. E) from the runs of ``config``: :func:`~c2f_utils.chapters.lls.plot_geometry` of the ``fig8`` grid's
     first seed (the dataset of ``fig8.dataset``, the network of ``fig8.model``)."""
     dataset = config["fig8.dataset"] or config["dataset"]
     return plot_geometry(config.results("fig8"), CLASS_NAMES[dataset], TRIOS[dataset], seed=config["seeds"][0])
 
 
 def ablation_q_figure(config: Config):
-    """Fig. 9 (App. H) from the runs of ``config``: :func:`plot_ablation_q` of the ``ablation``
+    """Fig. 9 (App. H) from the runs of ``config``: :func:`~c2f_utils.chapters.lls.plot_ablation_q` of the ``ablation``
     grid's first seed."""
     runs = config.results("ablation")
     return plot_ablation_q(runs, CLASS_NAMES[config["dataset"]], seed=min(r.params["seed"] for r in runs))

@@ -89,7 +89,8 @@ class Distill(Experiment):
         return [] if self.kind == "alone" else [self.teacher]
 
     def data(self) -> TrainData:
-        """The teacher run's data (:meth:`Train.data`): the student is trained and tested on it."""
+        """The teacher run's data (:meth:`~c2f_utils.chapters.lls.Train.data`): the student is trained and
+        tested on it."""
         return self.teacher.data()
 
     def criterion(self, data: TrainData) -> tuple[nn.Module, Callable | None]:
@@ -98,11 +99,11 @@ class Distill(Experiment):
         return TEACHING[self.kind](self.teacher, data)
 
     def model(self, data: TrainData) -> nn.Module:
-        """The ``student`` network of :data:`NETWORKS` (built after the seed is set)."""
+        """The ``student`` network of :data:`~c2f_utils.chapters.lls.NETWORKS` (built after the seed is set)."""
         return make_model(self.student, data.n_classes, data.shape)
 
     def recipe(self, data: TrainData) -> Recipe:
-        """The teacher's recipe (:meth:`Train.recipe`): it trains the student too."""
+        """The teacher's recipe (:meth:`~c2f_utils.chapters.lls.Train.recipe`): it trains the student too."""
         return self.teacher.recipe(data)
 
     def run(self) -> RunOutput:
@@ -169,7 +170,7 @@ class Subset(Experiment):
         return (train.x[keep], train.fine[keep]), (test.x[test_keep], test.fine[test_keep]), k
 
     def criterion(self, n_classes: int) -> tuple[nn.Module, list]:
-        """The criterion on ``n_classes`` classes and its callbacks (:func:`make_criterion`;
+        """The criterion on ``n_classes`` classes and its callbacks (:func:`~c2f_utils.chapters.lls.make_criterion`;
         LLS-ST: the teacher's Q logits restricted to the first ``n_classes`` classes)."""
         import torch
 

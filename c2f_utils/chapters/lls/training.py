@@ -37,7 +37,7 @@ MODELS = ("mlp", "lenet", "resnet18", "resnet20")
 class TrainData:
     """The data of one :class:`Train` run: the pair the network is fit on (``train``: images and
     fine labels), both labeled splits, and the ``transform`` and ``mixer`` of its input
-    augmentation (:func:`~c2f_utils.augment.MixedBatches` for Mixup and CutMix, else None).
+    augmentation (:class:`~c2f_utils.augment.MixedBatches` for Mixup and CutMix, else None).
     ``criterion`` is the criterion :meth:`Train.criterion` built for it, unmixed: the outcome
     reads its learned Q."""
 
@@ -62,14 +62,14 @@ class TrainData:
 class NetworkName(str):
     """The value of :attr:`Train.model`: the network's name (a ``str``, the run's key and the
     chapter's ``model`` parameter hold it) that, called with the run's :class:`TrainData`, builds
-    that network (:func:`make_model`). It is the run's ``model(data)`` part of
+    that network (:func:`~c2f_utils.chapters.lls.make_model`). It is the run's ``model(data)`` part of
     :class:`~c2f_utils.experiments.TrainingRun`: the chapter's field ``model`` names the network,
     and renaming it would change every run's key."""
 
     __slots__ = ()
 
     def __call__(self, data: TrainData) -> nn.Module:
-        """The network ``self`` of :data:`NETWORKS` for ``data``'s classes and input shape."""
+        """The network ``self`` of :data:`~c2f_utils.chapters.lls.NETWORKS` for ``data``'s classes and input shape."""
         return make_model(str(self), data.n_classes, data.shape)
 
 
@@ -116,8 +116,9 @@ class Train(TrainingRun):
         return c2f_train.TrainConfig(momentum=0.9, warmup_epochs=warmup, **{n: getattr(self, n) for n in names})
 
     def data(self, augmentation: str = "standard") -> TrainData:
-        """Both splits of ``dataset``, with an input ``augmentation`` of :data:`AUGMENTATIONS` on top of
-        the dataset's crops and flips (:class:`Variant`; the run's is ``"standard"``)."""
+        """Both splits of ``dataset``, with an input ``augmentation`` of
+        :data:`~c2f_utils.chapters.lls.AUGMENTATIONS` on top of the dataset's crops and flips
+        (:class:`Variant`; the run's is ``"standard"``)."""
         from ... import data as c2f_data
 
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
@@ -125,8 +126,8 @@ class Train(TrainingRun):
         return TrainData((train.x, train.fine), train, test, transform, mixer)
 
     def criterion(self, data: TrainData) -> nn.Module:
-        """The criterion of ``method`` (:func:`make_criterion`, kept as ``data.criterion``), mixed on
-        the labels of the last mix when the augmentation mixes images."""
+        """The criterion of ``method`` (:func:`~c2f_utils.chapters.lls.make_criterion`, kept as
+        ``data.criterion``), mixed on the labels of the last mix when the augmentation mixes images."""
         crit, _ = make_criterion(self.method, data.n_classes, self.alpha, self.weight_decay)
         data.criterion = crit
         return data.mixer.criterion(crit) if data.mixer is not None else crit
@@ -209,7 +210,7 @@ class Variant(Experiment):
         return self.train().data_needs()
 
     def run(self) -> RunOutput:
-        """:meth:`train`'s parts, its data with :attr:`augmentation`, in the order of its run."""
+        """:meth:`train`'s parts, its data with ``augmentation``, in the order of its run."""
         from ... import train as c2f_train
 
         run = self.train()
