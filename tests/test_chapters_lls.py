@@ -45,9 +45,9 @@ def test_fields_are_validated_before_anything_runs() -> None:
     with pytest.raises(ValueError, match="alpha"):
         base.replace(alpha=1.5)
     with pytest.raises(ValueError, match="kind"):
-        lls.Distill(base, "mlp_small", "KD OLS", 0)
+        lls.Distill(teacher=base, student="mlp_small", kind="KD OLS", seed=0)
     with pytest.raises(TypeError, match="teacher"):
-        lls.Distill("LLS", "mlp_small", "KD LLS", 0)
+        lls.Distill(teacher="LLS", student="mlp_small", kind="KD LLS", seed=0)
     with pytest.raises(ValueError, match="epochs"):
         lls.CHAPTER.configure("quick", epochs=0)
 
@@ -98,6 +98,30 @@ def test_keys_follow_the_declared_components() -> None:
     assert set(distill.teacher.components()) <= set(distill.components())
 
 
+def test_train_run_is_fit_over_its_five_parts() -> None:
+    """A Train run is exactly fit over its public parts (OLS: the criterion's moving targets are its probe)."""
+    from c2f_utils.train import fit, seed_everything
+
+    run = next(r for r in TINY.runs("main") if r.method == "OLS").replace(epochs=2)
+    assert isinstance(run, lls.Train) and run.model == "mlp" and run.params()["model"] == "mlp"
+    out = run.run()
+    parts = run.data()
+    seed_everything(run.seed)
+    model, criterion = run.model(parts), run.criterion(parts)
+    recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
+    assert callbacks == [criterion.on_epoch_end]
+    result = fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+    by_hand = run.outcome(parts, result)
+    assert out.history.drop(columns="time_s").equals(by_hand.history.drop(columns="time_s"))
+    assert out.metrics == by_hand.metrics
+    np.testing.assert_array_equal(out.arrays["soft_confusion"], by_hand.arrays["soft_confusion"])
+    # a mixed criterion (Mixup) keeps the callbacks of the criterion it mixes; LLS learns Q by gradient
+    mixed = run.data("mixup")
+    assert run.probes(mixed, run.criterion(mixed)) == [mixed.criterion.on_epoch_end]
+    lls_run = run.replace(method="LLS")
+    assert lls_run.probes(parts, lls_run.criterion(parts)) == [] and isinstance(parts.criterion, LLSLoss)
+
+
 def test_tiny_runs_store_what_the_chapter_reads() -> None:
     run = next(r for r in TINY.runs("main") if r.method == "LLS")
     out = run.run()
@@ -116,7 +140,10 @@ def test_tiny_runs_store_what_the_chapter_reads() -> None:
 
 
 def test_overhead_run_counts_the_q_parameters() -> None:
-    m = lls.Overhead("digits", "mlp", 0.1, 0.1, 512, "cpu", 1, 0).run().metrics
+    overhead = lls.Overhead(
+        dataset="digits", model="mlp", alpha=0.1, lr=0.1, batch_size=512, device="cpu", epochs=1, seed=0
+    )
+    m = overhead.run().metrics
     assert m["params_LLS"] - m["params_LS"] == 100
     assert m["epoch_s_LS"] > 0 and m["epoch_s_LLS"] > 0
     table = lls.overhead_table(RunResult("x", {}, m, None, {}, {}, None, True))
