@@ -215,6 +215,7 @@ API_PAGES = {
             "report",
             "sweep",
             "run",
+            "execute",
             "cli",
             "train",
             "augment",

@@ -131,11 +131,11 @@ def test_each_set_of_overrides_has_its_own_output_folder(tmp_path: Path, monkeyp
     assert run.overrides_tag({}) == "" and run.overrides_tag(None) == ""
     a, b = run.overrides_tag({"epochs": 2, "seeds": (0, 1)}), run.overrides_tag({"seeds": (0, 1), "epochs": 2})
     assert a == b and len(a) == 8 and a != run.overrides_tag({"epochs": 3, "seeds": (0, 1)})
-    assert run._output_folder(None, "setting", "quick") == Path("c2f_runs/setting-quick")
-    assert run._output_folder(None, "setting", "quick", {"epochs": 2, "seeds": (0, 1)}) == Path(
+    assert run.output_folder(None, "setting", "quick") == Path("c2f_runs/setting-quick")
+    assert run.output_folder(None, "setting", "quick", {"epochs": 2, "seeds": (0, 1)}) == Path(
         f"c2f_runs/setting-quick-{a}"
     )
-    assert run._output_folder(tmp_path / "mine", "setting", "quick", {"epochs": 2}) == tmp_path / "mine"
+    assert run.output_folder(tmp_path / "mine", "setting", "quick", {"epochs": 2}) == tmp_path / "mine"
 
 
 def test_run_chapter_rejects_bad_parameters_without_executing(tmp_path: Path) -> None:

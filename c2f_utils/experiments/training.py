@@ -6,8 +6,8 @@ of :func:`c2f_utils.train.fit` over five parts, each a public method the noteboo
 ======================  ==========================================================
 ``data()``              the run's data (:class:`RunData`: its ``train`` split and
                         whatever the other parts read: test split, class names...)
-``model(data)``         the network, built after the seed is set
-``criterion(data)``     the training criterion (an ``nn.Module``)
+``network(data)``       the network, built after the seed is set
+``loss(data)``          the training criterion (an ``nn.Module``)
 ``recipe(data)``        how :func:`~c2f_utils.train.fit` trains (:class:`Recipe`: a
                         :class:`~c2f_utils.train.TrainConfig` and fit's options)
 ``probes(data, crit)``  the per-epoch callbacks: the chapter's probes and the
@@ -18,13 +18,18 @@ of :func:`c2f_utils.train.fit` over five parts, each a public method the noteboo
 
     data = self.data()
     seed_everything(self.seed)
-    model, criterion = self.model(data), self.criterion(data)
+    model, criterion = self.network(data), self.loss(data)
     recipe, callbacks = self.recipe(data), self.probes(data, criterion)
     result = fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
     return self.outcome(data, result)
 
 and a chapter's *anatomy of one run* cell calls the same parts on ``run.replace(epochs=...)``
 (overriding only the number of epochs), so what the reader sees is what the cached run executes.
+The parts that build the network and the criterion are named ``network`` and ``loss``, not
+``model`` and ``criterion``: those are fields of several chapters' runs (the network's and the
+criterion's names, ``-p model resnet18``, ``-p criteria ce,ls``), in their run keys, and a
+method cannot share a field's name.
+
 The five fields every training run has (``seed``, ``epochs``, ``lr``, ``batch_size``, ``device``)
 are declared here once, with one help text each, and are keyword-only (a subclass's own fields
 keep their order).
@@ -76,7 +81,7 @@ class Recipe:
 @dataclass(frozen=True, kw_only=True)
 class TrainingRun(Experiment):
     """An experiment that trains one network with :func:`~c2f_utils.train.fit`: the five parts of
-    its anatomy (:meth:`data`, :meth:`model`, :meth:`criterion`, :meth:`recipe`, :meth:`probes`),
+    its anatomy (:meth:`data`, :meth:`network`, :meth:`loss`, :meth:`recipe`, :meth:`probes`),
     :meth:`outcome` of the trained network, and :meth:`run` over exactly these."""
 
     seed: int = param("training seed (initialisation, batch order, and the run's other draws)", ge=0)
@@ -89,13 +94,13 @@ class TrainingRun(Experiment):
         """The run's data; its ``train`` split is what the network is fit on."""
         raise NotImplementedError(f"{type(self).__name__} does not implement data()")
 
-    def model(self, data: RunData) -> nn.Module:
+    def network(self, data: RunData) -> nn.Module:
         """The network to train (called after :func:`~c2f_utils.train.seed_everything`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement model()")
+        raise NotImplementedError(f"{type(self).__name__} does not implement network()")
 
-    def criterion(self, data: RunData) -> nn.Module:
+    def loss(self, data: RunData) -> nn.Module:
         """The training criterion (:func:`c2f_utils.losses.create`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement criterion()")
+        raise NotImplementedError(f"{type(self).__name__} does not implement loss()")
 
     def recipe(self, data: RunData) -> Recipe:
         """The :class:`Recipe`: optimizer, schedule and :func:`~c2f_utils.train.fit`'s options."""
@@ -122,7 +127,7 @@ class TrainingRun(Experiment):
 
         data = self.data()
         seed_everything(self.seed)
-        model, criterion = self.model(data), self.criterion(data)
+        model, criterion = self.network(data), self.loss(data)
         recipe, callbacks = self.recipe(data), self.probes(data, criterion)
         result = fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
         return self.outcome(data, result)

@@ -52,7 +52,7 @@ from .tables import (
     q_confusion_agreement,
     subset_table,
 )
-from .training import NetworkName, Overhead, Train, TrainData, Variant
+from .training import Overhead, Train, TrainData, Variant
 
 __all__ = [
     "AUGMENTATIONS",
@@ -70,7 +70,6 @@ __all__ = [
     "TEACHING",
     "TRIOS",
     "Distill",
-    "NetworkName",
     "Overhead",
     "Subset",
     "Train",

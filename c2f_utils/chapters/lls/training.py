@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ... import data as c2f_data
     from ... import train as c2f_train
 
-__all__ = ["NetworkName", "Overhead", "Train", "TrainData", "Variant"]
+__all__ = ["Overhead", "Train", "TrainData", "Variant"]
 
 DATASETS = ("digits", "mnist10k", *CIFAR10_NAMES)
 MODELS = ("mlp", "lenet", "resnet18", "resnet20")
@@ -59,28 +59,14 @@ class TrainData:
         return tuple(self.train_split.x.shape[1:])
 
 
-class NetworkName(str):
-    """The value of :attr:`Train.model`: the network's name (a ``str``, the run's key and the
-    chapter's ``model`` parameter hold it) that, called with the run's :class:`TrainData`, builds
-    that network (:func:`~c2f_utils.chapters.lls.make_model`). It is the run's ``model(data)`` part of
-    :class:`~c2f_utils.experiments.TrainingRun`: the chapter's field ``model`` names the network,
-    and renaming it would change every run's key."""
-
-    __slots__ = ()
-
-    def __call__(self, data: TrainData) -> nn.Module:
-        """The network ``self`` of :data:`~c2f_utils.chapters.lls.NETWORKS` for ``data``'s classes and input shape."""
-        return make_model(str(self), data.n_classes, data.shape)
-
-
 @dataclass(frozen=True)
 class Train(TrainingRun):
     """Train ``model`` on ``dataset`` with ``method``. Arrays: test ``confusion`` and ``soft_confusion``
     (rows: true class), training-feature class ``centres``, a seeded subset of test features, ``q_logits``
     (LLS variants) and the weights ``state/*`` (teacher methods).
 
-    Its parts: :meth:`data`, ``model(data)`` (the field's :class:`NetworkName` builds the network),
-    :meth:`criterion`, :meth:`recipe`, :meth:`probes`; :meth:`outcome` measures the trained network."""
+    Its parts: :meth:`data`, :meth:`network`, :meth:`loss`, :meth:`recipe`, :meth:`probes`;
+    :meth:`outcome` measures the trained network."""
 
     name: ClassVar[str] = "lls.train"
     uses: ClassVar[tuple[str, ...]] = (
@@ -103,10 +89,6 @@ class Train(TrainingRun):
     weight_decay: float = param("weight decay of the network and (as an L2 term) of Q", ge=0)
     tsne_samples: int = param("test samples kept for t-SNE", ge=2)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "model", NetworkName(self.model))
-
     def train_config(self) -> c2f_train.TrainConfig:
         """SGD with momentum 0.9 (also Q's), the schedule, the warm-up if shorter than the run."""
         from ... import train as c2f_train
@@ -125,7 +107,11 @@ class Train(TrainingRun):
         transform, mixer = _augmentation(self.dataset, augmentation, train.x.shape[-1])
         return TrainData((train.x, train.fine), train, test, transform, mixer)
 
-    def criterion(self, data: TrainData) -> nn.Module:
+    def network(self, data: TrainData) -> nn.Module:
+        """The network ``model`` of :data:`~c2f_utils.chapters.lls.NETWORKS` for ``data``'s classes and input shape."""
+        return make_model(self.model, data.n_classes, data.shape)
+
+    def loss(self, data: TrainData) -> nn.Module:
         """The criterion of ``method`` (:func:`~c2f_utils.chapters.lls.make_criterion`, kept as
         ``data.criterion``), mixed on the labels of the last mix when the augmentation mixes images."""
         crit, _ = make_criterion(self.method, data.n_classes, self.alpha, self.weight_decay)
@@ -216,7 +202,7 @@ class Variant(Experiment):
         run = self.train()
         data = run.data(self.augmentation)
         c2f_train.seed_everything(run.seed)
-        model, criterion = run.model(data), run.criterion(data)
+        model, criterion = run.network(data), run.loss(data)
         recipe, callbacks = run.recipe(data), run.probes(data, criterion)
         result = c2f_train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
         return run.outcome(data, result)
