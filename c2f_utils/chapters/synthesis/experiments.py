@@ -27,17 +27,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import report
-from .._checks import check_choice
-from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..runs import RunOutput, results_frame
-from . import register
+from ... import report
+from ..._checks import check_choice
+from ...experiments import Chapter, Config, Experiment, Grid, param
+from ...runs import RunOutput, results_frame
+from .. import register
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from .. import data as c2f_data
-    from .. import train as c2f_train
+    from ... import data as c2f_data
+    from ... import train as c2f_train
 
 __all__ = [
     "CHAPTER",
@@ -145,7 +145,7 @@ online LS and TF-KD_reg with their defaults otherwise."""
 
 def make_model(model: str, n_classes: int, input_shape: tuple[int, ...], feature_dim: int) -> nn.Module:
     """The network ``model`` of :data:`NETWORKS` for inputs of ``input_shape``."""
-    from .. import models as c2f_models
+    from ... import models as c2f_models
 
     name, options, from_run = NETWORKS[check_choice("model", model, NETWORKS)]
     run = {"feature_dim": feature_dim}
@@ -159,7 +159,7 @@ def make_criterion(criterion: str, strength: float, n_classes: int, feature_dim:
     (anchors, for FIERCE, drawn from ``seed``)."""
     import torch
 
-    from .. import losses as c2f_losses
+    from ... import losses as c2f_losses
 
     name, options, from_run = LOSSES[check_choice("criterion", criterion, LOSSES)]
     run = {"strength": strength}
@@ -248,7 +248,7 @@ class Train(Experiment):
         (the held-out classes' test images)."""
         import torch
 
-        from .. import data as c2f_data
+        from ... import data as c2f_data
 
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
         fine_classes = set(train.fine.unique().tolist())
@@ -268,20 +268,20 @@ class Train(Experiment):
 
     def train_config(self) -> c2f_train.TrainConfig:
         """The recipe every criterion shares."""
-        from .. import train as c2f_train
+        from ... import train as c2f_train
 
         recipe = dict(lr=self.lr, momentum=0.9, schedule="cosine", weight_decay=5e-4, warmup_epochs=self.warmup_epochs)
         return c2f_train.TrainConfig(self.epochs, self.batch_size, seed=self.seed, device=self.device, **recipe)
 
     def augmentation(self):
         """Random crop and flip for CIFAR images, none for the 8x8 digits."""
-        from .. import train as c2f_train
+        from ... import train as c2f_train
 
         return c2f_train.crop_flip(4, True) if self.dataset != "digits" else None
 
     def build(self, n_classes: int, input_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
         """The seeded network and the criterion."""
-        from .. import train as c2f_train
+        from ... import train as c2f_train
 
         c2f_train.seed_everything(self.seed)
         net = make_model(self.model, n_classes, input_shape, self.feature_dim)
@@ -290,10 +290,10 @@ class Train(Experiment):
     def run(self) -> RunOutput:
         import torch
 
-        from .. import losses as c2f_losses
-        from .. import models as c2f_models
-        from .. import probes as c2f_probes
-        from .. import train as c2f_train
+        from ... import losses as c2f_losses
+        from ... import models as c2f_models
+        from ... import probes as c2f_probes
+        from ... import train as c2f_train
 
         parts = self.split()
         train, val, test, held = parts["train"], parts["val"], parts["test"], parts["held_out"]
@@ -372,9 +372,9 @@ class Distill(Experiment):
         return [self.teacher]
 
     def run(self) -> RunOutput:
-        from .. import losses as c2f_losses
-        from .. import models as c2f_models
-        from .. import train as c2f_train
+        from ... import losses as c2f_losses
+        from ... import models as c2f_models
+        from ... import train as c2f_train
 
         t = self.teacher
         parts = t.split()
