@@ -24,8 +24,11 @@ Protocol (:mod:`~c2f_utils.chapters.synthesis.protocol`): :data:`CRITERIA`, :dat
 from .experiments import CHAPTER, STRENGTHS, Distill, SynthesisData, Train
 from .protocol import (
     CRITERIA,
+    DATASETS,
+    LABELS,
     LOSSES,
     MEASUREMENTS,
+    MODELS,
     NETWORKS,
     STRENGTH_NAMES,
     coarsening,
@@ -54,8 +57,11 @@ __all__ = [
     "CHAPTER",
     "CHECKS",
     "CRITERIA",
+    "DATASETS",
+    "LABELS",
     "LOSSES",
     "MEASUREMENTS",
+    "MODELS",
     "NETWORKS",
     "STRENGTHS",
     "STRENGTH_NAMES",
