@@ -10,6 +10,7 @@ import pytest
 import torch
 from scipy import stats
 
+from c2f_utils import train
 from c2f_utils.chapters import synthesis as ch
 
 
@@ -143,3 +144,29 @@ def test_distill_follows_its_teacher_and_trains_a_student() -> None:
     assert (distill.teacher.criterion, distill.teacher.strength, distill.teacher.seed) == ("ls", 0.3, 2)
     assert distill.requires() == [distill.teacher] and distill.teacher.epochs == 1
     assert 0.0 <= distill.run().metrics["student_acc"] <= 1.0
+
+
+def test_train_run_is_fit_over_its_five_parts_then_its_measurements() -> None:
+    run = ch.CHAPTER.configure("quick").runs("train_ols")[0].replace(epochs=2)  # online LS: a criterion's callback
+    out = run.run()
+    data = run.data()
+    train.seed_everything(run.seed)
+    model, criterion = run.network(data), run.loss(data)
+    recipe, callbacks = run.recipe(data), run.probes(data, criterion)
+    assert len(callbacks) == 1 and set(recipe.options) == {"val_data", "transform"}
+    by_hand = train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+    assert out.history.drop(columns="time_s", errors="ignore").equals(
+        by_hand.history.drop(columns="time_s", errors="ignore")
+    )
+    assert run.outcome(data, by_hand).metrics == out.metrics
+
+
+def test_the_criterion_reads_the_network_feature_size_without_spending_a_draw() -> None:
+    run = ch.CHAPTER.configure("quick").runs("train_fierce")[0]
+    data = run.data()
+    torch.manual_seed(0)
+    fierce = run.loss(data)
+    after = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(after, torch.rand(3))
+    assert fierce.anchors.shape == (100, run.feature_dim) == (100, run.network(data).feature_dim)
