@@ -107,7 +107,7 @@ def test_train_run_is_fit_over_its_five_parts() -> None:
     out = run.run()
     parts = run.data()
     seed_everything(run.seed)
-    model, criterion = run.network(parts), run.loss(parts)
+    model, criterion = run.build_model(parts), run.build_criterion(parts)
     recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
     assert callbacks == [criterion.on_epoch_end]
     result = fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
@@ -117,9 +117,9 @@ def test_train_run_is_fit_over_its_five_parts() -> None:
     np.testing.assert_array_equal(out.arrays["soft_confusion"], by_hand.arrays["soft_confusion"])
     # a mixed criterion (Mixup) keeps the callbacks of the criterion it mixes; LLS learns Q by gradient
     mixed = run.data("mixup")
-    assert run.probes(mixed, run.loss(mixed)) == [mixed.criterion.on_epoch_end]
+    assert run.probes(mixed, run.build_criterion(mixed)) == [mixed.criterion.on_epoch_end]
     lls_run = run.replace(method="LLS")
-    assert lls_run.probes(parts, lls_run.loss(parts)) == [] and isinstance(parts.criterion, LLSLoss)
+    assert lls_run.probes(parts, lls_run.build_criterion(parts)) == [] and isinstance(parts.criterion, LLSLoss)
 
 
 def test_tiny_runs_store_what_the_chapter_reads() -> None:
@@ -276,7 +276,7 @@ def test_subset_runs_keep_half_and_reuse_the_teachers_q_on_its_classes() -> None
     assert samples.metrics["n_train"] == full // 2 and "train_acc" in samples.history
     # the criterion of LLS-ST on five classes is the teacher's Q restricted to them
     q = torch.as_tensor(teacher.cached().arrays["q_logits"])
-    target, _ = runs[("classes", "LLS-ST")].loss(5)
+    target, _ = runs[("classes", "LLS-ST")].build_criterion(5)
     torch.testing.assert_close(target.q_logits, q[:5, :5].float())
     (_, y), (_, test_y), k = runs[("classes", "1-hot")].data()
     assert k == 5 and int(y.max()) == 4 and int(test_y.max()) == 4

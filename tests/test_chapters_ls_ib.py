@@ -73,7 +73,7 @@ def test_plane_run_is_fit_over_its_five_parts(strengths: dict[str, float]) -> No
     out = run.run().metrics
     parts = run.data()
     seed_everything(run.seed)
-    model, criterion = run.network(parts), run.loss(parts)
+    model, criterion = run.build_model(parts), run.build_criterion(parts)
     recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
     by_hand = fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
     assert run.outcome(parts, by_hand).metrics == out

@@ -81,8 +81,17 @@ def test_summary_table_rows() -> None:
 
 def test_train_and_probe_records_probe_columns() -> None:
     run = setting.TrainAndProbe(
-        dataset="digits", labeling="coarse", coarsening="lt5", seed=0, epochs=2, lr=0.05, batch_size=64,
-        feature_dim=8, probe_every=2, probe_max_train=0, device="cpu",
+        dataset="digits",
+        labeling="coarse",
+        coarsening="lt5",
+        seed=0,
+        epochs=2,
+        lr=0.05,
+        batch_size=64,
+        feature_dim=8,
+        probe_every=2,
+        probe_max_train=0,
+        device="cpu",
     )
     out = run.run()
     hist = out.history

@@ -30,12 +30,12 @@ class _Tiny(TrainingRun):
         y = (x[:, 0] > 0).long()
         return _Data((x[:64], y[:64]), (x[64:], y[64:]))
 
-    def network(self, data: _Data) -> nn.Module:
+    def build_model(self, data: _Data) -> nn.Module:
         from c2f_utils import models
 
         return models.create("mlp", n_classes=2, input_shape=(5,), hidden=(self.hidden,), feature_dim=4)
 
-    def loss(self, data: _Data) -> nn.Module:
+    def build_criterion(self, data: _Data) -> nn.Module:
         return nn.CrossEntropyLoss()
 
     def recipe(self, data: _Data) -> Recipe:
@@ -55,7 +55,7 @@ def test_run_is_fit_over_the_five_parts() -> None:
     out = run.run()
     parts = run.data()
     train.seed_everything(run.seed)
-    model, criterion = run.network(parts), run.loss(parts)
+    model, criterion = run.build_model(parts), run.build_criterion(parts)
     recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
     by_hand = train.fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
     assert out.history.drop(columns="time_s", errors="ignore").equals(

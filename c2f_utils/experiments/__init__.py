@@ -22,10 +22,11 @@ Experiment, Grid, Chapter, Config, param``):
 from .configuration import PROFILES, Chapter, Config
 from .experiment import Experiment, Grid
 from .parameters import Parameter, ParamInfo, check_value, param, parse_text, plural, type_adapter
-from .training import Recipe, RunData, TrainingRun
+from .training import SEED_HELP, Recipe, RunData, TrainingRun
 
 __all__ = [
     "PROFILES",
+    "SEED_HELP",
     "Chapter",
     "Config",
     "Experiment",

@@ -3,32 +3,32 @@
 A :class:`TrainingRun` is an :class:`~c2f_utils.experiments.Experiment` whose run is one call
 of :func:`c2f_utils.train.fit` over five parts, each a public method the notebook can call:
 
-======================  ==========================================================
-``data()``              the run's data (:class:`RunData`: its ``train`` split and
-                        whatever the other parts read: test split, class names...)
-``network(data)``       the network, built after the seed is set
-``loss(data)``          the training criterion (an ``nn.Module``)
-``recipe(data)``        how :func:`~c2f_utils.train.fit` trains (:class:`Recipe`: a
-                        :class:`~c2f_utils.train.TrainConfig` and fit's options)
-``probes(data, crit)``  the per-epoch callbacks: the chapter's probes and the
-                        criterion's own (:func:`c2f_utils.losses.callbacks`)
-======================  ==========================================================
+=========================  ========================================================
+``data()``                 the run's data (:class:`RunData`: its ``train`` split and
+                           whatever the other parts read: test split, class names...)
+``build_model(data)``      the network, built after the seed is set
+``build_criterion(data)``  the training criterion (an ``nn.Module``)
+``recipe(data)``           how :func:`~c2f_utils.train.fit` trains (:class:`Recipe`: a
+                           :class:`~c2f_utils.train.TrainConfig` and fit's options)
+``probes(data, crit)``     the per-epoch callbacks: the chapter's probes and the
+                           criterion's own (:func:`c2f_utils.losses.callbacks`)
+=========================  ========================================================
 
 :meth:`TrainingRun.run` is exactly::
 
     data = self.data()
     seed_everything(self.seed)
-    model, criterion = self.network(data), self.loss(data)
+    model, criterion = self.build_model(data), self.build_criterion(data)
     recipe, callbacks = self.recipe(data), self.probes(data, criterion)
     result = fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
     return self.outcome(data, result)
 
 and a chapter's *anatomy of one run* cell calls the same parts on ``run.replace(epochs=...)``
 (overriding only the number of epochs), so what the reader sees is what the cached run executes.
-The parts that build the network and the criterion are named ``network`` and ``loss``, not
-``model`` and ``criterion``: those are fields of several chapters' runs (the network's and the
-criterion's names, ``-p model resnet18``, ``-p criteria ce,ls``), in their run keys, and a
-method cannot share a field's name.
+The parts that build the network and the criterion are named ``build_model`` and
+``build_criterion``, not ``model`` and ``criterion``: ``model``, ``criterion``, ``network`` and
+``loss`` are fields of the chapters' runs (the network's and the criterion's names, ``-p model
+resnet18``, ``-p criteria ce,ls``), in their run keys, and a method cannot share a field's name.
 
 The five fields every training run has (``seed``, ``epochs``, ``lr``, ``batch_size``, ``device``)
 are declared here once, with one help text each, and are keyword-only (a subclass's own fields
@@ -50,7 +50,11 @@ if TYPE_CHECKING:
     from ..runs import RunOutput
     from ..train import Callback, TrainConfig, TrainResult
 
-__all__ = ["Recipe", "RunData", "TrainingRun"]
+__all__ = ["SEED_HELP", "Recipe", "RunData", "TrainingRun"]
+
+SEED_HELP = "training seed (initialisation, batch order, and the run's other draws)"
+"""The help text of every run's ``seed``: a run that is no :class:`TrainingRun` but shares the chapter's
+``seeds`` (a student that follows its teacher) declares its own with it."""
 
 
 class RunData(Protocol):
@@ -81,10 +85,10 @@ class Recipe:
 @dataclass(frozen=True, kw_only=True)
 class TrainingRun(Experiment):
     """An experiment that trains one network with :func:`~c2f_utils.train.fit`: the five parts of
-    its anatomy (:meth:`data`, :meth:`network`, :meth:`loss`, :meth:`recipe`, :meth:`probes`),
+    its anatomy (:meth:`data`, :meth:`build_model`, :meth:`build_criterion`, :meth:`recipe`, :meth:`probes`),
     :meth:`outcome` of the trained network, and :meth:`run` over exactly these."""
 
-    seed: int = param("training seed (initialisation, batch order, and the run's other draws)", ge=0)
+    seed: int = param(SEED_HELP, ge=0)
     epochs: int = param("training epochs", ge=1)
     lr: float = param("learning rate of the run's optimizer", gt=0)
     batch_size: int = param("mini-batch size", ge=1)
@@ -94,13 +98,13 @@ class TrainingRun(Experiment):
         """The run's data; its ``train`` split is what the network is fit on."""
         raise NotImplementedError(f"{type(self).__name__} does not implement data()")
 
-    def network(self, data: RunData) -> nn.Module:
+    def build_model(self, data: RunData) -> nn.Module:
         """The network to train (called after :func:`~c2f_utils.train.seed_everything`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement network()")
+        raise NotImplementedError(f"{type(self).__name__} does not implement build_model()")
 
-    def loss(self, data: RunData) -> nn.Module:
+    def build_criterion(self, data: RunData) -> nn.Module:
         """The training criterion (:func:`c2f_utils.losses.create`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement loss()")
+        raise NotImplementedError(f"{type(self).__name__} does not implement build_criterion()")
 
     def recipe(self, data: RunData) -> Recipe:
         """The :class:`Recipe`: optimizer, schedule and :func:`~c2f_utils.train.fit`'s options."""
@@ -127,7 +131,7 @@ class TrainingRun(Experiment):
 
         data = self.data()
         seed_everything(self.seed)
-        model, criterion = self.network(data), self.loss(data)
+        model, criterion = self.build_model(data), self.build_criterion(data)
         recipe, callbacks = self.recipe(data), self.probes(data, criterion)
         result = fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
         return self.outcome(data, result)

@@ -48,7 +48,7 @@ def _by_network(teacher: Train, data: TrainData) -> tuple[nn.Module, Callable]:
     from ... import models as c2f_models
     from ... import train as c2f_train
 
-    net = c2f_models.load_state_arrays(teacher.network(data), teacher.cached().arrays)
+    net = c2f_models.load_state_arrays(teacher.build_model(data), teacher.cached().arrays)
     return c2f_losses.teacher_objective(net.to(c2f_train.resolve_device(teacher.device)), temperature=1.0, beta=0.0)
 
 
@@ -93,12 +93,12 @@ class Distill(Experiment):
         tested on it."""
         return self.teacher.data()
 
-    def loss(self, data: TrainData) -> tuple[nn.Module, Callable | None]:
+    def build_criterion(self, data: TrainData) -> tuple[nn.Module, Callable | None]:
         """The student's criterion and ``fit`` regularizer for ``kind`` (:data:`TEACHING`); a
         teacher is read from its cached run."""
         return TEACHING[self.kind](self.teacher, data)
 
-    def network(self, data: TrainData) -> nn.Module:
+    def build_model(self, data: TrainData) -> nn.Module:
         """The ``student`` network of :data:`~c2f_utils.chapters.lls.NETWORKS` (built after the seed is set)."""
         return make_model(self.student, data.n_classes, data.shape)
 
@@ -110,9 +110,9 @@ class Distill(Experiment):
         from ... import train as c2f_train
 
         data = self.data()
-        crit, regularizer = self.loss(data)  # a teacher network is built before the seed is set
+        crit, regularizer = self.build_criterion(data)  # a teacher network is built before the seed is set
         c2f_train.seed_everything(self.seed)
-        net, recipe = self.network(data), self.recipe(data)
+        net, recipe = self.build_model(data), self.recipe(data)
         res = c2f_train.fit(net, data.train, crit, recipe.config, regularizer=regularizer, **recipe.options)
         test = data.test_split
         acc = c2f_train.evaluate(res.model, (test.x, test.fine), device=self.teacher.device)["acc"]
@@ -169,7 +169,7 @@ class Subset(Experiment):
             keep, test_keep = torch.as_tensor(np.isin(np.arange(len(train)), chosen)), torch.ones(len(test), dtype=bool)
         return (train.x[keep], train.fine[keep]), (test.x[test_keep], test.fine[test_keep]), k
 
-    def loss(self, n_classes: int) -> tuple[nn.Module, list]:
+    def build_criterion(self, n_classes: int) -> tuple[nn.Module, list]:
         """The criterion on ``n_classes`` classes and its callbacks (:func:`~c2f_utils.chapters.lls.make_criterion`;
         LLS-ST: the teacher's Q logits restricted to the first ``n_classes`` classes)."""
         import torch
@@ -189,7 +189,7 @@ class Subset(Experiment):
         (x, y), test, k = self.data()
         c2f_train.seed_everything(self.seed)
         net = make_model(t.model, k, tuple(x.shape[1:]))
-        crit, callbacks = self.loss(k)
+        crit, callbacks = self.build_criterion(k)
         aug, _ = _augmentation(t.dataset)
         cfg = dataclasses.replace(t.train_config(), grad_clip=self.grad_clip or None)
         res = c2f_train.fit(net, (x, y), crit, cfg, callbacks=callbacks, transform=aug)

@@ -65,7 +65,7 @@ class Train(TrainingRun):
     (rows: true class), training-feature class ``centres``, a seeded subset of test features, ``q_logits``
     (LLS variants) and the weights ``state/*`` (teacher methods).
 
-    Its parts: :meth:`data`, :meth:`network`, :meth:`loss`, :meth:`recipe`, :meth:`probes`;
+    Its parts: :meth:`data`, :meth:`build_model`, :meth:`build_criterion`, :meth:`recipe`, :meth:`probes`;
     :meth:`outcome` measures the trained network."""
 
     name: ClassVar[str] = "lls.train"
@@ -107,11 +107,11 @@ class Train(TrainingRun):
         transform, mixer = _augmentation(self.dataset, augmentation, train.x.shape[-1])
         return TrainData((train.x, train.fine), train, test, transform, mixer)
 
-    def network(self, data: TrainData) -> nn.Module:
+    def build_model(self, data: TrainData) -> nn.Module:
         """The network ``model`` of :data:`~c2f_utils.chapters.lls.NETWORKS` for ``data``'s classes and input shape."""
         return make_model(self.model, data.n_classes, data.shape)
 
-    def loss(self, data: TrainData) -> nn.Module:
+    def build_criterion(self, data: TrainData) -> nn.Module:
         """The criterion of ``method`` (:func:`~c2f_utils.chapters.lls.make_criterion`, kept as
         ``data.criterion``), mixed on the labels of the last mix when the augmentation mixes images."""
         crit, _ = make_criterion(self.method, data.n_classes, self.alpha, self.weight_decay)
@@ -202,7 +202,7 @@ class Variant(Experiment):
         run = self.train()
         data = run.data(self.augmentation)
         c2f_train.seed_everything(run.seed)
-        model, criterion = run.network(data), run.loss(data)
+        model, criterion = run.build_model(data), run.build_criterion(data)
         recipe, callbacks = run.recipe(data), run.probes(data, criterion)
         result = c2f_train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
         return run.outcome(data, result)

@@ -140,12 +140,12 @@ class _Training(TrainingRun):
         train = _load(self.dataset, "train")
         return LsIbData((train.x, train.fine), train, _load(self.dataset, "test"))
 
-    def network(self, data: LsIbData) -> nn.Module:
+    def build_model(self, data: LsIbData) -> nn.Module:
         """The network of ``dataset`` and ``network`` (:func:`make_model`) for the training images."""
         train = data.train_split
         return make_model(self.dataset, tuple(train.x.shape[1:]), train.n_classes(), self.network)[0]
 
-    def loss(self, data: LsIbData) -> nn.Module:
+    def build_criterion(self, data: LsIbData) -> nn.Module:
         """Label smoothing ``alpha`` (0: cross-entropy; :data:`LOSSES`)."""
         return _loss("ls", self.alpha)
 
@@ -210,7 +210,7 @@ class Plane(_Training):
         train = training_subset(_load(self.dataset, "train"), self.n_train)
         return LsIbData((train.x, train.fine), train, _load(self.dataset, "test"))
 
-    def loss(self, data: LsIbData) -> nn.Module:
+    def build_criterion(self, data: LsIbData) -> nn.Module:
         """Label smoothing ``alpha``, or the confidence penalty ``beta`` when it is set (:data:`LOSSES`)."""
         return _loss(self.loss, self.beta if self.beta else self.alpha)
 

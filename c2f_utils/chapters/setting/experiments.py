@@ -103,7 +103,7 @@ class TrainAndProbe(TrainingRun):
         groups = _fine_to_coarse(train, self.coarsening).numpy()
         return SettingData((train.x, train.labels(target)), train, test, target, groups)
 
-    def network(self, data: SettingData) -> torch.nn.Module:
+    def build_model(self, data: SettingData) -> torch.nn.Module:
         """The network of ``dataset`` (:data:`NETWORKS`), ``feature_dim`` features."""
         from ... import models as c2f_models
 
@@ -112,7 +112,7 @@ class TrainAndProbe(TrainingRun):
         n_classes = data.train_split.n_classes(data.target)
         return c2f_models.create(name, n_classes=n_classes, input_shape=shape, feature_dim=self.feature_dim, **options)
 
-    def loss(self, data: SettingData) -> torch.nn.Module:
+    def build_criterion(self, data: SettingData) -> torch.nn.Module:
         """Cross-entropy on the labels of ``labeling``."""
         import torch
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ...experiments import Chapter, Experiment, Grid, Recipe, param
+from ...experiments import SEED_HELP, Chapter, Experiment, Grid, Recipe, TrainingRun, param
 from ...runs import RunOutput
 from .. import register
 from .protocol import CRITERIA, DATASETS, MODELS, coarsening, make_criterion, make_model
@@ -57,7 +57,7 @@ class SynthesisData:
 
 
 @dataclass(frozen=True)
-class Train(Experiment):
+class Train(TrainingRun):
     """Train one network on the coarse labels with ``criterion`` at ``strength``, then measure it.
 
     The classes ``held_out`` (fine labels) are removed from training, validation and the
@@ -73,12 +73,8 @@ class Train(Experiment):
     shots and queries where a held-out class has fewer than 20 test images, ``fewshot_shots``).
     The network's weights are stored for :class:`Distill`.
 
-    Its run is the anatomy of a :class:`~c2f_utils.experiments.TrainingRun`: :meth:`data`, then the
-    seed, then :meth:`network`, :meth:`loss`, :meth:`recipe` and :meth:`probes`, ``fit`` over them
-    and :meth:`outcome`. It is not a ``TrainingRun`` subclass: its fields ``model`` and ``criterion``
-    (the network's and the criterion's names, part of every run key and chapter parameters) would
-    hide that class's ``model()`` and ``criterion()``, so the two parts are :meth:`network` and
-    :meth:`loss` here.
+    A :class:`~c2f_utils.experiments.TrainingRun`: its run is ``fit`` over :meth:`data`,
+    :meth:`build_model`, :meth:`build_criterion`, :meth:`recipe` and :meth:`probes`, then :meth:`outcome`.
     """
 
     name: ClassVar[str] = "synthesis.train"
@@ -104,13 +100,8 @@ class Train(Experiment):
     feature_dim: int = param("size of the penultimate layer (mlp, lenet)", ge=2)
     criterion: str = param("training criterion", choices=CRITERIA)
     strength: float = param("the criterion's hyperparameter (see STRENGTH_NAMES)", ge=0)
-    seed: int = param("training seed (initialisation, batches, anchors)", ge=0)
-    epochs: int = param("training epochs", ge=1)
-    lr: float = param("SGD learning rate (momentum 0.9, cosine schedule)", gt=0)
-    batch_size: int = param("mini-batch size", ge=1)
     val_fraction: float = param("share of the training set held out for validation", gt=0, lt=1)
     probe_max: int = param("examples used by the probes, at most (0: all)", ge=0)
-    device: str = param("device to train on", device=True)
     warmup_epochs: int = param(
         "epochs of linear learning-rate warm-up, for every criterion alike (real: 2; without it 3 of 39 LeNet-5 "
         "runs stayed at the majority class)",
@@ -148,12 +139,12 @@ class Train(Experiment):
         n_classes = int(train.labels(coarse).max()) + 1
         return SynthesisData((train.x, train.labels(coarse)), splits, coarse, n_classes, tuple(train.x.shape[1:]))
 
-    def network(self, data: SynthesisData) -> nn.Module:
+    def build_model(self, data: SynthesisData) -> nn.Module:
         """The network ``model`` (:data:`~c2f_utils.chapters.synthesis.protocol.NETWORKS`,
         :func:`~c2f_utils.chapters.synthesis.protocol.make_model`) with ``feature_dim`` features."""
         return make_model(self.model, data.n_classes, data.input_shape, self.feature_dim)
 
-    def loss(self, data: SynthesisData) -> nn.Module:
+    def build_criterion(self, data: SynthesisData) -> nn.Module:
         """The criterion ``criterion`` at ``strength`` (:data:`~c2f_utils.chapters.synthesis.protocol.LOSSES`,
         :func:`~c2f_utils.chapters.synthesis.protocol.make_criterion`; FIERCE's anchors drawn from ``seed``), on the
         network's features (their size read off a copy of the network built under a forked random
@@ -161,7 +152,7 @@ class Train(Experiment):
         import torch
 
         with torch.random.fork_rng(devices=[]):
-            features = self.network(data).feature_dim
+            features = self.build_model(data).feature_dim
         return make_criterion(self.criterion, self.strength, data.n_classes, features, self.seed)
 
     def recipe(self, data: SynthesisData) -> Recipe:
@@ -182,17 +173,6 @@ class Train(Experiment):
         from ... import losses as c2f_losses
 
         return list(c2f_losses.callbacks(criterion))
-
-    def run(self) -> RunOutput:
-        """``fit`` over the five parts (as :meth:`c2f_utils.experiments.TrainingRun.run`), then :meth:`outcome`."""
-        from ... import train as c2f_train
-
-        data = self.data()
-        c2f_train.seed_everything(self.seed)
-        model, criterion = self.network(data), self.loss(data)
-        recipe, callbacks = self.recipe(data), self.probes(data, criterion)
-        result = c2f_train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
-        return self.outcome(data, result)
 
     def outcome(self, data: SynthesisData, result: c2f_train.TrainResult) -> RunOutput:
         """The battery of measurements (:data:`~c2f_utils.chapters.synthesis.protocol.MEASUREMENTS`) on the
@@ -261,7 +241,7 @@ class Distill(Experiment):
     uses: ClassVar[tuple[str, ...]] = (*Train.uses, "losses.distill")  # and the teacher's
     teacher: Train = param("the teacher's run (strength and seed follow this run's)")
     strength: float = param("the criterion's hyperparameter (see STRENGTH_NAMES)", ge=0)
-    seed: int = param("training seed (initialisation, batches, anchors)", ge=0)
+    seed: int = param(SEED_HELP, ge=0)
     student_width: int = param("hidden units of the student MLP", ge=1)
     temperature: float = param("distillation temperature", gt=0)
 
@@ -288,7 +268,7 @@ class Distill(Experiment):
 
         t = self.teacher
         data = t.data()
-        t_net = c2f_models.load_state_arrays(t.network(data), t.cached().arrays)
+        t_net = c2f_models.load_state_arrays(t.build_model(data), t.cached().arrays)
         crit, regularizer = c2f_losses.teacher_objective(
             t_net.to(c2f_train.resolve_device(t.device)), temperature=self.temperature, beta=0.1
         )
