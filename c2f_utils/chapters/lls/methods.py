@@ -35,7 +35,7 @@ __all__ = [
 METHODS = ("1-hot", "LS", "OLS", "TF-KD_reg", "LLS")
 TEACHERS = ("1-hot", "LS", "LLS")
 STUDENT_KINDS = ("alone", "KD 1-hot", "KD LS", "KD LLS", "LLS-ST")
-_TEACHER_OF = {"alone": "1-hot", "KD 1-hot": "1-hot", "KD LS": "LS", "KD LLS": "LLS", "LLS-ST": "LLS"}
+TEACHER_OF = {"alone": "1-hot", "KD 1-hot": "1-hot", "KD LS": "LS", "KD LLS": "LLS", "LLS-ST": "LLS"}
 SUBSET_METHODS = ("1-hot", "LS", "LLS", "LLS-ST")
 """The criteria of Tables 6-7: LLS-ST reuses the Q learned by the full-data LLS run."""
 AUGMENTATIONS = ("standard", "cutout", "mixup", "cutmix", "randaugment")
@@ -126,7 +126,7 @@ def make_criterion(method: str, n_classes: int, alpha: float, weight_decay: floa
     return crit, c2f_losses.callbacks(crit)
 
 
-def _augmentation(dataset: str, augmentation: str = "standard", side: int = 32):
+def input_augmentation(dataset: str, augmentation: str = "standard", side: int = 32):
     """``(transform, mixer)`` for ``fit``: the dataset's crops and flips (CIFAR-10; none on
     digits), then ``augmentation`` (:data:`AUGMENTATIONS`; Cutout of half the image ``side``,
     16 px on CIFAR as DeVries & Taylor, RandAugment 2 ops at

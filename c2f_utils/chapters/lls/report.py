@@ -17,7 +17,7 @@ from ... import report
 from ...experiments import Config
 from ...runs import RunResult, results_frame
 from .figures import plot_ablation_q, plot_geometry, plot_q_and_confusion
-from .methods import _TEACHER_OF, AUGMENTATIONS, CLASS_NAMES, METHODS, PAPER, TRIOS
+from .methods import AUGMENTATIONS, CLASS_NAMES, METHODS, PAPER, TEACHER_OF, TRIOS
 from .tables import (
     ablation_table,
     accuracy_table,
@@ -126,7 +126,7 @@ def _teacher_beats_student(main: Sequence[RunResult]) -> report.Check:
     def rule(run: RunResult) -> str | None:
         if run.params["kind"] == "alone":
             return None
-        key = (_TEACHER_OF[run.params["kind"]], run.params["seed"])
+        key = (TEACHER_OF[run.params["kind"]], run.params["seed"])
         if key not in teachers:
             return f"teacher {key[0]} seed {key[1]} invalid or missing"
         if teachers[key] <= run.metrics["test_acc"]:

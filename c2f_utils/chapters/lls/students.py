@@ -15,7 +15,7 @@ import numpy as np
 
 from ...experiments import Experiment, Recipe, param
 from ...runs import RunOutput
-from .methods import _TEACHER_OF, STUDENT_KINDS, SUBSET_METHODS, _augmentation, make_criterion, make_model
+from .methods import STUDENT_KINDS, SUBSET_METHODS, TEACHER_OF, input_augmentation, make_criterion, make_model
 from .training import Train, TrainData
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class Distill(Experiment):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "teacher", self.teacher.replace(method=_TEACHER_OF[self.kind], seed=self.seed))
+        object.__setattr__(self, "teacher", self.teacher.replace(method=TEACHER_OF[self.kind], seed=self.seed))
 
     def requires(self) -> list[Experiment]:
         return [] if self.kind == "alone" else [self.teacher]
@@ -190,7 +190,7 @@ class Subset(Experiment):
         c2f_train.seed_everything(self.seed)
         net = make_model(t.model, k, tuple(x.shape[1:]))
         crit, callbacks = self.build_criterion(k)
-        aug, _ = _augmentation(t.dataset)
+        aug, _ = input_augmentation(t.dataset)
         cfg = dataclasses.replace(t.train_config(), grad_clip=self.grad_clip or None)
         res = c2f_train.fit(net, (x, y), crit, cfg, callbacks=callbacks, transform=aug)
         acc = c2f_train.evaluate(res.model, test, device=t.device)["acc"]

@@ -18,7 +18,7 @@ import numpy as np
 from ...constants import CIFAR10_NAMES, LLS_ABLATIONS
 from ...experiments import Experiment, Recipe, TrainingRun, param
 from ...runs import RunOutput
-from .methods import AUGMENTATIONS, METHODS, TEACHERS, _augmentation, make_criterion, make_model
+from .methods import AUGMENTATIONS, METHODS, TEACHERS, input_augmentation, make_criterion, make_model
 
 if TYPE_CHECKING:
     import torch
@@ -104,7 +104,7 @@ class Train(TrainingRun):
         from ... import data as c2f_data
 
         train, test = c2f_data.load(self.dataset, "train"), c2f_data.load(self.dataset, "test")
-        transform, mixer = _augmentation(self.dataset, augmentation, train.x.shape[-1])
+        transform, mixer = input_augmentation(self.dataset, augmentation, train.x.shape[-1])
         return TrainData((train.x, train.fine), train, test, transform, mixer)
 
     def build_model(self, data: TrainData) -> nn.Module:
@@ -231,7 +231,7 @@ class Overhead(Experiment):
         from ... import train as c2f_train
 
         train = c2f_data.load(self.dataset, "train")
-        k, (aug, _) = train.n_classes(), _augmentation(self.dataset)
+        k, (aug, _) = train.n_classes(), input_augmentation(self.dataset)
         nets, times = {}, {"LS": [], "LLS": []}
         for name in times:
             c2f_train.seed_everything(self.seed)

@@ -124,7 +124,7 @@ class LsIbData:
 
 
 @dataclass(frozen=True)
-class _Training(TrainingRun):
+class LsIbTraining(TrainingRun):
     """The training recipe shared by the experiments that train a network (``dataset`` is theirs).
 
     Its probes are the base's (the criterion's own callbacks: none for label smoothing and the
@@ -169,7 +169,7 @@ class _Training(TrainingRun):
 
 
 @dataclass(frozen=True)
-class Plane(_Training):
+class Plane(LsIbTraining):
     """Figure 3: train with label smoothing ``alpha`` (Eq. 2-3) or the confidence penalty ``beta``
     (Eq. 10); the exact plane points of the training and test outputs and, for LS, the closed-form
     optimum's I(X;T) (Prop. 4.5).
@@ -336,7 +336,7 @@ class RawNuisanceProbe(Experiment):
 
 
 @dataclass(frozen=True)
-class Nuisance(_Training):
+class Nuisance(LsIbTraining):
     """Figure 6: target accuracy with LS ``alpha``, and a linear probe of the nuisance (the
     occluder's digit) fit on the frozen penultimate features of the training set."""
 
@@ -371,7 +371,7 @@ class Nuisance(_Training):
 
 
 @dataclass(frozen=True)
-class Saliency(_Training):
+class Saliency(LsIbTraining):
     """Figures 7-8: train on cluttered digits with LS ``alpha`` (0: CE); Grad-CAM of the true
     class on every test image; the share of saliency inside the original digit's box. The
     ``n_show`` images drawn (seeded by ``seed``) are kept with their maps and boxes, so that the

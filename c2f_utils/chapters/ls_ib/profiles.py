@@ -11,7 +11,7 @@ from typing import Any
 
 from ...experiments import Chapter, Grid
 from .. import register
-from .experiments import IBCurve, Nuisance, Plane, RawNuisanceProbe, Saliency, _Training
+from .experiments import IBCurve, LsIbTraining, Nuisance, Plane, RawNuisanceProbe, Saliency
 
 __all__ = ["CHAPTER"]
 
@@ -39,7 +39,7 @@ def _profile(
     whole split); ``shared`` the fields every training run shares (optimizer, augment, device).
     """
 
-    def grid(cls: type[_Training], *, gid: str, group: str, sweep: str, **fields: Any) -> Grid:
+    def grid(cls: type[LsIbTraining], *, gid: str, group: str, sweep: str, **fields: Any) -> Grid:
         per_group = {"network": networks[group], "epochs": epochs[group], "batch_size": batch_size[group]}
         per_group["lr"] = lr[group]
         base = cls(dataset=datasets[group], seed=seeds[0], **{sweep: 0.0}, **fields, **shared, **per_group)
