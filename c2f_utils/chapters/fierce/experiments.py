@@ -26,18 +26,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import report
-from .._checks import check_choice
-from ..constants import CIFAR10_NAMES
-from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..runs import RunOutput, RunResult, results_frame
-from . import register
+from ... import report
+from ..._checks import check_choice
+from ...constants import CIFAR10_NAMES
+from ...experiments import Chapter, Config, Experiment, Grid, param
+from ...runs import RunOutput, RunResult, results_frame
+from .. import register
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-    from .. import data as c2f_data
-    from .. import train as c2f_train
+    from ... import data as c2f_data
+    from ... import train as c2f_train
 
 __all__ = [
     "AGE_NETWORKS",
@@ -159,7 +159,7 @@ class _CriterionRun(Experiment):
         """
         import torch
 
-        from .. import losses as c2f_losses
+        from ... import losses as c2f_losses
 
         name, options, from_run = LOSSES[check_choice("kind", kind or self.criterion, LOSSES)]
         dim, own = self._criterion_setting()
@@ -173,7 +173,7 @@ class _CriterionRun(Experiment):
         )
 
     def _adam(self) -> c2f_train.TrainConfig:
-        from .. import train as c2f_train
+        from ... import train as c2f_train
 
         return c2f_train.TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, optimizer="adam", lr=self.lr, seed=self.seed,
@@ -262,8 +262,8 @@ class AgeRun(_CriterionRun):
     def load_data(self) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
         """Training and test images with their continuous targets (synthetic: 2,000 ellipses;
         ``image_folder``: :func:`~c2f_utils.data.folders.image_regression_folder`)."""
-        from .. import data as c2f_data
-        from ..data import folders as c2f_folders
+        from ... import data as c2f_data
+        from ...data import folders as c2f_folders
 
         if self.dataset == "image_folder":
             opts = {
@@ -281,7 +281,7 @@ class AgeRun(_CriterionRun):
 
     def build_model(self, in_shape: tuple[int, ...]) -> nn.Module:
         """The network ``model`` of :data:`AGE_NETWORKS` (two classes) for images of ``in_shape``."""
-        from .. import models as c2f_models
+        from ... import models as c2f_models
 
         name, options = AGE_NETWORKS[self.model]
         return c2f_models.create(name, n_classes=2, input_shape=in_shape, **options)
@@ -302,8 +302,8 @@ class AgeRun(_CriterionRun):
     def run(self) -> RunOutput:
         import torch
 
-        from .. import probes as c2f_probes
-        from .. import train as c2f_train
+        from ... import probes as c2f_probes
+        from ... import train as c2f_train
 
         train, test = self.load_data()
         x_train, x_test = self.inputs(train, test)
@@ -438,8 +438,8 @@ class UnmixingRun(_CriterionRun):
         """Training and test pixels with their abundances (the fine target); real scenes are
         split by whole blocks of the image (the loaders' default); ``mat_file``:
         :func:`~c2f_utils.data.folders.unmixing_file`."""
-        from .. import data as c2f_data
-        from ..data import folders as c2f_folders
+        from ... import data as c2f_data
+        from ...data import folders as c2f_folders
 
         options: dict[str, Any] = {} if self.pixel_order == "auto" else {"pixel_order": self.pixel_order}
         if self.dataset == "mat_file":
@@ -454,7 +454,7 @@ class UnmixingRun(_CriterionRun):
         ``None``) when the scene has no image."""
         import torch
 
-        from .. import data as c2f_data
+        from ... import data as c2f_data
 
         coords = train.meta.get("coordinates")
         if coords is None:
@@ -464,7 +464,7 @@ class UnmixingRun(_CriterionRun):
 
     def build_model(self, bands: int, materials: int) -> nn.Module:
         """The official MLP ``bands-200-400-100-materials``."""
-        from .. import models as c2f_models
+        from ... import models as c2f_models
 
         return c2f_models.create("mlp", n_classes=materials, input_shape=(bands,), hidden=(200, 400), feature_dim=100)
 
@@ -474,8 +474,8 @@ class UnmixingRun(_CriterionRun):
     def run(self) -> RunOutput:
         import torch
 
-        from .. import probes as c2f_probes
-        from .. import train as c2f_train
+        from ... import probes as c2f_probes
+        from ... import train as c2f_train
 
         train, test = self.load_data()
         c2f_train.seed_everything(self.seed)
@@ -565,7 +565,7 @@ class FewShotRun(_CriterionRun):
         Digits: 0-4 base, 5-9 novel (all images). CIFAR-10: training images of classes
         0-4 (airplane ... deer) base, test images of classes 5-9 (dog ... truck) novel.
         """
-        from .. import data as c2f_data
+        from ... import data as c2f_data
 
         if self.dataset == "digits":
             full = c2f_data.load("digits", "all")
@@ -577,7 +577,7 @@ class FewShotRun(_CriterionRun):
 
     def build_model(self, n_base: int) -> nn.Module:
         """The network of the dataset (:data:`FEWSHOT_NETWORKS`) on ``n_base`` base classes."""
-        from .. import models as c2f_models
+        from ... import models as c2f_models
 
         name, options = FEWSHOT_NETWORKS[self.dataset]
         return c2f_models.create(name, n_classes=n_base, **options)
@@ -586,8 +586,8 @@ class FewShotRun(_CriterionRun):
         return {"digits": 128, "cifar10": 84, "cifar10_jpeg": 84}.get(self.dataset, 512), {}
 
     def run(self) -> RunOutput:
-        from .. import probes as c2f_probes
-        from .. import train as c2f_train
+        from ... import probes as c2f_probes
+        from ... import train as c2f_train
 
         base, novel = self.load_data()
         c2f_train.seed_everything(self.seed)
@@ -1054,7 +1054,7 @@ def card(config: Config) -> pd.DataFrame:
 
 def plot_curves(history: pd.DataFrame, which: str, title: str = ""):
     """The columns :data:`CURVES` ``[which]`` over epochs, per criterion (mean and 95% CI over seeds)."""
-    from ..plots import plot_over_epochs
+    from ...plots import plot_over_epochs
 
     panels = CURVES[which]
     titles, ylabels = zip(*panels.values(), strict=True)
@@ -1067,7 +1067,7 @@ def plot_curves(history: pd.DataFrame, which: str, title: str = ""):
 
 def _panels(results: list[RunResult], seed: int, width: float, height: float, **kw: Any):
     """One panel per criterion of ``seed``, in a row of at most three narrowed to the page width."""
-    from ..plots import MAX_WIDTH, panel_grid
+    from ...plots import MAX_WIDTH, panel_grid
 
     chosen = [r for r in results if r.params["seed"] == seed]
     narrow = min(width, MAX_WIDTH / min(len(chosen), 3))
@@ -1095,7 +1095,7 @@ def results_age_features(config: Config):
 
 def plot_reliability(results: list[RunResult], seed: int, n_bins: int = 10):
     """App. A.2, Figure 3: reliability diagrams of the unmixing classifiers (one seed)."""
-    from .. import probes as c2f_probes
+    from ... import probes as c2f_probes
 
     fig, axes, chosen = _panels(results, seed, 3.6, 3.4, sharey=True)
     for ax, r in zip(axes, chosen, strict=True):
