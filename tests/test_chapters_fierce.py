@@ -293,11 +293,13 @@ def test_unmixing_runs_are_valid_only_above_their_majority_with_spread_features(
 
 
 def test_the_unmixing_grid_has_its_own_seeds() -> None:
-    config = fierce.CHAPTER.configure("real")
-    assert config["unmix.seeds"] == [0, 1, 2, 3, 4] and config["seeds"] == [0, 1, 2]
+    config = fierce.CHAPTER.configure("real")  # five seeds each since the real profiles' 5-seed update
+    assert config["unmix.seeds"] == [0, 1, 2, 3, 4] and config["seeds"] == [0, 1, 2, 3, 4]
     assert {r.seed for r in config.runs("unmix")} == {0, 1, 2, 3, 4}
-    assert {r.seed for r in config.runs("age")} == {0, 1, 2}
     assert {r.seed for r in config.runs("lambdas")} == {0}
+    config = fierce.CHAPTER.configure("real", **{"unmix.seeds": [5, 6]})
+    assert {r.seed for r in config.runs("unmix")} == {5, 6}
+    assert {r.seed for r in config.runs("age")} == {0, 1, 2, 3, 4}
 
 
 def test_age_inputs_are_standardised_with_the_training_split_only() -> None:

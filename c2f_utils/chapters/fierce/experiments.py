@@ -85,6 +85,11 @@ class _CriterionRun(TrainingRun):
     own_data: ClassVar[tuple[str, str]] = ("", "")
     """The ``dataset`` value that reads your own files (``image_folder``) and the field naming them."""
 
+    def params(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (:meth:`~c2f_utils.experiments.Experiment.params`), the
+        :class:`NamedPart` fields as their plain names."""
+        return {k: str(v) if isinstance(v, _Name) else v for k, v in super().params().items()}
+
     def data_needs(self) -> list[str]:
         """The registered dataset read (none for your own files: :meth:`check_data` reads them)."""
         return [] if self.dataset == self.own_data[0] else super().data_needs()
