@@ -20,7 +20,7 @@ Report: :func:`frames`, :func:`with_rise`, :func:`table`, :func:`sweep_table`
 """
 
 from .age import AGE_NETWORKS, AgeData, AgeRun
-from .experiments import CRITERIA, LOSSES, NamedPart
+from .experiments import CRITERIA, LOSSES, CriterionRun, NamedPart
 from .fewshot import FEWSHOT_NETWORKS, FewShotData, FewShotRun
 from .figures import (
     CURVES,
@@ -47,10 +47,12 @@ from .report import (
 )
 from .tables import (
     EPOCH_PAIRS,
+    GRID_KINDS,
     RISE_FROM,
     TABLES,
     benchmark_table,
     frames,
+    grid_frames,
     sweep_table,
     table,
     with_epoch_correlations,
@@ -66,6 +68,7 @@ __all__ = [
     "CURVES",
     "EPOCH_PAIRS",
     "FEWSHOT_NETWORKS",
+    "GRID_KINDS",
     "LOSSES",
     "MAJORITY",
     "RISE_FROM",
@@ -74,6 +77,7 @@ __all__ = [
     "VAL_FRACTION",
     "AgeData",
     "AgeRun",
+    "CriterionRun",
     "FewShotData",
     "FewShotRun",
     "NamedPart",
@@ -82,6 +86,7 @@ __all__ = [
     "benchmark_table",
     "card",
     "frames",
+    "grid_frames",
     "plot_age_features",
     "plot_curves",
     "plot_reliability",

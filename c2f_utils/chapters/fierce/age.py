@@ -14,7 +14,7 @@ import numpy as np
 
 from ...experiments import param
 from ...runs import RunOutput
-from .experiments import NamedPart, _CriterionRun
+from .experiments import CriterionRun, NamedPart
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -50,7 +50,7 @@ class AgeData:
 
 
 @dataclass(frozen=True)
-class AgeRun(_CriterionRun):
+class AgeRun(CriterionRun):
     """Train on the median split with a 1-D feature; probe MSE and entropy over epochs (Figure 1).
 
     History columns per probed epoch: ``mse_test`` (OT read-out on test images, beta

@@ -26,7 +26,7 @@ from ...experiments import Recipe, TrainingRun, param
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["CRITERIA", "LOSSES", "NamedPart"]
+__all__ = ["CRITERIA", "LOSSES", "CriterionRun", "NamedPart"]
 
 LOSSES: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "ce": ("ce", {}, {}),
@@ -74,8 +74,11 @@ class NamedPart:
 
 
 @dataclass(frozen=True)
-class _CriterionRun(TrainingRun):
-    """Fields every experiment of the chapter shares: the criterion and its training recipe."""
+class CriterionRun(TrainingRun):
+    """Fields every experiment of the chapter shares: the criterion and its training recipe (Adam).
+
+    The field ``criterion`` names the criterion of :data:`LOSSES`; ``run.criterion(data)`` builds it
+    (:meth:`build_criterion`, :class:`NamedPart`)."""
 
     criterion: str = param("training criterion", choices=CRITERIA)
     lam: float = param("FIERCE weight lambda of the entropy", ge=0)
@@ -148,4 +151,4 @@ class _CriterionRun(TrainingRun):
         return Recipe(config)
 
 
-_CriterionRun.criterion = NamedPart("criterion", "_criterion_part")
+CriterionRun.criterion = NamedPart("criterion", "_criterion_part")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ...constants import CIFAR10_NAMES
 from ...experiments import Recipe, param
 from ...runs import RunOutput
-from .experiments import _CriterionRun
+from .experiments import CriterionRun
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -42,7 +42,7 @@ class FewShotData:
 
 
 @dataclass(frozen=True)
-class FewShotRun(_CriterionRun):
+class FewShotRun(CriterionRun):
     """Train on base classes, then 5-way 1- and 5-shot nearest-class-mean on novel classes (Table 2).
 
     Digits: base classes 0-4 (an MLP 64-256-128), novel classes 5-9 (all five in every

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ...experiments import Config
 from ...runs import RunResult
-from .tables import _KINDS, _grid_frames, sweep_table
+from .tables import GRID_KINDS, grid_frames, sweep_table
 
 __all__ = [
     "CURVES",
@@ -64,7 +64,7 @@ def results_curves(config: Config, gid: str):
     if gid not in ("age", "unmix"):
         raise ValueError(f"Expected `gid` in ['age', 'unmix'], got {gid!r}")
     title = f"{config.profile}: {config[f'{gid}.dataset']}, CE vs LS vs FIERCE"
-    return plot_curves(_grid_frames(config, gid)[1], _KINDS[gid], title)
+    return plot_curves(grid_frames(config, gid)[1], GRID_KINDS[gid], title)
 
 
 def plot_curves(history: pd.DataFrame, which: str, title: str = ""):

@@ -15,7 +15,7 @@ from ... import report
 from ...experiments import Config
 from ...runs import RunResult
 from .experiments import CRITERIA
-from .tables import _KINDS, RISE_FROM, _grid_frames, sweep_table, table
+from .tables import GRID_KINDS, RISE_FROM, grid_frames, sweep_table, table
 
 __all__ = [
     "CHECKS",
@@ -173,13 +173,13 @@ def results_table(config: Config, gid: str, which: str | None = None) -> pd.Data
     ``which``: the :data:`TABLES` entry, by default the grid's own; the unmixing grid also has
     ``"outputs"`` (App. Table 1) and ``"epochs"`` (App. A.4 within each run).
     """
-    if gid not in _KINDS:
-        raise ValueError(f"Expected `gid` in {list(_KINDS)}, got {gid!r}")
-    allowed = (_KINDS[gid], "outputs", "epochs") if gid == "unmix" else (_KINDS[gid],)
-    which = _KINDS[gid] if which is None else which
+    if gid not in GRID_KINDS:
+        raise ValueError(f"Expected `gid` in {list(GRID_KINDS)}, got {gid!r}")
+    allowed = (GRID_KINDS[gid], "outputs", "epochs") if gid == "unmix" else (GRID_KINDS[gid],)
+    which = GRID_KINDS[gid] if which is None else which
     if which not in allowed:
         raise ValueError(f"Expected `which` in {list(allowed)} for grid {gid!r}, got {which!r}")
-    return table(_grid_frames(config, gid)[0], which)
+    return table(grid_frames(config, gid)[0], which)
 
 
 SWEEP_COLUMNS = ("raw_mse_test", "transfer_mse_test", "raw_mse_train_min", "transfer_mse_train_min", "train_acc",
@@ -214,5 +214,5 @@ def results_checks(config: Config, gid: str) -> pd.DataFrame:
 def card(config: Config) -> pd.DataFrame:
     """:func:`scorecard` of the valid runs of ``config`` (live or committed), listing the others."""
     checked = {g: validity(config.results(g), g) for g in ("age", "unmix", "fewshot")}
-    valid = (_grid_frames(config, g, checked[g].valid)[0] for g in ("age", "unmix", "fewshot"))
+    valid = (grid_frames(config, g, checked[g].valid)[0] for g in ("age", "unmix", "fewshot"))
     return scorecard(*valid, config, checked)

@@ -20,10 +20,12 @@ from .experiments import CRITERIA
 
 __all__ = [
     "EPOCH_PAIRS",
+    "GRID_KINDS",
     "RISE_FROM",
     "TABLES",
     "benchmark_table",
     "frames",
+    "grid_frames",
     "sweep_table",
     "table",
     "with_epoch_correlations",
@@ -145,11 +147,16 @@ def benchmark_table(folder: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_KINDS = {"age": "age", "unmix": "unmixing", "fewshot": "fewshot"}
+GRID_KINDS = {"age": "age", "unmix": "unmixing", "fewshot": "fewshot"}
 """The :data:`TABLES` (and :data:`~c2f_utils.chapters.fierce.figures.CURVES`) entry of each grid."""
 
 
-def _grid_frames(config: Config, gid: str, results: list[RunResult] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def grid_frames(config: Config, gid: str, results: list[RunResult] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(metrics, history)`` (:func:`frames`) of grid ``gid`` of ``config`` (or of ``results``, its valid
+    runs), the metrics with the grid's statistics: :func:`with_rise` (``"age"``) or
+    :func:`with_epoch_correlations` (``"unmix"``)."""
+    if gid not in GRID_KINDS:
+        raise ValueError(f"Expected `gid` in {list(GRID_KINDS)}, got {gid!r}")
     results = config.results(gid) if results is None else results
     if not results:  # every run invalid
         return pd.DataFrame(columns=["criterion", "seed"]), pd.DataFrame(columns=["criterion", "seed", "epoch"])

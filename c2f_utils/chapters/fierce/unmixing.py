@@ -16,7 +16,7 @@ import numpy as np
 
 from ...experiments import param
 from ...runs import RunOutput
-from .experiments import _CriterionRun
+from .experiments import CriterionRun
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -43,7 +43,7 @@ class UnmixingData:
 
 
 @dataclass(frozen=True)
-class UnmixingRun(_CriterionRun):
+class UnmixingRun(CriterionRun):
     """MLP ``bands-200-400-100-m`` trained on the dominant material (Table 1 and App. A.1-A.4).
 
     The scene is split by whole contiguous blocks (:func:`~c2f_utils.data.block_split`; real
