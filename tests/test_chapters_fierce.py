@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,8 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from c2f_utils import data
+from c2f_utils import data, train
 from c2f_utils.chapters import fierce
+from c2f_utils.experiments import TrainingRun
 from c2f_utils.losses import FIERCELoss
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
@@ -101,6 +103,45 @@ def test_tiny_runs_produce_finite_metrics() -> None:
     assert np.allclose(unmix.arrays["test_probs"].sum(1), 1, atol=1e-5)
     fs = _quick("fewshot").replace(criterion="ce", epochs=1, anchor_count=20, episodes=50).run()
     assert 0.2 <= fs.metrics["acc_1shot"] <= 1 and fs.metrics["acc_5shot"] >= fs.metrics["acc_1shot"] - 0.05
+
+
+def test_each_run_is_fit_over_its_five_parts() -> None:
+    """Every experiment is a TrainingRun whose run is fit over its five public parts (the notebook's
+    anatomy cells): the same history and metrics when the parts are called by hand."""
+    runs = {
+        "age": _quick("age").replace(criterion="fierce", epochs=2, probe_every=1, anchor_count=20),
+        "unmix": _quick("unmix").replace(criterion="fierce", epochs=2, probe_every=2, anchor_count=20),
+        "fewshot": _quick("fewshot").replace(criterion="ls", epochs=1, episodes=50),
+    }
+    for gid, run in runs.items():
+        assert isinstance(run, TrainingRun), gid
+        out = run.run()
+        parts = run.data()
+        train.seed_everything(run.seed)
+        model, criterion = run.model(parts), run.criterion(parts)
+        recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
+        by_hand = train.fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+        drop = {"columns": "time_s", "errors": "ignore"}
+        assert out.history.drop(**drop).equals(by_hand.history.drop(**drop)), gid
+        assert out.metrics == run.outcome(parts, by_hand).metrics, gid
+
+
+def test_criterion_and_model_fields_read_as_names_and_build_their_parts() -> None:
+    """The fields ``criterion`` (and the age run's ``model``) share their names with the parts of a
+    TrainingRun: read, they are the declared names (plain strings in the parameters, the key, a copy);
+    called with the run's data, they build the criterion and the network."""
+    run = _quick("age").replace(criterion="ls")
+    assert run.criterion == "ls" and run.model == "mlp" and run.criterion in fierce.CRITERIA
+    assert all(type(v) is str for v in (run.params()["criterion"], run.__dict__["criterion"], run.__dict__["model"]))
+    assert type(pickle.loads(pickle.dumps(run)).__dict__["criterion"]) is str
+    assert pickle.loads(pickle.dumps(run)) == run and run.replace(criterion=run.criterion) == run
+    assert run.key() == run.replace(criterion="ce").replace(criterion="ls").key()
+    parts = run.data()
+    assert run.criterion(parts).label_smoothing == 0.1
+    assert isinstance(run.replace(criterion="fierce").criterion(parts), FIERCELoss)
+    assert run.model(parts)(parts.train[0][:3]).features.shape == (3, 1)
+    with pytest.raises(ValueError, match="criterion"):
+        run.replace(criterion="mse")
 
 
 def _history(curves: dict[str, list[list[float]]], epochs: list[int]) -> pd.DataFrame:
@@ -252,11 +293,13 @@ def test_unmixing_runs_are_valid_only_above_their_majority_with_spread_features(
 
 
 def test_the_unmixing_grid_has_its_own_seeds() -> None:
-    config = fierce.CHAPTER.configure("real")
-    assert config["unmix.seeds"] == [0, 1, 2, 3, 4] and config["seeds"] == [0, 1, 2]
+    config = fierce.CHAPTER.configure("real")  # five seeds each since the real profiles' 5-seed update
+    assert config["unmix.seeds"] == [0, 1, 2, 3, 4] and config["seeds"] == [0, 1, 2, 3, 4]
     assert {r.seed for r in config.runs("unmix")} == {0, 1, 2, 3, 4}
-    assert {r.seed for r in config.runs("age")} == {0, 1, 2}
     assert {r.seed for r in config.runs("lambdas")} == {0}
+    config = fierce.CHAPTER.configure("real", **{"unmix.seeds": [5, 6]})
+    assert {r.seed for r in config.runs("unmix")} == {5, 6}
+    assert {r.seed for r in config.runs("age")} == {0, 1, 2, 3, 4}
 
 
 def test_age_inputs_are_standardised_with_the_training_split_only() -> None:
