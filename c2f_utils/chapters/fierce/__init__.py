@@ -20,7 +20,7 @@ Report: :func:`frames`, :func:`with_rise`, :func:`table`, :func:`sweep_table`
 """
 
 from .age import AGE_NETWORKS, AgeData, AgeRun
-from .experiments import CRITERIA, LOSSES, CriterionRun, NamedPart
+from .experiments import CRITERIA, LOSSES, CriterionRun
 from .fewshot import FEWSHOT_NETWORKS, FewShotData, FewShotRun
 from .figures import (
     CURVES,
@@ -80,7 +80,6 @@ __all__ = [
     "CriterionRun",
     "FewShotData",
     "FewShotRun",
-    "NamedPart",
     "UnmixingData",
     "UnmixingRun",
     "benchmark_table",

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...experiments import param
 from ...runs import RunOutput
-from .experiments import CriterionRun, NamedPart
+from .experiments import CriterionRun
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -60,8 +60,7 @@ class AgeRun(CriterionRun):
     anchors, nats; the same grid for every criterion), ``entropy_hist`` (histogram
     differential entropy of the standardised feature) and ``test_acc``.
 
-    The field ``model`` names the network; ``run.model(data)`` builds it (:meth:`build_model`,
-    :class:`~c2f_utils.chapters.fierce.experiments.NamedPart`).
+    The field ``model`` names the network of :data:`AGE_NETWORKS` that :meth:`build_model` builds.
     """
 
     name: ClassVar[str] = "fierce.age"
@@ -150,7 +149,11 @@ class AgeRun(CriterionRun):
             options.update(n_images=2000, min_radius=self.image_size / 10, max_radius=self.image_size / 3.2)
         return c2f_data.load(self.dataset, "train", **options), c2f_data.load(self.dataset, "test", **options)
 
-    def build_model(self, in_shape: tuple[int, ...]) -> nn.Module:
+    def build_model(self, data: AgeData) -> nn.Module:
+        """The network for the run's images (:meth:`network_for`)."""
+        return self.network_for(tuple(data.train_split.x.shape[1:]))
+
+    def network_for(self, in_shape: tuple[int, ...]) -> nn.Module:
         """The network ``model`` of :data:`AGE_NETWORKS` (two classes) for images of ``in_shape``."""
         from ... import models as c2f_models
 
@@ -180,9 +183,6 @@ class AgeRun(CriterionRun):
         y_train, y_test = train.labels("median"), test.labels("median")
         class_means = torch.stack([train.fine[y_train == c].mean() for c in (0, 1)]).numpy()
         return AgeData((x_train, y_train), x_test, y_test, train, test, class_means)
-
-    def _model_part(self, data: AgeData) -> nn.Module:
-        return self.build_model(tuple(data.train_split.x.shape[1:]))
 
     def probes(self, data: AgeData, criterion: nn.Module) -> list[c2f_train.Callback]:
         """Every ``probe_every`` epochs and at the last: the OT read-out of the fine target off the
@@ -240,6 +240,3 @@ class AgeRun(CriterionRun):
         feature = c2f_train.extract_features(result.model, data.x_test, device=self.device).features[:, 0].numpy()
         arrays = {"test_feature": feature, "test_target": data.test_split.fine.numpy()}
         return RunOutput({k: float(v) for k, v in metrics.items()}, result.history, arrays)
-
-
-AgeRun.model = NamedPart("model", "_model_part")

@@ -7,16 +7,10 @@ criterion, recipe and probes are public and its run is ``fit`` over them. The ex
 :class:`~c2f_utils.chapters.fierce.unmixing.UnmixingRun` (Table 1 and App. A.1-A.4) and
 :class:`~c2f_utils.chapters.fierce.fewshot.FewShotRun` (Table 2); their grids per profile are
 :data:`~c2f_utils.chapters.fierce.profiles.CHAPTER`.
-
-Every run has a field ``criterion`` (and :class:`~c2f_utils.chapters.fierce.age.AgeRun` a field
-``model``) named like the part :class:`~c2f_utils.experiments.TrainingRun` builds: such a field
-reads as its value (``run.criterion == "fierce"``), and called builds the part
-(``run.criterion(data)``, :class:`NamedPart`), so the run keys (the field names) stay as they were.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,7 +20,7 @@ from ...experiments import Recipe, TrainingRun, param
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["CRITERIA", "LOSSES", "CriterionRun", "NamedPart"]
+__all__ = ["CRITERIA", "LOSSES", "CriterionRun"]
 
 LOSSES: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "ce": ("ce", {}, {}),
@@ -40,45 +34,11 @@ CRITERIA = tuple(LOSSES)
 """Cross-entropy, label smoothing (torch convention) and FIERCE."""
 
 
-class _Name(str):
-    """A field's value (a name) that, called with the run's data, builds the part of that name."""
-
-    def __new__(cls, value: str, build: Callable[[Any], Any]) -> _Name:
-        out = super().__new__(cls, value)
-        out._build = build
-        return out
-
-    def __call__(self, data: Any) -> Any:
-        return self._build(data)
-
-    def __reduce__(self) -> tuple[type, tuple[str]]:  # copied and pickled as the plain name
-        return str, (str(self),)
-
-
-class NamedPart:
-    """A field of a :class:`~c2f_utils.experiments.TrainingRun` named like one of its parts (``criterion``,
-    ``model``): read, the field's value (a ``str``); called with the run's data, the part, built by the
-    method ``build`` (``run.criterion(data)``). Set on the class after the dataclass is made."""
-
-    def __init__(self, field: str, build: str) -> None:
-        self.field, self.build = field, build
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        value = obj.__dict__[self.field]
-        return _Name(value, getattr(obj, self.build)) if isinstance(value, str) else value
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.field] = str(value) if isinstance(value, _Name) else value
-
-
 @dataclass(frozen=True)
 class CriterionRun(TrainingRun):
     """Fields every experiment of the chapter shares: the criterion and its training recipe (Adam).
 
-    The field ``criterion`` names the criterion of :data:`LOSSES`; ``run.criterion(data)`` builds it
-    (:meth:`build_criterion`, :class:`NamedPart`)."""
+    The field ``criterion`` names the criterion of :data:`LOSSES`; :meth:`build_criterion` builds it."""
 
     criterion: str = param("training criterion", choices=CRITERIA)
     lam: float = param("FIERCE weight lambda of the entropy", ge=0)
@@ -87,11 +47,6 @@ class CriterionRun(TrainingRun):
     smoothing: float = param("label smoothing of LS (torch convention)", ge=0, lt=1)
     own_data: ClassVar[tuple[str, str]] = ("", "")
     """The ``dataset`` value that reads your own files (``image_folder``) and the field naming them."""
-
-    def params(self) -> dict[str, Any]:
-        """The fields as a JSON-ready dict (:meth:`~c2f_utils.experiments.Experiment.params`), the
-        :class:`NamedPart` fields as their plain names."""
-        return {k: str(v) if isinstance(v, _Name) else v for k, v in super().params().items()}
 
     def data_needs(self) -> list[str]:
         """The registered dataset read (none for your own files: :meth:`check_data` reads them)."""
@@ -114,9 +69,13 @@ class CriterionRun(TrainingRun):
         such as FIERCE's similarity and anchors."""
         raise NotImplementedError
 
-    def build_criterion(self, kind: str | None = None) -> nn.Module:
+    def build_criterion(self, data: Any) -> nn.Module:
+        """The run's criterion of :data:`LOSSES` (:meth:`criterion_of`)."""
+        return self.criterion_of()
+
+    def criterion_of(self, kind: str | None = None) -> nn.Module:
         """The run's criterion (or ``kind``) of :data:`LOSSES`: ``"ce"``, ``"ls"`` or
-        :class:`~c2f_utils.losses.FIERCELoss` (the part ``run.criterion(data)``).
+        :class:`~c2f_utils.losses.FIERCELoss`.
 
         LS uses torch's ``label_smoothing`` ``s``: the true class gets ``1 - s + s/C``, the
         others ``s/C`` (the paper's ``(1 - σ, σ/(C-1))`` with ``σ = s (C-1)/C``). FIERCE's
@@ -137,9 +96,6 @@ class CriterionRun(TrainingRun):
             **own.get(name, {}),
         )
 
-    def _criterion_part(self, data: Any) -> nn.Module:
-        return self.build_criterion()
-
     def recipe(self, data: Any) -> Recipe:
         """Adam at ``lr`` (no schedule), batches of ``batch_size``."""
         from ... import train as c2f_train
@@ -149,6 +105,3 @@ class CriterionRun(TrainingRun):
             device=self.device, progress=False,
         )  # fmt: skip
         return Recipe(config)
-
-
-CriterionRun.criterion = NamedPart("criterion", "_criterion_part")

@@ -92,7 +92,7 @@ class FewShotRun(CriterionRun):
         base, novel = self.load_data()
         return FewShotData((base.x, base.fine), base, novel)
 
-    def model(self, data: FewShotData) -> nn.Module:
+    def build_model(self, data: FewShotData) -> nn.Module:
         """The network of the dataset (:data:`FEWSHOT_NETWORKS`) on the base classes."""
         from ... import models as c2f_models
 

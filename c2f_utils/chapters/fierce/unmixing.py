@@ -160,7 +160,7 @@ class UnmixingRun(CriterionRun):
         train, test = self.load_data()
         return UnmixingData((train.x, train.labels("argmax")), train, test, test.labels("argmax"))
 
-    def model(self, data: UnmixingData) -> nn.Module:
+    def build_model(self, data: UnmixingData) -> nn.Module:
         """The official MLP ``bands-200-400-100-materials``."""
         from ... import models as c2f_models
 
@@ -179,7 +179,7 @@ class UnmixingRun(CriterionRun):
         from ... import train as c2f_train
 
         train, test, y_test = data.train_split, data.test_split, data.y_test
-        anchors = self.build_criterion("fierce").anchors  # a FIERCE run's own anchors (same seed, same draw)
+        anchors = self.criterion_of("fierce").anchors  # a FIERCE run's own anchors (same seed, same draw)
         knn_rows = np.random.default_rng(self.seed).choice(len(test), min(len(test), 1000), replace=False)
         val_rows = self.val_rows(train)
 
