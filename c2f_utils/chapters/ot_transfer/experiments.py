@@ -41,20 +41,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import evidence, report
-from .._checks import check_positive_int
-from ..experiments import Chapter, Config, Experiment, Grid, param
-from ..runs import RunOutput, RunResult, results_frame
-from . import register
+from ... import evidence, report
+from ..._checks import check_positive_int
+from ...experiments import Chapter, Config, Experiment, Grid, param
+from ...runs import RunOutput, RunResult, results_frame
+from .. import register
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from .. import data as c2f_data
-    from .. import losses as c2f_losses
-    from .. import models as c2f_models
-    from .. import train as c2f_train
+    from ... import data as c2f_data
+    from ... import losses as c2f_losses
+    from ... import models as c2f_models
+    from ... import train as c2f_train
 
 __all__ = [
     "BENCHMARK",
@@ -137,7 +137,7 @@ two students (``"M"``: the ResNet-8 teacher's feature width, 64; ``"S"``: slim, 
 
 @functools.lru_cache(maxsize=4)
 def _read_once(dataset: str, split: str, data_dir: Path) -> c2f_data.LabeledData:
-    from .. import data as c2f_data
+    from ... import data as c2f_data
 
     return c2f_data.load(dataset, split, data_dir=data_dir)
 
@@ -145,8 +145,8 @@ def _read_once(dataset: str, split: str, data_dir: Path) -> c2f_data.LabeledData
 def _load(dataset: str, split: str) -> c2f_data.LabeledData:
     """``data.load(dataset, split)``; the CIFAR-10 JPEG folders are read (and their 30,000 files'
     checksum verified) once per process and data folder: a sweep's worker runs many short runs."""
-    from .. import data as c2f_data
-    from ..paths import data_dir
+    from ... import data as c2f_data
+    from ...paths import data_dir
 
     if dataset == CNN_DATA:
         return _read_once(dataset, split, data_dir().resolve())
@@ -155,13 +155,13 @@ def _load(dataset: str, split: str) -> c2f_data.LabeledData:
 
 def _holdout(dataset: str) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
     """The training split cut into a fitting part (80%) and a fixed validation part (20%)."""
-    from .. import data as c2f_data
+    from ... import data as c2f_data
 
     return c2f_data.holdout_split(_load(dataset, "train"), 0.2, np.random.default_rng(7))
 
 
 def _accuracy(model: nn.Module, data: c2f_data.LabeledData, device: torch.device) -> float:
-    from .. import train as c2f_train
+    from ... import train as c2f_train
 
     return float(
         (c2f_train.extract_features(model, data.x, device=device).logits.argmax(1) == data.fine).float().mean()
@@ -203,7 +203,7 @@ students ``"M"``, 64, and ``"S"``, 32) and a ResNet-8 teacher (16/32/64 channels
 
 def make_model(kind: str, dataset: str = "digits") -> nn.Module:
     """The network ``kind`` of ``dataset`` (:data:`NETWORKS`), trained from scratch."""
-    from .. import models as c2f_models
+    from ... import models as c2f_models
 
     if dataset not in NETWORKS:
         raise ValueError(f"Expected `dataset` in {list(NETWORKS)}, got {dataset!r}")
@@ -227,8 +227,8 @@ def imagenet_resnet101(
     """
     from torchvision.models import ResNet101_Weights, resnet101
 
-    from .. import models as c2f_models
-    from .. import weights as c2f_weights
+    from ... import models as c2f_models
+    from ... import weights as c2f_weights
 
     check_positive_int("n_classes", n_classes)
     weights = ResNet101_Weights.IMAGENET1K_V1
@@ -240,7 +240,7 @@ def imagenet_resnet101(
 
 def _center_crop(data: c2f_data.LabeledData, size: int) -> c2f_data.LabeledData:
     """The central ``size x size`` crop of every image (evaluation view of the training crops)."""
-    from .. import data as c2f_data
+    from ... import data as c2f_data
 
     h, w = data.x.shape[-2:]
     top, left = (h - size) // 2, (w - size) // 2
@@ -311,7 +311,7 @@ class _ReferenceRegularizer:
         self._handles = []
 
     def __call__(self, x: torch.Tensor, out: c2f_models.ModelOutput) -> torch.Tensor:
-        from .. import models as c2f_models
+        from ... import models as c2f_models
 
         value = self.omega(out.features, c2f_models.reference_outputs(self.reference, x).features)
         if self.omega.plan == "ot" and self.omega.last_trace is not None:
@@ -342,8 +342,8 @@ def _regularizer(
     """The penalty of ``method`` towards the frozen ``reference`` and its epoch callbacks
     (``solver``: how :math:`\\Omega_P`'s plan is computed; ``layer``: the intermediate module
     the representation regularizers also penalize, ``""`` for none)."""
-    from .. import losses as c2f_losses
-    from .. import models as c2f_models
+    from ... import losses as c2f_losses
+    from ... import models as c2f_models
 
     if method == "none":
         return None, []
@@ -367,7 +367,7 @@ def _fit(
 ) -> tuple[dict[str, float], pd.DataFrame]:
     """Train ``model`` on ``splits = (train, val, test)`` with ``_regularizer(*penalty)`` and the
     augmentation ``transform``: accuracies and history."""
-    from .. import train as c2f_train
+    from ... import train as c2f_train
 
     regularizer, callbacks = _regularizer(*penalty)
     train, val, test = splits
@@ -390,7 +390,7 @@ def _compression_recipe(
     crops and mirrors (LeNet-5 has no batch norm: 0.1 is too large for it); or App. A.2 on CIFAR
     (He et al. 2016a: SGD 0.1, divided by 10 at 80K and 120K of 160K iterations, weight decay
     1e-4, 4-pixel padded crops and mirrors)."""
-    from .. import train as c2f_train
+    from ... import train as c2f_train
 
     if dataset in DIGIT_INPUTS:
         return c2f_train.TrainConfig(epochs, batch_size, lr=0.05, schedule="cosine", seed=seed, device=device), None
@@ -450,14 +450,14 @@ class Reference(Experiment):
 
     def network(self) -> nn.Module:
         """The trained network (run, or read from the cache), in eval mode."""
-        from .. import models as c2f_models
+        from ... import models as c2f_models
 
         return c2f_models.load_state_arrays(make_model(self.role, self.dataset), self.cached().arrays).eval()
 
     def run(self) -> RunOutput:
-        from .. import data as c2f_data
-        from .. import models as c2f_models
-        from .. import train as c2f_train
+        from ... import data as c2f_data
+        from ... import models as c2f_models
+        from ... import train as c2f_train
 
         if self.role == "source":
             train, test = (c2f_data.class_subset(_load(self.dataset, s), SOURCE) for s in ("train", "test"))
@@ -544,8 +544,8 @@ class Finetune(Experiment):
         """For ``fgvc_aircraft``, the ImageNet ResNet-101 weights file (checksum verified)."""
         from torchvision.models import ResNet101_Weights
 
-        from .. import weights as c2f_weights
-        from ..weights import WeightsChecksumError, WeightsNotFoundError
+        from ... import weights as c2f_weights
+        from ...weights import WeightsChecksumError, WeightsNotFoundError
 
         problems = []
         if self.dataset == "fgvc_aircraft":
@@ -587,8 +587,8 @@ class Finetune(Experiment):
         ``shots`` + ``shots`` images per variant of the trainval split, the test split
         (center crops), SGD divided by 10 after 2/3 of the epochs, random crops and flips.
         """
-        from .. import data as c2f_data
-        from .. import train as c2f_train
+        from ... import data as c2f_data
+        from ... import train as c2f_train
 
         rng = np.random.default_rng([self.seed, 6])
         if self.dataset in TRAINED_SOURCES:
@@ -632,9 +632,9 @@ class Finetune(Experiment):
         )
 
     def run(self) -> RunOutput:
-        from .. import models as c2f_models
-        from .. import probes as c2f_probes
-        from .. import train as c2f_train
+        from ... import models as c2f_models
+        from ... import probes as c2f_probes
+        from ... import train as c2f_train
 
         dev = c2f_train.resolve_device(self.device)
         source, (train, val, test), cfg, transform = self.task()
@@ -696,8 +696,8 @@ class Compress(Experiment):
         """What :meth:`run` trains the student with, in public pieces: the frozen teacher (on
         the run's device), the data ``(fit, val, test)`` (80/20 holdout of the training split,
         the test split), the training recipe and the augmentation (``None`` on digits)."""
-        from .. import models as c2f_models
-        from .. import train as c2f_train
+        from ... import models as c2f_models
+        from ... import train as c2f_train
 
         teacher = c2f_models.freeze(self.teacher().network().to(c2f_train.resolve_device(self.device)))
         splits = (*_holdout(self.dataset), _load(self.dataset, "test"))
@@ -706,7 +706,7 @@ class Compress(Experiment):
         return teacher, splits, dataclasses.replace(cfg, warmup_epochs=self.warmup_epochs, grad_clip=clip), transform
 
     def run(self) -> RunOutput:
-        from .. import train as c2f_train
+        from ... import train as c2f_train
 
         teacher, splits, cfg, transform = self.task()
         c2f_train.seed_everything(self.seed)
@@ -735,9 +735,9 @@ def _step_times(network: str, batch_size: int, repeats: int, dev: torch.device) 
     import torch
     from torch import nn
 
-    from .. import losses as c2f_losses
-    from .. import models as c2f_models
-    from .. import train as c2f_train
+    from ... import losses as c2f_losses
+    from ... import models as c2f_models
+    from ... import train as c2f_train
 
     c2f_train.seed_everything(0)
     model, shape = (
@@ -784,8 +784,8 @@ class Cost(Experiment):
     def run(self) -> RunOutput:
         import torch
 
-        from .. import losses as c2f_losses
-        from .. import train as c2f_train
+        from ... import losses as c2f_losses
+        from ... import train as c2f_train
 
         dev = c2f_train.resolve_device(self.device)
         steps = [(net, k, ms) for net in self.networks for k, ms in _step_times(net, self.n, self.repeats, dev).items()]
@@ -1007,7 +1007,7 @@ def plot_depth_traces(frame: pd.DataFrame, methods: Sequence[str] = ("none", "l2
 
 def plot_training_traces(results: Sequence[RunResult]):
     """Figure 3: mean trace of the mini-batch plans of Ω_P over the epochs of :class:`Finetune` runs."""
-    from ..plots import plot_over_epochs
+    from ...plots import plot_over_epochs
 
     history = pd.concat([r.history.assign(seed=r.params["seed"]) for r in results]).dropna(subset=["plan_trace"])
     return plot_over_epochs(history, ["plan_trace"], titles=["Ω_P: trace of the plan during training"])[0]
@@ -1170,9 +1170,9 @@ def permutation_demo(config: Config, n_images: int = 64) -> pd.DataFrame:
     instead (cached, seconds): a ResNet's pooled channels can be relabelled only by
     permuting its whole last stage.
     """
-    from .. import data as c2f_data
-    from .. import models as c2f_models
-    from ..probes import permutation_probe
+    from ... import data as c2f_data
+    from ... import models as c2f_models
+    from ...probes import permutation_probe
 
     if config["dataset"] in DIGIT_INPUTS:
         source_run = config.runs("transfer")[0].source()
@@ -1256,7 +1256,7 @@ def validity(config: Config) -> dict[str, report.Validity]:
 
 def card(config: Config) -> pd.DataFrame:
     """:func:`scorecard` of the valid runs of ``config`` (live or committed), listing the others."""
-    from .. import data as c2f_data
+    from ... import data as c2f_data
 
     checked = validity(config)
     transfer = results_frame(checked["transfer"].valid)
