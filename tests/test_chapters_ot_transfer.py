@@ -13,6 +13,7 @@ from scipy import stats
 
 from c2f_utils import data, probes, report
 from c2f_utils.chapters import ot_transfer as ch
+from c2f_utils.chapters.ot_transfer import networks, penalties
 from c2f_utils.models import PretrainedResNet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,7 +86,17 @@ def test_out_of_range_values_are_rejected_before_any_run(name: str, value, match
 
 def test_cross_field_checks() -> None:
     with pytest.raises(ValueError, match="student"):
-        ch.Compress("digits", "S", "omega_i", 1.0, 1.0, 0, 1, 1, "cpu")
+        ch.Compress(
+            dataset="digits",
+            student="S",
+            method="omega_i",
+            alpha=1.0,
+            temperature=1.0,
+            seed=0,
+            teacher_epochs=1,
+            epochs=1,
+            device="cpu",
+        )
     with pytest.raises(ValueError, match="kind"):
         ch.make_model("L")
 
@@ -101,7 +112,7 @@ def test_paper_profile_plans_the_papers_recipe() -> None:
     assert all(not e.requires() for _, e in plan if e.name == "ot_transfer.finetune")
     assert {e.layers() for _, e in plan if e.name == "ot_transfer.finetune"} == {ch.RESNET_LAYERS}
     with pytest.raises(ValueError, match="dataset"):
-        ch.Reference("source", "cifar10", 1, "cpu")
+        ch.Reference(role="source", dataset="cifar10", epochs=1, device="cpu")
     with pytest.raises(ValueError, match="dataset"):
         config.runs("transfer")[0].source()
     assert [type(m).__name__ for m in (ch.make_model("teacher", "cifar10"), ch.make_model("S", "cifar10"))] == [
@@ -230,7 +241,7 @@ def test_compression_holdout_gives_the_legacy_split() -> None:
     train = data.load("digits", "train")
     mask = torch.zeros(len(train), dtype=torch.bool)
     mask[torch.as_tensor(np.random.default_rng(7).permutation(len(train))[: len(train) // 5])] = True
-    fit_part, val = ch._holdout("digits")
+    fit_part, val = networks._holdout("digits")
     assert torch.equal(fit_part.x, train.x[~mask]) and torch.equal(val.fine, train.fine[mask])
 
 
@@ -324,27 +335,74 @@ def test_scorecard_verdicts_follow_the_policy() -> None:
     assert one_seed["verdict"]["Table 1: L2-SP beats none in transfer"] == "not tested"
 
 
+def _finetune(**fields) -> ch.Finetune:
+    """A tiny fine-tuning run on the digits (3 shots, a source trained for one epoch)."""
+    tiny = dict(dataset="digits", shots=3, pretrain_epochs=1, batch_size=5, l2sp_beta=0.01, device="cpu")
+    return ch.Finetune(**(tiny | fields))
+
+
 def test_finetune_tiny_run_records_traces() -> None:
-    run = ch.Finetune("digits", "omega_p", 0.1, 0, 3, 1, 2, 0.02, 5, 0.01, "cpu")
+    run = _finetune(method="omega_p", alpha=0.1, seed=0, epochs=2, lr=0.02)
     assert [r.name for r in run.requires()] == ["ot_transfer.reference"]
     out = run.run()
     assert 0.0 <= out.metrics["test_acc"] <= 1.0
     assert all(0.0 <= out.metrics[f"trace_{layer}"] <= 1.0 + 1e-9 for layer in ch.LAYERS)
     assert out.history.plan_trace.notna().sum() == 2  # one mean trace per epoch
     with pytest.raises(ValueError, match="method"):
-        ch.Finetune("digits", "l1", 0.1, 0, 3, 1, 1, 0.02, 5, 0.01, "cpu")
+        _finetune(method="l1", alpha=0.1, seed=0, epochs=1, lr=0.02)
+
+
+def test_run_is_fit_over_the_five_parts() -> None:
+    from c2f_utils import train
+
+    tuned = _finetune(method="omega_p", alpha=0.1, seed=0, epochs=2, lr=0.02, intermediate="body.3")
+    student = ch.Compress(
+        dataset="digits",
+        student="S",
+        method="omega_p",
+        alpha=0.5,
+        temperature=1.0,
+        seed=1,
+        teacher_epochs=1,
+        epochs=1,
+        device="cpu",
+    )
+    for run in (tuned, student):
+        out = run.run()
+        parts = run.data()
+        train.seed_everything(run.seed)
+        model, criterion = run.model(parts), run.criterion(parts)
+        recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
+        assert set(recipe.options) == {"regularizer", "transform"} and len(callbacks) == 1  # the plan traces
+        by_hand = train.fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+        assert run.outcome(parts, by_hand).metrics == out.metrics
+        if out.history is not None:
+            assert out.history.drop(columns="time_s").equals(by_hand.history.drop(columns="time_s"))
+            assert by_hand.history.plan_trace.notna().sum() == run.epochs
 
 
 def test_none_regularizer_is_plain_fine_tuning_and_kd_runs() -> None:
-    plain = ch.Finetune("digits", "none", 0.0, 1, 3, 1, 1, 0.02, 5, 0.01, "cpu").run()
-    again = ch.Finetune("digits", "l2", 0.0, 1, 3, 1, 1, 0.02, 5, 0.01, "cpu").run()  # L2 at strength 0
+    plain = _finetune(method="none", alpha=0.0, seed=1, epochs=1, lr=0.02).run()
+    again = _finetune(method="l2", alpha=0.0, seed=1, epochs=1, lr=0.02).run()  # L2 at strength 0
     assert plain.metrics == again.metrics
-    kd = ch.Compress("digits", "S", "kd", 0.5, 4.0, 0, 1, 1, "cpu").run()
+    kd = ch.Compress(
+        dataset="digits",
+        student="S",
+        method="kd",
+        alpha=0.5,
+        temperature=4.0,
+        seed=0,
+        teacher_epochs=1,
+        epochs=1,
+        device="cpu",
+    ).run()
     assert set(kd.metrics) == {"val_acc", "test_acc"} and kd.metrics["test_acc"] > 0.1
 
 
 def test_cost_tables_from_a_tiny_timing_run() -> None:
-    steps, solvers = ch.cost_tables(ch.Cost(("mlp",), 8, (4, 16), 4, 1, "cpu").cached())
+    steps, solvers = ch.cost_tables(
+        ch.Cost(networks=("mlp",), n=8, dims=(4, 16), prox_max_dim=4, repeats=1, device="cpu").cached()
+    )
     assert steps.regularizer.tolist() == ["none", "l2sp", "omega_p exact", "omega_p proximal"]
     assert steps.loc[steps.regularizer == "l2sp", "× L2-SP"].item() == 1.0
     assert solvers[["d", "solver"]].values.tolist() == [[4, "exact"], [4, "proximal"], [16, "exact"]]
@@ -435,7 +493,7 @@ def test_real_profile_plans_a_cnn_transfer_with_a_large_validation_set() -> None
     with pytest.raises(ValueError, match="kind"):
         ch.make_model("L", "cifar10_jpeg")
     with pytest.raises(ValueError, match="intermediate"):
-        ch.Finetune("digits", "omega_p", 0.1, 0, 3, 1, 2, 0.02, 5, 0.01, "cpu", intermediate="conv2")
+        _finetune(method="omega_p", alpha=0.1, seed=0, epochs=2, lr=0.02, intermediate="conv2")
 
 
 def test_intermediate_term_adds_the_layer_plan_cost_and_leaves_no_hook() -> None:
@@ -444,7 +502,7 @@ def test_intermediate_term_adds_the_layer_plan_cost_and_leaves_no_hook() -> None
     torch.manual_seed(0)
     model, reference = models.LeNet5(5, 3, 16), models.freeze(models.LeNet5(5, 3, 16))
     x = torch.rand(6, 3, 32, 32)
-    reg = ch._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv2")
+    reg = penalties._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv2")
     out = model(x)
     value = reg(x, out)
     # Independent reference: the conv2 maps recomputed by hand, each channel averaged over its positions.
@@ -468,11 +526,11 @@ def test_intermediate_term_adds_the_layer_plan_cost_and_leaves_no_hook() -> None
     reg.close()
     assert all(not m._forward_hooks for net in (model, reference) for m in net.modules())
     with pytest.raises(ValueError, match="layer"):
-        ch._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv9")
+        penalties._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv9")
 
 
 def test_finetune_with_an_intermediate_layer_differs_only_for_representation_regularizers() -> None:
-    base = ch.Finetune("digits", "omega_i", 0.5, 0, 3, 1, 2, 0.05, 5, 0.01, "cpu")
+    base = _finetune(method="omega_i", alpha=0.5, seed=0, epochs=2, lr=0.05)
     plain, inner = base.run(), base.replace(intermediate="body.3").run()
     assert (
         plain.metrics["test_acc"] != inner.metrics["test_acc"] or plain.metrics["val_acc"] != inner.metrics["val_acc"]

@@ -187,7 +187,7 @@ def test_ot_transfer_verdicts_follow_from_the_records_and_the_declared_checks() 
 def test_every_committed_scorecard_uses_the_four_words_and_explains_not_tested(monkeypatch) -> None:
     from c2f_utils.chapters import ot_transfer
 
-    monkeypatch.setattr(ot_transfer, "permutation_demo", lambda config: "needs data absent here: (test)")
+    monkeypatch.setattr(ot_transfer.verdicts, "permutation_demo", lambda config: "needs data absent here: (test)")
     cards, notes = chapters.collect_cards()
     assert notes and set(cards) >= {"setting", "fierce", "ls_ib", "lls", "ot_transfer", "synthesis"}
     for per_profile in cards.values():
