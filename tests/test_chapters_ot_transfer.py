@@ -371,7 +371,7 @@ def test_run_is_fit_over_the_five_parts() -> None:
         out = run.run()
         parts = run.data()
         train.seed_everything(run.seed)
-        model, criterion = run.model(parts), run.criterion(parts)
+        model, criterion = run.build_model(parts), run.build_criterion(parts)
         recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
         assert set(recipe.options) == {"regularizer", "transform"} and len(callbacks) == 1  # the plan traces
         by_hand = train.fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)

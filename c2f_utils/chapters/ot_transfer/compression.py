@@ -53,7 +53,7 @@ class Compress(Experiment):
     ``method`` towards the teacher; metrics ``val_acc`` and ``test_acc``.
 
     Its run is :func:`~c2f_utils.train.fit` over the parts of a
-    :class:`~c2f_utils.experiments.TrainingRun` (:meth:`data`, :meth:`model`, :meth:`criterion`,
+    :class:`~c2f_utils.experiments.TrainingRun` (:meth:`data`, :meth:`build_model`, :meth:`build_criterion`,
     :meth:`recipe`, :meth:`probes`), but it is not one: it has no ``lr`` nor ``batch_size`` field
     (its recipe fixes them), and adding them would change its runs' keys.
     """
@@ -107,11 +107,11 @@ class Compress(Experiment):
         )
         return CompressionData((fit_part.x, fit_part.fine), val, test, teacher, regularizer, callbacks)
 
-    def model(self, data: CompressionData) -> nn.Module:
+    def build_model(self, data: CompressionData) -> nn.Module:
         """The student network of :func:`make_model`, initialised from the seed."""
         return make_model(self.student, self.dataset)
 
-    def criterion(self, data: CompressionData) -> nn.Module:
+    def build_criterion(self, data: CompressionData) -> nn.Module:
         """Cross-entropy on the ten classes."""
         from ... import losses as c2f_losses
 
@@ -152,7 +152,7 @@ class Compress(Experiment):
 
         data = self.data()
         c2f_train.seed_everything(self.seed)
-        model, criterion = self.model(data), self.criterion(data)
+        model, criterion = self.build_model(data), self.build_criterion(data)
         recipe, callbacks = self.recipe(data), self.probes(data, criterion)
         result = c2f_train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
         return self.outcome(data, result)

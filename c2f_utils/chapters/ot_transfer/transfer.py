@@ -301,13 +301,13 @@ class Finetune(TrainingRun):
         regularizer, callbacks = self.penalty(network, reference)
         return TransferData((train.x, train.fine), val, test, network, reference, regularizer, callbacks)
 
-    def model(self, data: TransferData) -> nn.Module:
+    def build_model(self, data: TransferData) -> nn.Module:
         """The copy of the source in ``data``, its head re-initialised (a new task: the last layer
         starts from scratch, seeded)."""
         data.network.head.reset_parameters()
         return data.network
 
-    def criterion(self, data: TransferData) -> nn.Module:
+    def build_criterion(self, data: TransferData) -> nn.Module:
         """Cross-entropy on the target classes."""
         from ... import losses as c2f_losses
 
