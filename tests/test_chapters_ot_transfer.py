@@ -241,7 +241,7 @@ def test_compression_holdout_gives_the_legacy_split() -> None:
     train = data.load("digits", "train")
     mask = torch.zeros(len(train), dtype=torch.bool)
     mask[torch.as_tensor(np.random.default_rng(7).permutation(len(train))[: len(train) // 5])] = True
-    fit_part, val = networks._holdout("digits")
+    fit_part, val = networks.source_holdout("digits")
     assert torch.equal(fit_part.x, train.x[~mask]) and torch.equal(val.fine, train.fine[mask])
 
 
@@ -502,7 +502,7 @@ def test_intermediate_term_adds_the_layer_plan_cost_and_leaves_no_hook() -> None
     torch.manual_seed(0)
     model, reference = models.LeNet5(5, 3, 16), models.freeze(models.LeNet5(5, 3, 16))
     x = torch.rand(6, 3, 32, 32)
-    reg = penalties._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv2")
+    reg = penalties.ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv2")
     out = model(x)
     value = reg(x, out)
     # Independent reference: the conv2 maps recomputed by hand, each channel averaged over its positions.
@@ -526,7 +526,7 @@ def test_intermediate_term_adds_the_layer_plan_cost_and_leaves_no_hook() -> None
     reg.close()
     assert all(not m._forward_hooks for net in (model, reference) for m in net.modules())
     with pytest.raises(ValueError, match="layer"):
-        penalties._ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv9")
+        penalties.ReferenceRegularizer(losses.OTRegularizer("ot"), reference, 0.5, model, "conv9")
 
 
 def test_finetune_with_an_intermediate_layer_differs_only_for_representation_regularizers() -> None:

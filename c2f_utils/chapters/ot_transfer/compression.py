@@ -17,9 +17,9 @@ import numpy as np
 
 from ...experiments import Experiment, Recipe, param
 from ...runs import RunOutput
-from .networks import COMPRESSION_METHODS, TRAINED_SOURCES, _accuracy, _holdout, _load, make_model
-from .penalties import Regularizer, _ReferenceRegularizer, penalty
-from .transfer import Finetune, Reference, _compression_recipe
+from .networks import COMPRESSION_METHODS, TRAINED_SOURCES, accuracy_of, load_split, make_model, source_holdout
+from .penalties import ReferenceRegularizer, Regularizer, penalty
+from .transfer import Finetune, Reference, compression_recipe
 
 if TYPE_CHECKING:
     import torch
@@ -101,7 +101,7 @@ class Compress(Experiment):
         from ... import train as c2f_train
 
         teacher = c2f_models.freeze(self.teacher().network().to(c2f_train.resolve_device(self.device)))
-        (fit_part, val), test = _holdout(self.dataset), _load(self.dataset, "test")
+        (fit_part, val), test = source_holdout(self.dataset), load_split(self.dataset, "test")
         regularizer, callbacks = penalty(
             self.method, alpha=self.alpha, model=None, reference=teacher, temperature=self.temperature
         )
@@ -118,10 +118,10 @@ class Compress(Experiment):
         return c2f_losses.create("ce")
 
     def recipe(self, data: CompressionData) -> Recipe:
-        """The recipe of the references (batch 64, :func:`_compression_recipe`) with the run's
+        """The recipe of the references (batch 64, :func:`compression_recipe`) with the run's
         warm-up and gradient clipping; fit's options: the penalty of ``data`` and the augmentation
         (``None`` on digits)."""
-        config, transform = _compression_recipe(self.dataset, self.epochs, 64, self.seed, self.device)
+        config, transform = compression_recipe(self.dataset, self.epochs, 64, self.seed, self.device)
         config = dataclasses.replace(config, warmup_epochs=self.warmup_epochs, grad_clip=self.grad_clip or None)
         return Recipe(config, {"regularizer": data.regularizer, "transform": transform})
 
@@ -135,13 +135,13 @@ class Compress(Experiment):
         """Held-out and test accuracy of the trained student."""
         from ... import train as c2f_train
 
-        if isinstance(data.regularizer, _ReferenceRegularizer):
+        if isinstance(data.regularizer, ReferenceRegularizer):
             data.regularizer.close()
         dev = c2f_train.resolve_device(self.device)
         return RunOutput(
             metrics={
-                "val_acc": _accuracy(result.model, data.val, dev),
-                "test_acc": _accuracy(result.model, data.test, dev),
+                "val_acc": accuracy_of(result.model, data.val, dev),
+                "test_acc": accuracy_of(result.model, data.test, dev),
             }
         )
 
@@ -195,7 +195,7 @@ def _step_times(network: str, batch_size: int, repeats: int, dev: torch.device) 
         "l2sp": lambda out: l2sp(model),
     }
     for solver in ("exact", "proximal"):
-        omega = _ReferenceRegularizer(c2f_losses.OTRegularizer("ot", solver), reference, 0.01)
+        omega = ReferenceRegularizer(c2f_losses.OTRegularizer("ot", solver), reference, 0.01)
         regs[f"omega_p {solver}"] = lambda out, omega=omega: omega(x, out)
 
     def step(reg: Callable[[c2f_models.ModelOutput], Any]) -> None:

@@ -82,7 +82,7 @@ def _read_once(dataset: str, split: str, data_dir: Path) -> c2f_data.LabeledData
     return c2f_data.load(dataset, split, data_dir=data_dir)
 
 
-def _load(dataset: str, split: str) -> c2f_data.LabeledData:
+def load_split(dataset: str, split: str) -> c2f_data.LabeledData:
     """``data.load(dataset, split)``; the CIFAR-10 JPEG folders are read (and their 30,000 files'
     checksum verified) once per process and data folder: a sweep's worker runs many short runs."""
     from ... import data as c2f_data
@@ -93,14 +93,14 @@ def _load(dataset: str, split: str) -> c2f_data.LabeledData:
     return c2f_data.load(dataset, split)
 
 
-def _holdout(dataset: str) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
+def source_holdout(dataset: str) -> tuple[c2f_data.LabeledData, c2f_data.LabeledData]:
     """The training split cut into a fitting part (80%) and a fixed validation part (20%)."""
     from ... import data as c2f_data
 
-    return c2f_data.holdout_split(_load(dataset, "train"), 0.2, np.random.default_rng(7))
+    return c2f_data.holdout_split(load_split(dataset, "train"), 0.2, np.random.default_rng(7))
 
 
-def _accuracy(model: nn.Module, data: c2f_data.LabeledData, device: torch.device) -> float:
+def accuracy_of(model: nn.Module, data: c2f_data.LabeledData, device: torch.device) -> float:
     from ... import train as c2f_train
 
     return float(

@@ -34,7 +34,7 @@ def _neurons(activations: torch.Tensor) -> torch.Tensor:
     return activations.mean(dim=(2, 3)) if activations.ndim == 4 else activations.flatten(1)
 
 
-class _ReferenceRegularizer:
+class ReferenceRegularizer:
     """``alpha * (Omega(features, reference features) + Omega(layer, reference layer))`` for
     :func:`fit`, recording the penultimate plan's traces.
 
@@ -122,7 +122,7 @@ def _representation(
     """:math:`\\Omega` with the ``plan`` (identity, uniform, ot) on the features, and ``layer``."""
     from ... import losses as c2f_losses
 
-    reg = _ReferenceRegularizer(c2f_losses.create("ot", plan=plan, solver=solver), reference, alpha, model, layer)
+    reg = ReferenceRegularizer(c2f_losses.create("ot", plan=plan, solver=solver), reference, alpha, model, layer)
     return reg, [reg.epoch_trace]
 
 

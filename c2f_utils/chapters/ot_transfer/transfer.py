@@ -27,15 +27,15 @@ from .networks import (
     TARGET,
     TRAINED_SOURCES,
     TRANSFER_METHODS,
-    _accuracy,
     _center_crop,
-    _holdout,
-    _load,
     _paper_schedule,
+    accuracy_of,
     imagenet_resnet101,
+    load_split,
     make_model,
+    source_holdout,
 )
-from .penalties import Penalty, Regularizer, _ReferenceRegularizer, penalty
+from .penalties import Penalty, ReferenceRegularizer, Regularizer, penalty
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["Finetune", "Reference", "TransferData"]
 
 
-def _compression_recipe(
+def compression_recipe(
     dataset: str, epochs: int, batch_size: int, seed: int, device: str
 ) -> tuple[c2f_train.TrainConfig, Callable[[torch.Tensor], torch.Tensor] | None]:
     """Training recipe of sources, teachers and students: the digits' short cosine schedule; on
@@ -125,16 +125,16 @@ class Reference(Experiment):
         from ... import train as c2f_train
 
         if self.role == "source":
-            train, test = (c2f_data.class_subset(_load(self.dataset, s), SOURCE) for s in ("train", "test"))
+            train, test = (c2f_data.class_subset(load_split(self.dataset, s), SOURCE) for s in ("train", "test"))
             seed, batch_size = 0, 32
         else:
-            train, test = _holdout(self.dataset)[0], _load(self.dataset, "test")
+            train, test = source_holdout(self.dataset)[0], load_split(self.dataset, "test")
             seed, batch_size = 100, 64
         c2f_train.seed_everything(seed)
         model = make_model(self.role, self.dataset)
-        cfg, transform = _compression_recipe(self.dataset, self.epochs, batch_size, seed, self.device)
+        cfg, transform = compression_recipe(self.dataset, self.epochs, batch_size, seed, self.device)
         c2f_train.fit(model, (train.x, train.fine), config=cfg, transform=transform)
-        acc = _accuracy(model, test, c2f_train.resolve_device(self.device))
+        acc = accuracy_of(model, test, c2f_train.resolve_device(self.device))
         return RunOutput(metrics={"test_acc": acc}, arrays=c2f_models.state_arrays(model))
 
 
@@ -285,8 +285,8 @@ class Finetune(TrainingRun):
         rng = np.random.default_rng([self.seed, 6])
         if self.dataset in TRAINED_SOURCES:
             source = self.source().network()
-            train, val = c2f_data.few_shot_split(_load(self.dataset, "train"), TARGET, self.shots, rng)
-            test = c2f_data.class_subset(_load(self.dataset, "test"), TARGET, relabel=True)
+            train, val = c2f_data.few_shot_split(load_split(self.dataset, "train"), TARGET, self.shots, rng)
+            test = c2f_data.class_subset(load_split(self.dataset, "test"), TARGET, relabel=True)
         else:
             # App. A.1: the creators' trainval split, cut into `shots` training and `shots` validation
             # images per variant (33 + 33 of about 67), and their test split.
@@ -345,10 +345,10 @@ class Finetune(TrainingRun):
         from ... import probes as c2f_probes
         from ... import train as c2f_train
 
-        if isinstance(data.regularizer, _ReferenceRegularizer):
+        if isinstance(data.regularizer, ReferenceRegularizer):
             data.regularizer.close()
         dev, model = c2f_train.resolve_device(self.device), result.model
-        metrics = {"val_acc": _accuracy(model, data.val, dev), "test_acc": _accuracy(model, data.test, dev)}
+        metrics = {"val_acc": accuracy_of(model, data.val, dev), "test_acc": accuracy_of(model, data.test, dev)}
         layers = self.layers()
         before = c2f_probes.layer_representations(data.reference, data.val.x.to(dev), layers)
         after = c2f_probes.layer_representations(model, data.val.x.to(dev), layers)
