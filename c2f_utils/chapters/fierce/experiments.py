@@ -45,8 +45,8 @@ class CriterionRun(TrainingRun):
     anchor_count: int = param("number of FIERCE anchors e", ge=2)
     entropy_unit: str = param("unit of FIERCE's entropy (official code: bits)", choices=("bits", "nats"))
     smoothing: float = param("label smoothing of LS (torch convention)", ge=0, lt=1)
+    # the ``dataset`` value that reads your own files (``image_folder``) and the field naming them
     own_data: ClassVar[tuple[str, str]] = ("", "")
-    """The ``dataset`` value that reads your own files (``image_folder``) and the field naming them."""
 
     def data_needs(self) -> list[str]:
         """The registered dataset read (none for your own files: :meth:`check_data` reads them)."""

@@ -2,7 +2,7 @@
 
 ``quick`` runs the embedded stand-ins on a CPU in minutes, ``real`` the real data read offline
 (LeNet-5 on a CPU), ``paper`` the paper's data, networks and schedule (on a GPU). Every profile is
-built by keyword from :data:`_PROFILES` (``python -m c2f_utils.run --list ls_ib`` prints the values).
+built by keyword from ``_PROFILES`` (``python -m c2f_utils.run --list ls_ib`` prints the values).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from ... import data as c2f_data
     from ... import train as c2f_train
 
-__all__ = ["Finetune", "Reference", "TransferData"]
+__all__ = ["Finetune", "Reference", "TransferData", "compression_recipe"]
 
 
 def compression_recipe(
@@ -248,8 +248,8 @@ class Finetune(TrainingRun):
         return [self.source()] if self.dataset in TRAINED_SOURCES else []
 
     def layers(self) -> tuple[str, ...]:
-        """The modules whose representations Figure 2 compares (``LAYERS``, :data:`CNN_LAYERS` or
-        :data:`RESNET_LAYERS`), the penultimate one last."""
+        """The modules whose representations Figure 2 compares (``LAYERS``, ``CNN_LAYERS`` or
+        ``RESNET_LAYERS``), the penultimate one last."""
         if self.dataset in DIGIT_INPUTS:
             return LAYERS
         return CNN_LAYERS if self.dataset == CNN_DATA else RESNET_LAYERS

@@ -49,7 +49,7 @@ def benchmark_claims(records: Mapping[str, Mapping[str, Any]]) -> list[report.Cl
     * the step with :math:`\Omega_P` (IPOT) costs 2.7x an L2-SP step: the per-round ratio of
       the two steps (ResNet-18, batch 64) against 2.7; not the paper's scale (its ResNet-101 on
       its GPU), so "not tested" (not the paper's scale) with our ratio shown;
-    * the exact LP is 1.6x slower than IPOT: at the paper's :data:`PAPER_D` neurons, the
+    * the exact LP is 1.6x slower than IPOT: at the paper's ``PAPER_D`` neurons, the
       per-repeat ratio of the two solvers' times must exceed 1 (:func:`report.greater`).
 
     Each claim names its device (the records' keys), so the claims of two machines stay
