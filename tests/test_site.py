@@ -193,6 +193,9 @@ def test_references_to_re_exported_names_resolve_where_they_are_documented() -> 
     assert xref.canonical("~c2f_utils.report.greater", None) == "c2f_utils.report.verdicts.greater"
     assert xref.canonical("c2f_utils.experiments.Chapter", None) == "c2f_utils.experiments.configuration.Chapter"
     assert xref.canonical("c2f_utils.runs.RESULTS_ENV", None) == "c2f_utils.runs.RESULTS_ENV"  # a module's own
+    # a type alias imported into another module's signatures: documented where it is defined
+    alias = xref.canonical("Regularizer", "c2f_utils.chapters.ot_transfer.compression")
+    assert alias == "c2f_utils.chapters.ot_transfer.penalties.Regularizer"
 
 
 def test_citation_lists_the_five_papers_and_the_package_version() -> None:

@@ -60,18 +60,24 @@ def canonical(target: str, module: str | None) -> str | None:
         if inspect.isclass(obj) or inspect.isroutine(obj):
             defined = getattr(obj, "__module__", "") or ""
             return f"{defined}.{obj.__qualname__}" if defined.startswith(PACKAGE) else None
-        return _data_home(owner, name.rsplit(".", 1)[-1])
+        return _data_home(owner, name.rsplit(".", 1)[-1], obj)
     return None
 
 
-def _data_home(owner: str, attr: str) -> str:
-    """Where data (a constant) is documented: in the module that holds it or, when that is a
-    package re-exporting it (``c2f_utils.report.VERDICTS``), in its module whose ``__all__``
-    names it (``c2f_utils.report.policy.VERDICTS``)."""
+def _data_home(owner: str, attr: str, obj: Any = None) -> str:
+    """Where data (a constant, a type alias) is documented: in the module that holds it or, when
+    that is a package re-exporting it (``c2f_utils.report.VERDICTS``), in its module whose
+    ``__all__`` names it (``c2f_utils.report.policy.VERDICTS``); a name a module imported from
+    another (a type alias in a signature) is documented where ``__all__`` names that object."""
     package = sys.modules.get(owner)
     if package is not None and hasattr(package, "__path__"):
         for name, module in sorted(sys.modules.items()):
             if name.startswith(f"{owner}.") and attr in getattr(module, "__all__", ()):
+                return f"{name}.{attr}"
+    if package is not None and attr not in getattr(package, "__all__", ()) and obj is not None:
+        for name, module in sorted(sys.modules.items()):
+            named = attr in getattr(module, "__all__", ())
+            if name.startswith(PACKAGE) and named and getattr(module, attr, None) is obj:
                 return f"{name}.{attr}"
     return f"{owner}.{attr}"
 
