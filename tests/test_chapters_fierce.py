@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from anatomy import by_hand
 from torch import nn
 
-from c2f_utils import data, train
+from c2f_utils import data
 from c2f_utils.chapters import fierce
 from c2f_utils.experiments import TrainingRun
 from c2f_utils.losses import FIERCELoss
@@ -116,14 +117,11 @@ def test_each_run_is_fit_over_its_five_parts() -> None:
     for gid, run in runs.items():
         assert isinstance(run, TrainingRun), gid
         out = run.run()
-        parts = run.data()
-        train.seed_everything(run.seed)
-        model, criterion = run.build_model(parts), run.build_criterion(parts)
-        recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
-        by_hand = train.fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+        hand = by_hand(run)
+        parts, by_hand_result = hand.parts, hand.result
         drop = {"columns": "time_s", "errors": "ignore"}
-        assert out.history.drop(**drop).equals(by_hand.history.drop(**drop)), gid
-        assert out.metrics == run.outcome(parts, by_hand).metrics, gid
+        assert out.history.drop(**drop).equals(by_hand_result.history.drop(**drop)), gid
+        assert out.metrics == run.outcome(parts, by_hand_result).metrics, gid
 
 
 def test_criterion_and_model_fields_name_the_parts_that_build_criterion_and_model_build() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from anatomy import by_hand
 from torch import nn
 
 from c2f_utils.chapters import lls
@@ -100,21 +101,17 @@ def test_keys_follow_the_declared_components() -> None:
 
 def test_train_run_is_fit_over_its_five_parts() -> None:
     """A Train run is exactly fit over its public parts (OLS: the criterion's moving targets are its probe)."""
-    from c2f_utils.train import fit, seed_everything
 
     run = next(r for r in TINY.runs("main") if r.method == "OLS").replace(epochs=2)
     assert isinstance(run, lls.Train) and run.model == "mlp" and run.params()["model"] == "mlp"
     out = run.run()
-    parts = run.data()
-    seed_everything(run.seed)
-    model, criterion = run.build_model(parts), run.build_criterion(parts)
-    recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
-    assert callbacks == [criterion.on_epoch_end]
-    result = fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
-    by_hand = run.outcome(parts, result)
-    assert out.history.drop(columns="time_s").equals(by_hand.history.drop(columns="time_s"))
-    assert out.metrics == by_hand.metrics
-    np.testing.assert_array_equal(out.arrays["soft_confusion"], by_hand.arrays["soft_confusion"])
+    hand = by_hand(run)
+    parts = hand.parts
+    assert hand.callbacks == [hand.criterion.on_epoch_end]
+    by_hand_out = run.outcome(parts, hand.result)
+    assert out.history.drop(columns="time_s").equals(by_hand_out.history.drop(columns="time_s"))
+    assert out.metrics == by_hand_out.metrics
+    np.testing.assert_array_equal(out.arrays["soft_confusion"], by_hand_out.arrays["soft_confusion"])
     # a mixed criterion (Mixup) keeps the callbacks of the criterion it mixes; LLS learns Q by gradient
     mixed = run.data("mixup")
     assert run.probes(mixed, run.build_criterion(mixed)) == [mixed.criterion.on_epoch_end]

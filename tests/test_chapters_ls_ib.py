@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from anatomy import by_hand
 
 from c2f_utils.chapters import ls_ib
 from c2f_utils.probes import info_plane, ls_info_plane
@@ -67,19 +68,15 @@ def test_plane_trains_ls_towards_its_optimum_and_rejects_two_criteria() -> None:
 def test_plane_run_is_fit_over_its_five_parts(strengths: dict[str, float]) -> None:
     # The anatomy cells call these parts: what they train is what the cached run trains.
     from c2f_utils import losses
-    from c2f_utils.train import fit, seed_everything
 
     run = ls_ib.Plane(dataset="digits", **strengths, n_train=300, seed=1, epochs=2, lr=0.01, **RECIPE)
     out = run.run().metrics
-    parts = run.data()
-    seed_everything(run.seed)
-    model, criterion = run.build_model(parts), run.build_criterion(parts)
-    recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
-    by_hand = fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
-    assert run.outcome(parts, by_hand).metrics == out
+    hand = by_hand(run)
+    criterion = hand.criterion
+    assert run.outcome(hand.parts, hand.result).metrics == out
     assert isinstance(criterion, losses.ConfidencePenalty) == (run.loss == "cp") == bool(run.beta)
-    assert recipe.options == {} and callbacks == [] and recipe.config.weight_decay == 0.0
-    assert run.gradcam_layer(model) is None  # an MLP: no Grad-CAM layer
+    assert hand.recipe.options == {} and hand.callbacks == [] and hand.recipe.config.weight_decay == 0.0
+    assert run.gradcam_layer(hand.result.model) is None  # an MLP: no Grad-CAM layer
 
 
 def test_plane_on_a_subset_fits_it_and_measures_its_plane() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from anatomy import by_hand
 from fake_data import accept_fake_cifar_batches, write_fake_cifar10_batches, write_fake_fgvc
 from scipy import stats
 
@@ -353,7 +354,6 @@ def test_finetune_tiny_run_records_traces() -> None:
 
 
 def test_run_is_fit_over_the_five_parts() -> None:
-    from c2f_utils import train
 
     tuned = _finetune(method="omega_p", alpha=0.1, seed=0, epochs=2, lr=0.02, intermediate="body.3")
     student = ch.Compress(
@@ -369,16 +369,12 @@ def test_run_is_fit_over_the_five_parts() -> None:
     )
     for run in (tuned, student):
         out = run.run()
-        parts = run.data()
-        train.seed_everything(run.seed)
-        model, criterion = run.build_model(parts), run.build_criterion(parts)
-        recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
-        assert set(recipe.options) == {"regularizer", "transform"} and len(callbacks) == 1  # the plan traces
-        by_hand = train.fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
-        assert run.outcome(parts, by_hand).metrics == out.metrics
+        hand = by_hand(run)
+        assert set(hand.recipe.options) == {"regularizer", "transform"} and len(hand.callbacks) == 1  # plan traces
+        assert run.outcome(hand.parts, hand.result).metrics == out.metrics
         if out.history is not None:
-            assert out.history.drop(columns="time_s").equals(by_hand.history.drop(columns="time_s"))
-            assert by_hand.history.plan_trace.notna().sum() == run.epochs
+            assert out.history.drop(columns="time_s").equals(hand.result.history.drop(columns="time_s"))
+            assert hand.result.history.plan_trace.notna().sum() == run.epochs
 
 
 def test_none_regularizer_is_plain_fine_tuning_and_kd_runs() -> None:

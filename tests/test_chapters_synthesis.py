@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from anatomy import by_hand
 from scipy import stats
 
-from c2f_utils import train
 from c2f_utils.chapters import synthesis as ch
 
 
@@ -149,16 +149,13 @@ def test_distill_follows_its_teacher_and_trains_a_student() -> None:
 def test_train_run_is_fit_over_its_five_parts_then_its_measurements() -> None:
     run = ch.CHAPTER.configure("quick").runs("train_ols")[0].replace(epochs=2)  # online LS: a criterion's callback
     out = run.run()
-    data = run.data()
-    train.seed_everything(run.seed)
-    model, criterion = run.build_model(data), run.build_criterion(data)
-    recipe, callbacks = run.recipe(data), run.probes(data, criterion)
-    assert len(callbacks) == 1 and set(recipe.options) == {"val_data", "transform"}
-    by_hand = train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+    hand = by_hand(run)
+    data, by_hand_result = hand.parts, hand.result
+    assert len(hand.callbacks) == 1 and set(hand.recipe.options) == {"val_data", "transform"}
     assert out.history.drop(columns="time_s", errors="ignore").equals(
-        by_hand.history.drop(columns="time_s", errors="ignore")
+        by_hand_result.history.drop(columns="time_s", errors="ignore")
     )
-    assert run.outcome(data, by_hand).metrics == out.metrics
+    assert run.outcome(data, by_hand_result).metrics == out.metrics
 
 
 def test_the_criterion_reads_the_network_feature_size_without_spending_a_draw() -> None:

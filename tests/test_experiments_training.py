@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import pytest
 import torch
+from anatomy import by_hand
 from torch import nn
 
 from c2f_utils import train
@@ -53,15 +54,11 @@ def _tiny(**changes) -> _Tiny:
 def test_run_is_fit_over_the_five_parts() -> None:
     run = _tiny()
     out = run.run()
-    parts = run.data()
-    train.seed_everything(run.seed)
-    model, criterion = run.build_model(parts), run.build_criterion(parts)
-    recipe, callbacks = run.recipe(parts), run.probes(parts, criterion)
-    by_hand = train.fit(model, parts.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+    by_hand_result = by_hand(run).result
     assert out.history.drop(columns="time_s", errors="ignore").equals(
-        by_hand.history.drop(columns="time_s", errors="ignore")
+        by_hand_result.history.drop(columns="time_s", errors="ignore")
     )
-    assert out.metrics["acc"] == pytest.approx(float(by_hand.history["acc"].iloc[-1]))
+    assert out.metrics["acc"] == pytest.approx(float(by_hand_result.history["acc"].iloc[-1]))
     assert out.history.epoch.tolist() == [0, 1, 2, 3]
 
 
