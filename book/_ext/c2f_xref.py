@@ -76,8 +76,9 @@ def _data_home(owner: str, attr: str, obj: Any = None) -> str:
                 return f"{name}.{attr}"
     if package is not None and attr not in getattr(package, "__all__", ()) and obj is not None:
         for name, module in sorted(sys.modules.items()):
-            named = attr in getattr(module, "__all__", ())
-            if name.startswith(PACKAGE) and named and getattr(module, attr, None) is obj:
+            if not name.startswith(PACKAGE) or not isinstance(getattr(module, "__all__", None), list | tuple):
+                continue
+            if attr in module.__all__ and getattr(module, attr, None) is obj:
                 return f"{name}.{attr}"
     return f"{owner}.{attr}"
 
