@@ -100,8 +100,8 @@ _MEMO: dict[tuple[str, str], tuple[Any, str]] = {}
 _STORE_NAME = "digests.json"
 
 
-def _stat_key(path: Path) -> Any:
-    st = path.stat()  # ctime changes with any write, even one that restores the mtime
+def _stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    # ctime changes with any write, even one that restores the mtime
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
@@ -121,7 +121,7 @@ def _tree_stamps(folder: Path) -> list[tuple[str, Any]]:
                 continue
             if statlib.S_ISREG(st.st_mode):
                 rel = os.path.relpath(full, folder).replace(os.sep, "/")
-                out.append((rel, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)))
+                out.append((rel, _stat_key(st)))
     return sorted(out)
 
 
@@ -175,7 +175,7 @@ def content_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> s
     if path.is_dir():
         kind, stamp_of = "tree", tuple(_tree_stamps(path))
     elif path.is_file():
-        kind, stamp_of = algorithm, _stat_key(path)
+        kind, stamp_of = algorithm, _stat_key(path.stat())
     else:
         raise FileNotFoundError(f"Expected `path` to be a file or folder, got {path} (no such file)")
     where = str(path.resolve())

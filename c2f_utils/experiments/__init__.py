@@ -22,11 +22,12 @@ Experiment, Grid, Chapter, Config, param``):
 from .configuration import PROFILES, Chapter, Config
 from .experiment import Experiment, Grid
 from .parameters import Parameter, ParamInfo, check_value, param, parse_text, plural, type_adapter
-from .training import SEED_HELP, Recipe, RunData, TrainingRun
+from .training import SEED_HELP, Anatomy, Recipe, RunData, TrainingRun, fit_parts
 
 __all__ = [
     "PROFILES",
     "SEED_HELP",
+    "Anatomy",
     "Chapter",
     "Config",
     "Experiment",
@@ -37,6 +38,7 @@ __all__ = [
     "RunData",
     "TrainingRun",
     "check_value",
+    "fit_parts",
     "param",
     "parse_text",
     "plural",

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from ..runs import RunOutput
     from ..train import Callback, TrainConfig, TrainResult
 
-__all__ = ["SEED_HELP", "Recipe", "RunData", "TrainingRun"]
+__all__ = ["SEED_HELP", "Anatomy", "Recipe", "RunData", "TrainingRun", "fit_parts"]
 
 SEED_HELP = "training seed (initialisation, batch order, and the run's other draws)"
 """The help text of every run's ``seed``: a run that is no :class:`TrainingRun` but shares the chapter's
@@ -82,17 +82,15 @@ class Recipe:
             raise ValueError(f"Expected `options` to hold only {sorted(allowed)}, got {dict(self.options)!r}")
 
 
-@dataclass(frozen=True, kw_only=True)
-class TrainingRun(Experiment):
-    """An experiment that trains one network with :func:`~c2f_utils.train.fit`: the five parts of
-    its anatomy (:meth:`data`, :meth:`build_model`, :meth:`build_criterion`, :meth:`recipe`, :meth:`probes`),
-    :meth:`outcome` of the trained network, and :meth:`run` over exactly these."""
+class Anatomy:
+    """The five parts of a run that trains one network (:meth:`data`, :meth:`build_model`,
+    :meth:`build_criterion`, :meth:`recipe`, :meth:`probes`), :meth:`outcome` of the trained
+    network, and :meth:`run` over exactly these (:func:`fit_parts`).
 
-    seed: int = param(SEED_HELP, ge=0)
-    epochs: int = param("training epochs", ge=1)
-    lr: float = param("learning rate of the run's optimizer", gt=0)
-    batch_size: int = param("mini-batch size", ge=1)
-    device: str = param("device to train on", device=True)
+    A mixin for an :class:`~c2f_utils.experiments.Experiment` with a ``seed``: a
+    :class:`TrainingRun`, or a run that takes its recipe from another (a student trained with
+    its teacher's recipe, which has no ``lr`` or ``batch_size`` of its own).
+    """
 
     def data(self) -> RunData:
         """The run's data; its ``train`` split is what the network is fit on."""
@@ -126,12 +124,30 @@ class TrainingRun(Experiment):
         return RunOutput(metrics=metrics, history=result.history)
 
     def run(self) -> RunOutput | dict[str, float]:
-        """:func:`~c2f_utils.train.fit` over the five parts, then :meth:`outcome`."""
-        from ..train import fit, seed_everything
+        """:func:`fit_parts` on :meth:`data`."""
+        return fit_parts(self, self.data())
 
-        data = self.data()
-        seed_everything(self.seed)
-        model, criterion = self.build_model(data), self.build_criterion(data)
-        recipe, callbacks = self.recipe(data), self.probes(data, criterion)
-        result = fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
-        return self.outcome(data, result)
+
+def fit_parts(run: Anatomy, data: RunData) -> RunOutput | dict[str, float]:
+    """:func:`~c2f_utils.train.fit` over the parts of ``run`` on ``data``, then its outcome: the seed
+    (``run.seed``), the network, the criterion, the recipe and the probes, in this order. A run
+    trained on other data than its own (an augmentation on top) passes that data."""
+    from ..train import fit, seed_everything
+
+    seed_everything(run.seed)
+    model, criterion = run.build_model(data), run.build_criterion(data)
+    recipe, callbacks = run.recipe(data), run.probes(data, criterion)
+    result = fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
+    return run.outcome(data, result)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingRun(Anatomy, Experiment):
+    """An experiment that trains one network with :func:`~c2f_utils.train.fit`: the parts of its
+    :class:`Anatomy` and the five fields every training run has."""
+
+    seed: int = param(SEED_HELP, ge=0)
+    epochs: int = param("training epochs", ge=1)
+    lr: float = param("learning rate of the run's optimizer", gt=0)
+    batch_size: int = param("mini-batch size", ge=1)
+    device: str = param("device to train on", device=True)

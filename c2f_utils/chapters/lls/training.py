@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ...constants import CIFAR10_NAMES, LLS_ABLATIONS
-from ...experiments import Experiment, Recipe, TrainingRun, param
+from ...experiments import Experiment, Recipe, TrainingRun, fit_parts, param
 from ...runs import RunOutput
 from .methods import AUGMENTATIONS, METHODS, TEACHERS, input_augmentation, make_criterion, make_model
 
@@ -197,15 +197,8 @@ class Variant(Experiment):
 
     def run(self) -> RunOutput:
         """:meth:`train`'s parts, its data with ``augmentation``, in the order of its run."""
-        from ... import train as c2f_train
-
         run = self.train()
-        data = run.data(self.augmentation)
-        c2f_train.seed_everything(run.seed)
-        model, criterion = run.build_model(data), run.build_criterion(data)
-        recipe, callbacks = run.recipe(data), run.probes(data, criterion)
-        result = c2f_train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
-        return run.outcome(data, result)
+        return fit_parts(run, run.data(self.augmentation))
 
 
 @dataclass(frozen=True)

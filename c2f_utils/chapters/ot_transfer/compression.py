@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ...experiments import Experiment, Recipe, param
+from ...experiments import Anatomy, Experiment, Recipe, param
 from ...runs import RunOutput
 from .networks import COMPRESSION_METHODS, TRAINED_SOURCES, accuracy_of, load_split, make_model, source_holdout
 from .penalties import ReferenceRegularizer, Regularizer, penalty
@@ -48,13 +48,13 @@ class CompressionData:
 
 
 @dataclass(frozen=True)
-class Compress(Experiment):
+class Compress(Anatomy, Experiment):
     """Table 2: train a student (``"M"``: the teacher's feature width, ``"S"``: slim) with
     ``method`` towards the teacher; metrics ``val_acc`` and ``test_acc``.
 
-    Its run is :func:`~c2f_utils.train.fit` over the parts of a
-    :class:`~c2f_utils.experiments.TrainingRun` (:meth:`data`, :meth:`build_model`, :meth:`build_criterion`,
-    :meth:`recipe`, :meth:`probes`), but it is not one: it has no ``lr`` nor ``batch_size`` field
+    An :class:`~c2f_utils.experiments.Anatomy` (its run is :func:`~c2f_utils.train.fit` over
+    :meth:`data`, :meth:`build_model`, :meth:`build_criterion`, :meth:`recipe`, :meth:`probes`) but
+    not a :class:`~c2f_utils.experiments.TrainingRun`: it has no ``lr`` nor ``batch_size`` field
     (its recipe fixes them), and adding them would change its runs' keys.
     """
 
@@ -144,18 +144,6 @@ class Compress(Experiment):
                 "test_acc": accuracy_of(result.model, data.test, dev),
             }
         )
-
-    def run(self) -> RunOutput:
-        """:func:`~c2f_utils.train.fit` over the five parts (as :meth:`TrainingRun.run
-        <c2f_utils.experiments.TrainingRun.run>`), then :meth:`outcome`."""
-        from ... import train as c2f_train
-
-        data = self.data()
-        c2f_train.seed_everything(self.seed)
-        model, criterion = self.build_model(data), self.build_criterion(data)
-        recipe, callbacks = self.recipe(data), self.probes(data, criterion)
-        result = c2f_train.fit(model, data.train, criterion, recipe.config, callbacks=callbacks, **recipe.options)
-        return self.outcome(data, result)
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int, device: torch.device) -> float:
