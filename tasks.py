@@ -73,7 +73,9 @@ def ensure_env() -> None:
 
 def task_test(args: list[str]) -> int:
     ensure_env()
-    workers = ["-n", "2"] if not any(a.startswith("-n") for a in args) else []
+    # Two workers, handed two tests at a time, so that the slow tests, which run first
+    # (tests/conftest.py), are shared between them rather than queued on one.
+    workers = ["-n", "2", "--maxschedchunk=2"] if not any(a.startswith("-n") for a in args) else []
     # Two pytest workers with PyTorch's default threads each oversubscribe the cores (about
     # tenfold slower on two); one thread per worker unless the caller chose otherwise.
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
@@ -85,7 +87,8 @@ def task_digests(args: list[str]) -> int:
     component's outputs on fixed inputs, then every profile's ``--smoke`` metrics. Run it after
     bumping a version in ``c2f_utils/identity.py`` (or an experiment's ``version``), and commit."""
     ensure_env()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "C2F_UPDATE_DIGESTS": "1"}
+    # Every run of the paper profiles' plans (the tests check one per grid, C2F_SMOKE_EVERY_RUN=1 all).
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "C2F_UPDATE_DIGESTS": "1", "C2F_SMOKE_EVERY_RUN": "1"}
     smoke = [PYTHON, "-m", "pytest", "-n", "2", "-q", "tests/test_profiles_smoke.py", "-k", "runs_under_smoke", *args]
     return _run([PYTHON, "tests/behaviour.py", "--update"], env=env) or _run(smoke, env=env)
 

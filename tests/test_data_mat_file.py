@@ -109,6 +109,7 @@ def _unmix(path: Path, *extra: str) -> list[str]:
     return ["fierce", "--only", "unmix", *own, *tiny, *extra]
 
 
+@pytest.mark.slow
 def test_your_own_mat_file_runs_through_unmixing_with_only(
     capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch
 ) -> None:

@@ -88,6 +88,7 @@ def test_inert_edits_keep_every_planned_key(package_copy: Path) -> None:
     assert _plan_keys(package_copy) == before
 
 
+@pytest.mark.slow
 def test_scaling_the_fierce_entropy_term_fails_its_behaviour_digest(package_copy: Path) -> None:
     from behaviour import DIGESTS, differences
 

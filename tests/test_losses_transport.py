@@ -125,6 +125,14 @@ def test_rounding_meets_the_marginals_within_the_altschuler_bound() -> None:
     assert float((rounded - plan).abs().sum()) <= bound + 1e-12
 
 
+def test_rounding_refuses_negative_entries_naming_the_argument() -> None:
+    plan, a = torch.full((3, 4), 1 / 12), torch.full((3,), 1 / 3)
+    b = torch.full((4,), 1 / 4)
+    for name, args in {"plan": (plan - 0.5, a, b), "a": (plan, a - 0.5, b), "b": (plan, a, b - 0.5)}.items():
+        with pytest.raises(ValueError, match=rf"`{name}` with entries >= 0, got a minimum of -0\.\d+"):
+            round_to_marginals(*args)
+
+
 def test_ipot_reports_steps_marginal_error_and_non_convergence() -> None:
     a, t = _pair(32, 16, 16, 0)
     cost = neuron_cost(a, t).detach().double()

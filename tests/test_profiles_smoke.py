@@ -2,8 +2,9 @@
 
 The fake copies (:mod:`fake_data`) are written in each dataset's public on-disk format, so
 these runs go through the same loaders, models, criteria and probes as the full profiles,
-cut to one seed, one epoch and a few batches per epoch (:meth:`Chapter.smoke_values`,
-``$C2F_SMOKE``). No GPU, no network, no real file is needed. Their metrics are the
+cut to one seed, one epoch and a few batches of at most 16 images per epoch
+(:meth:`Chapter.smoke_values`, ``$C2F_SMOKE``): every run of a real profile's plan, the first
+run of each grid of a paper profile (``_smoke_plan``). No GPU, no network, no real file is needed. Their metrics are the
 experiments' behaviour digests (``tests/digests/<chapter>-<profile>.json``): a change at
 the same declared versions fails (:func:`behaviour.check_smoke_digests`).
 """
@@ -11,6 +12,7 @@ the same declared versions fails (:func:`behaviour.check_smoke_digests`).
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -34,18 +36,38 @@ EXTRA = {
     # solver itself is tested at small sizes in tests/test_losses_transport.py.
     # ResNet-101 steps on 224 x 224 crops take seconds each on a CPU: one image per class and
     # batches of 2 keep the paper path (weights, data, crops, regularizers) at seconds per run.
-    # Timing the plan solvers up to 2,048 neurons is the Cost experiment's point, not its code
-    # path: the smallest size runs here.
+    # Timing the plan solvers up to 2,048 neurons, 20 times each, is the Cost experiment's point, not
+    # its code path: one timing of 8 neurons runs here.
     # The fake CIFAR-10 copy holds 20 training images a class: 5 shots and 5 for validation.
     ("ot_transfer", "real"): {"shots": 5},
+    # The paper's 10,000 few-shot episodes make its intervals narrow, not its code path longer.
+    ("fierce", "paper"): {"fewshot.episodes": 100},
     ("ot_transfer", "paper"): {
         "solver": "exact",
         "shots": 1,
         "batch_size": 2,
-        "cost.dims": [64],
-        "cost.prox_max_dim": 64,
+        "cost.dims": [8],
+        "cost.prox_max_dim": 8,
+        "cost.repeats": 1,
     },
 }
+
+# A paper profile runs the first experiment of each grid here: its networks, datasets and sizes at
+# paper scale. What a grid sweeps (criteria, strengths, methods, seeds) is the same code at every
+# scale, and the real profile's smoke run covers it with every experiment of its plan; the lines of
+# c2f_utils these tests execute are the same either way (coverage.py, see the README's "Tests").
+# C2F_SMOKE_EVERY_RUN=1 runs the paper profiles' whole plans too (about seven minutes, one worker), as
+# `python3 tasks.py digests` does: the digests hold every run.
+EVERY_RUN = bool(os.environ.get("C2F_SMOKE_EVERY_RUN"))
+
+
+def _smoke_plan(config, profile: str):
+    """The runs of ``config`` this test makes: all of a real profile, one per grid of a paper profile."""
+    seen = set()
+    for gid, exp in config.plan():
+        if profile == "real" or EVERY_RUN or gid not in seen:
+            seen.add(gid)
+            yield gid, exp
 
 
 def _held_out(name: str, profile: str, data_dir: Path) -> dict[str, list[int]]:
@@ -91,6 +113,7 @@ def test_every_chapter_declares_real_and_paper() -> None:
     assert missing == [], f"profiles not declared yet: {missing}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "profile"), CASES, ids=[f"{n}-{p}" for n, p in CASES])
 def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -> None:
     chapter = chapters.get(name)
@@ -100,7 +123,7 @@ def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -
     )
     assert run.check_data(config) == []
     found = {}
-    for gid, exp in config.plan():
+    for gid, exp in _smoke_plan(config, profile):
         assert all(getattr(exp, f) <= 1 for f in vars(exp) if f.endswith("epochs")), (gid, exp)
         result = exp.cached()
         assert result.metrics or result.arrays, f"{gid}: {exp.name} reported nothing"
@@ -110,6 +133,7 @@ def test_profile_runs_under_smoke(name: str, profile: str, on_fake_data: Path) -
     check_smoke_digests(f"{name}-{profile}", found)
 
 
+@pytest.mark.slow
 def test_runner_smoke_uses_its_own_cache(on_fake_data: Path, isolated_cache: Path, capsys) -> None:
     argv = ["setting", "--profile", "real", "--smoke", "--executor", "local", "--workers", "1", "--no-notebook"]
     assert run.main(argv) == 0

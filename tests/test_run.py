@@ -413,6 +413,7 @@ def test_only_computes_its_runs_and_prints_their_metrics(
     assert not (tmp_path / "c2f_runs").exists()  # no notebook ran, no output folder
 
 
+@pytest.mark.slow
 def test_only_trains_fierce_age_on_your_own_faces_and_csv(
     capsys: pytest.CaptureFixture, tmp_path: Path, monkeypatch
 ) -> None:

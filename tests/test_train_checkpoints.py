@@ -140,6 +140,7 @@ _SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     """SIGKILL a cached run mid-way; rerunning it resumes and gives the uninterrupted result."""
     script = tmp_path / "killable.py"

@@ -19,7 +19,7 @@ Experiment, Grid, Chapter, Config, param``):
   parameters, and only them, from a notebook's globals.
 """
 
-from .configuration import PROFILES, Chapter, Config
+from .configuration import PROFILES, SMOKE_BATCH_SIZE, Chapter, Config
 from .experiment import Experiment, Grid
 from .parameters import Parameter, ParamInfo, check_value, param, parse_text, plural, type_adapter
 from .training import SEED_HELP, Anatomy, Recipe, RunData, TrainingRun, fit_parts
@@ -27,6 +27,7 @@ from .training import SEED_HELP, Anatomy, Recipe, RunData, TrainingRun, fit_part
 __all__ = [
     "PROFILES",
     "SEED_HELP",
+    "SMOKE_BATCH_SIZE",
     "Anatomy",
     "Chapter",
     "Config",

@@ -39,10 +39,14 @@ from .experiment import Experiment, Grid
 from .notebook import declared_globals
 from .parameters import Parameter, field_default, fields_of, plural
 
-__all__ = ["PROFILES", "Chapter", "Config"]
+__all__ = ["PROFILES", "SMOKE_BATCH_SIZE", "Chapter", "Config"]
 
 PROFILES = ("quick", "real", "paper")
 """Profiles a chapter may implement (see ``book/running.md``)."""
+
+
+SMOKE_BATCH_SIZE = 16
+"""The largest mini-batch of a smoke run (:meth:`Chapter.smoke_values`)."""
 
 
 def _is_number(value: Any) -> bool:
@@ -241,7 +245,8 @@ class Chapter:
         parameter (strengths, temperatures) keeps its first and last values (the two ends of a
         sweep, where code paths differ: 0 is often "off"); swept choices (criteria, methods)
         are all kept. Every integer parameter whose field is ``epochs`` or ``*_epochs`` becomes 1 (0
-        for a warm-up).
+        for a warm-up), and every ``batch_size`` (or ``*.batch_size``) at most :data:`SMOKE_BATCH_SIZE`:
+        the same steps on fewer images, so that a paper-scale network takes seconds per run on a CPU.
         With ``$C2F_SMOKE`` set, :func:`~c2f_utils.train.fit` also stops each epoch after a
         few batches (``c2f_utils.train.SMOKE_BATCHES``, 2).
         """
@@ -256,6 +261,8 @@ class Chapter:
                 out[name] = [value[0], value[-1]]
             elif (leaf == "epochs" or leaf.endswith("_epochs")) and isinstance(value, int):
                 out[name] = 0 if "warmup" in leaf else min(value, 1)
+            elif leaf == "batch_size" and isinstance(value, int) and value > SMOKE_BATCH_SIZE:
+                out[name] = SMOKE_BATCH_SIZE
         return out
 
     def describe(self) -> Iterator[str]:
