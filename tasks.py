@@ -89,7 +89,9 @@ def task_digests(args: list[str]) -> int:
     ensure_env()
     # Every run of the paper profiles' plans (the tests check one per grid, C2F_SMOKE_EVERY_RUN=1 all).
     env = {**os.environ, "OMP_NUM_THREADS": "1", "C2F_UPDATE_DIGESTS": "1", "C2F_SMOKE_EVERY_RUN": "1"}
-    smoke = [PYTHON, "-m", "pytest", "-n", "2", "-q", "tests/test_profiles_smoke.py", "-k", "runs_under_smoke", *args]
+    tests = ["tests/test_profiles_smoke.py", "tests/test_chapters_ot_transfer.py"]
+    which = "runs_under_smoke or paper_profile_runs_end_to_end"  # OT transfer's paper profile: its own test
+    smoke = [PYTHON, "-m", "pytest", "-n", "2", "-q", *tests, "-k", which, *args]
     return _run([PYTHON, "tests/behaviour.py", "--update"], env=env) or _run(smoke, env=env)
 
 

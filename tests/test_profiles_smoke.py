@@ -4,7 +4,8 @@ The fake copies (:mod:`fake_data`) are written in each dataset's public on-disk 
 these runs go through the same loaders, models, criteria and probes as the full profiles,
 cut to one seed, one epoch and a few batches of at most 16 images per epoch
 (:meth:`Chapter.smoke_values`, ``$C2F_SMOKE``): every run of a real profile's plan, the first
-run of each grid of a paper profile (``_smoke_plan``). No GPU, no network, no real file is needed. Their metrics are the
+run of each grid of a paper profile (``_smoke_plan``; OT transfer's paper profile is run, every run
+of it, in tests/test_chapters_ot_transfer.py). No GPU, no network, no real file is needed. Their metrics are the
 experiments' behaviour digests (``tests/digests/<chapter>-<profile>.json``): a change at
 the same declared versions fails (:func:`behaviour.check_smoke_digests`).
 """
@@ -22,34 +23,23 @@ from fake_data import accept_fake_cifar_batches
 from c2f_utils import chapters, run
 from c2f_utils.train import SMOKE_ENV
 
+# OT transfer's paper profile runs every run of its plan, with its digests, in
+# tests/test_chapters_ot_transfer.py (on smaller fake copies of its two datasets).
+ELSEWHERE = {("ot_transfer", "paper")}
 CASES = [
     (name, profile)
     for name, chapter in sorted(chapters.load_all().items())
     for profile in ("real", "paper")
-    if profile in chapter.profiles
+    if profile in chapter.profiles and (name, profile) not in ELSEWHERE
 ]
 
 
 # Overrides on top of the smoke values, each with its reason.
 EXTRA = {
-    # IPOT's dense 2048 x 2048 iterations take about ten minutes per run on a CPU; the proximal
-    # solver itself is tested at small sizes in tests/test_losses_transport.py.
-    # ResNet-101 steps on 224 x 224 crops take seconds each on a CPU: one image per class and
-    # batches of 2 keep the paper path (weights, data, crops, regularizers) at seconds per run.
-    # Timing the plan solvers up to 2,048 neurons, 20 times each, is the Cost experiment's point, not
-    # its code path: one timing of 8 neurons runs here.
     # The fake CIFAR-10 copy holds 20 training images a class: 5 shots and 5 for validation.
     ("ot_transfer", "real"): {"shots": 5},
     # The paper's 10,000 few-shot episodes make its intervals narrow, not its code path longer.
     ("fierce", "paper"): {"fewshot.episodes": 100},
-    ("ot_transfer", "paper"): {
-        "solver": "exact",
-        "shots": 1,
-        "batch_size": 2,
-        "cost.dims": [8],
-        "cost.prox_max_dim": 8,
-        "cost.repeats": 1,
-    },
 }
 
 # A paper profile runs the first experiment of each grid here: its networks, datasets and sizes at
