@@ -14,6 +14,7 @@ from fake_data import accept_fake_cifar_batches, write_fake_cifar10_batches, wri
 from scipy import stats
 
 from c2f_utils import data, probes, report
+from c2f_utils import run as runner
 from c2f_utils.chapters import ot_transfer as ch
 from c2f_utils.chapters.ot_transfer import networks, penalties
 from c2f_utils.models import PretrainedResNet
@@ -212,6 +213,7 @@ def test_paper_profile_runs_end_to_end_on_fake_data_and_weights(
         **{"compress.seeds": [0]},  # the compression grid has seeds of its own
         **{"cost.dims": [8], "cost.prox_max_dim": 8, "cost.repeats": 1},
     )
+    assert runner.check_data(config) == []  # the data and the weights file, checksum verified
     results, found = {}, {}
     for gid, exp in config.plan():
         result = exp.cached()
