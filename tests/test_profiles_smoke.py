@@ -45,7 +45,7 @@ EXTRA = {
 # A paper profile runs the first experiment of each grid here: its networks, datasets and sizes at
 # paper scale. What a grid sweeps (criteria, strengths, methods, seeds) is the same code at every
 # scale, and the real profile's smoke run covers it with every experiment of its plan; the lines of
-# c2f_utils these tests execute are the same either way (coverage.py, see the README's "Tests").
+# c2f_utils these tests execute are the same either way (coverage.py; the README's "Quick start" gives the numbers).
 # C2F_SMOKE_EVERY_RUN=1 runs the paper profiles' whole plans too (about seven minutes, one worker), as
 # `python3 tasks.py digests` does: the digests hold every run.
 EVERY_RUN = bool(os.environ.get("C2F_SMOKE_EVERY_RUN"))
