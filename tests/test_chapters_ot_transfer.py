@@ -373,7 +373,6 @@ def test_finetune_tiny_run_records_traces() -> None:
 
 
 def test_run_is_fit_over_the_five_parts() -> None:
-
     tuned = _finetune(method="omega_p", alpha=0.1, seed=0, epochs=2, lr=0.02, intermediate="body.3")
     student = ch.Compress(
         dataset="digits",

@@ -4,9 +4,9 @@ The fake copies (:mod:`fake_data`) are written in each dataset's public on-disk 
 these runs go through the same loaders, models, criteria and probes as the full profiles,
 cut to one seed, one epoch and a few batches of at most 16 images per epoch
 (:meth:`Chapter.smoke_values`, ``$C2F_SMOKE``): every run of a real profile's plan, the first
-run of each grid of a paper profile (``_smoke_plan``; OT transfer's paper profile is run, every run
-of it, in tests/test_chapters_ot_transfer.py). No GPU, no network, no real file is needed. Their metrics are the
-experiments' behaviour digests (``tests/digests/<chapter>-<profile>.json``): a change at
+run of each grid of a paper profile (``_smoke_plan``; OT transfer's paper profile is run, every
+run of it, in tests/test_chapters_ot_transfer.py). No GPU, no network, no real file is needed.
+Their metrics are the experiments' behaviour digests (``tests/digests/<chapter>-<profile>.json``): a change at
 the same declared versions fails (:func:`behaviour.check_smoke_digests`).
 """
 
@@ -45,9 +45,9 @@ EXTRA = {
 # A paper profile runs the first experiment of each grid here: its networks, datasets and sizes at
 # paper scale. What a grid sweeps (criteria, strengths, methods, seeds) is the same code at every
 # scale, and the real profile's smoke run covers it with every experiment of its plan; the lines of
-# c2f_utils these tests execute are the same either way (coverage.py; the README's "Quick start" gives the numbers).
-# C2F_SMOKE_EVERY_RUN=1 runs the paper profiles' whole plans too (about seven minutes, one worker), as
-# `python3 tasks.py digests` does: the digests hold every run.
+# c2f_utils these tests execute are the same either way (coverage.py; numbers in the README's
+# "Quick start"). C2F_SMOKE_EVERY_RUN=1 runs the paper profiles' whole plans too (about seven
+# minutes, one worker), as `python3 tasks.py digests` does: the digests hold every run.
 EVERY_RUN = bool(os.environ.get("C2F_SMOKE_EVERY_RUN"))
 
 

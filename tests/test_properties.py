@@ -74,7 +74,6 @@ def redrawn(draw: st.DrawFn, call: bad_inputs.Call) -> dict[str, Any]:
                 values = np.where(sums > 0, values / np.where(sums > 0, sums, 1), 1.0 / shape[-1])
             if not double:
                 values = values.astype(np.float32)
-        values = values.reshape(shape)
         kwargs[arg] = torch.from_numpy(values) if isinstance(v, torch.Tensor) else values
     return kwargs
 

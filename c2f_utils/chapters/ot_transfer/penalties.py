@@ -24,10 +24,8 @@ __all__ = ["PENALTIES", "Penalty", "ReferenceRegularizer", "Regularizer", "penal
 
 Regularizer = Callable[["torch.Tensor", "c2f_models.ModelOutput"], "torch.Tensor"]
 """What ``fit(regularizer=...)`` calls: ``(inputs, model output) -> penalty`` (a scalar tensor)."""
-"""What :func:`~c2f_utils.train.fit` adds to the loss: ``regularizer(inputs, output) -> scalar``."""
 Penalty = tuple["Regularizer | None", list[Callable[["c2f_train.EpochState"], Any]]]
 """A method's penalty: its :data:`Regularizer` (or None) and the callbacks that record its traces."""
-"""A regularizer (``None``: none) and its epoch callbacks."""
 
 
 def _neurons(activations: torch.Tensor) -> torch.Tensor:
